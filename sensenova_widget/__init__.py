@@ -1,0 +1,72 @@
+"""SenseNova's multimodal chat in Jupyter: `Client`, `ChatPanel`, `%%sensenova` and `caption()`.
+
+Names are imported lazily so that `import sensenova_widget` stays cheap: it pulls in neither
+pandas, numpy, PIL nor anywidget until the name that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Client": "client",
+    "Reply": "client",
+    "Delta": "client",
+    "Stream": "client",
+    "Conversation": "conversation",
+    "to_part": "media",
+    "image": "media",
+    "video": "media",
+    "file_id": "media",
+    "ChatPanel": "widget",
+    "caption": "captions",
+    "Emulator": "emulator",
+    "SenseNovaError": "errors",
+    "InvalidRequestError": "errors",
+    "AuthenticationError": "errors",
+    "PermissionDeniedError": "errors",
+    "NotFoundError": "errors",
+    "ConflictError": "errors",
+    "RateLimitError": "errors",
+    "ServerError": "errors",
+    "APIConnectionError": "errors",
+    "APITimeoutError": "errors",
+    "StreamError": "errors",
+    "MediaError": "errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["load_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sensenova_widget' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext sensenova_widget` registers `%%sensenova` and `%sensenova`."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .captions import caption
+    from .client import Client, Delta, Reply, Stream
+    from .conversation import Conversation
+    from .emulator import Emulator
+    from .errors import *  # noqa: F403
+    from .media import file_id, image, to_part, video
+    from .widget import ChatPanel

@@ -1,0 +1,162 @@
+"""The rules of SenseNova's image-text chat completions, in one place.
+
+`../shared/spec/chat-completions.md` restated as code. The client checks a body with
+`validate_body` before sending it and the emulator checks what it receives with the same
+function, so the two can never disagree about what the service accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from .errors import InvalidRequestError
+
+DEFAULT_BASE_URL = "https://api.sensenova.cn/v1"
+DEFAULT_FILE_BASE_URL = "https://file.sensenova.cn/v1"
+DEFAULT_MODEL = "SenseNova-V6-Pro"
+CHAT_PATH = "/llm/chat-completions"
+MODELS_PATH = "/llm/models"
+FILES_PATH = "/files"
+
+MAX_IMAGES = 6
+MAX_VIDEOS = 1
+MAX_BODY_BYTES = 45_000_000  # "under 45 MB"
+MAX_UPLOAD_BYTES = 10_000_000
+MAX_UPLOAD_SIDE = 13_000
+MAX_DESCRIPTION_CHARS = 256
+ROLES = ("user", "assistant", "system")
+IMAGE_PART_TYPES = ("image_url", "image_file_id", "image_base64")
+VIDEO_PART_TYPES = ("video_url", "video_file_id")
+PART_TYPES = ("text",) + IMAGE_PART_TYPES + VIDEO_PART_TYPES
+FILE_SCHEMES = ("MULTIMODAL_1", "MULTIMODAL_2")
+FINISH_REASONS = ("stop", "length", "sensitive", "context")
+
+# What each ending means to a person reading the reply; every surface shows these words.
+FINISH_NOTICES = {
+    "length": "The reply was cut off: it reached max_new_tokens. Raise max_new_tokens to get more.",
+    "sensitive": "The reply was stopped by the service's content filter.",
+    "context": "The reply stopped at the model's context length: shorten the conversation or send fewer images.",
+    "stopped": "Stopped: the reply was interrupted before it finished.",
+}
+
+# name: (type, low, low inclusive, high, high inclusive, what is allowed, server default)
+PARAMETERS: dict[str, tuple[type, float, bool, float, bool, str, Any]] = {
+    "max_new_tokens": (int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
+    "repetition_penalty": (float, 0, False, 2, True, "a number in (0, 2]", 1.0),
+    "temperature": (float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places", 0.8),
+    "top_p": (float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
+}
+
+
+def _invalid(field: str, value: Any, allowed: str) -> InvalidRequestError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return InvalidRequestError(f"{field}={shown} is not allowed: expected {allowed}.", field=field, code=3, status=400)
+
+
+def validate_parameter(name: str, value: Any) -> None:
+    """Check one sampling parameter against its range, with the spec's open or closed ends."""
+    kind, low, low_in, high, high_in, allowed, _ = PARAMETERS[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _invalid(name, value, allowed)
+    if kind is int and not (isinstance(value, int) or float(value).is_integer()):
+        raise _invalid(name, value, allowed)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _invalid(name, value, allowed)
+    above = value >= low if low_in else value > low
+    below = value <= high if high_in else value < high
+    if not (above and below):
+        raise _invalid(name, value, allowed)
+    if name == "temperature" and round(value, 6) != value:
+        raise _invalid(name, value, allowed)
+
+
+def part_kind(part: Mapping[str, Any]) -> str:
+    """'text', 'image' or 'video' for a wire part; a part is read by its `type` alone."""
+    kind = part.get("type")
+    if kind == "text":
+        return "text"
+    if kind in IMAGE_PART_TYPES:
+        return "image"
+    if kind in VIDEO_PART_TYPES:
+        return "video"
+    raise _invalid("type", kind, "one of " + ", ".join(PART_TYPES))
+
+
+def _validate_part(part: Any, where: str) -> str:
+    if not isinstance(part, Mapping):
+        raise _invalid(where, part, "a part object with a 'type'")
+    kind = part_kind(part)
+    key = part["type"]
+    value = part.get(key)
+    if not isinstance(value, str) or (kind != "text" and not value):
+        raise _invalid(f"{where}.{key}", value, f"a non-empty string for a {key} part")
+    return kind
+
+
+def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
+    """(images, videos) over the whole request, every message included."""
+    images = videos = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, Mapping) and part.get("type") in IMAGE_PART_TYPES:
+                    images += 1
+                elif isinstance(part, Mapping) and part.get("type") in VIDEO_PART_TYPES:
+                    videos += 1
+    return images, videos
+
+
+def check_media_counts(images: int, videos: int) -> None:
+    """At most 6 images or 1 video, never both."""
+    if images and videos:
+        raise _invalid("messages", f"{images} image(s) and {videos} video(s)",
+                       "images or a video in one request, never both")
+    if images > MAX_IMAGES:
+        raise _invalid("messages", f"{images} images", f"at most {MAX_IMAGES} images in one request")
+    if videos > MAX_VIDEOS:
+        raise _invalid("messages", f"{videos} videos", f"at most {MAX_VIDEOS} video in one request")
+
+
+def validate_body(body: Any) -> None:
+    """Raise InvalidRequestError naming the field if `body` breaks any rule of the spec."""
+    if not isinstance(body, Mapping):
+        raise _invalid("body", type(body).__name__, "a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _invalid("model", model, "a model id string")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("messages", messages, "a non-empty list of messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise _invalid(f"messages[{i}]", message, "an object with role and content")
+        if message.get("role") not in ROLES:
+            raise _invalid(f"messages[{i}].role", message.get("role"), "one of " + ", ".join(ROLES))
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list) or not content:
+            raise _invalid(f"messages[{i}].content", content, "a string or a non-empty list of parts")
+        for j, part in enumerate(content):
+            _validate_part(part, f"messages[{i}].content[{j}]")
+    if messages[-1].get("role") != "user":
+        raise _invalid("messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'")
+    check_media_counts(*count_media(messages))
+    for name in PARAMETERS:
+        if name in body and body[name] is not None:
+            validate_parameter(name, body[name])
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise _invalid("stream", body["stream"], "true or false")
+    if body.get("user") is not None and not isinstance(body["user"], str):
+        raise _invalid("user", body["user"], "a string")
+
+
+def check_body_size(size: int) -> None:
+    """The whole request body must stay under 45 MB."""
+    if size >= MAX_BODY_BYTES:
+        raise _invalid("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
+                       "(send fewer or smaller images, or lower max_side)")

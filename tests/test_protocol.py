@@ -1,0 +1,79 @@
+"""The spec's rules, checked by the one validator that both the client and the emulator use."""
+
+import pytest
+
+from sensenova_widget.errors import InvalidRequestError
+from sensenova_widget.protocol import check_body_size, validate_body
+
+
+def body(**over):
+    b = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    b.update(over)
+    return b
+
+
+def img():
+    return {"type": "image_base64", "image_base64": "AAAA", "image_url": "", "image_file_id": ""}
+
+
+def vid():
+    return {"type": "video_url", "video_url": "http://x/v.mp4"}
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("top_p", 0), ("top_p", 1), ("top_p", 1.0), ("temperature", 0), ("temperature", 2.0000001),
+     ("temperature", 0.1234567), ("max_new_tokens", 0), ("max_new_tokens", 16385),
+     ("max_new_tokens", 1.5), ("repetition_penalty", 0), ("repetition_penalty", 2.01),
+     ("temperature", float("nan")), ("top_p", True), ("temperature", "0.5")],
+)
+def test_parameter_out_of_range_names_field_value_and_range(name, value):
+    with pytest.raises(InvalidRequestError) as err:
+        validate_body(body(**{name: value}))
+    assert err.value.field == name
+    assert name in str(err.value) and "expected" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("top_p", 0.999), ("temperature", 2), ("temperature", 0.123456), ("max_new_tokens", 16384),
+     ("max_new_tokens", 1), ("repetition_penalty", 2), ("repetition_penalty", 0.01)],
+)
+def test_parameter_edges_inside_the_range_pass(name, value):
+    validate_body(body(**{name: value}))
+
+
+def test_media_counts_span_the_whole_request():
+    msgs = [
+        {"role": "user", "content": [img()] * 4},
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {"role": "user", "content": [img()] * 3},
+    ]
+    with pytest.raises(InvalidRequestError, match="at most 6 images"):
+        validate_body(body(messages=msgs))
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [([img(), vid()], "never both"), ([vid(), vid()], "at most 1 video"),
+     ([{"type": "audio", "audio": "x"}], "one of text"), ([img()] * 7, "at most 6 images")],
+)
+def test_bad_media(content, match):
+    with pytest.raises(InvalidRequestError, match=match):
+        validate_body(body(messages=[{"role": "user", "content": content}]))
+
+
+@pytest.mark.parametrize(
+    "messages,match",
+    [([], "non-empty list"), ([{"role": "assistant", "content": "hi"}], "last message"),
+     ([{"role": "robot", "content": "hi"}], "one of user")],
+)
+def test_bad_messages(messages, match):
+    with pytest.raises(InvalidRequestError, match=match):
+        validate_body(body(messages=messages))
+
+
+def test_body_size_limit():
+    check_body_size(44_999_999)
+    with pytest.raises(InvalidRequestError, match="under 45 MB"):
+        check_body_size(45_000_000)
