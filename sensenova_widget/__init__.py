@@ -25,6 +25,7 @@ _EXPORTS = {
     "ChatPanel": "widget",
     "caption": "captions",
     "Emulator": "emulator",
+    "connect": "connection",
     "SenseNovaError": "errors",
     "InvalidRequestError": "errors",
     "AuthenticationError": "errors",
@@ -65,6 +66,7 @@ def load_ipython_extension(ipython: Any) -> None:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .captions import caption
     from .client import Client, Delta, Reply, Stream
+    from .connection import connect
     from .conversation import Conversation
     from .emulator import Emulator
     from .errors import *  # noqa: F403
