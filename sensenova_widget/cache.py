@@ -1,0 +1,142 @@
+"""The on-disk result cache behind `caption()`: every finished caption is kept, nothing is paid twice.
+
+One SQLite file (WAL mode, so readers never block the writer and several processes, e.g. Dask
+workers on one machine, can share it). Each finished caption is committed at once, by the thread
+that received it, so an interrupt, an exception or a crash loses nothing that finished. The key
+is a SHA-256 over the images' content hashes, the rendered prompt, the model and the parameters
+(LOTUS keys its cache the same way), so the same question about the same pixels is asked once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+__all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "open_cache"]
+
+APP_NAME = "sensenova-widget"
+KEY_VERSION = 1  # bump when the meaning of a key changes, so old entries are not reused wrongly
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS captions (
+    key TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    finish_reason TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    total_tokens INTEGER,
+    model TEXT,
+    created REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    """What the cache keeps of a reply: enough to fill the caption and token columns again."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+def default_cache_path() -> Path:
+    """`<user cache dir>/sensenova-widget/captions.sqlite` (platformdirs decides the dir per OS)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "captions.sqlite"
+
+
+def cache_key(image_hashes: Iterable[str], prompt: str, model: str, params: Mapping[str, Any]) -> str:
+    """A stable SHA-256 over what decides a caption: the pixels, the words, the model, the settings."""
+    payload = {
+        "v": KEY_VERSION,
+        "images": list(image_hashes),
+        "prompt": prompt,
+        "model": model,
+        "params": {name: params[name] for name in sorted(params) if params[name] is not None},
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    """A thread-safe SQLite key -> CachedReply store. One connection guarded by a lock.
+
+    A lock around one connection (rather than a connection per thread) keeps the file's handles
+    few and closes cleanly; a write is a single small row, far cheaper than the request it saves.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: autocommit, so each put is durable the moment it returns.
+        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
+        self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> CachedReply | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens FROM captions WHERE key = ?",
+                (key,),
+            ).fetchone()
+        return CachedReply(*row) if row else None
+
+    def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
+                 reply.total_tokens, model, time.time()),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM captions").fetchone()[0]
+
+    def clear(self) -> None:
+        """Forget every cached caption (the file stays)."""
+        with self._lock:
+            self._db.execute("DELETE FROM captions")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "ResultCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ResultCache({str(self.path)!r})"
+
+
+def open_cache(cache: bool | str | os.PathLike[str] | ResultCache | None) -> ResultCache | None:
+    """`caption(cache=...)`: True -> the user cache file, a path -> that file, False/None -> no cache."""
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, ResultCache):
+        return cache
+    if cache is True:
+        return ResultCache(default_cache_path())
+    if isinstance(cache, (str, os.PathLike)):
+        return ResultCache(cache)
+    raise TypeError(
+        f"cache={cache!r} is not allowed: expected True (the user cache directory), "
+        "False (no cache), a file path, or a ResultCache."
+    )
