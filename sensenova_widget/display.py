@@ -1,0 +1,100 @@
+"""Stream text into one notebook output updated in place, then show it as safe rendered Markdown.
+
+Any surface that writes a reply into a cell's output can use `LiveDisplay`: it shows the text
+as it arrives in ONE display (an IPython `display_id`), coalescing updates to at most one per
+`interval` seconds, because jupyter_server drops IOPub messages above 1000/s and a per-token
+update would also re-send the whole text every time (what chatlas does too).
+
+Model output is untrusted text: a notebook's own outputs are *trusted* by JupyterLab, which then
+neither sanitizes Markdown nor blocks `<script>` in it. So `markdown_html` renders Markdown in
+the kernel with raw HTML escaped and unsafe links dropped (mistune, `escape=True`), and the
+final output is that HTML plus a text/plain twin; nothing from the model reaches the page as
+markup.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from IPython.display import display
+
+__all__ = ["LiveDisplay", "markdown_html", "footer_html"]
+
+_CURSOR = " \u258c"  # a block cursor while text is still arriving
+
+
+def markdown_html(text: str) -> str:
+    """Markdown -> HTML with any raw HTML escaped and javascript:/data: links defused."""
+    return _markdown()(text)
+
+
+def footer_html(lines: list[str]) -> str:
+    """A quiet grey footer (token counts, endings, omitted media): escaped text, one line each."""
+    if not lines:
+        return ""
+    body = "<br>".join(html.escape(line) for line in lines)
+    return f'<div class="sensenova-footer" style="color: #888; font-size: 0.85em; margin-top: 0.4em">{body}</div>'
+
+
+_renderer = None
+
+
+def _markdown():
+    global _renderer
+    if _renderer is None:
+        import mistune
+
+        _renderer = mistune.create_markdown(escape=True, plugins=["strikethrough", "table", "url", "math"])
+    return _renderer
+
+
+class LiveDisplay:
+    """One output that grows while a reply streams and is replaced by the final rendering.
+
+    `write()` appends and repaints at most every `interval` seconds; `finish()` repaints once
+    with the final bundle. `updates` counts repaints (the first `display` included).
+    """
+
+    def __init__(self, *, interval: float = 0.08, placeholder: str = "\u2026") -> None:
+        self.interval = interval
+        self.text = ""
+        self.updates = 0
+        self._placeholder = placeholder
+        self._handle: Any = None
+        self._last = 0.0
+        self._dirty = False
+
+    def start(self) -> "LiveDisplay":
+        self._handle = display({"text/plain": self._placeholder}, raw=True, display_id=True)
+        self._last = time.monotonic()
+        self.updates = 1
+        return self
+
+    def write(self, text: str) -> None:
+        """Append streamed text; repaint when the last repaint is `interval` old."""
+        if not text:
+            return
+        self.text += text
+        self._dirty = True
+        if time.monotonic() - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Repaint now with the text so far (plain text and a cursor)."""
+        if self._dirty:
+            self._show({"text/plain": self.text + _CURSOR})
+            self._dirty = False
+
+    def finish(self, bundle: dict[str, str]) -> None:
+        """Replace the output with its final form, a mimebundle such as `{"text/html": ..., "text/plain": ...}`."""
+        self._dirty = False
+        self._show(bundle)
+
+    def _show(self, bundle: dict[str, str]) -> None:
+        if self._handle is None:
+            self.start()
+        self._handle.update(bundle, raw=True)
+        self._last = time.monotonic()
+        self.updates += 1

@@ -1,0 +1,479 @@
+"""`%%sensenova` and `%sensenova`: ask SenseNova about the notebook's own values from a cell.
+
+```
+%load_ext sensenova_widget
+%%sensenova -i photo -i df.image[:3] --temperature 0.2
+What differs between {label} and these three?
+```
+
+The cell body is the prompt, with `{expression}` filled in from the notebook (IPython's
+`FullEvalFormatter`: any expression, slices included; `{{` and `}}` are literal braces; `$name`
+is left alone, so prices and shell snippets survive). The reply streams into ONE output updated
+in place and ends as rendered Markdown with a quiet footer.
+
+The cell's value: the Reply is stored as the cell's result (`_`, `Out[n]`) and under `--out
+NAME`, but the magic returns None, because returning it would make IPython print the same text
+a second time under the streamed output.
+
+Errors a person can act on come out as one line, never a traceback: a bad option raises
+IPython's `UsageError` with the usage line; anything else raises `SenseNovaCellError`, whose
+`_render_traceback_` (IPython's hook for custom tracebacks) is that one line.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
+from IPython.utils.text import FullEvalFormatter
+
+from . import protocol
+from .display import LiveDisplay, footer_html, markdown_html
+from .errors import SenseNovaError
+
+__all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
+
+FORMATS = ("markdown", "text", "code", "json")
+PARAMETERS = tuple(protocol.PARAMETERS)  # max_new_tokens, repetition_penalty, temperature, top_p
+CONNECTION_KEYS = ("base_url", "file_base_url")
+CONFIG_KEYS = ("model", "system") + PARAMETERS + CONNECTION_KEYS
+LINE_USAGE = ("usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
+              "  config keys: " + ", ".join(CONFIG_KEYS))
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+class SenseNovaCellError(Exception):
+    """An error the magic reports as its one-line message (IPython calls `_render_traceback_`)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+class ReplyInterrupted(KeyboardInterrupt):
+    """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`).
+
+    Still a KeyboardInterrupt, so "Run all" stops here as it would on any interrupt.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
+@magics_class
+class SenseNovaMagics(Magics):
+    """The session's client, its defaults (`%sensenova config`) and its named chats."""
+
+    def __init__(self, shell: Any = None) -> None:
+        super().__init__(shell)
+        self.config: dict[str, Any] = {}
+        self.chats: dict[str, Any] = {}
+        self._client: Any = None
+
+    # -- the client -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """Made on first use from the environment (and `config base_url=`), or set by `use_client`."""
+        if self._client is None:
+            from .client import Client
+
+            self._client = Client(**{key: self.config[key] for key in CONNECTION_KEYS if key in self.config})
+        return self._client
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        self._client = value
+
+    # -- %%sensenova -----------------------------------------------------------------------
+
+    @magic_arguments(name="%sensenova")
+    @argument("-m", "--model", help="model id (default: `%%sensenova config model=` or the client's)")
+    @argument("-i", "--image", action="append", default=[], metavar="EXPR",
+              help="an expression giving an image-like value or a list/tuple/Series of them; repeatable")
+    @argument("-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))")
+    @argument("-s", "--system", metavar="TEXT", help="system prompt")
+    @argument("--temperature", type=float, help="sampling temperature in (0, 2]")
+    @argument("--top-p", type=float, help="nucleus sampling in the open interval (0, 1)")
+    @argument("--max-new-tokens", type=int, help="reply length limit in [1, 16384]")
+    @argument("--repetition-penalty", type=float, help="in (0, 2]; 1 = no penalty")
+    @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
+    @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
+    @argument("-f", "--format", choices=FORMATS, default="markdown",
+              help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)")
+    @argument("--chat", metavar="NAME", help="continue the named conversation across cells")
+    @argument("--new", action="store_true", help="restart the --chat conversation")
+    @cell_magic("sensenova")
+    def sensenova_cell(self, line: str, cell: str) -> None:
+        """Ask SenseNova: the cell body is the prompt, `{expression}` filled in from the notebook.
+
+        The reply streams into the cell and ends as rendered Markdown. The Reply becomes the
+        cell's result (`_`, `Out[n]`) and `--out NAME`; nothing is returned, so it is not shown twice.
+        """
+        args = self._parse(line)
+        try:
+            self._ask(args, cell)
+        except SenseNovaError as err:
+            raise SenseNovaCellError(err.one_line()) from None
+
+    def _parse(self, line: str) -> Any:
+        parser = self.sensenova_cell.parser
+        usage = parser.format_usage().replace("::", "").strip()
+        try:
+            args = parser.parse_args(arg_split(line, posix=True))
+        except (UsageError, ValueError) as err:  # ValueError: an unclosed quote
+            raise UsageError(f"{err}\n{usage}") from None
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"-o/--out {args.out!r}: expected a Python variable name\n{usage}")
+        if args.new and not args.chat:
+            raise UsageError(f"--new restarts a named chat: give --chat NAME too\n{usage}")
+        return args
+
+    def _ask(self, args: Any, cell: str) -> None:
+        params = self._params(args)
+        prompt = interpolate(cell, self.shell.user_ns).strip()
+        client = self.client
+        images = [part for expr in args.image for part in self._media_parts(expr, "-i", client)]
+        video = self._media_parts(args.video, "-v", client)[0] if args.video else None
+        if not prompt and not images and video is None:
+            raise UsageError("The cell is empty: write the prompt under %%sensenova.")
+        model = args.model or self.config.get("model")
+        system = args.system if args.system is not None else self.config.get("system")
+        if args.chat:
+            conversation = self._conversation(args.chat, new=args.new, model=model, system=system)
+            call = dict(images=images, video=video, **params)
+            if args.model:
+                call["model"] = args.model
+            start = lambda: conversation.stream(prompt, **call)  # noqa: E731
+            wait = lambda: conversation.ask(prompt, stream=False, **call)  # noqa: E731
+        else:
+            call = dict(images=images, video=video, system=system, model=model, **params)
+            start = lambda: client.stream(prompt, **call)  # noqa: E731
+            wait = lambda: client.chat(prompt, **call)  # noqa: E731
+        reply, failure = self._wait(wait, args) if args.no_stream else self._stream(start, args)
+        if reply is not None:
+            self._store(reply, args.out)
+        if isinstance(failure, KeyboardInterrupt):
+            kept = f" and in `{args.out}`" if args.out else ""
+            raise ReplyInterrupted(f"the reply was stopped; the text received is kept above{kept}.") from None
+        if failure is not None:
+            raise failure
+
+    def _params(self, args: Any) -> dict[str, Any]:
+        """Sampling parameters: the cell's options over the session's `config`, checked before sending."""
+        params = {}
+        for name in PARAMETERS:
+            value = getattr(args, name)
+            value = self.config.get(name) if value is None else value
+            if value is not None:
+                protocol.validate_parameter(name, value)
+                params[name] = value
+        return params
+
+    def _media_parts(self, expr: str, option: str, client: Any) -> list[dict]:
+        """Evaluate `expr` in the notebook and turn its value (or each of its items) into wire parts."""
+        from . import media
+
+        try:
+            value = eval(expr, self.shell.user_ns)  # noqa: S307 - the notebook's own code, like a cell
+        except Exception as err:
+            raise SenseNovaCellError(f"{option} {expr}: {type(err).__name__}: {err}") from None
+        if option == "-v":
+            items, mark = [value], media.video
+        else:
+            items, mark = _items(value, media), media.image
+        if not items:
+            raise SenseNovaCellError(f"{option} {expr}: the value is empty, no image to send")
+        parts = []
+        for index, item in enumerate(items):
+            try:
+                parts.append(media.to_part(item if isinstance(item, Mapping) else mark(item), client=client))
+            except SenseNovaError as err:
+                where = f" (item {index + 1} of {len(items)})" if len(items) > 1 else ""
+                raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
+        return parts
+
+    def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
+        from .conversation import Conversation
+
+        if new or name not in self.chats:
+            self.chats[name] = Conversation(self.client, model=model, system=system)
+        return self.chats[name]
+
+    def _stream(self, start: Any, args: Any) -> tuple[Any, BaseException | None]:
+        """Stream into one display; an interrupt or an error keeps the text that arrived."""
+        live = LiveDisplay().start()
+        stream, failure = None, None
+        try:
+            stream = start()
+            with stream:
+                for delta in stream:
+                    live.write(delta.text)
+        except KeyboardInterrupt as err:
+            failure = err
+            if stream is not None:
+                stream.close()
+        except SenseNovaError as err:
+            failure = SenseNovaCellError(err.one_line())
+        reply = stream.reply if stream is not None else None
+        if reply is None:
+            live.finish({"text/plain": live.text or "(no reply: see the error below)"})
+        else:
+            self._show(live, reply, args.format)
+        return reply, failure
+
+    def _wait(self, wait: Any, args: Any) -> tuple[Any, BaseException | None]:
+        live = LiveDisplay(placeholder="\u2026 waiting for the whole reply (--no-stream)").start()
+        try:
+            reply = wait()
+        except KeyboardInterrupt as err:
+            live.finish({"text/plain": "(interrupted before the reply came)"})
+            return None, err
+        self._show(live, reply, args.format)
+        return reply, None
+
+    def _show(self, live: LiveDisplay, reply: Any, fmt: str) -> None:
+        """The final rendering of a reply in the chosen format, with its footer."""
+        text = reply.text or ""
+        notes = []
+        if fmt == "code":
+            code = extract_code(text)
+            if code:
+                self.shell.set_next_input(code, replace=False)
+                notes.append("The code is offered as the next cell.")
+            else:
+                notes.append("No code in the reply.")
+        notes += footer_lines(reply)
+        plain = text + ("\n\n" + "\n".join(notes) if notes else "")
+        if fmt == "text":
+            live.finish({"text/plain": plain})
+        elif fmt == "json":
+            try:
+                pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
+            except ValueError as err:
+                notes.insert(0, f"The reply is not JSON ({err}); shown as text.")
+                body = f"<pre>{html.escape(text)}</pre>"
+                plain = text + "\n\n" + "\n".join(notes)
+            else:
+                body = f"<pre>{html.escape(pretty)}</pre>"
+                plain = pretty + ("\n\n" + "\n".join(notes) if notes else "")
+            live.finish({"text/html": body + footer_html(notes), "text/plain": plain})
+        else:
+            live.finish({"text/html": markdown_html(text) + footer_html(notes), "text/plain": plain})
+
+    def _store(self, reply: Any, out: str | None) -> None:
+        """The Reply becomes the cell's result (`_`, `Out[n]`) without being displayed again."""
+        if out:
+            self.shell.user_ns[out] = reply
+        self.shell.displayhook.update_user_ns(reply)
+
+    # -- %sensenova -------------------------------------------------------------------------
+
+    @line_magic("sensenova")
+    def sensenova_line(self, line: str) -> None:
+        """Session commands for %%sensenova.
+
+        %sensenova models                  the models the service offers (* = the default)
+        %sensenova config                  show the session defaults
+        %sensenova config key=value ...    set defaults: model, system, temperature, top_p,
+                                           max_new_tokens, repetition_penalty, base_url,
+                                           file_base_url (`key=` resets one)
+        %sensenova chats                   the named chats (%%sensenova --chat NAME) and their turns
+        %sensenova history NAME            a chat's turns, media shown as [image] / [video]
+
+        Credentials come from the environment (SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and
+        SENSENOVA_SECRET_ACCESS_KEY) or from `sensenova_widget.magic.use_client(Client(...))`;
+        they are never set here, so they never land in a saved notebook.
+        """
+        try:
+            words = arg_split(line, posix=True)
+        except ValueError as err:
+            raise UsageError(f"{err}\n{LINE_USAGE}") from None
+        command, rest = (words[0], words[1:]) if words else ("", [])
+        commands = {"models": self._models, "config": self._config, "chats": self._chats, "history": self._history}
+        if command not in commands:
+            said = f"unknown command {command!r}" if command else "a command is needed"
+            raise UsageError(f"{said}\n{LINE_USAGE}")
+        try:
+            commands[command](rest)
+        except SenseNovaError as err:
+            raise SenseNovaCellError(err.one_line()) from None
+
+    def _models(self, rest: list[str]) -> None:
+        default = self.config.get("model") or getattr(self.client, "model", None) or protocol.DEFAULT_MODEL
+        for model in self.client.models():
+            print(("* " if model == default else "  ") + model)
+
+    def _config(self, rest: list[str]) -> None:
+        for word in rest:
+            key, sep, value = word.partition("=")
+            if not sep or key not in CONFIG_KEYS:
+                raise UsageError(f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}")
+            self._set(key, value)
+        if not rest:
+            for key in CONFIG_KEYS:
+                value = self.config.get(key)
+                print(f"{key} = {value!r}" if value is not None else f"{key} = ({_default(key, self._client)})")
+
+    def _set(self, key: str, value: str) -> None:
+        if value == "":
+            self.config.pop(key, None)
+        elif key in PARAMETERS:
+            try:
+                number = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                number = value
+            try:
+                protocol.validate_parameter(key, number)
+            except SenseNovaError as err:
+                raise UsageError(f"config {key}={value}: {err.message}") from None
+            self.config[key] = number
+        else:
+            self.config[key] = value
+        if key in CONNECTION_KEYS:
+            self._client = None  # made again with the new address on next use
+
+    def _chats(self, rest: list[str]) -> None:
+        if not self.chats:
+            print("No named chats yet: start one with %%sensenova --chat NAME")
+        for name, conversation in self.chats.items():
+            turns = sum(1 for message in conversation.messages if message.get("role") == "user")
+            print(f"{name}: {turns} turn{'s' if turns != 1 else ''}")
+
+    def _history(self, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise UsageError(f"history takes one chat name\n{LINE_USAGE}")
+        name = rest[0]
+        if name not in self.chats:
+            known = ", ".join(self.chats) or "none yet"
+            raise UsageError(f"no chat named {name!r} (chats: {known})")
+        for message in self.chats[name].messages:
+            print(f"{message.get('role')}: {message_summary(message)}")
+
+
+# -- small pure helpers ------------------------------------------------------------------------
+
+
+def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
+    """Fill `{expression}` from the namespace (IPython's FullEvalFormatter); `{{` is a brace."""
+    formatter = FullEvalFormatter()
+    try:
+        return formatter.vformat(template, args=[], kwargs=namespace)
+    except Exception as err:
+        field = _failing_field(formatter, template, namespace)
+        where = f"{{{field}}}" if field is not None else "the braces"
+        raise SenseNovaCellError(f"The prompt's {where} could not be filled in: {type(err).__name__}: {err}. "
+                                 "Write {{ and }} for literal braces.") from None
+
+
+def _failing_field(formatter: FullEvalFormatter, template: str, namespace: Mapping[str, Any]) -> str | None:
+    try:
+        fields = [(f + ":" + spec if spec else f) for _, f, spec, _ in formatter.parse(template) if f is not None]
+    except ValueError:
+        return None
+    for field in fields:
+        try:
+            eval(field, dict(namespace))  # noqa: S307 - same evaluation as the formatter's
+        except Exception:
+            return field
+    return None
+
+
+def _items(value: Any, media: Any) -> list[Any]:
+    """One image-like value, or each item of a list/tuple/Series/array of them."""
+    if isinstance(value, (str, bytes, os.PathLike, Mapping)) or media.is_image_like(value) or media.is_video_like(value):
+        return [value]
+    if hasattr(value, "__iter__"):
+        return list(value)
+    return [value]
+
+
+def extract_code(text: str) -> str:
+    """The fenced code blocks of a reply joined by blank lines, else the whole reply."""
+    blocks = [match.group(2).rstrip("\n") for match in _FENCE.finditer(text)]
+    return "\n\n".join(blocks) if blocks else text.strip()
+
+
+def parse_json(text: str) -> Any:
+    """The reply as JSON, or the first fenced block that is JSON; ValueError says why not."""
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        first = err
+    for match in _FENCE.finditer(text):
+        try:
+            return json.loads(match.group(2))
+        except ValueError:
+            continue
+    raise first
+
+
+def footer_lines(reply: Any) -> list[str]:
+    """How the reply ended (when not plainly), media the history policy left out, and tokens."""
+    lines = []
+    notice = protocol.FINISH_NOTICES.get(reply.finish_reason or "")
+    if notice:
+        lines.append(notice)
+    lines += list(getattr(reply, "omitted", None) or [])
+    usage = reply.usage or {}
+    if usage:
+        lines.append(f"{reply.model or ''} \u00b7 {usage.get('prompt_tokens', 0)} prompt + "
+                     f"{usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7"))
+    return lines
+
+
+def message_summary(message: Mapping[str, Any], width: int = 300) -> str:
+    """A message's text with media as short markers, for `%sensenova history`."""
+    content = message.get("content")
+    if isinstance(content, str):
+        pieces = [content]
+    else:
+        pieces = []
+        for part in content or []:
+            kind = protocol.part_kind(part)
+            pieces.append(part.get("text", "") if kind == "text" else f"[{kind}]")
+    text = " ".join(piece for piece in pieces if piece)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _default(key: str, client: Any) -> str:
+    if key in PARAMETERS:
+        return f"server default {protocol.PARAMETERS[key][6]}"
+    if key == "model":
+        return f"client default {getattr(client, 'model', None) or os.environ.get('SENSENOVA_MODEL') or protocol.DEFAULT_MODEL}"
+    if key == "base_url":
+        return f"from the environment: {getattr(client, 'base_url', None) or os.environ.get('SENSENOVA_API_BASE') or protocol.DEFAULT_BASE_URL}"
+    if key == "file_base_url":
+        return f"from the environment: {getattr(client, 'file_base_url', None) or os.environ.get('SENSENOVA_API_BASE_FILE') or protocol.DEFAULT_FILE_BASE_URL}"
+    return "none"
+
+
+def _magics(shell: Any = None) -> SenseNovaMagics:
+    from IPython import get_ipython
+
+    shell = shell or get_ipython()
+    if shell is None:
+        raise RuntimeError("use_client() needs a running IPython (a notebook or the ipython shell)")
+    magics = shell.magics_manager.registry.get(SenseNovaMagics.__name__)
+    if magics is None:
+        load_ipython_extension(shell)
+        magics = shell.magics_manager.registry[SenseNovaMagics.__name__]
+    return magics
+
+
+def use_client(client: Any, shell: Any = None) -> None:
+    """Make `%%sensenova` use this Client (credentials, headers, retries of your choice)."""
+    _magics(shell).client = client
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register `%%sensenova` and `%sensenova` (a fresh session: no chats, no config)."""
+    ipython.register_magics(SenseNovaMagics(ipython))
