@@ -1,0 +1,100 @@
+"""What media a growing conversation still carries: the `history_media` policy.
+
+A request carries at most 6 images or 1 video, never both, counted over every message. A
+conversation keeps growing, so before each request:
+
+- ``"recent"`` (default) keeps the newest media that fit. The kind of the newest medium wins
+  (switching from images to a video drops the earlier images, and back); older media are
+  replaced by a text part such as ``[earlier image omitted]`` so the turn still goes through,
+  and a notice says what was left out. When the newest user turn alone breaks the limit, no
+  policy can help: that is an InvalidRequestError for the caller.
+- ``"error"`` refuses any request over the limits, naming the counts.
+
+The input is never mutated: new message dicts and content lists are returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import InvalidRequestError
+from .protocol import IMAGE_PART_TYPES, MAX_IMAGES, MAX_VIDEOS, VIDEO_PART_TYPES
+
+POLICIES = ("recent", "error")
+MARKERS = {"image": "[earlier image omitted]", "video": "[earlier video omitted]"}
+LIMITS = {"image": MAX_IMAGES, "video": MAX_VIDEOS}
+
+
+def _kind(part: Any) -> str | None:
+    if isinstance(part, Mapping):
+        if part.get("type") in IMAGE_PART_TYPES:
+            return "image"
+        if part.get("type") in VIDEO_PART_TYPES:
+            return "video"
+    return None
+
+
+def _plural(n: int, kind: str) -> str:
+    return f"{n} {kind}" + ("s" if n != 1 else "")
+
+
+def _counts(parts: list[tuple[int, int, str]]) -> tuple[int, int]:
+    images = sum(1 for *_, kind in parts if kind == "image")
+    return images, len(parts) - images
+
+
+def _too_many(images: int, videos: int) -> str | None:
+    """Why (images, videos) break the limits, or None when they fit."""
+    if images and videos:
+        return f"{_plural(images, 'image')} and {_plural(videos, 'video')}: images and a video never travel together"
+    if images > MAX_IMAGES:
+        return f"{images} images: at most {MAX_IMAGES} images in one request"
+    if videos > MAX_VIDEOS:
+        return f"{videos} videos: at most {MAX_VIDEOS} video in one request"
+    return None
+
+
+def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[list[dict], list[str]]:
+    """(messages that fit the media limits, notices of what was omitted); see the module doc."""
+    if policy not in POLICIES:
+        raise InvalidRequestError(f"history_media={policy!r} is not allowed: expected one of "
+                                  f"{', '.join(repr(p) for p in POLICIES)}.", field="history_media")
+    out = [dict(m) if isinstance(m, Mapping) else m for m in messages]
+    for message in out:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            message["content"] = list(message["content"])
+    # every medium as (message index, part index, kind), oldest first
+    media = [(i, j, kind) for i, m in enumerate(out) if isinstance(m, dict) and isinstance(m.get("content"), list)
+             for j, part in enumerate(m["content"]) if (kind := _kind(part))]
+    last_user = max((i for i, m in enumerate(out) if isinstance(m, dict) and m.get("role") == "user"), default=None)
+    newest_turn = [item for item in media if item[0] == last_user]
+    problem = _too_many(*_counts(newest_turn))
+    if problem:
+        raise InvalidRequestError(f"the newest message carries {problem}; send fewer media in this turn.",
+                                  field="messages", code=3, status=400)
+    problem = _too_many(*_counts(media))
+    if problem is None:
+        return out, []
+    if policy == "error":
+        raise InvalidRequestError(f"the conversation carries {problem}. Use history_media='recent' to "
+                                  "replace older media with a short note.", field="messages", code=3, status=400)
+    keep_kind = media[-1][2]
+    kept = 0
+    omitted = {"image": 0, "video": 0}
+    for i, j, kind in reversed(media):
+        if kind == keep_kind and kept < LIMITS[kind]:
+            kept += 1
+            continue
+        out[i]["content"][j] = {"type": "text", "text": MARKERS[kind]}
+        omitted[kind] += 1
+    notices = []
+    for kind, n in omitted.items():
+        if not n:
+            continue
+        if kind == keep_kind:
+            why = f" to stay within {_plural(LIMITS[kind], kind)} per request"
+        else:
+            why = f": images and a video cannot travel in one request, and the newest medium is {'an' if keep_kind == 'image' else 'a'} {keep_kind}"
+        notices.append(f"{_plural(n, 'earlier ' + kind)} omitted{why}")
+    return out, notices
