@@ -1,0 +1,95 @@
+"""Incremental server-sent-events decoder over the raw bytes of a response.
+
+Why not `requests`' `iter_lines()`: it can invent a blank line when a CRLF straddles two reads,
+and a blank line ends an event. This decoder works on bytes as they arrive: it accepts LF, CR
+and CRLF line ends (a CR ending one read and an LF starting the next are ONE line end), `data:`
+with or without its one optional space, comment lines (`:`), and events or UTF-8 characters
+split anywhere across reads. Only complete events are returned, as the bytes of their data, so
+the caller can hand them straight to `json.loads` (which takes bytes) without decoding twice.
+
+It is on the hot path of every stream, so the common case is kept cheap: a read without CR is
+split on `\\n\\n` at once, and an event that is a single `data:` line is sliced, not parsed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SSEDecoder", "DONE"]
+
+DONE = b"[DONE]"
+_BOM = b"\xef\xbb\xbf"
+
+
+class SSEDecoder:
+    """Feed raw chunks with `feed()`; get back the data payload (bytes) of each finished event.
+
+    Events without any `data:` line (comments only, `event:`/`id:`/`retry:` alone) yield nothing:
+    the SenseNova stream is data-only. The last `event:` name seen is kept in `last_event`.
+    """
+
+    __slots__ = ("_buffer", "_skip_lf", "_started", "last_event", "last_id")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._skip_lf = False  # the previous read ended in CR: an LF opening this one is its pair
+        self._started = False
+        self.last_event = ""
+        self.last_id = ""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add one read; return the data of every event it completed, in order."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not self._started:
+            self._started = True
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+        if b"\r" in chunk:
+            if chunk[-1:] == b"\r":
+                self._skip_lf = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        blocks = (self._buffer + chunk if self._buffer else chunk).split(b"\n\n")
+        self._buffer = blocks.pop()
+        if not blocks:
+            return []
+        out = []
+        for block in blocks:
+            if block[:5] == b"data:" and b"\n" not in block:
+                data = block[5:]
+                out.append(data[1:] if data[:1] == b" " else data)
+            elif block:
+                data = self._parse(block)
+                if data is not None:
+                    out.append(data)
+        return out
+
+    def flush(self) -> list[bytes]:
+        """At the end of the stream: the data of a last event whose blank line never came."""
+        block, self._buffer = self._buffer.rstrip(b"\n"), b""
+        if not block:
+            return []
+        data = self._parse(block)
+        return [] if data is None else [data]
+
+    def _parse(self, block: bytes) -> bytes | None:
+        """The general case: several lines, comments, other fields, multi-line data."""
+        data_lines = []
+        for line in block.split(b"\n"):
+            if not line or line[:1] == b":":
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data_lines.append(value)
+            elif name == b"event":
+                self.last_event = value.decode("utf-8", "replace")
+            elif name == b"id":
+                self.last_id = value.decode("utf-8", "replace")
+            # "retry" and unknown fields are ignored, as the standard says.
+        if not data_lines:
+            return None
+        return b"\n".join(data_lines)
