@@ -1,0 +1,230 @@
+"""Deterministic reply text that proves what arrived, and the tokens and ending it is sent with.
+
+The reply repeats the last user text verbatim (up to 200 characters), then one line per
+medium in the request, in order:
+
+    image 1: 640x480 RGB, mostly red
+    image 2: 1024x768 RGBA, mostly blue (file file-1a2b: cat.png, 1234 bytes)
+    image 3: url https://example.com/cat.jpg
+    video 1: mp4, 24 frames, 320x240 (file file-3c4d: clip.mp4, 56789 bytes)
+
+A token is a whitespace-separated word (kept with the whitespace before it, so the deltas
+join back to the exact text).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from PIL import Image
+
+from .. import protocol
+from ..errors import InvalidRequestError, NotFoundError, SenseNovaError
+from .faults import Knobs
+from .files import VALIDATING, FileStore, StoredFile
+
+ECHO_CHARS = 200
+IMAGE_PROMPT_TOKENS = 256  # what one image costs in prompt tokens (choice: a fixed estimate)
+VIDEO_PROMPT_TOKENS = 1024
+DEFAULT_MAX_NEW_TOKENS = protocol.PARAMETERS["max_new_tokens"][-1]
+_TOKEN = re.compile(r"\s*\S+")
+
+# A small palette: the name of the nearest colour wins the "mostly ..." vote.
+PALETTE = {
+    "black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128),
+    "red": (220, 30, 30), "orange": (255, 140, 0), "yellow": (240, 220, 30),
+    "green": (40, 170, 60), "cyan": (0, 200, 220), "blue": (30, 60, 220),
+    "purple": (130, 50, 170), "pink": (255, 150, 190), "brown": (130, 80, 40),
+}
+_PALETTE_IMAGE = Image.new("P", (1, 1))
+_PALETTE_IMAGE.putpalette([c for rgb in PALETTE.values() for c in rgb] * (256 // len(PALETTE)) +
+                          [0] * (3 * (256 % len(PALETTE))))
+_PALETTE_NAMES = list(PALETTE)
+
+
+class FileStateError(SenseNovaError):
+    """A chat request names an uploaded file that cannot be used yet (code 9, HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to send back: the tokens, the ending and the usage numbers."""
+
+    tokens: list[str]
+    finish_reason: str
+    prompt_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    def usage(self, completion_tokens: int | None = None) -> dict[str, int]:
+        done = len(self.tokens) if completion_tokens is None else completion_tokens
+        return {"prompt_tokens": self.prompt_tokens, "knowledge_tokens": 0,
+                "completion_tokens": done, "total_tokens": self.prompt_tokens + done}
+
+
+def split_tokens(text: str) -> list[str]:
+    """Words with the whitespace before them: `"".join(split_tokens(t)) == t.rstrip()`."""
+    return _TOKEN.findall(text)
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def _media_parts(messages: list[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(field path, part) of every image or video part, in request order."""
+    found = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if protocol.part_kind(part) != "text":
+                    found.append((f"messages[{i}].content[{j}].{part['type']}", part))
+    return found
+
+
+def colour_name(image: Image.Image) -> str:
+    """The palette colour most pixels are nearest to."""
+    small = image.convert("RGB")
+    small.thumbnail((48, 48))
+    mapped = small.quantize(palette=_PALETTE_IMAGE, dither=Image.Dither.NONE)
+    count, index = max(mapped.getcolors(48 * 48))
+    return _PALETTE_NAMES[index % len(PALETTE)]
+
+
+def describe_image_bytes(data: bytes, field: str) -> str:
+    """`640x480 RGB, mostly red`; undecodable bytes are the caller's error, naming the field."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            (width, height), mode = image.size, image.mode
+            image.draft("RGB", (96, 96))  # JPEG: decode at a reduced scale, the colour vote needs little
+            return f"{width}x{height} {mode}, mostly {colour_name(image)}"
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise InvalidRequestError(f"{field} is not a decodable image ({len(data)} bytes): {exc}",
+                                  field=field, code=3, status=400) from None
+
+
+def describe_video_bytes(data: bytes) -> str:
+    """`mp4, 24 frames, 320x240` with PyAV when installed; else the byte size."""
+    try:
+        import av  # optional: the `media` extra
+    except ImportError:
+        return f"{len(data)} bytes"
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.demux(stream) if _.size)
+            name = container.format.name.split(",")[0]
+            if name == "mov":
+                name = "mp4"
+            return f"{name}, {frames} frames, {stream.codec_context.width}x{stream.codec_context.height}"
+    except Exception:  # noqa: BLE001 - any undecodable video is reported, not fatal: the URL case is not fetched either
+        return f"undecodable video, {len(data)} bytes"
+
+
+def _stored_file(files: FileStore, file_id: str, field: str) -> StoredFile:
+    stored = files.get(file_id)
+    if stored is None:
+        raise NotFoundError(f"{field}: file {file_id!r} not found (upload it to the file service first)",
+                            code=5, status=404)
+    if stored.status == VALIDATING:
+        raise FileStateError(f"{field}: file {file_id!r} is still being validated; retry in a few seconds",
+                             code=9, status=400)
+    return stored
+
+
+def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[str]:
+    """One clause per image or video, numbered per kind in request order."""
+    clauses = []
+    numbers = {"image": 0, "video": 0}
+    for field, part in _media_parts(messages):
+        kind = protocol.part_kind(part)
+        numbers[kind] += 1
+        label = f"{kind} {numbers[kind]}"
+        key = part["type"]
+        value = part[key]
+        if key.endswith("_url"):
+            clauses.append(f"{label}: url {value}")
+        elif key == "image_base64":
+            try:
+                data = base64.b64decode(value, validate=False)
+            except (binascii.Error, ValueError):
+                raise InvalidRequestError(f"{field} is not valid base64", field=field, code=3, status=400) from None
+            clauses.append(f"{label}: {describe_image_bytes(data, field)}")
+        else:
+            stored = _stored_file(files, value, field)
+            about = describe_image_bytes(stored.data, field) if kind == "image" else describe_video_bytes(stored.data)
+            clauses.append(f"{label}: {about} (file {stored.id}: {stored.filename}, {len(stored.data)} bytes)")
+    return clauses
+
+
+def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
+    """Words of every text, plus a fixed cost per image and per video."""
+    words = sum(count_words(_text_of(m.get("content", ""))) for m in messages)
+    images, videos = protocol.count_media(messages)
+    return words + images * IMAGE_PROMPT_TOKENS + videos * VIDEO_PROMPT_TOKENS
+
+
+def reply_text(body: Mapping[str, Any], files: FileStore) -> str:
+    """The whole reply before any cut: last user text, then one line per medium."""
+    messages = body["messages"]
+    echo = _text_of(messages[-1]["content"])[:ECHO_CHARS]
+    lines = ([echo] if echo.strip() else []) + describe_media(messages, files)
+    return "\n".join(lines) if lines else "(empty message)"
+
+
+def _pad(tokens: list[str], count: int) -> list[str]:
+    """Exactly `count` tokens: the proof first, then numbered filler words."""
+    if len(tokens) >= count:
+        return tokens[:count]
+    return tokens + [f" word{i}" for i in range(len(tokens) + 1, count + 1)]
+
+
+def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
+    """Tokens and finish reason for a validated body (raises for the service's own refusals)."""
+    messages = body["messages"]
+    prompt = prompt_tokens(messages)
+    if prompt >= knobs.context_length:
+        raise InvalidRequestError(
+            f"context length exceeded: the prompt is about {prompt} tokens, the model's context length "
+            f"is {knobs.context_length}", field="messages", code=3, status=400)
+    tokens = split_tokens(reply_text(body, files))
+    if knobs.reply_tokens is not None:
+        tokens = _pad(tokens, knobs.reply_tokens)
+    finish = "stop"
+    trigger = _sensitive_index(body, tokens, knobs.sensitive_words)
+    if trigger is not None:
+        tokens, finish = tokens[:trigger], "sensitive"
+    max_new = body.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS
+    room = knobs.context_length - prompt
+    if len(tokens) > min(max_new, room):
+        finish = "length" if max_new <= room else "context"
+        tokens = tokens[:min(max_new, room)]
+    return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt)
+
+
+def _sensitive_index(body: Mapping[str, Any], tokens: list[str], words: tuple[str, ...]) -> int | None:
+    """Where the content filter stops the reply: at the trigger's first echo, else at once."""
+    if not words:
+        return None
+    request_text = " ".join(_text_of(m.get("content", "")) for m in body["messages"]).lower()
+    hits = [w for w in words if w in request_text]
+    if not hits:
+        return None
+    for index, token in enumerate(tokens):
+        if any(w in token.lower() for w in hits):
+            return index
+    return 0

@@ -1,0 +1,145 @@
+"""`Emulator`: the server on a free loopback port, in a background thread, for tests and notebooks."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from .credentials import Credentials
+from .faults import Knobs
+from .files import FileStore
+from .server import API_PREFIX, FILE_PREFIX, EmulatorState, build_app
+
+
+class Emulator:
+    """A local SenseNova service: `with Emulator(**knobs) as emu:` then point a client at `emu.base_url`.
+
+    Knobs (see `faults.KNOBS`) apply to every request; a request's `x-emulator-fault` header
+    overrides them for that request. Credentials are generated per instance unless given.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
+                 access_key_id: str | None = None, secret_access_key: str | None = None,
+                 max_files: int = 256, **knobs: Any) -> None:
+        generated = Credentials()
+        credentials = Credentials(api_key=api_key or generated.api_key,
+                                  access_key_id=access_key_id or generated.access_key_id,
+                                  secret_access_key=secret_access_key or generated.secret_access_key)
+        self._state = EmulatorState(credentials=credentials, knobs=Knobs.from_kwargs(**knobs),
+                                    files=FileStore(max_files=max_files))
+        self.host = host
+        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- what a client needs ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + API_PREFIX
+
+    @property
+    def file_base_url(self) -> str:
+        return self.url + FILE_PREFIX
+
+    @property
+    def api_key(self) -> str:
+        return self._state.credentials.api_key
+
+    @property
+    def access_key_id(self) -> str:
+        return self._state.credentials.access_key_id
+
+    @property
+    def secret_access_key(self) -> str:
+        return self._state.credentials.secret_access_key
+
+    @property
+    def requests(self) -> list:
+        """The JSON bodies of the chat requests received, oldest first (the live list)."""
+        return self._state.requests
+
+    @property
+    def files(self) -> FileStore:
+        return self._state.files
+
+    @property
+    def knobs(self) -> Knobs:
+        return self._state.knobs
+
+    def configure(self, **knobs: Any) -> None:
+        """Change knobs for all later requests (e.g. `emu.configure(ttft=0.2)`)."""
+        self._state.knobs = self._state.knobs.updated(knobs)
+
+    def reset(self) -> None:
+        """Forget received requests, uploaded files and `times` counts; knobs stay."""
+        self._state.requests.clear()
+        self._state.files.clear()
+        self._state.times.reset()
+
+    def env(self) -> dict[str, str]:
+        """The environment variables the official SDK and this package read."""
+        return {
+            "SENSENOVA_API_BASE": self.base_url,
+            "SENSENOVA_API_BASE_FILE": self.file_base_url,
+            "SENSENOVA_API_KEY": self.api_key,
+            "SENSENOVA_ACCESS_KEY_ID": self.access_key_id,
+            "SENSENOVA_SECRET_ACCESS_KEY": self.secret_access_key,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> "Emulator":
+        if self._thread is not None:
+            return self
+        config = uvicorn.Config(build_app(self._state), log_level="warning", access_log=False, lifespan="off",
+                                http="h11", loop="asyncio", timeout_keep_alive=30, backlog=2048,
+                                timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name=f"sensenova-emulator:{self.port}", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the emulator's server thread stopped before it started")
+            self._thread.join(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(5)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(5)
+        self._server = self._thread = None
+        self._socket.close()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until Ctrl-C (for `python -m sensenova_widget.emulator`)."""
+        self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Emulator(base_url={self.base_url!r}, file_base_url={self.file_base_url!r})"

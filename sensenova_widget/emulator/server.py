@@ -1,0 +1,371 @@
+"""The emulator's Starlette app: SenseNova's chat, model and file endpoints on one server.
+
+Everything runs on the event loop (media decoding goes to a worker thread only when a request
+carries media), replies are encoded once, and every reply, errors included, carries an
+`x-request-id`. Error bodies have the service's shape `{"error": {"code", "message", "details"}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import protocol
+from ..errors import InvalidRequestError, SenseNovaError
+from .credentials import Credentials, Unauthorized
+from .faults import FAULT_HEADER, Knobs, KnobError, TimesCounter
+from .files import FileStore
+from .replies import Plan, plan_reply
+
+API_PREFIX = "/v1"
+FILE_PREFIX = "/file/v1"
+DEFAULT_MODELS = (
+    "SenseNova-V6-Pro", "SenseNova-V6-Turbo", "SenseNova-V6-Reasoner", "SenseNova-V6-5-Pro",
+    "SenseNova-V6-5-Turbo", "SenseChat-Vision", "SenseChat-5", "SenseChat-Turbo",
+)
+MAX_VIDEO_UPLOAD_BYTES = 100_000_000  # (choice) the reference states no video limit
+DRAIN_BYTES = 100_000_000  # read and discard this much of an oversized body so the client sees the 400
+# The service's error code for each HTTP status (gRPC-style codes, spec "Errors").
+CODE_FOR_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 408: 1, 409: 6, 413: 3, 415: 3, 429: 8,
+                   500: 2, 502: 14, 503: 14, 504: 4}
+STATUS_MESSAGES = {408: "cancelled", 409: "resource conflict", 429: "rate limit exceeded: too many requests",
+                   500: "internal error", 502: "bad gateway", 503: "service unavailable: overloaded",
+                   504: "timeout", 403: "permission denied", 404: "not found", 400: "invalid parameters"}
+TOKENS_PER_DELTA = (1, 2)  # deltas alternate one and two tokens, so usage counts jump unevenly
+HTML_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}"
+             "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+_REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+            500: "Internal Server Error", 429: "Too Many Requests"}
+
+
+class DropConnection(Exception):
+    """Raised inside a response body to make uvicorn close the TCP connection mid-body."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn's log free of the tracebacks of connections dropped on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return not isinstance(exc, DropConnection)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_body(code: int | str, message: str, details: list | None = None) -> bytes:
+    return dumps({"error": {"code": code, "message": message, "details": details or []}})
+
+
+def error_response(status: int, message: str, *, code: int | None = None, details: list | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    code = CODE_FOR_STATUS.get(status, 2) if code is None else code
+    return Response(error_body(code, message, details), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def _error_from(exc: SenseNovaError) -> Response:
+    details = [{"field": exc.field}] if getattr(exc, "field", None) else []
+    return error_response(exc.status or 400, exc.message, code=exc.code if isinstance(exc.code, int) else None,
+                          details=details)
+
+
+@dataclass
+class EmulatorState:
+    """What the server keeps between requests; shared with the `Emulator` object in the test thread."""
+
+    credentials: Credentials = field(default_factory=Credentials)
+    knobs: Knobs = field(default_factory=Knobs)
+    files: FileStore = field(default_factory=FileStore)
+    requests: list = field(default_factory=list)
+    times: TimesCounter = field(default_factory=TimesCounter)
+    models: tuple[str, ...] = DEFAULT_MODELS
+    started_at: int = field(default_factory=lambda: int(time.time()))
+
+
+class RequestIdMiddleware:
+    """Give every reply, errors and framework replies included, an `x-request-id`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+# ---- reading a request ------------------------------------------------------------------------
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _drain(stream: AsyncIterator[bytes], already: int) -> None:
+    """Discard the rest of an oversized body (bounded) so the client can read our 400."""
+    async for chunk in stream:
+        already += len(chunk)
+        if already > DRAIN_BYTES:
+            return
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused before buffering when Content-Length (or the bytes so far) reach `limit`."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) >= limit:
+        await _drain(request.stream(), 0)
+        raise BodyTooLarge(int(length))
+    chunks, total = [], 0
+    stream = request.stream()
+    async for chunk in stream:
+        total += len(chunk)
+        if total >= limit:
+            await _drain(stream, total)
+            raise BodyTooLarge(total)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authorize(request: Request) -> Response | None:
+    try:
+        request.app.state.emulator.credentials.check(request.headers.get("authorization"))
+    except Unauthorized as exc:
+        return error_response(401, str(exc), headers={"www-authenticate": "Bearer"})
+    return None
+
+
+# ---- chat completions -------------------------------------------------------------------------
+
+def fault_response(knobs: Knobs) -> Response:
+    """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
+    status = knobs.error_status or 500
+    headers = {}
+    if knobs.retry_after is not None:
+        headers["retry-after"] = f"{knobs.retry_after:g}"
+    if knobs.html:
+        page = HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
+        return Response(page, status_code=status, headers=headers, media_type="text/html")
+    message = STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
+    return error_response(status, message, headers=headers)
+
+
+def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
+    return b"".join((
+        b'data:{"data":{"id":"', reply_id.encode(), b'","choices":[{"delta":', dumps(delta),
+        b',"finish_reason":"', finish.encode(), b'","index":0,"role":"assistant"}],"usage":', dumps(usage),
+        b'},"status":{"code":0,"message":"ok"}}\n\n',
+    ))
+
+
+def _error_event(message: str) -> bytes:
+    return (b"data:" + dumps({"error": {"code": 2, "message": message, "details": []},
+                              "status": {"code": 2, "message": message}}) + b"\n\n")
+
+
+def _delta_chunks(tokens: list[str]) -> list[tuple[str, int]]:
+    """(text, token count) of each delta."""
+    chunks, i, k = [], 0, 0
+    while i < len(tokens):
+        part = tokens[i:i + TOKENS_PER_DELTA[k % len(TOKENS_PER_DELTA)]]
+        chunks.append(("".join(part), len(part)))
+        i, k = i + len(part), k + 1
+    return chunks
+
+
+async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str) -> AsyncIterator[bytes]:
+    """The SSE body: deltas, the finishing event, `data:[DONE]`; faults strike before event K."""
+    if knobs.ttft:
+        await asyncio.sleep(knobs.ttft)
+    chunks = _delta_chunks(plan.tokens)
+    done = 0
+    for index in range(len(chunks) + 1):
+        if knobs.error_after == index:
+            yield _error_event(f"internal error (emulated error event after {index} deltas)")
+            return
+        if knobs.stall_after == index:
+            await asyncio.sleep(knobs.stall)
+        if knobs.drop_after == index:
+            raise DropConnection
+        if index == len(chunks):
+            break
+        if index and knobs.delta_delay:
+            await asyncio.sleep(knobs.delta_delay)
+        text, count = chunks[index]
+        done += count
+        yield _choice_event(reply_id, text, "", plan.usage(done))
+    yield _choice_event(reply_id, "", plan.finish_reason, plan.usage())
+    yield b"data:[DONE]\n\n"
+
+
+async def _faulty_body(body: bytes, knobs: Knobs) -> AsyncIterator[bytes]:
+    """A non-streaming reply cut by `stall_after` (silent after the headers) or `drop_after` (half sent)."""
+    if knobs.ttft:
+        await asyncio.sleep(knobs.ttft)
+    if knobs.stall_after is not None:
+        await asyncio.sleep(knobs.stall)
+    if knobs.drop_after is not None:
+        yield body[: len(body) // 2]
+        raise DropConnection
+    yield body
+
+
+def _reply_body(plan: Plan, reply_id: str) -> bytes:
+    return dumps({"data": {"id": reply_id, "choices": [{"message": plan.text, "finish_reason": plan.finish_reason,
+                                                        "index": 0, "role": "assistant"}],
+                           "usage": plan.usage()}})
+
+
+def _has_media(body: dict) -> bool:
+    return any(protocol.count_media(body["messages"]))
+
+
+async def chat_completions(request: Request) -> Response:
+    state: EmulatorState = request.app.state.emulator
+    denied = _authorize(request)
+    if denied:
+        return denied
+    header = request.headers.get(FAULT_HEADER)
+    try:
+        knobs = state.knobs.with_header(header)
+    except KnobError as exc:
+        return error_response(400, str(exc), details=[{"field": FAULT_HEADER}])
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return error_response(400, f"Content-Type {content_type or '(none)'!r} is not allowed: expected "
+                                   "application/json", details=[{"field": "Content-Type"}])
+    try:
+        raw = await read_body(request, protocol.MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        return _error_from(_size_error(exc.args[0]))
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
+    state.requests.append(body)
+    if knobs.error_status and state.times.should_fail(header or "", knobs.times):
+        return fault_response(knobs)
+    try:
+        protocol.validate_body(body)
+        if body["model"] not in state.models:
+            return error_response(404, f"model {body['model']!r} not found: expected one of "
+                                       f"{', '.join(state.models)}", details=[{"field": "model"}])
+        if _has_media(body):
+            plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
+        else:
+            plan = plan_reply(body, knobs, state.files)
+    except SenseNovaError as exc:
+        return _error_from(exc)
+    reply_id = secrets.token_hex(8)
+    if body.get("stream"):
+        return StreamingResponse(_stream_events(plan, knobs, reply_id), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+    if knobs.error_after is not None:
+        return error_response(500, "internal error (emulated error_after)")
+    encoded = _reply_body(plan, reply_id)
+    if knobs.stall_after is not None or knobs.drop_after is not None:
+        return StreamingResponse(_faulty_body(encoded, knobs), media_type="application/json",
+                                 headers={"content-length": str(len(encoded))})
+    if knobs.ttft:
+        await asyncio.sleep(knobs.ttft)
+    return Response(encoded, media_type="application/json")
+
+
+def _size_error(size: int) -> InvalidRequestError:
+    try:
+        protocol.check_body_size(size)
+    except InvalidRequestError as exc:
+        return exc
+    return InvalidRequestError("request body too large", field="body", code=3, status=400)
+
+
+# ---- models ---------------------------------------------------------------------------------
+
+def _model_info(state: EmulatorState, model: str) -> dict:
+    return {"id": model, "object": "model", "created": state.started_at, "owned_by": "SenseTime",
+            "context_length": state.knobs.context_length}
+
+
+async def list_models(request: Request) -> Response:
+    denied = _authorize(request)
+    if denied:
+        return denied
+    state: EmulatorState = request.app.state.emulator
+    return Response(dumps({"object": "list", "data": [_model_info(state, m) for m in state.models]}),
+                    media_type="application/json")
+
+
+async def get_model(request: Request) -> Response:
+    denied = _authorize(request)
+    if denied:
+        return denied
+    state: EmulatorState = request.app.state.emulator
+    model = request.path_params["model"]
+    if model not in state.models:
+        return error_response(404, f"model {model!r} not found", details=[{"field": "model"}])
+    return Response(dumps(_model_info(state, model)), media_type="application/json")
+
+
+# ---- errors and the app ---------------------------------------------------------------------
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(404, f"no such endpoint: {request.method} {request.url.path}")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(405, f"method {request.method} is not allowed on {request.url.path}: "
+                                   f"expected {allowed}", headers=exc.headers)
+    return error_response(exc.status_code, str(exc.detail))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, f"internal error in the emulator: {type(exc).__name__}")
+
+
+async def hello(request: Request) -> Response:
+    """A bare endpoint: the benchmark's baseline for what the protocol work costs."""
+    return Response(b"ok", media_type="text/plain")
+
+
+def build_app(state: EmulatorState) -> ASGIApp:
+    from .file_routes import file_routes  # the file service lives beside the chat endpoints
+
+    routes = [
+        Route(API_PREFIX + protocol.CHAT_PATH, chat_completions, methods=["POST"]),
+        Route(API_PREFIX + protocol.MODELS_PATH, list_models, methods=["GET"]),
+        Route(API_PREFIX + protocol.MODELS_PATH + "/{model:path}", get_model, methods=["GET"]),
+        Route("/_emulator/hello", hello, methods=["GET"]),
+        *file_routes(FILE_PREFIX),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
+    app.state.emulator = state
+    return RequestIdMiddleware(app)

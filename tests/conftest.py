@@ -1,0 +1,40 @@
+"""Shared fixtures: one emulator for the session, a fresh Client pointed at it per test.
+
+Tests talk to the emulator over real sockets on 127.0.0.1. A test that changes the shared
+emulator's knobs (`emulator.configure(...)`) gets them restored afterwards; a test that needs
+a server of its own starts `Emulator(**knobs)` in a `with` block.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """The session's emulator (`base_url`, `file_base_url`, `api_key`, access key pair, `requests`)."""
+    from sensenova_widget.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator_state(request):
+    """Per test: an empty `emulator.requests` log, and knobs restored after the test."""
+    if "emulator" not in request.fixturenames:
+        yield
+        return
+    emu = request.getfixturevalue("emulator")
+    knobs = emu.knobs
+    emu.requests.clear()
+    yield
+    emu._state.knobs = knobs
+
+
+@pytest.fixture
+def client(emulator):
+    """A `sensenova_widget.Client` with the emulator's API key and URLs."""
+    from sensenova_widget import Client
+
+    return Client(api_key=emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url)
