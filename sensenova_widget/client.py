@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,6 +52,14 @@ POOL_SIZE = 32  # connections kept per host: captioning runs many requests at on
 QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
 CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
+
+
+class Prepared(NamedTuple):
+    """A checked request: the wire body, notices of media left out, and the exact bytes to send."""
+
+    body: dict
+    omitted: list[str]
+    data: bytes
 
 
 @dataclass(slots=True)
@@ -291,7 +299,7 @@ class Client:
         return body, omitted
 
     def _prepare(self, prompt_or_messages: Any, *, stream: bool, model: str | None, images: Any, video: Any,
-                 system: str | None, **params: Any) -> tuple[dict, list[str], bytes]:
+                 system: str | None, **params: Any) -> Prepared:
         messages = self._messages(prompt_or_messages, images, video, system)
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)
@@ -307,7 +315,7 @@ class Client:
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"the request cannot be sent as JSON: {exc}", field="messages") from None
         protocol.check_body_size(len(data))
-        return body, list(omitted), data
+        return Prepared(body, list(omitted), data)
 
     def _messages(self, prompt_or_messages: Any, images: Any, video: Any, system: str | None) -> list:
         media = [self._media_part(value, "image") for value in _as_list(images)]
@@ -421,11 +429,14 @@ class Client:
              repetition_penalty: float | None = None, user: str | None = None,
              extra_headers: Mapping[str, str] | None = None) -> Reply:
         """Send one request and return the whole reply."""
-        body, omitted, data = self._prepare(
+        prepared = self._prepare(
             prompt_or_messages, stream=False, model=model, images=images, video=video, system=system,
             max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
             repetition_penalty=repetition_penalty, user=user)
-        response = self._post_chat(data, stream=False, extra_headers=extra_headers)
+        return self._send_chat(prepared, extra_headers)
+
+    def _send_chat(self, prepared: Prepared, extra_headers: Mapping[str, str] | None = None) -> Reply:
+        response = self._post_chat(prepared.data, stream=False, extra_headers=extra_headers)
         request_id = response.headers.get("x-request-id")
         content = response.content
         try:
@@ -449,7 +460,7 @@ class Client:
             text = text.get("content") or ""
         return Reply(text=text, finish_reason=choice.get("finish_reason") or None,
                      usage=data_obj.get("usage") or {}, id=data_obj.get("id"), request_id=request_id,
-                     model=body["model"], omitted=omitted)
+                     model=prepared.body["model"], omitted=list(prepared.omitted))
 
     def stream(self, prompt_or_messages: str | Sequence[Any], *, model: str | None = None, images: Any = None,
                video: Any = None, system: str | None = None, max_new_tokens: int | None = None,
@@ -460,13 +471,17 @@ class Client:
 
         The request is sent now, so an HTTP error (after its retries) raises here.
         """
-        body, omitted, data = self._prepare(
+        prepared = self._prepare(
             prompt_or_messages, stream=True, model=model, images=images, video=video, system=system,
             max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
             repetition_penalty=repetition_penalty, user=user)
-        return Stream(lambda retries: self._post_chat(data, stream=True, extra_headers=extra_headers,
-                                                      retries=retries), client=self,
-                      model=body["model"], omitted=omitted)
+        return self._open_stream(prepared, extra_headers)
+
+    def _open_stream(self, prepared: Prepared, extra_headers: Mapping[str, str] | None = None) -> Stream:
+        def open_response(retries: int) -> requests.Response:
+            return self._post_chat(prepared.data, stream=True, extra_headers=extra_headers, retries=retries)
+
+        return Stream(open_response, client=self, model=prepared.body["model"], omitted=list(prepared.omitted))
 
     def models(self) -> list[str]:
         """The model ids from GET {base}/llm/models."""
@@ -573,6 +588,9 @@ class Stream:
         self._closed = False
         self._ended = False
         self._pieces: list[str] = []
+        self._callbacks: list[Callable[[Stream], Any]] = []
+        self._done = False
+        self.error: BaseException | None = None
         self.model = model
         self.omitted = omitted
         self.finish_reason: str | None = None
@@ -613,9 +631,34 @@ class Stream:
                 return
             self._closed = True
             response = self._response
-            if not self._ended and self.finish_reason is None:
+            if not self._ended and self.finish_reason is None and self.error is None:
                 self.finish_reason = "stopped"
         _abort(response)
+        try:
+            self._iterator.close()  # runs its cleanup now unless another thread is inside it
+        except ValueError:  # "generator already executing": that thread wakes up and cleans up
+            return
+        self._finish_once()
+
+    def add_done_callback(self, callback: Callable[[Stream], Any]) -> None:
+        """Call `callback(stream)` once when the stream ends, is closed or fails (`stream.error`)."""
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+    def _finish_once(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("a stream's done callback failed")
 
     @property
     def closed(self) -> bool:
@@ -708,8 +751,14 @@ class Stream:
                         if self._closed:
                             return
                     self.request_id = self._response.headers.get("x-request-id")
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
         finally:
             self._response.close()
+            self._finish_once()
 
     def _stream_error(self, event: Mapping[str, Any]) -> StreamError:
         code, message, details = _error_fields(event)

@@ -143,6 +143,8 @@ class RawServer:
                         conn.sendall(item)
                 if self.chunked:
                     conn.sendall(b"0\r\n\r\n")
+                else:
+                    conn.shutdown(socket.SHUT_WR)  # a connection-close body ends when we close
             except OSError:
                 self.closed_by_client.set()
                 return

@@ -1,0 +1,168 @@
+"""`Conversation`: a multi-turn chat on one `Client`, shared by the ChatPanel and `%%sensenova --chat`.
+
+It keeps the dialogue as wire-shaped messages: a turn's images or video are turned into parts
+once, when the turn is asked, and are then resent as they are (the client's `history_media`
+policy decides which old media still travel). A reply that was stopped or failed midway keeps its
+partial text in the history, as the person saw it.
+
+Recording rules: a turn is recorded once its request was sent (a request refused by the checks
+before sending records nothing). The user's message is recorded first; the assistant's message
+follows when the reply ends with some text or a normal finish. A turn that failed before any
+text leaves the user's message last: `regenerate()` sends it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .client import Client, Delta, Prepared, Reply, Stream, _as_list
+
+__all__ = ["Conversation"]
+
+
+def _text_message(role: str, text: str) -> dict:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+class Conversation:
+    """A dialogue with the model: `ask`, `stream`, `regenerate`, `edit_last`, `clear`, `stop`."""
+
+    def __init__(self, client: Client | None = None, *, model: str | None = None, system: str | None = None,
+                 **params: Any) -> None:
+        self.client = client if client is not None else Client()
+        self.model = model
+        self.system = system
+        self.params = params  # default sampling parameters (temperature=..., max_new_tokens=...)
+        self._messages: list[dict] = []
+        self._lock = threading.Lock()
+        self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
+        self.last_reply: Reply | None = None
+        self.last_error: BaseException | None = None
+
+    @property
+    def messages(self) -> list[dict]:
+        """The wire-shaped dialogue, system first when set (a copy: change it through the methods)."""
+        head = [_text_message("system", self.system)] if self.system else []
+        return head + list(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __repr__(self) -> str:
+        return f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
+
+    # ----------------------------------------------------------------- asking
+    def ask(self, text: str, *, images: Any = (), video: Any = None, stream: bool = True,
+            on_delta: Callable[[Delta], Any] | None = None, **params: Any) -> Reply:
+        """Ask one turn and return the reply; with `stream=True` each `Delta` goes to `on_delta`."""
+        message = self._user_message(text, images, video)
+        return self._run(self._messages + [message], message, stream, on_delta, params)
+
+    def stream(self, text: str, *, images: Any = (), video: Any = None, **params: Any) -> Stream:
+        """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
+        message = self._user_message(text, images, video)
+        return self._start_stream(self._messages + [message], message, params)
+
+    def regenerate(self, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
+                   **params: Any) -> Reply:
+        """Drop the last reply and ask the last user turn again."""
+        with self._lock:
+            index = self._last_user_index()
+            message = self._messages[index]
+            del self._messages[index:]
+        return self._run(self._messages + [message], message, stream, on_delta, params)
+
+    def edit_last(self, text: str, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
+                  **params: Any) -> Reply:
+        """Replace the last user turn's text (its media stay), drop what followed, and ask again."""
+        with self._lock:
+            index = self._last_user_index()
+            old = self._messages[index]
+            media = [part for part in old["content"] if part.get("type") != "text"]
+            message = {"role": "user", "content": media + [{"type": "text", "text": text}]}
+            del self._messages[index:]
+        return self._run(self._messages + [message], message, stream, on_delta, params)
+
+    def clear(self) -> None:
+        """Forget every turn (the system prompt stays)."""
+        self.stop()
+        with self._lock:
+            self._messages.clear()
+            self.last_reply = self.last_error = None
+
+    def stop(self) -> None:
+        """Close the stream in flight, if any (thread-safe: the panel's Stop button calls it)."""
+        current = self.current_stream
+        if current is not None:
+            current.close()
+
+    # ----------------------------------------------------------------- inside
+    def _last_user_index(self) -> int:
+        for index in range(len(self._messages) - 1, -1, -1):
+            if self._messages[index]["role"] == "user":
+                return index
+        raise IndexError("the conversation has no user turn to ask again")
+
+    def _user_message(self, text: str, images: Any, video: Any) -> dict:
+        """The turn as wire parts, media encoded now and never again."""
+        parts = [self.client._media_part(value, "image") for value in _as_list(images)]
+        parts += [self.client._media_part(value, "video") for value in _as_list(video)]
+        return {"role": "user", "content": parts + [{"type": "text", "text": text}]}
+
+    def _prepare(self, messages: list[dict], stream: bool, params: dict) -> Prepared:
+        head = [_text_message("system", self.system)] if self.system else []
+        merged = {**self.params, **params}
+        model = merged.pop("model", None) or self.model
+        return self.client._prepare(head + messages, stream=stream, model=model, images=None, video=None,
+                                    system=None, **merged)
+
+    def _run(self, messages: list[dict], message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
+             params: dict) -> Reply:
+        if not stream:
+            extra_headers = params.pop("extra_headers", None)
+            prepared = self._prepare(messages, False, params)
+            self._record_user(message)
+            try:
+                reply = self.client._send_chat(prepared, extra_headers)
+            except BaseException as exc:
+                self.last_error = exc
+                raise
+            self._record_reply(reply)
+            return reply
+        with self._start_stream(messages, message, params) as live:
+            for delta in live:
+                if on_delta is not None:
+                    on_delta(delta)
+        return live.reply
+
+    def _start_stream(self, messages: list[dict], message: dict, params: dict) -> Stream:
+        extra_headers = params.pop("extra_headers", None)
+        prepared = self._prepare(messages, True, params)
+        self._record_user(message)
+        try:
+            live = self.client._open_stream(prepared, extra_headers)
+        except BaseException as exc:
+            self.last_error = exc
+            raise
+        self.current_stream = live
+        live.add_done_callback(self._stream_done)
+        return live
+
+    def _record_user(self, message: dict) -> None:
+        with self._lock:
+            self._messages.append(message)
+            self.last_error = None
+
+    def _stream_done(self, live: Stream) -> None:
+        if self.current_stream is live:
+            self.current_stream = None
+        self.last_error = live.error
+        self._record_reply(live.reply)
+
+    def _record_reply(self, reply: Reply) -> None:
+        with self._lock:
+            self.last_reply = reply
+            if reply.text or reply.finish_reason not in (None, "stopped"):
+                self._messages.append(_text_message("assistant", reply.text))
