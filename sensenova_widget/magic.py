@@ -74,7 +74,7 @@ class SenseNovaMagics(Magics):
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
-        self.config: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}
         self.chats: dict[str, Any] = {}
         self._client: Any = None
 
@@ -86,7 +86,7 @@ class SenseNovaMagics(Magics):
         if self._client is None:
             from .client import Client
 
-            self._client = Client(**{key: self.config[key] for key in CONNECTION_KEYS if key in self.config})
+            self._client = Client(**{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings})
         return self._client
 
     @client.setter
@@ -145,8 +145,8 @@ class SenseNovaMagics(Magics):
         video = self._media_parts(args.video, "-v", client)[0] if args.video else None
         if not prompt and not images and video is None:
             raise UsageError("The cell is empty: write the prompt under %%sensenova.")
-        model = args.model or self.config.get("model")
-        system = args.system if args.system is not None else self.config.get("system")
+        model = args.model or self.settings.get("model")
+        system = args.system if args.system is not None else self.settings.get("system")
         if args.chat:
             conversation = self._conversation(args.chat, new=args.new, model=model, system=system)
             call = dict(images=images, video=video, **params)
@@ -172,7 +172,7 @@ class SenseNovaMagics(Magics):
         params = {}
         for name in PARAMETERS:
             value = getattr(args, name)
-            value = self.config.get(name) if value is None else value
+            value = self.settings.get(name) if value is None else value
             if value is not None:
                 protocol.validate_parameter(name, value)
                 params[name] = value
@@ -226,8 +226,13 @@ class SenseNovaMagics(Magics):
         reply = stream.reply if stream is not None else None
         if reply is None:
             live.finish({"text/plain": live.text or "(no reply: see the error below)"})
-        else:
-            self._show(live, reply, args.format)
+            return None, failure
+        notes = []
+        if isinstance(failure, KeyboardInterrupt):
+            reply.finish_reason = reply.finish_reason or "stopped"  # the interrupt is this caller's stop
+        elif failure is not None:
+            notes.append("Incomplete: the reply broke off with the error below.")
+        self._show(live, reply, args.format, notes)
         return reply, failure
 
     def _wait(self, wait: Any, args: Any) -> tuple[Any, BaseException | None]:
@@ -240,10 +245,10 @@ class SenseNovaMagics(Magics):
         self._show(live, reply, args.format)
         return reply, None
 
-    def _show(self, live: LiveDisplay, reply: Any, fmt: str) -> None:
+    def _show(self, live: LiveDisplay, reply: Any, fmt: str, notes: list[str] | None = None) -> None:
         """The final rendering of a reply in the chosen format, with its footer."""
         text = reply.text or ""
-        notes = []
+        notes = list(notes or [])
         if fmt == "code":
             code = extract_code(text)
             if code:
@@ -308,7 +313,7 @@ class SenseNovaMagics(Magics):
             raise SenseNovaCellError(err.one_line()) from None
 
     def _models(self, rest: list[str]) -> None:
-        default = self.config.get("model") or getattr(self.client, "model", None) or protocol.DEFAULT_MODEL
+        default = self.settings.get("model") or getattr(self.client, "model", None) or protocol.DEFAULT_MODEL
         for model in self.client.models():
             print(("* " if model == default else "  ") + model)
 
@@ -320,12 +325,12 @@ class SenseNovaMagics(Magics):
             self._set(key, value)
         if not rest:
             for key in CONFIG_KEYS:
-                value = self.config.get(key)
+                value = self.settings.get(key)
                 print(f"{key} = {value!r}" if value is not None else f"{key} = ({_default(key, self._client)})")
 
     def _set(self, key: str, value: str) -> None:
         if value == "":
-            self.config.pop(key, None)
+            self.settings.pop(key, None)
         elif key in PARAMETERS:
             try:
                 number = ast.literal_eval(value)
@@ -335,9 +340,9 @@ class SenseNovaMagics(Magics):
                 protocol.validate_parameter(key, number)
             except SenseNovaError as err:
                 raise UsageError(f"config {key}={value}: {err.message}") from None
-            self.config[key] = number
+            self.settings[key] = number
         else:
-            self.config[key] = value
+            self.settings[key] = value
         if key in CONNECTION_KEYS:
             self._client = None  # made again with the new address on next use
 

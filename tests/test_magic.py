@@ -1,0 +1,354 @@
+"""`%%sensenova` / `%sensenova` run in an in-process IPython shell against the emulator.
+
+Cells go through `shell.run_cell`, exactly as a notebook sends them; the display publisher is
+swapped for a capturing one so every `display` / `update_display` can be checked. Every run
+also checks that no credential appears anywhere in what the cell printed or displayed.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.displaypub import CapturingDisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from traitlets.config import Config
+
+from sensenova_widget import Client, Reply, magic
+from sensenova_widget.magic import ReplyInterrupted, SenseNovaCellError
+
+CURSOR = "\u258c"
+
+
+@dataclass
+class Ran:
+    outputs: list[dict]  # what the display publisher received, in order
+    stdout: str
+    stderr: str
+    error: BaseException | None
+
+    @property
+    def final(self) -> dict:
+        return self.outputs[-1]["data"]
+
+    @property
+    def everything(self) -> str:
+        shown = " ".join(str(value) for output in self.outputs for value in output["data"].values())
+        return f"{shown} {self.stdout} {self.stderr}"
+
+
+@pytest.fixture
+def shell(emulator, monkeypatch):
+    """The process's IPython shell with a fresh %sensenova session, its environment on the emulator."""
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SENSENOVA_ACCESS_KEY_ID")  # the API key alone, as most users have it
+    monkeypatch.delenv("SENSENOVA_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("SENSENOVA_MODEL", raising=False)
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    magic.load_ipython_extension(ip)
+    names = set(ip.user_ns)
+    yield ip
+    for name in set(ip.user_ns) - names:
+        ip.user_ns.pop(name, None)
+
+
+@pytest.fixture
+def run(shell, emulator):
+    """Run one cell; return what it displayed and printed. Fails if a credential shows up."""
+
+    def run(cell: str, publisher: CapturingDisplayPublisher | None = None) -> Ran:
+        publisher = publisher or CapturingDisplayPublisher()
+        saved = shell.display_pub
+        shell.display_pub = publisher
+        try:
+            with capture_output(display=False) as captured:
+                result = shell.run_cell(cell, store_history=True)
+        finally:
+            shell.display_pub = saved
+        ran = Ran(list(publisher.outputs), captured.stdout, captured.stderr, result.error_in_exec)
+        for secret in (emulator.api_key, emulator.secret_access_key):
+            assert secret not in ran.everything
+        assert "Traceback" not in ran.everything
+        return ran
+
+    return run
+
+
+def use_faults(shell, emulator, faults: str, max_retries: int = 0) -> None:
+    """Point the magic at a client whose requests carry the emulator's fault header."""
+    magic.use_client(Client(api_key=emulator.api_key, base_url=emulator.base_url,
+                            file_base_url=emulator.file_base_url, max_retries=max_retries,
+                            headers={"x-emulator-fault": faults}), shell)
+
+
+def texts(ran: Ran) -> list[str]:
+    return [output["data"].get("text/plain", "") for output in ran.outputs]
+
+
+# -- streaming and the final rendering -------------------------------------------------------
+
+
+def test_reply_streams_into_one_display_updated_in_place_and_ends_as_markdown(run, emulator):
+    emulator.configure(delta_delay=0.05)
+    ran = run("%%sensenova\nSay **hello** to one two three four five six seven eight nine ten")
+    assert ran.error is None
+    first, *updates = ran.outputs
+    display_id = first["transient"]["display_id"]
+    assert not first["update"] and updates and all(o["update"] for o in updates)
+    assert {o["transient"]["display_id"] for o in updates} == {display_id}
+    streamed = [t for t in texts(ran)[1:-1] if t.endswith(CURSOR)]
+    assert len(streamed) >= 3, texts(ran)  # the text grew in place, several times
+    assert all(len(a) <= len(b) for a, b in zip(streamed, streamed[1:]))
+    final = ran.final
+    assert "<strong>hello</strong>" in final["text/html"]
+    assert "prompt +" in final["text/html"] and "reply tokens" in final["text/html"]
+    assert final["text/plain"].startswith("Say **hello** to one two")
+    assert emulator.requests[-1]["stream"] is True
+
+
+def test_updates_are_coalesced_not_one_per_delta(run, emulator, client):
+    emulator.configure(reply_tokens=400)
+    prompt = "count these words please"
+    deltas = sum(1 for _ in client.stream(prompt))
+    ran = run(f"%%sensenova\n{prompt}")
+    assert ran.error is None and deltas > 50
+    assert len(ran.outputs) < deltas / 2
+
+
+def test_model_output_cannot_inject_html(run):
+    ran = run("%%sensenova\n<img src=x onerror=alert(1)> <script>alert(2)</script> [a](javascript:alert(3))")
+    html = ran.final["text/html"]
+    assert "<img" not in html and "<script" not in html and "javascript:" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_the_reply_is_the_cells_value_and_lands_in_out_without_a_second_display(run, shell):
+    ran = run("%%sensenova -o answer\nWhat is two plus two?")
+    reply = shell.user_ns["answer"]
+    assert isinstance(reply, Reply) and reply.finish_reason == "stop"
+    assert reply.text.startswith("What is two plus two?")
+    assert shell.user_ns["_"] is reply  # the cell's result, as `Out[n]` too
+    assert shell.user_ns["Out"][shell.execution_count - 1] is reply
+    assert sum(1 for o in ran.outputs if not o["update"]) == 1  # shown once: no Out[] repeating it
+    assert reply.text not in ran.stdout
+
+
+def test_no_stream_waits_then_shows_the_whole_reply(run, shell, emulator):
+    ran = run("%%sensenova --no-stream -o r\nplain question")
+    assert emulator.requests[-1]["stream"] is False
+    assert len(ran.outputs) == 2  # a placeholder, then the reply
+    assert shell.user_ns["r"].text in ran.final["text/plain"]
+
+
+def test_options_reach_the_request(run, emulator):
+    run("%%sensenova -m SenseChat-Vision -s 'Answer tersely.' --temperature 0.2 --top-p 0.5 "
+        "--max-new-tokens 64 --repetition-penalty 1.1\nhello")
+    body = emulator.requests[-1]
+    assert body["model"] == "SenseChat-Vision"
+    assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Answer tersely."}]}
+    assert (body["temperature"], body["top_p"], body["max_new_tokens"], body["repetition_penalty"]) == (0.2, 0.5, 64, 1.1)
+
+
+def test_length_ending_gets_a_footer_notice(run):
+    ran = run("%%sensenova --max-new-tokens 3\none two three four five six")
+    assert "max_new_tokens" in ran.final["text/html"] and "cut off" in ran.final["text/plain"]
+
+
+def test_help_lists_the_options(shell):
+    doc = shell.find_cell_magic("sensenova").__doc__
+    for option in ("--model", "--image", "--video", "--system", "--temperature", "--top-p", "--max-new-tokens",
+                   "--repetition-penalty", "--no-stream", "--out", "--format", "--chat", "--new"):
+        assert option in doc
+
+
+# -- images and interpolation ------------------------------------------------------------------
+
+
+def test_images_come_from_expressions_lists_and_series(run, shell, emulator):
+    shell.user_ns["photo"] = np.full((30, 40, 3), (200, 10, 10), np.uint8)
+    shell.user_ns["df"] = pd.DataFrame({"image": [np.zeros((10 + i, 20, 3), np.uint8) for i in range(4)]})
+    shell.user_ns["imgs"] = [np.zeros((8, 9), np.uint8)]
+    ran = run('%%sensenova -i photo -i df.image[:3] -i "imgs[0]" -o r\nWhat differs?')
+    reply = shell.user_ns["r"].text
+    assert "image 1: 40x30" in reply and "red" in reply
+    assert "image 2: 20x10" in reply and "image 4: 20x12" in reply and "image 5: 9x8" in reply
+    parts = emulator.requests[-1]["messages"][-1]["content"]
+    assert [p["type"] for p in parts].count("image_base64") == 5
+    assert ran.error is None
+
+
+def test_video_from_frames(run, shell, emulator):
+    pytest.importorskip("av")
+    shell.user_ns["frames"] = np.zeros((6, 32, 48, 3), np.uint8)
+    run("%%sensenova -v frames -o r\nWhat happens?")
+    assert "video 1: mp4, 6 frames, 48x32" in shell.user_ns["r"].text
+
+
+def test_prompt_interpolates_expressions_and_keeps_doubled_braces(run, shell, emulator):
+    shell.user_ns.update(label="the cat", n=21, words=["a", "b", "c"])
+    run("%%sensenova\nIs {label} {n * 2} {words[1:]}? Reply as {{\"yes\": true}} and keep $HOME")
+    text = emulator.requests[-1]["messages"][-1]["content"][-1]["text"]
+    assert text == "Is the cat 42 ['b', 'c']? Reply as {\"yes\": true} and keep $HOME"
+
+
+# -- formats -------------------------------------------------------------------------------------
+
+
+def test_format_text_shows_plain_text_only(run):
+    ran = run("%%sensenova -f text\n**not bold**")
+    assert set(ran.final) == {"text/plain"} and ran.final["text/plain"].startswith("**not bold**")
+
+
+def test_format_code_offers_the_fenced_code_as_the_next_cell(run, shell, monkeypatch):
+    offered = []
+    monkeypatch.setattr(shell, "set_next_input", lambda text, replace=False: offered.append((text, replace)))
+    ran = run("%%sensenova -f code\nHere:\n```python\nprint(1 + 1)\n```")
+    assert offered == [("print(1 + 1)", False)]
+    assert "offered as the next cell" in ran.final["text/plain"]
+
+
+def test_format_json_pretty_prints_or_says_it_is_not_json(run):
+    ran = run('%%sensenova -f json\n{{"b": [1, 2], "a": "x"}}')
+    assert '"b": [\n    1,' in ran.final["text/plain"]
+    ran = run("%%sensenova -f json\nthis is not json")
+    assert "not JSON" in ran.final["text/plain"] and "this is not json" in ran.final["text/plain"]
+
+
+# -- named chats and the line magic --------------------------------------------------------------
+
+
+def test_named_chat_carries_earlier_turns_and_new_restarts_it(run, shell, emulator):
+    shell.user_ns["photo"] = np.zeros((16, 16, 3), np.uint8)
+    run("%%sensenova --chat trip -i photo\nfirst question")
+    run("%%sensenova --chat trip\nsecond question")
+    second = emulator.requests[-1]["messages"]
+    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+    assert second[0]["content"][-1]["text"] == "first question"
+    assert second[1]["content"][0]["text"].startswith("first question")
+    ran = run("%sensenova chats")
+    assert "trip: 2 turns" in ran.stdout
+    history = run("%sensenova history trip").stdout
+    assert "user: [image] first question" in history and "user: second question" in history
+    run("%%sensenova --chat trip --new\nstart over")
+    assert [m["role"] for m in emulator.requests[-1]["messages"]] == ["user"]
+
+
+def test_models_lists_the_services_models_with_the_default_marked(run):
+    out = run("%sensenova models").stdout
+    assert "* SenseNova-V6-Pro" in out and "  SenseChat-Vision" in out
+
+
+def test_config_sets_session_defaults_and_validates_them(run, emulator):
+    run("%sensenova config temperature=0.3 model=SenseChat-Vision system='Be brief.'")
+    shown = run("%sensenova config").stdout
+    assert "temperature = 0.3" in shown and "model = 'SenseChat-Vision'" in shown
+    assert "top_p = (server default 0.7)" in shown
+    run("%%sensenova\nhi")
+    body = emulator.requests[-1]
+    assert body["temperature"] == 0.3 and body["model"] == "SenseChat-Vision"
+    assert body["messages"][0]["content"][0]["text"] == "Be brief."
+    run("%%sensenova --temperature 0.9\nhi")
+    assert emulator.requests[-1]["temperature"] == 0.9  # the cell's option wins
+    bad = run("%sensenova config top_p=1")
+    assert "open interval (0, 1)" in bad.stderr
+    unknown = run("%sensenova config api_key=secret")
+    assert "top_p" in unknown.stderr and "base_url" in unknown.stderr  # what is allowed
+    run("%sensenova config temperature=")
+    run("%%sensenova\nhi")
+    assert "temperature" not in emulator.requests[-1]
+
+
+def test_config_base_url_makes_a_new_client(run, emulator):
+    run("%sensenova config base_url=http://127.0.0.1:9/v1")
+    ran = run("%%sensenova\nhi")
+    assert isinstance(ran.error, SenseNovaCellError) and "127.0.0.1:9" in ran.stdout
+    run(f"%sensenova config base_url={emulator.base_url}")
+    assert run("%%sensenova\nhi").error is None
+
+
+# -- errors a person can act on ----------------------------------------------------------------
+
+
+def test_a_bad_option_prints_the_usage_line(run):
+    ran = run("%%sensenova --tempreature 0.2\nhi")
+    assert "unrecognized arguments: --tempreature" in ran.stderr
+    assert "%%sensenova [-m MODEL] [-i EXPR]" in ran.stderr
+    ran = run("%%sensenova --temperature warm\nhi")
+    assert "invalid float value: 'warm'" in ran.stderr
+
+
+def test_an_unknown_name_in_an_image_option_is_named(run):
+    ran = run("%%sensenova -i phtoo\nhi")
+    assert isinstance(ran.error, SenseNovaCellError)
+    assert ran.stdout.strip() == "-i phtoo: NameError: name 'phtoo' is not defined"
+
+
+def test_an_unknown_name_in_the_prompt_is_named(run):
+    ran = run("%%sensenova\nWhat is {lable}?")
+    assert "{lable}" in ran.stdout and "name 'lable' is not defined" in ran.stdout and "{{" in ran.stdout
+
+
+def test_an_out_of_range_parameter_is_refused_before_sending(run, emulator):
+    ran = run("%%sensenova --top-p 1.0\nhi")
+    assert "top_p=1.0 is not allowed" in ran.stdout and not emulator.requests
+
+
+def test_an_api_error_is_one_line_with_class_code_and_request_id(run, shell, emulator):
+    use_faults(shell, emulator, "status=429")
+    ran = run("%%sensenova\nhi")
+    lines = ran.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("RateLimitError: ") and "code 8" in lines[0] and "request id " in lines[0]
+
+
+def test_an_error_midstream_keeps_the_partial_text(run, shell, emulator):
+    use_faults(shell, emulator, "error_after=2")
+    ran = run("%%sensenova -o r\none two three four five six seven eight")
+    assert ran.stdout.startswith("StreamError: ")
+    partial = shell.user_ns["r"].text
+    assert partial and "one" in partial and partial in ran.final["text/plain"]
+    assert "Incomplete" in ran.final["text/plain"]
+
+
+class InterruptingPublisher(CapturingDisplayPublisher):
+    """Captures, and raises KeyboardInterrupt at the first streamed update, as a kernel interrupt would."""
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+        super().publish(data, metadata, source, transient=transient, update=update)
+        if update and data.get("text/plain", "").endswith(CURSOR) and not getattr(self, "fired", False):
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+class SigintPublisher(CapturingDisplayPublisher):
+    """Sends SIGINT to the main thread a moment after the first streamed text, while it waits on the socket."""
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+        super().publish(data, metadata, source, transient=transient, update=update)
+        if update and data.get("text/plain", "").endswith(CURSOR) and not getattr(self, "fired", False):
+            self.fired = True
+            main = threading.main_thread().ident
+            threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
+
+
+@pytest.mark.parametrize("publisher", [InterruptingPublisher, SigintPublisher])
+def test_an_interrupt_stops_the_stream_and_keeps_the_partial_text(run, shell, emulator, publisher):
+    if publisher is SigintPublisher and threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches the main thread only")
+    use_faults(shell, emulator, "stall_after=3,stall=20,delta_delay=0.05")
+    ran = run("%%sensenova -o r\none two three four five six seven eight nine ten", publisher())
+    assert isinstance(ran.error, ReplyInterrupted)
+    assert ran.stdout.strip().startswith("KeyboardInterrupt: the reply was stopped")
+    reply = shell.user_ns["r"]
+    assert reply.finish_reason == "stopped" and reply.text.startswith("one")
+    assert "ten" not in reply.text
+    final = ran.final["text/plain"]
+    assert final.startswith(reply.text) and "Stopped" in final and not final.endswith(CURSOR)
