@@ -21,15 +21,15 @@ def emulator():
 
 @pytest.fixture(autouse=True)
 def _fresh_emulator_state(request):
-    """Per test: an empty `emulator.requests` log, and knobs restored after the test."""
+    """Per test: an empty `emulator.requests` log, fresh `times` counts, knobs restored after."""
     if "emulator" not in request.fixturenames:
         yield
         return
     emu = request.getfixturevalue("emulator")
     knobs = emu.knobs
-    emu.requests.clear()
+    emu.reset(files=False)
     yield
-    emu._state.knobs = knobs
+    emu.knobs = knobs
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     trigger = _sensitive_index(body, tokens, knobs.sensitive_words)
     if trigger is not None:
         tokens, finish = tokens[:trigger], "sensitive"
-    max_new = body.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS
+    max_new = int(body.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)  # 5.0 is a valid 5
     room = knobs.context_length - prompt
     if len(tokens) > min(max_new, room):
         finish = "length" if max_new <= room else "context"

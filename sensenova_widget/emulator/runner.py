@@ -75,17 +75,27 @@ class Emulator:
 
     @property
     def knobs(self) -> Knobs:
+        """The knobs every request gets (assign a saved `Knobs` to restore them)."""
         return self._state.knobs
+
+    @knobs.setter
+    def knobs(self, knobs: Knobs) -> None:
+        self._state.knobs = knobs
 
     def configure(self, **knobs: Any) -> None:
         """Change knobs for all later requests (e.g. `emu.configure(ttft=0.2)`)."""
         self._state.knobs = self._state.knobs.updated(knobs)
 
-    def reset(self) -> None:
-        """Forget received requests, uploaded files and `times` counts; knobs stay."""
+    @property
+    def request_count(self) -> int:
+        return len(self._state.requests)
+
+    def reset(self, *, files: bool = True) -> None:
+        """Forget received requests and `times` counts (and uploaded files); knobs stay."""
         self._state.requests.clear()
-        self._state.files.clear()
         self._state.times.reset()
+        if files:
+            self._state.files.clear()
 
     def env(self) -> dict[str, str]:
         """The environment variables the official SDK and this package read."""

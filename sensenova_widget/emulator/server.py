@@ -244,6 +244,13 @@ def _reply_body(plan: Plan, reply_id: str) -> bytes:
                            "usage": plan.usage()}})
 
 
+def _times_key(header: str | None) -> str:
+    """`times` counts per fault header value; a status set on the server counts under one key."""
+    if header and any(name in header for name in ("status", "html", "times")):
+        return header
+    return ""
+
+
 def _has_media(body: dict) -> bool:
     return any(protocol.count_media(body["messages"]))
 
@@ -271,7 +278,7 @@ async def chat_completions(request: Request) -> Response:
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
     state.requests.append(body)
-    if knobs.error_status and state.times.should_fail(header or "", knobs.times):
+    if knobs.error_status and state.times.should_fail(_times_key(header), knobs.times):
         return fault_response(knobs)
     try:
         protocol.validate_body(body)
