@@ -63,6 +63,7 @@ MAX_PART_BYTES = MAX_BODY_BYTES * 3 // 4 // (MAX_IMAGES + 1)
 CACHE_MAX_ENTRIES = 256
 CACHE_MAX_BYTES = 200_000_000  # of base64 text held by the encode cache
 SAMPLE_SIDE = 128  # the photograph-or-graphics decision looks at a sample this big
+PNG_WORTH = 2.0  # an ambiguous picture stays PNG unless that is over twice the JPEG's size
 REDUCE_FLOOR = 0.85  # an integer `reduce` is used alone when it keeps >= 85% of max_side
 
 ACCEPTED = (
@@ -364,6 +365,10 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
         value = value.value
     elif _is_frame_stack(value):
         return thumbnail(_first_frame(value), max_side)
+    if isinstance(value, Mapping) and value.get("type") == "image_base64":
+        value = _decode_base64(value.get("image_base64") or "", "the image_base64 part")
+    if isinstance(value, (FileId, Mapping)) or (isinstance(value, str) and _is_url(value.strip())):
+        raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
     source = _image_source(value, marked=True)
     if source is None:
         raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
@@ -570,7 +575,7 @@ def _pil_source(im: PILImage) -> _Source:
 
 def _figure_source(fig: Any) -> _Source:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")  # the figure as the notebook shows it, at its own dpi
+    fig.savefig(buf, format="png", bbox_inches="tight")  # as the inline backend shows it
     return _bytes_source(buf.getvalue(), "matplotlib figure")
 
 
@@ -583,8 +588,10 @@ def _array_source(value: Any) -> _Source:
     except Exception as exc:  # torch raises TypeError/RuntimeError for GPU or grad tensors
         raise MediaError(f"{what} could not be read as an array ({exc}); a torch tensor must be "
                          f"detached and on the CPU: tensor.detach().cpu().") from None
+    if a.dtype.kind not in "biuf":
+        raise MediaError(f"{what}: dtype {a.dtype} cannot be an image: expected uint8, uint16, bool or float.")
     a = np.ascontiguousarray(a)
-    key = ("array", _digest(a.data) if a.dtype != object else id(a), a.dtype.str, a.shape)
+    key = ("array", _digest(a.data), a.dtype.str, a.shape)
 
     def open_(max_side: int) -> PILImage:
         from PIL import Image
@@ -667,6 +674,8 @@ def _passes_through(data: bytes, max_side: int) -> bool:
     try:
         im = Image.open(io.BytesIO(data))
         if im.format not in ("JPEG", "PNG") or max(im.size) > max_side or min(im.size) == 0:
+            return False
+        if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):  # CMYK JPEG, 16-bit PNG: re-encode
             return False
         if im.getexif().get(_ORIENTATION, 1) != 1:
             return False
@@ -765,7 +774,8 @@ def _encode_image(im: PILImage, max_side: int) -> bytes:
     if choice == "PNG" and len(png) <= MAX_PART_BYTES:
         return png
     jpeg = _save(im, "JPEG")
-    return png if len(png) <= len(jpeg) else jpeg
+    # Lossless lines and text are worth up to twice the bytes of a JPEG.
+    return png if len(png) <= min(PNG_WORTH * len(jpeg), MAX_PART_BYTES) else jpeg
 
 
 def _flatten(im: PILImage) -> PILImage:
@@ -781,6 +791,8 @@ def _flatten(im: PILImage) -> PILImage:
 
 
 def _first_frame(value: Any) -> Any:
+    if isinstance(value, FileId) or (isinstance(value, str) and _is_url(value.strip())):
+        raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
     if _is_frame_list(value):
         return value[0]
     if _is_array_like(value) and len(_shape(value) or ()) == 4:
@@ -788,7 +800,7 @@ def _first_frame(value: Any) -> Any:
 
         return np.asarray(value)[0]
     if isinstance(value, (str, os.PathLike, bytes, bytearray, memoryview)):
-        from .video import first_frame
+        from .mp4 import first_frame
 
         return first_frame(value)
     raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
@@ -815,7 +827,7 @@ def _video_part(value: Any, client: Any, fps: float | None) -> dict:
             raise MediaError("the video bytes are empty: expected an mp4 file's bytes.")
         return _uploaded(client, ("bytes", _digest(data)), lambda: data, "video.mp4", describe(value))
     if _is_frame_list(value) or (_is_array_like(value) and len(_shape(value) or ()) == 4):
-        from .video import frames_key, encode_frames
+        from .mp4 import frames_key, encode_frames
 
         fps = 8 if fps is None else fps
         key = ("frames", frames_key(value), fps)
@@ -828,11 +840,11 @@ def _uploaded(client: Any, key: tuple, make: Callable[[], Any], filename: str, w
     if client is None:
         raise MediaError(f"{what} must be uploaded to the file service before it can be sent: pass client=... "
                          "to to_part (Client.chat and Conversation do this for you), or send an http(s) URL.")
-    try:
-        uploads = _UPLOADS.setdefault(client, {})
-    except TypeError:  # a client that cannot be weakly referenced: no upload cache
-        uploads = {}
     with _UPLOADS_LOCK:
+        try:
+            uploads = _UPLOADS.setdefault(client, {})
+        except TypeError:  # a client that cannot be weakly referenced: no upload cache
+            uploads = {}
         found = uploads.get(key)
     if found is None:
         content = make()

@@ -1,5 +1,8 @@
 """Frames → H.264 MP4 with PyAV: how a video made in the notebook reaches the service.
 
+(Not named `video.py`: a submodule of that name would replace `sensenova_widget.video`, the
+public marker function, as soon as it was imported.)
+
 The service has no base64 form for video, so frames are encoded here and uploaded through the
 file service (see `media._video_part`). yuv420p needs even sides: an odd last row or column is
 cropped. PyAV (the `media` extra) is imported only when a video is made.
@@ -55,10 +58,13 @@ def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:
             raise MediaError("the list of frames is empty: expected at least one image.")
         images = []
         for i, frame in enumerate(frames):
-            source = _image_source(frame, marked=True)
-            if source is None:
-                raise MediaError(f"frame {i} ({describe(frame)}) is not an image.")
-            images.append(source.open(max_side).convert("RGB"))
+            try:
+                source = _image_source(frame, marked=True)
+                if source is None:
+                    raise MediaError(f"it is a {type(frame).__name__}, not an image.")
+                images.append(source.open(max_side).convert("RGB"))
+            except MediaError as exc:
+                raise MediaError(f"frame {i} ({describe(frame)}): {exc.message}") from None
     else:
         stack = np.asarray(frames)
         if stack.ndim != 4 or stack.shape[0] == 0:
