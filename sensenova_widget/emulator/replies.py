@@ -128,7 +128,7 @@ def describe_video_bytes(data: bytes) -> str:
             stream = container.streams.video[0]
             frames = sum(1 for _ in container.demux(stream) if _.size)
             name = container.format.name.split(",")[0]
-            if name == "mov":
+            if name == "mov" and data[8:12] != b"qt  ":  # the mov demuxer reads both; the ftyp brand tells
                 name = "mp4"
             return f"{name}, {frames} frames, {stream.codec_context.width}x{stream.codec_context.height}"
     except Exception:  # noqa: BLE001 - any undecodable video is reported, not fatal: the URL case is not fetched either
