@@ -10,9 +10,8 @@ the service reads, small and fast:
   which is which is decided on a 128-pixel sample, so the decision costs almost nothing;
 - an encoded JPEG/PNG that is already suitable (within `max_side`, no EXIF rotation to apply,
   small enough) is sent byte for byte;
-- every result is cached by a SHA-256 of the content (plus mode, shape and `max_side`), so a
-  conversation that resends a picture on every turn encodes it once. SHA-256 is used because it
-  is the fastest hash in `hashlib` on CPUs with SHA extensions, and it never collides in practice.
+- every result is cached by a hash of the whole content (plus mode, shape and `max_side`), so
+  a conversation that resends a picture on every turn encodes it once (see `_digest`).
 
 numpy, PIL and matplotlib are imported inside functions: `import sensenova_widget.media` stays
 cheap, and matplotlib is touched only when the value is a Figure.
@@ -216,7 +215,15 @@ def clear_cache() -> None:
 
 
 def _digest(buffer: Any) -> str:
-    return hashlib.sha256(buffer).hexdigest()
+    """A content hash over every byte. XXH3-128 (the `media` extra) runs at memory speed, ten
+    times SHA-256: a 4000x3000 photo hashes in ~4 ms instead of ~40 ms, so a cache hit is nearly
+    free. 128 bits make an accidental collision between two pictures practically impossible;
+    SHA-256 stands in when xxhash is not installed."""
+    try:
+        import xxhash
+    except ImportError:
+        return "sha256:" + hashlib.sha256(buffer).hexdigest()
+    return xxhash.xxh3_128_hexdigest(buffer)
 
 
 # ---------------------------------------------------------------------------------------------
