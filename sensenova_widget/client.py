@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Callable, NamedTuple
 
 import requests
@@ -51,6 +52,8 @@ READ_TIMEOUT = 120.0  # the longest silence accepted between two reads (a vision
 POOL_SIZE = 32  # connections kept per host: captioning runs many requests at once
 QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
+_OK_CODES = (0, "0", None)
+_SCAN_JSON = json.JSONDecoder().scan_once
 CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
 
 
@@ -681,45 +684,49 @@ class Stream:
         state = "closed" if self.closed else "open"
         return f"<Stream {state} model={self.model!r} chars={sum(map(len, self._pieces))}>"
 
-    # -- the event loop
-    def _payloads(self) -> Iterator[bytes]:
-        decoder = SSEDecoder()
-        feed = decoder.feed
-        for chunk in _iter_bytes(self._response):
-            yield from feed(chunk)
-        yield from decoder.flush()
-
+    # -- the event loop (the hot path: kept inline, see benchmarks/bench_stream.py)
     def _deltas(self) -> Iterator[Delta]:
         url = self._client.base_url + protocol.CHAT_PATH
         retries_done = 0
         pieces = self._pieces
-        loads = json.loads
+        loads, scan = json.loads, _SCAN_JSON
         try:
             while True:
                 try:
-                    for data in self._payloads():
-                        if self._closed:
-                            return
-                        if data == DONE:
-                            self._ended = True
-                            return
-                        event = loads(data)
-                        if event.get("error") or (event.get("status") or {}).get("code", 0) not in (0, "0", None):
-                            raise self._stream_error(event)
-                        body = event.get("data") or {}
-                        choice = body["choices"][0]
-                        text = choice.get("delta") or ""
-                        finish = choice.get("finish_reason") or None
-                        usage = body.get("usage")
-                        if usage:
-                            self.usage = usage
-                        if finish:
-                            self.finish_reason = finish
-                        if self.id is None:
-                            self.id = body.get("id")
-                        if text:
-                            pieces.append(text)
-                        if text or finish:
+                    decoder = SSEDecoder()
+                    reads = map(decoder.feed, _iter_bytes(self._response))
+                    for payloads in chain(reads, (decoder.flush() for _ in (0,))):
+                        for data in payloads:
+                            if self._closed:
+                                return
+                            if data == DONE:
+                                self._ended = True
+                                return
+                            text = data.decode()
+                            try:  # the C scanner alone: json.loads adds encoding sniffing and regexes
+                                event, end = scan(text, 0)
+                            except StopIteration:
+                                end = -1
+                            if end != len(text):
+                                event = loads(text)  # whitespace around it, or raise naming the problem
+                            status = event.get("status")
+                            if event.get("error") or (status and status.get("code") not in _OK_CODES):
+                                raise self._stream_error(event)
+                            body = event["data"]
+                            choice = body["choices"][0]
+                            text = choice.get("delta") or ""
+                            finish = choice.get("finish_reason") or None
+                            usage = body.get("usage")
+                            if usage:
+                                self.usage = usage
+                            if self.id is None:
+                                self.id = body.get("id")
+                            if text:
+                                pieces.append(text)
+                            elif not finish:
+                                continue
+                            if finish:
+                                self.finish_reason = finish
                             yield Delta(text, finish, usage)
                     if self._closed:
                         return
