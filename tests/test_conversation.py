@@ -1,0 +1,149 @@
+"""Conversation against the emulator: turns recorded as wire messages, partial replies kept."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+import sensenova_widget as snw
+from sensenova_widget import protocol
+
+FAULT = "x-emulator-fault"
+
+
+def png(color) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def text_of(message: dict) -> str:
+    return "".join(p["text"] for p in message["content"] if p["type"] == "text")
+
+
+def test_turns_are_recorded_as_wire_messages_with_the_system_first(client, emulator):
+    conv = snw.Conversation(client, system="Be brief.", temperature=0.5)
+    seen = []
+    first = conv.ask("first question", on_delta=lambda d: seen.append(d.text))
+    second = conv.ask("second question", stream=False)
+    assert (first.text, second.text) == ("first question", "second question")
+    assert "".join(seen) == "first question"
+    assert [m["role"] for m in conv.messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert conv.messages[0] == {"role": "system", "content": [{"type": "text", "text": "Be brief."}]}
+    last_sent = emulator.requests[-1]
+    assert last_sent["messages"] == conv.messages[:-1]
+    assert last_sent["temperature"] == 0.5 and last_sent["stream"] is False
+    assert len(conv) == 4 and conv.last_reply == second
+
+
+def test_a_stream_is_recorded_when_it_ends(client):
+    conv = snw.Conversation(client)
+    with conv.stream("streamed words here") as stream:
+        assert len(conv) == 1  # the user's turn, the reply still coming
+        text = "".join(d.text for d in stream)
+    assert text == "streamed words here"
+    assert [text_of(m) for m in conv.messages] == ["streamed words here", "streamed words here"]
+
+
+def test_a_stream_left_early_keeps_its_partial_text(client):
+    conv = snw.Conversation(client)
+    words = " ".join(f"w{i}" for i in range(50))
+    with conv.stream(words, extra_headers={FAULT: "delta_delay=0.02"}) as stream:
+        first = next(iter(stream))
+    assert stream.reply.finish_reason == "stopped"
+    assert conv.last_reply.finish_reason == "stopped"
+    recorded = text_of(conv.messages[-1])
+    assert conv.messages[-1]["role"] == "assistant" and recorded.startswith(first.text) and recorded != words
+
+
+def test_stop_from_another_thread_keeps_the_partial_reply(client):
+    conv = snw.Conversation(client)
+    seen: list[str] = []
+    result: list[snw.Reply] = []
+    worker = threading.Thread(target=lambda: result.append(conv.ask(
+        " ".join(f"w{i}" for i in range(300)), on_delta=lambda d: seen.append(d.text),
+        extra_headers={FAULT: "delta_delay=0.05"})))
+    worker.start()
+    while len(seen) < 2:
+        time.sleep(0.01)
+    conv.stop()
+    worker.join(5)
+    assert not worker.is_alive()
+    [reply] = result
+    assert reply.finish_reason == "stopped" and reply.text == "".join(seen)
+    assert text_of(conv.messages[-1]) == reply.text
+    assert conv.current_stream is None
+
+
+def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
+    conv = snw.Conversation(client)
+    with pytest.raises(snw.StreamError) as info:
+        conv.ask("alpha beta gamma delta epsilon zeta", extra_headers={FAULT: "error_after=2"})
+    partial = info.value.partial_text
+    assert partial and conv.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": partial}]}
+    assert conv.last_error is info.value
+
+
+def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator):
+    conv = snw.Conversation(client)
+    with pytest.raises(snw.PermissionDeniedError):
+        conv.ask("try me", extra_headers={FAULT: "status=403"})
+    assert [m["role"] for m in conv.messages] == ["user"]
+    reply = conv.regenerate()
+    assert reply.text == "try me"
+    assert [m["role"] for m in conv.messages] == ["user", "assistant"]
+    assert [text_of(m) for m in emulator.requests[-1]["messages"]] == ["try me"]
+
+
+def test_regenerate_and_edit_last_replace_the_last_turn(client, emulator):
+    conv = snw.Conversation(client)
+    conv.ask("keep this turn")
+    conv.ask("what colour is it", images=[png((0, 200, 0))])
+    again = conv.regenerate(stream=False)
+    assert "green" in again.text and len(conv) == 4
+    edited = conv.edit_last("which colour, exactly")
+    assert edited.text.startswith("which colour, exactly") and "green" in edited.text
+    assert [text_of(m) for m in conv.messages][:2] == ["keep this turn", "keep this turn"]
+    last_user = conv.messages[-2]["content"]
+    assert [p["type"] for p in last_user] == ["image_base64", "text"]  # the media stayed
+
+
+def test_media_are_encoded_once_and_resent_as_they_are(client, emulator):
+    conv = snw.Conversation(client)
+    conv.ask("a picture", images=[png((255, 0, 0))])
+    stored = conv.messages[0]["content"][0]
+    assert stored["type"] == "image_base64" and isinstance(stored["image_base64"], str)
+    conv.ask("and now?")
+    assert emulator.requests[-1]["messages"][0]["content"][0] == stored
+
+
+def test_older_images_are_omitted_with_a_notice_when_the_history_outgrows_the_limit(client, emulator):
+    conv = snw.Conversation(client)
+    for turn in range(4):
+        reply = conv.ask(f"turn {turn}", images=[png((turn * 60, 0, 0)), png((0, turn * 60, 0))])
+    images, videos = protocol.count_media(emulator.requests[-1]["messages"])
+    assert images <= protocol.MAX_IMAGES and videos == 0
+    assert reply.omitted and "omitted" in " ".join(reply.omitted)
+    assert protocol.count_media(conv.messages) == (8, 0)  # the conversation itself keeps them all
+
+
+def test_a_refused_turn_records_nothing_and_sends_nothing(client, emulator):
+    conv = snw.Conversation(client)
+    with pytest.raises(snw.InvalidRequestError):
+        conv.ask("too hot", temperature=3)
+    assert len(conv) == 0 and emulator.request_count == 0
+
+
+def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
+    conv = snw.Conversation(client, system="sys")
+    conv.ask("hello")
+    conv.clear()
+    assert conv.messages == [{"role": "system", "content": [{"type": "text", "text": "sys"}]}]
+    assert conv.last_reply is None
+    with pytest.raises(IndexError):
+        conv.regenerate()
