@@ -9,18 +9,23 @@ then "VALID"). The SDK uploads with the part name `file`, the file name "file" a
 from __future__ import annotations
 
 import io
+import logging
 
 from PIL import Image
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from .. import protocol
-from .server import (MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, _authorize, dumps, error_response)
+from .server import (MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, _authorize, dumps, error_response,
+                     read_body)
 
 MULTIPART_OVERHEAD = 64_000  # room for the form fields and part headers around the file
+logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed body is answered, not logged
 
 
 def _upload_limit(scheme: str) -> int:
@@ -50,13 +55,19 @@ async def upload_file(request: Request) -> Response:
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         return error_response(400, "expected a multipart/form-data body with 'file' and 'scheme'",
                               details=[{"field": "Content-Type"}])
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD:
-        return _too_large(int(length), MAX_VIDEO_UPLOAD_BYTES)
+    try:  # bounded even when the upload comes chunked, without a Content-Length
+        raw = await read_body(request, MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD)
+    except BodyTooLarge as exc:
+        return _too_large(exc.args[0], MAX_VIDEO_UPLOAD_BYTES)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
     try:
-        form = await request.form(max_files=1, max_fields=8, max_part_size=MULTIPART_OVERHEAD)
-    except (MultiPartException, BodyTooLarge) as exc:
-        return error_response(400, f"malformed multipart body: {exc}", details=[{"field": "body"}])
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=8, max_part_size=MULTIPART_OVERHEAD)
+    except (MultiPartException, HTTPException) as exc:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
+        return error_response(400, f"malformed multipart body: {detail}", details=[{"field": "body"}])
     try:
         return await _store_upload(request, form)
     finally:

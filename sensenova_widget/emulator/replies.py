@@ -159,6 +159,9 @@ def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[
         if key.endswith("_url"):
             clauses.append(f"{label}: url {value}")
         elif key == "image_base64":
+            if value.startswith("data:"):
+                raise InvalidRequestError(f"{field} starts with 'data:': expected bare base64 of the image bytes, "
+                                          "without a data: URL prefix", field=field, code=3, status=400)
             try:
                 data = base64.b64decode(value, validate=False)
             except (binascii.Error, ValueError):

@@ -57,13 +57,16 @@ class DropConnection(Exception):
 
 
 class _QuietDrops(logging.Filter):
-    """Keep uvicorn's log free of the tracebacks of connections dropped on purpose."""
+    """Keep uvicorn's log free of what the emulator does on purpose: dropped connections, and
+    streams still open (a stall, say) cancelled when the emulator stops."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
-        return not isinstance(exc, DropConnection)
+        if isinstance(exc, (DropConnection, asyncio.CancelledError)):
+            return False
+        return not str(record.msg).startswith("Cancel %s running task(s)")
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
