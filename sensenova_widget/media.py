@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
+import math
 import os
 import re
 import sys
@@ -62,6 +64,7 @@ MAX_PART_BYTES = MAX_BODY_BYTES * 3 // 4 // (MAX_IMAGES + 1)
 CACHE_MAX_ENTRIES = 256
 CACHE_MAX_BYTES = 200_000_000  # of base64 text held by the encode cache
 SAMPLE_SIDE = 128  # the photograph-or-graphics decision looks at a sample this big
+PNG_PASS_BYTES = 1_000_000  # a PNG this small passes through whatever it shows
 PNG_WORTH = 2.0  # an ambiguous picture stays PNG unless that is over twice the JPEG's size
 REDUCE_FLOOR = 0.85  # an integer `reduce` is used alone when it keeps >= 85% of max_side
 
@@ -632,6 +635,14 @@ def _image_array(a: Any, what: str) -> Any:
     return _to_uint8(a, what)
 
 
+@functools.lru_cache(maxsize=1)
+def _uint16_to_uint8() -> Any:
+    """round(v / 257) for every 16-bit value: one table lookup per pixel beats integer division."""
+    import numpy as np
+
+    return ((np.arange(65536, dtype=np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def _to_uint8(a: Any, what: str) -> Any:
     import numpy as np
 
@@ -641,15 +652,15 @@ def _to_uint8(a: Any, what: str) -> Any:
     if kind == "b":
         return a.astype(np.uint8) * np.uint8(255)
     if a.dtype == np.uint16:
-        return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        return np.take(_uint16_to_uint8(), a)
     if kind == "f":
-        if not np.isfinite(a).all():
+        lo, hi = float(a.min()), float(a.max())  # NaN and infinities show up here too
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise MediaError(f"{what}: dtype {a.dtype} with NaN or infinite values cannot be an image.")
-        lo, hi = float(a.min()), float(a.max())
-        if lo >= 0 and hi <= 1:
-            return (a * 255 + 0.5).astype(np.uint8)
         if lo >= 0 and hi <= 255:
-            return (a + 0.5).astype(np.uint8)
+            scaled = np.multiply(a, 255.0 if hi <= 1 else 1.0, dtype=np.float32, casting="same_kind")
+            scaled += 0.5
+            return scaled.astype(np.uint8)
         raise MediaError(f"{what}: dtype {a.dtype} values span [{lo:g}, {hi:g}]: float images must lie in "
                          "[0, 1] (scaled by 255) or in [0, 255] (taken as is); rescale the array first.")
     if kind in "iu":
@@ -673,7 +684,9 @@ def _encode_source(source: _Source, max_side: int) -> bytes:
 
 
 def _passes_through(data: bytes, max_side: int) -> bool:
-    """A JPEG/PNG within max_side, small enough, with no EXIF rotation to apply, and decodable."""
+    """A JPEG/PNG within max_side, small enough, with no EXIF rotation to apply, and decodable.
+
+    "Small enough": under MAX_PART_BYTES, and a PNG under 1 MB or a byte a pixel."""
     if len(data) > MAX_PART_BYTES or not data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
         return False
     from PIL import Image
@@ -684,6 +697,8 @@ def _passes_through(data: bytes, max_side: int) -> bool:
             return False
         if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):  # CMYK JPEG, 16-bit PNG: re-encode
             return False
+        if im.format == "PNG" and len(data) > max(PNG_PASS_BYTES, im.width * im.height):
+            return False  # over a byte a pixel: a photograph saved as PNG, far smaller as JPEG
         if im.getexif().get(_ORIENTATION, 1) != 1:
             return False
         im.load()  # a truncated or corrupt file is decoded (and refused) by _open_bytes instead
@@ -703,8 +718,7 @@ def _normalize_mode(im: PILImage) -> PILImage:
 
         a = np.asarray(im)
         if mode.startswith("I"):  # 16-bit samples (Pillow reads 16-bit PNGs as I;16 or I)
-            a = (np.clip(a.astype(np.int64), 0, 65535).astype(np.uint32) + 128) // 257
-            return Image.fromarray(a.astype(np.uint8))
+            return Image.fromarray(np.take(_uint16_to_uint8(), np.clip(a, 0, 65535)))
         return Image.fromarray(_to_uint8(a, f"PIL {mode} image"))
     if mode in ("PA", "RGBa", "RGBX") or "A" in mode:
         return im.convert("RGBA" if mode != "La" else "LA")

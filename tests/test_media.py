@@ -273,6 +273,15 @@ def test_suitable_png_files_pass_through_untouched():
         assert raw(snw.to_part(snw.image(str(DATA / name)))) == data
 
 
+def test_a_photograph_saved_as_a_big_png_is_sent_as_jpeg(tmp_path):
+    path = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).resize((1800, 1200)).save(path)
+    assert path.stat().st_size > 1800 * 1200
+    out = decode(snw.to_part(path))
+    assert out.format == "JPEG" and out.size == (1800, 1200)
+    assert len(raw(snw.to_part(path))) < path.stat().st_size / 5
+
+
 def test_other_formats_are_re_encoded():
     gif = (DATA / "no_time_for_that_tiny.gif").read_bytes()
     out = decode(snw.to_part(gif))
