@@ -367,13 +367,12 @@ class _Run:
             self.limit.on_rate_limited(epoch)
 
     # ---- in the main thread
-    def execute(self, jobs: Iterator[_Job | _Skipped], results: list, on_done, stop_at_error: bool) -> int | None:
-        """Hand jobs to the workers as slots free up; returns the position of the failing row that
-        stopped the run (`stop_at_error`), else None. Skipped rows arrive as ready `_Outcome`s."""
+    def execute(self, jobs: Iterator[_Job | _Skipped], tally: _Tally, stop_at_error: bool) -> None:
+        """Hand jobs to the workers as slots free up, recording each outcome in `tally` as it
+        arrives; with `stop_at_error`, hand out nothing more after the first failure."""
         in_flight: dict[Future, _Job] = {}
         again: deque[_Job] = deque()
         exhausted = False
-        failed_at = None
         hooks = self._hooks()
         hooks.append(self.on_response)
         try:
@@ -384,12 +383,11 @@ class _Run:
                         exhausted = True
                         break
                     if isinstance(job, _Skipped):  # a row with nothing in it: nothing to send
-                        results[job.index] = job.outcome
-                        on_done(job.outcome)
+                        tally.record(job.index, job.outcome)
                         continue
                     in_flight[self.pool.submit(self.work, job)] = job
                 if not in_flight:
-                    return failed_at
+                    return
                 done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = in_flight.pop(future)
@@ -400,10 +398,8 @@ class _Run:
                         job.requeues += 1
                         again.append(job)  # the limit is lower now; try it again later
                         continue
-                    results[job.index] = outcome
-                    on_done(outcome)
-                    if outcome.error and stop_at_error and failed_at is None:
-                        failed_at = job.index
+                    tally.record(job.index, outcome)
+                    if outcome.error and stop_at_error:
                         self.stop.set()  # hand out nothing more; what is in flight finishes and is kept
         except BaseException:
             # An interrupt (or any error) in the main thread: stop handing out work, and keep
@@ -413,8 +409,7 @@ class _Run:
             for future, job in list(in_flight.items()):
                 outcome = future.result()
                 if not outcome.cancelled:
-                    results[job.index] = outcome
-                    on_done(outcome)
+                    tally.record(job.index, outcome)
             raise
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -521,51 +516,29 @@ def caption(
     owns_store = store is not None and store is not cache
 
     total = len(table)
-    results: list[_Outcome | None] = [None] * total
-    counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0}
-    bar = _progress_bar(total, progress)
-
-    def on_done(outcome: _Outcome) -> None:
-        if outcome.skipped:
-            counts["skipped"] += 1
-        elif outcome.error is not None:
-            counts["failed"] += 1
-        else:
-            counts["captioned"] += 1
-            counts["from_cache"] += outcome.from_cache
-            if not outcome.from_cache:
-                counts["tokens"] += outcome.usage.get("total_tokens") or 0
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(failed=counts["failed"], cached=counts["from_cache"], tokens=counts["tokens"], refresh=False)
-
+    tally = _Tally(total, tokens, _progress_bar(total, progress))
     run = _Run(client=client, model=model, params=params, cache=store, concurrency=concurrency, rpm=rpm)
 
     def summary() -> dict:
-        return {"rows": total, **counts, "elapsed": round(time.perf_counter() - started, 3),
+        return {"rows": total, **tally.counts, "elapsed": round(time.perf_counter() - started, 3),
                 "model": model, "cache": str(store.path) if store is not None else None,
                 "lowest_concurrency": run.limit.lowest}
 
-    def finish() -> Any:
-        return table.result(_columns(results, out, tokens), summary())
-
     try:
-        failed_at = run.execute(_jobs(table, prompt, fields), results, on_done, stop_at_error=on_error == "raise")
+        run.execute(_jobs(table, prompt, fields), tally, stop_at_error=on_error == "raise")
     except BaseException as exc:
-        if bar is not None:
-            bar.close()
+        tally.close()
         if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
             print(_interrupted_line(summary()), file=sys.stderr)
         raise
     finally:
         if owns_store:
             store.close()
-    if bar is not None:
-        bar.close()
-    result = finish()
+    tally.close()
     info = summary()
-    if failed_at is not None:
-        failure = results[failed_at]
+    result = table.result(tally.columns(out), info)
+    if on_error == "raise" and tally.first_failure is not None:
+        failed_at, failure = tally.first_failure
         raise CaptionError(
             f"row {table.label(failed_at)!r} failed: {failure.error}. {info['captioned']} of {total} rows finished"
             + (f" and are cached in {info['cache']}: run the same call again to continue." if info["cache"] else "."),
@@ -576,14 +549,52 @@ def caption(
     return result
 
 
-def _columns(results: list[_Outcome | None], out: str, tokens: bool) -> dict[str, list]:
-    unfinished = _Outcome()
-    rows = [r or unfinished for r in results]
-    columns = {out: [r.text for r in rows], f"{out}_error": [r.error for r in rows]}
-    if tokens:
-        for name in TOKEN_FIELDS:
-            columns[f"{out}_{name}"] = [r.usage.get(name) for r in rows]
-    return columns
+class _Tally:
+    """The result columns and counts, filled row by row in the main thread as outcomes arrive.
+
+    Outcomes are not kept: a finished row costs its caption text (and three ints with
+    `tokens=True`), so memory grows by the answers alone, not by anything a request held.
+    """
+
+    def __init__(self, total: int, tokens: bool, bar: Any) -> None:
+        self.texts: list[str | None] = [None] * total
+        self.errors: list[str | None] = [None] * total
+        self.usage = {name: [None] * total for name in TOKEN_FIELDS} if tokens else {}
+        self.counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0}
+        self.first_failure: tuple[int, _Outcome] | None = None
+        self.bar = bar
+
+    def record(self, index: int, outcome: _Outcome) -> None:
+        counts = self.counts
+        if outcome.skipped:
+            counts["skipped"] += 1
+        elif outcome.error is not None:
+            counts["failed"] += 1
+            self.errors[index] = outcome.error
+            if self.first_failure is None:
+                self.first_failure = (index, outcome)
+        else:
+            counts["captioned"] += 1
+            counts["from_cache"] += outcome.from_cache
+            if not outcome.from_cache:
+                counts["tokens"] += outcome.usage.get("total_tokens") or 0
+            self.texts[index] = outcome.text
+            for name, column in self.usage.items():
+                column[index] = outcome.usage.get(name)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=counts["failed"], cached=counts["from_cache"], tokens=counts["tokens"],
+                                 refresh=False)
+
+    def columns(self, out: str) -> dict[str, list]:
+        columns = {out: self.texts, f"{out}_error": self.errors}
+        columns.update((f"{out}_{name}", values) for name, values in self.usage.items())
+        return columns
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _summary_line(info: dict, out: str) -> str:
