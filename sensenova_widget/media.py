@@ -381,7 +381,7 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
         raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
     source = _image_source(value, marked=True)
     if source is None:
-        raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
+        raise MediaError(f"{_type_path(value)} cannot be shown as an image: expected {ACCEPTED}.")
     key = source.key + ("thumbnail", max_side)
     return base64.b64decode(_CACHE.get_or_make(key, lambda: _b64(_encode_image(source.open(max_side), max_side))))
 
@@ -433,12 +433,11 @@ def describe(value: Any) -> str:
 class _Source:
     """A decodable image: its content identity and how to open it as a PIL image."""
 
-    __slots__ = ("key", "data", "open", "what")
+    __slots__ = ("key", "data", "open")
 
-    def __init__(self, key: tuple, open: Callable[[int], PILImage], what: str, data: bytes | None = None) -> None:
+    def __init__(self, key: tuple, open: Callable[[int], PILImage], data: bytes | None = None) -> None:
         self.key = key
         self.open = open  # (max_side) -> oriented image, possibly decoded at reduced size
-        self.what = what
         self.data = data  # the encoded file, when the value is one
 
 
@@ -545,7 +544,7 @@ def _bytes_source(data: bytes, what: str) -> _Source:
     def open_(max_side: int) -> PILImage:
         return _open_bytes(data, what, max_side)
 
-    return _Source(("bytes", _digest(data)), open_, what, data)
+    return _Source(("bytes", _digest(data)), open_, data)
 
 
 def _open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage:
@@ -580,7 +579,7 @@ def _pil_source(im: PILImage) -> _Source:
 
         return ImageOps.exif_transpose(im) if orientation != 1 else im
 
-    return _Source(key, open_, f"PIL {im.mode} {im.width}x{im.height} image")
+    return _Source(key, open_)
 
 
 def _figure_source(fig: Any) -> _Source:
@@ -609,15 +608,14 @@ def _array_source(value: Any) -> _Source:
         return Image.fromarray(_image_array(a, what))
 
     _image_array_shape(a, what)  # fail early, before anything is cached
-    return _Source(key, open_, what)
+    return _Source(key, open_)
 
 
-def _image_array_shape(a: Any, what: str) -> tuple[Any, bool]:
-    """(array as HxW or HxWxC, whether it was CxHxW); errors name the shape and what is allowed."""
+def _image_array_shape(a: Any, what: str) -> Any:
+    """The array as HxW or HxWxC (C 3 or 4); errors name the shape and what is allowed."""
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
-    channels_first = a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4)
-    if channels_first:
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):  # CxHxW
         a = a.transpose(1, 2, 0)
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
@@ -626,13 +624,12 @@ def _image_array_shape(a: Any, what: str) -> tuple[Any, bool]:
                          "HxWx4 or CxHxW with C in (1, 3, 4) (a TxHxWxC stack is a video: snw.video(...)).")
     if a.size == 0:
         raise MediaError(f"{what}: shape {tuple(a.shape)} is an empty image: expected at least 1x1 pixels.")
-    return a, channels_first
+    return a
 
 
 def _image_array(a: Any, what: str) -> Any:
     """HxW or HxWx{3,4} uint8, by the dtype rules in `to_part`'s docstring."""
-    a, _ = _image_array_shape(a, what)
-    return _to_uint8(a, what)
+    return _to_uint8(_image_array_shape(a, what), what)
 
 
 @functools.lru_cache(maxsize=1)

@@ -526,6 +526,9 @@ def test_describe_is_short_and_human(astronaut):
     assert media.describe(DATA / "rocket.jpg").endswith("rocket.jpg")
     assert media.describe("https://example.com/a.png") == "URL https://example.com/a.png"
     assert media.describe(b"\x00" * 2048) == "bytes of 2,048 bytes"
+    assert media.describe(snw.video("https://example.com/v.mp4")) == "video URL https://example.com/v.mp4"
+    assert media.describe(snw.video([Image.fromarray(astronaut)] * 3)) == "video list of 3 PIL values"
+    assert repr(snw.image(astronaut)) == "image(ndarray uint8 512x512x3)"
 
 
 def test_thumbnails_are_small_images_for_the_browser(astronaut):
@@ -536,6 +539,16 @@ def test_thumbnails_are_small_images_for_the_browser(astronaut):
     assert Image.open(io.BytesIO(media.thumbnail(astronaut))).size == (256, 256)
     with pytest.raises(MediaError, match="not held in the kernel"):
         media.thumbnail("https://example.com/a.png")
+    with pytest.raises(MediaError, match="not held in the kernel"):
+        media.thumbnail(snw.file_id("abc"))
+    with pytest.raises(MediaError, match="builtins.object cannot be shown as an image: expected a PIL image"):
+        media.thumbnail(object())
+
+
+def test_a_sent_part_can_be_shown_again(astronaut):
+    part = snw.to_part(astronaut)
+    im = Image.open(io.BytesIO(media.thumbnail(part, max_side=64)))
+    assert im.size == (64, 64) and close(im.convert("RGB"), Image.fromarray(astronaut).resize((64, 64)), 12)
 
 
 def test_importing_the_media_layer_stays_cheap():
