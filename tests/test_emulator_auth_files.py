@@ -106,6 +106,17 @@ def test_validation_names_the_field(emulator):
     assert error["code"] == 3 and "top_p" in error["message"] and error["details"] == [{"field": "top_p"}]
 
 
+def test_a_client_leaving_mid_body_does_not_hurt_the_server(emulator):
+    import socket
+
+    for path, kind in [("/v1/llm/chat-completions", "application/json"),
+                       ("/file/v1/files", "multipart/form-data; boundary=x")]:
+        with socket.create_connection(("127.0.0.1", emulator.port), timeout=5) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {emulator.api_key}\r\n"
+                         f"Content-Type: {kind}\r\nContent-Length: 100000\r\n\r\n{{".encode())
+    assert _chat(emulator, f"Bearer {emulator.api_key}").status_code == 200
+
+
 def test_unknown_paths_and_wrong_methods_get_service_errors(emulator):
     missing = requests.get(emulator.url + "/v1/nothing", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 5

@@ -51,6 +51,11 @@ fault_headers = st.one_of(
     st.sampled_from(["status=503", "status=429,retry_after=1", "html=502", "error_after=0", "error_after=1",
                      "reply_tokens=3", "drop_after=99", "ttft=0", "ttft=-1", "status=abc", "times=1,status=500"]),
 )
+FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "te", "upgrade", "authorization",
+           "content-type", "x-emulator-fault"}
+extra_headers = st.dictionaries(
+    st.from_regex(r"\A[A-Za-z][A-Za-z0-9-]{0,15}\Z").filter(lambda name: name.lower() not in FRAMING),
+    st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30), max_size=3)
 content_types = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
                                  "multipart/form-data", "multipart/form-data; boundary=xyz", ""])
 
@@ -65,9 +70,9 @@ def _authorization(choice: str, emulator) -> str | None:
        path=st.sampled_from(PATHS) | st.text(st.characters(min_codepoint=48, max_codepoint=122), max_size=15)
        .map(lambda s: "/v1/" + s),
        body=bodies, content_type=content_types, fault=fault_headers,
-       auth=st.sampled_from(["key", "key", "key", "none", "bad", "jwt", "odd"]))
-def test_random_requests_get_well_formed_replies(emulator, method, path, body, content_type, fault, auth):
-    headers = {}
+       auth=st.sampled_from(["key", "key", "key", "none", "bad", "jwt", "odd"]), extra=extra_headers)
+def test_random_requests_get_well_formed_replies(emulator, method, path, body, content_type, fault, auth, extra):
+    headers = dict(extra)
     if content_type:
         headers["Content-Type"] = content_type
     if fault is not None:

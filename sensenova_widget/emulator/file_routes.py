@@ -15,13 +15,13 @@ from PIL import Image
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
 
 from .. import protocol
-from .server import (MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, _authorize, dumps, error_response,
+from .server import (GONE, MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, _authorize, dumps, error_response,
                      read_body)
 
 MULTIPART_OVERHEAD = 64_000  # room for the form fields and part headers around the file
@@ -59,6 +59,8 @@ async def upload_file(request: Request) -> Response:
         raw = await read_body(request, MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     except BodyTooLarge as exc:
         return _too_large(exc.args[0], MAX_VIDEO_UPLOAD_BYTES)
+    except ClientDisconnect:
+        return GONE
 
     async def replay() -> Message:
         return {"type": "http.request", "body": raw, "more_body": False}

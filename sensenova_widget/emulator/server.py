@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -132,6 +132,9 @@ class RequestIdMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+GONE = Response(status_code=499)  # the client left mid-body: nobody reads this reply
 
 
 async def _drain(stream: AsyncIterator[bytes], already: int) -> None:
@@ -280,6 +283,8 @@ async def chat_completions(request: Request) -> Response:
         raw = await read_body(request, protocol.MAX_BODY_BYTES)
     except BodyTooLarge as exc:
         return _error_from(_size_error(exc.args[0]))
+    except ClientDisconnect:
+        return GONE
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
