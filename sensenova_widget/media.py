@@ -389,7 +389,8 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
 def describe(value: Any) -> str:
     """A short human label: "PIL RGB 640x480", "ndarray uint8 480x640x3", "figure 640x480"."""
     if isinstance(value, Media):
-        inner = describe(value.value)
+        path = isinstance(value.value, str) and not _is_url(value.value) and not value.value.startswith("data:")
+        inner = f"file {value.value}" if path else describe(value.value)
         return f"video {inner}" if value.kind == "video" and not inner.startswith("frames") else inner
     if isinstance(value, FileId):
         return f"{value.kind} file id {value.id}"

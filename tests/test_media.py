@@ -529,6 +529,8 @@ def test_describe_is_short_and_human(astronaut):
     assert media.describe(snw.video("https://example.com/v.mp4")) == "video URL https://example.com/v.mp4"
     assert media.describe(snw.video([Image.fromarray(astronaut)] * 3)) == "video list of 3 PIL values"
     assert repr(snw.image(astronaut)) == "image(ndarray uint8 512x512x3)"
+    assert media.describe(snw.image("photo.jpg")) == "file photo.jpg"
+    assert media.describe(snw.video("clip.mp4")) == "video file clip.mp4"
 
 
 def test_thumbnails_are_small_images_for_the_browser(astronaut):

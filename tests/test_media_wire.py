@@ -58,3 +58,13 @@ def test_a_bad_value_fails_before_anything_is_sent(client, emulator):
         client.chat("hm", images=[np.zeros((10, 10, 2), np.uint8)])
     assert emulator.requests == []
     assert media.is_image_like(red_square())
+
+
+def test_a_video_file_still_validating_is_waited_for(client, emulator, tmp_path):
+    from sensenova_widget.mp4 import encode_frames
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(encode_frames([red_square(64)] * 5, fps=5))
+    emulator.configure(file_validation_seconds=0.4)
+    reply = client.chat("what colour?", video=snw.video(str(path)))
+    assert "video 1: mp4, 5 frames, 64x64" in reply.text
