@@ -127,3 +127,46 @@ def test_string_contents_and_unknown_parts_are_left_alone():
     assert out[0] == messages[0] and out[2] == messages[2]
     assert kept(out) == ["1", "2", "3", "4", "5", "new"]
     assert notices == ["1 earlier image omitted to stay within 6 images per request"]
+
+
+def _conversation(draw_turns: list[list[str]]) -> list[dict]:
+    """Alternating user/assistant turns; each user turn carries the media named in its list."""
+    messages: list[dict] = []
+    counter = 0
+    for turn in draw_turns:
+        parts = []
+        for kind in turn:
+            counter += 1
+            parts.append(img(f"i{counter}") if kind == "image" else vid(f"v{counter}"))
+        messages += [user(*parts), assistant()]
+    return messages[:-1]
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    given = None
+
+if given is not None:
+    older_turn = st.lists(st.sampled_from(["image", "video"]), max_size=4)
+    newest_turn = st.one_of(st.lists(st.just("image"), max_size=6), st.lists(st.just("video"), max_size=1))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(older_turn, max_size=6), newest_turn)
+    def test_recent_always_yields_a_valid_request_of_the_newest_media(older, newest):
+        messages = _conversation(older + [newest])
+        before = copy.deepcopy(messages)
+        out, notices = apply_media_policy(messages, "recent")
+        assert messages == before
+        validate_body({"model": "m", "messages": out})
+        every = [name for m in messages for p in m["content"] if p["type"] != "text"
+                 for name in [p.get("image_url", p.get("video_file_id"))]]
+        left = [name for m in out for p in m["content"] if p["type"] != "text"
+                for name in [p.get("image_url", p.get("video_file_id"))]]
+        if every:
+            is_image = [n.startswith("https://") for n in every]  # video ids are bare names
+            same_kind = [n for n, image in zip(every, is_image) if image == is_image[-1]]
+            assert left == same_kind[-(6 if is_image[-1] else 1):]  # the newest of the newest kind, in order
+        omitted = len(every) - len(left)
+        assert sum(int(n.split()[0]) for n in notices) == omitted
+        assert len(markers(out)) == omitted
