@@ -82,3 +82,54 @@ def test_client_fixture_talks_to_the_emulator(client, emulator):
     assert reply.text == "hello emulator"
     assert reply.finish_reason == "stop"
     assert emulator.requests[-1]["messages"][-1]["role"] == "user"
+
+
+def test_url_only_image_and_video_parts_are_named_not_fetched(emulator):
+    body = _body({"type": "image_url", "image_url": "https://example.com/cat.jpg"},
+                 {"type": "image_url", "image_url": "http://127.0.0.1:9/unreachable.png"})
+    text = _post(emulator, body).json()["data"]["choices"][0]["message"]
+    assert text == "image 1: url https://example.com/cat.jpg\nimage 2: url http://127.0.0.1:9/unreachable.png"
+    video = _post(emulator, _body({"type": "text", "text": "clip"}, {"type": "video_url", "video_url": "https://v/x.mp4"}))
+    assert video.json()["data"]["choices"][0]["message"] == "clip\nvideo 1: url https://v/x.mp4"
+
+
+def test_media_from_earlier_turns_is_described_and_numbered_in_order(emulator):
+    png = base64.b64encode(_png((32, 16), (30, 160, 50))).decode()
+    body = {"model": "SenseNova-V6-Pro", "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "image_base64", "image_base64": png}, {"type": "text", "text": "a?"}]},
+        {"role": "assistant", "content": "green"},
+        {"role": "user", "content": [{"type": "text", "text": "and" + " this" * 150},
+                                     {"type": "image_url", "image_url": "https://x/y.png"}]},
+    ]}
+    text = _post(emulator, body).json()["data"]["choices"][0]["message"]
+    echo, first, second = text.split("\n")
+    assert echo == ("and" + " this" * 150)[:200]
+    assert first == "image 1: 32x16 RGB, mostly green" and second == "image 2: url https://x/y.png"
+
+
+def test_undecodable_or_prefixed_base64_is_a_400_naming_the_part(emulator):
+    for value, words in [(base64.b64encode(b"not an image").decode(), "not a decodable image"),
+                         ("data:image/png;base64,AAAA", "data: URL prefix")]:
+        response = _post(emulator, _body({"type": "image_base64", "image_base64": value}))
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert words in error["message"] and error["details"] == [{"field": "messages[0].content[0].image_base64"}]
+
+
+def test_emulator_object_reports_resets_and_refuses_a_restart():
+    from sensenova_widget.emulator import Emulator
+
+    emu = Emulator(api_key="my-key", context_length=100)
+    with emu:
+        assert emu.api_key == "my-key" and emu.base_url == f"http://127.0.0.1:{emu.port}/v1"
+        assert emu.file_base_url == f"http://127.0.0.1:{emu.port}/file/v1"
+        assert emu.env()["SENSENOVA_API_BASE"] == emu.base_url
+        assert _post(emu, _body({"type": "text", "text": "hi"})).status_code == 200
+        assert emu.request_count == 1
+        emu.configure(context_length=None)  # None restores the default
+        assert emu.knobs.context_length == 32768
+        emu.reset()
+        assert emu.request_count == 0 and emu.requests == []
+    with pytest.raises(RuntimeError, match="stopped"):
+        emu.start()

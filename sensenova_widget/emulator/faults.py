@@ -118,8 +118,8 @@ class Knobs:
         for name, value in values.items():
             if name not in KNOBS:
                 raise KnobError(f"unknown emulator knob {name!r}: expected one of {', '.join(KNOBS)}")
-            if value is None:
-                parsed[name] = None if name != "sensitive_words" else ()
+            if value is None:  # back to the default (which is "off" for every fault)
+                parsed[name] = getattr(DEFAULTS, name)
                 continue
             parser, allowed = KNOBS[name]
             try:
@@ -169,3 +169,6 @@ class TimesCounter:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+DEFAULTS = Knobs()

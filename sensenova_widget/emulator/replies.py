@@ -41,10 +41,9 @@ PALETTE = {
     "green": (40, 170, 60), "cyan": (0, 200, 220), "blue": (30, 60, 220),
     "purple": (130, 50, 170), "pink": (255, 150, 190), "brown": (130, 80, 40),
 }
-_PALETTE_IMAGE = Image.new("P", (1, 1))
-_PALETTE_IMAGE.putpalette([c for rgb in PALETTE.values() for c in rgb] * (256 // len(PALETTE)) +
-                          [0] * (3 * (256 % len(PALETTE))))
 _PALETTE_NAMES = list(PALETTE)
+_PALETTE_IMAGE = Image.new("P", (1, 1))  # 256 entries: the palette repeated, so entry i is colour i % len
+_PALETTE_IMAGE.putpalette([c for i in range(256) for c in PALETTE[_PALETTE_NAMES[i % len(PALETTE)]]])
 
 
 class FileStateError(SenseNovaError):

@@ -111,6 +111,8 @@ class Emulator:
     def start(self) -> "Emulator":
         if self._thread is not None:
             return self
+        if self._socket.fileno() < 0:
+            raise RuntimeError("this Emulator was stopped; create a new one")
         config = uvicorn.Config(build_app(self._state), log_level="warning", access_log=False, lifespan="off",
                                 http="h11", loop="asyncio", timeout_keep_alive=30, backlog=2048,
                                 timeout_graceful_shutdown=1)
