@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from sensenova_widget.errors import InvalidRequestError
 from sensenova_widget.history import apply_media_policy
@@ -142,31 +143,26 @@ def _conversation(draw_turns: list[list[str]]) -> list[dict]:
     return messages[:-1]
 
 
-try:
-    from hypothesis import given, settings, strategies as st
-except ImportError:  # pragma: no cover - hypothesis is in the test extra
-    given = None
+older_turn = st.lists(st.sampled_from(["image", "video"]), max_size=4)
+newest_turn = st.one_of(st.lists(st.just("image"), max_size=6), st.lists(st.just("video"), max_size=1))
 
-if given is not None:
-    older_turn = st.lists(st.sampled_from(["image", "video"]), max_size=4)
-    newest_turn = st.one_of(st.lists(st.just("image"), max_size=6), st.lists(st.just("video"), max_size=1))
 
-    @settings(max_examples=200, deadline=None)
-    @given(st.lists(older_turn, max_size=6), newest_turn)
-    def test_recent_always_yields_a_valid_request_of_the_newest_media(older, newest):
-        messages = _conversation(older + [newest])
-        before = copy.deepcopy(messages)
-        out, notices = apply_media_policy(messages, "recent")
-        assert messages == before
-        validate_body({"model": "m", "messages": out})
-        every = [name for m in messages for p in m["content"] if p["type"] != "text"
-                 for name in [p.get("image_url", p.get("video_file_id"))]]
-        left = [name for m in out for p in m["content"] if p["type"] != "text"
-                for name in [p.get("image_url", p.get("video_file_id"))]]
-        if every:
-            is_image = [n.startswith("https://") for n in every]  # video ids are bare names
-            same_kind = [n for n, image in zip(every, is_image) if image == is_image[-1]]
-            assert left == same_kind[-(6 if is_image[-1] else 1):]  # the newest of the newest kind, in order
-        omitted = len(every) - len(left)
-        assert sum(int(n.split()[0]) for n in notices) == omitted
-        assert len(markers(out)) == omitted
+@settings(max_examples=200, deadline=None)
+@given(st.lists(older_turn, max_size=6), newest_turn)
+def test_recent_always_yields_a_valid_request_of_the_newest_media(older, newest):
+    messages = _conversation(older + [newest])
+    before = copy.deepcopy(messages)
+    out, notices = apply_media_policy(messages, "recent")
+    assert messages == before
+    validate_body({"model": "m", "messages": out})
+    every = [name for m in messages for p in m["content"] if p["type"] != "text"
+             for name in [p.get("image_url", p.get("video_file_id"))]]
+    left = [name for m in out for p in m["content"] if p["type"] != "text"
+            for name in [p.get("image_url", p.get("video_file_id"))]]
+    if every:
+        is_image = [n.startswith("https://") for n in every]  # video ids are bare names
+        same_kind = [n for n, image in zip(every, is_image) if image == is_image[-1]]
+        assert left == same_kind[-(6 if is_image[-1] else 1):]  # the newest of the newest kind, in order
+    omitted = len(every) - len(left)
+    assert sum(int(n.split()[0]) for n in notices) == omitted
+    assert len(markers(out)) == omitted
