@@ -762,6 +762,8 @@ class Stream:
             raise
         except BaseException as exc:
             self.error = exc
+            if isinstance(exc, KeyboardInterrupt):  # the person interrupting is stopping the reply
+                self.finish_reason = self.finish_reason or "stopped"
             raise
         finally:
             self._response.close()
