@@ -1,0 +1,235 @@
+"""caption() against a sequential `df.apply`, the cache, and memory that follows the concurrency.
+
+Against the local emulator answering each request after 250 ms (`ttft=0.25`), run in a process
+of its own as the real service would be (it still counts the requests it receives):
+
+1. Speed: `caption(concurrency=16)` vs `df.apply` calling `client.chat` one row at a time, on
+   the same rows. The baseline's rows are split in two halves run before and after ours, so a
+   change in the machine's load during the run weighs on both. Targets: at least 12x faster,
+   and at least 85% of the ideal rate (16 requests in flight / 0.25 s = 64 rows/s). A reference
+   row also compares with the ideal at the latency one request really has here (the sequential
+   run's time per row), which separates the emulator's overhead per request from ours.
+2. The same call again: served from the cache, 0 requests (counted at the emulator).
+3. Memory: 1-megapixel JPEGs given as paths (a few hundred distinct files on disk, each row's
+   prompt different so every row is a request), captioned in a child process whose resident
+   memory is sampled; the growth for 5x the rows should stay about the same, because only the
+   rows in flight are ever loaded.
+
+`python benchmarks/bench_captions.py [--quick]` prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LATENCY = 0.25
+CONCURRENCY = 16
+IDEAL_RATE = CONCURRENCY / LATENCY
+
+
+def _frame(rows: int):
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)) for _ in range(rows)]
+    return pd.DataFrame({"image": images, "n": range(rows)})
+
+
+def _serve(ttft: float) -> None:
+    """The emulator in a process of its own: prints its URL and key, then answers each "count"
+    line on stdin with the number of chat requests it received; ends at end of input."""
+    import sensenova_widget as snw
+
+    with snw.Emulator(ttft=ttft) as emu:
+        print(json.dumps([emu.base_url, emu.api_key]), flush=True)
+        for _ in sys.stdin:
+            print(len(emu.requests), flush=True)
+
+
+class _EmulatorProcess:
+    """An Emulator in another process, as the real service is: the client's threads then never
+    wait for the server's share of the GIL, and the requests are still counted at the server."""
+
+    def __init__(self, ttft: float) -> None:
+        self._args = [sys.executable, __file__, "--serve", str(ttft)]
+
+    def __enter__(self) -> "_EmulatorProcess":
+        self._process = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.base_url, self.api_key = json.loads(self._process.stdout.readline())
+        return self
+
+    @property
+    def request_count(self) -> int:
+        self._process.stdin.write("count\n")
+        self._process.stdin.flush()
+        return int(self._process.stdout.readline())
+
+    def __exit__(self, *exc) -> None:
+        self._process.stdin.close()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def _speed(quick: bool) -> list[dict]:
+    import sensenova_widget as snw
+    from sensenova_widget.captions import caption
+
+    rows = 64 if quick else 200
+    df = _frame(rows)
+    with _EmulatorProcess(LATENCY) as emu, tempfile.TemporaryDirectory() as tmp:
+        client = snw.Client(emu.api_key, base_url=emu.base_url)
+
+        def one_by_one(part):
+            started = time.perf_counter()
+            part.apply(lambda row: client.chat(f"Describe picture {row['n']}.", images=[row["image"]]).text, axis=1)
+            return time.perf_counter() - started
+
+        caption(df.head(4), "image", "Warm up {n}.", client=client, cache=False, progress=False, concurrency=4)
+        half = rows // 2
+        baseline = one_by_one(df.iloc[:half])
+        sent = emu.request_count
+        started = time.perf_counter()
+        first = caption(df, "image", "Describe picture {n}.", client=client, concurrency=CONCURRENCY,
+                        cache=Path(tmp) / "cache.sqlite", progress=False)
+        ours = time.perf_counter() - started
+        ours_requests = emu.request_count - sent
+        baseline += one_by_one(df.iloc[half:])
+        sent = emu.request_count
+        started = time.perf_counter()
+        again = caption(df, "image", "Describe picture {n}.", client=client, concurrency=CONCURRENCY,
+                        cache=Path(tmp) / "cache.sqlite", progress=False)
+        cached = time.perf_counter() - started
+        cached_requests = emu.request_count - sent
+    assert first["caption"].notna().all() and again["caption"].tolist() == first["caption"].tolist()
+    name = f"caption {rows} rows, {LATENCY * 1000:.0f} ms latency"
+    speedup = baseline / ours
+    latency = baseline / rows  # what one request really takes here, the emulator's overhead included
+    rate = rows / ours
+    return [
+        {"benchmark": name, "metric": "seconds: sequential df.apply vs caption(concurrency=16); ratio = speedup",
+         "baseline": round(baseline, 2), "ours": round(ours, 2), "ratio": round(speedup, 2), "target": ">= 12",
+         "ok": speedup >= 12},
+        {"benchmark": name, "metric": "rows/s: ideal 16/0.25 s vs ours; ratio = ours / ideal",
+         "baseline": IDEAL_RATE, "ours": round(rate, 1), "ratio": round(rate / IDEAL_RATE, 3), "target": ">= 0.85",
+         "ok": rate / IDEAL_RATE >= 0.85},
+        {"benchmark": name, "metric": f"rows/s: ideal at the emulator's measured latency ({latency * 1000:.0f} ms a "
+                                      "request, one at a time) vs ours",
+         "baseline": round(CONCURRENCY / latency, 1), "ours": round(rate, 1),
+         "ratio": round(rate * latency / CONCURRENCY, 3), "target": "(reference)", "ok": True},
+        {"benchmark": name, "metric": "requests: first run vs the same call again (served by the cache)",
+         "baseline": ours_requests, "ours": cached_requests, "ratio": round(cached_requests / ours_requests, 3),
+         "target": "0 requests", "ok": cached_requests == 0 and ours_requests == rows},
+        {"benchmark": name, "metric": "seconds: first run vs the same call again (from the cache)",
+         "baseline": round(ours, 2), "ours": round(cached, 3), "ratio": round(cached / ours, 4), "target": "< 1",
+         "ok": cached < ours},
+    ]
+
+
+def _write_images(folder: Path, count: int) -> list[str]:
+    """`count` distinct 1000x1000 JPEGs (a gradient, shifted per file)."""
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:1000, 0:1000]
+    base = np.stack([x * 255 // 999, y * 255 // 999, (x + y) * 255 // 1998], -1).astype(np.uint8)
+    paths = []
+    for k in range(count):
+        path = folder / f"{k}.jpg"
+        Image.fromarray(base + np.uint8(k % 256)).save(path, quality=85)
+        paths.append(str(path))
+    return paths
+
+
+def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
+    """In a fresh process: peak RSS growth while captioning `rows` rows of 1-MP image paths."""
+    import pandas as pd
+    import psutil
+
+    import sensenova_widget as snw
+    from sensenova_widget.captions import caption
+
+    files = sorted(str(p) for p in Path(folder).glob("*.jpg"))
+    df = pd.DataFrame({"image": [files[i % len(files)] for i in range(rows)], "n": range(rows)})
+    client = snw.Client(api_key, base_url=base_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = caption(df.head(CONCURRENCY * 2), "image", "Warm up {n}.", client=client, cache=Path(tmp) / "w.sqlite",
+                       progress=False, concurrency=CONCURRENCY)
+        assert warm["caption"].notna().all()
+        process = psutil.Process()
+        start = process.memory_info().rss
+        peak = [start]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.01):
+                peak[0] = max(peak[0], process.memory_info().rss)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.perf_counter()
+        out = caption(df, "image", "Describe picture {n}.", client=client, cache=Path(tmp) / "c.sqlite",
+                      progress=False, concurrency=CONCURRENCY)
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+    peak[0] = max(peak[0], process.memory_info().rss)
+    return {"rows": rows, "growth_mb": (peak[0] - start) / 2**20, "seconds": elapsed,
+            "captioned": int(out["caption"].notna().sum())}
+
+
+def _memory(quick: bool) -> list[dict]:
+    import sensenova_widget as snw
+
+    small, large = (200, 1000) if quick else (1000, 5000)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder, snw.Emulator() as emu:
+        _write_images(Path(folder), 50 if quick else 200)
+        for rows in (small, large):
+            out = subprocess.run([sys.executable, __file__, "--memory-child", str(rows), folder, emu.base_url],
+                                 input=emu.api_key, capture_output=True, text=True, timeout=600,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if out.returncode:
+                raise RuntimeError(f"memory child for {rows} rows failed: {out.stderr[-2000:]}")
+            results[rows] = json.loads(out.stdout.strip().splitlines()[-1])
+    a, b = results[small], results[large]
+    assert a["captioned"] == small and b["captioned"] == large
+    ratio = b["growth_mb"] / max(a["growth_mb"], 1.0)
+    return [{"benchmark": f"caption 1-MP image paths, {small} vs {large} rows",
+             "metric": f"peak RSS growth MB ({small} rows vs {large} rows; {b['seconds']:.0f} s for {large})",
+             "baseline": round(a["growth_mb"], 1), "ours": round(b["growth_mb"], 1), "ratio": round(ratio, 2),
+             "target": f"<= 1.5 for {large // small}x the rows", "ok": ratio <= 1.5}]
+
+
+def run(quick: bool = False) -> list[dict]:
+    return _speed(quick) + _memory(quick)
+
+
+def _print(rows: list[dict]) -> None:
+    columns = ("benchmark", "metric", "baseline", "ours", "ratio", "target", "ok")
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join(str(row[c]) for c in columns))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        _serve(float(sys.argv[2]))
+    elif sys.argv[1:2] == ["--memory-child"]:
+        rows, folder, base_url = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        print(json.dumps(_memory_child(rows, folder, base_url, sys.stdin.read().strip())))
+    else:
+        _print(run(quick="--quick" in sys.argv))
