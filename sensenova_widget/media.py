@@ -296,7 +296,7 @@ def to_part(value: Any, *, client: Any = None, max_side: int | None = None) -> d
 
     Accepted: see `ACCEPTED`. Wire dicts pass through. A bare str is read as an http(s) URL,
     a data: URL or base64; a path must be marked, `image("photo.jpg")`. A 4-D array with more
-    than one frame, and anything marked `video(...)`, becomes a video part; a video that must be
+    than one frame, a Path with a video suffix, and anything marked `video(...)` become a video part; a video that must be
     uploaded (a path, bytes, frames) needs `client` (the `Client` does this for you).
 
     Array values: uint8 as is; bool as 0/255; uint16 divided by 257 (the full 16-bit range);
@@ -313,7 +313,7 @@ def to_part(value: Any, *, client: Any = None, max_side: int | None = None) -> d
         if value.kind == "video":
             return _video_part(value.value, client, value.fps)
         return _image_part(value.value, max_side, marked=True)
-    if _is_frame_stack(value):
+    if is_video_like(value):  # a 4-D frame stack, or a Path ending in .mp4, .mov, ...
         return _video_part(value, client, None)
     return _image_part(value, max_side, marked=False)
 

@@ -114,6 +114,7 @@ def test_a_video_file_is_uploaded_and_waited_for(tmp_path):
     client = RecordingClient()
     assert snw.to_part(snw.video(str(path)), client=client) == {"type": "video_file_id", "video_file_id": "file-1"}
     assert snw.to_part(snw.video(path), client=client)["video_file_id"] == "file-1"
+    assert snw.to_part(path, client=client)["video_file_id"] == "file-1"  # a .mp4 Path is a video
     assert len(client.uploads) == 1 and client.uploads[0][1] == "MULTIMODAL_2"
     assert client.uploads[0][0] == path.read_bytes()
     thumb = Image.open(io.BytesIO(media.thumbnail(snw.video(path), max_side=64)))
