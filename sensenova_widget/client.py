@@ -52,9 +52,9 @@ READ_TIMEOUT = 120.0  # the longest silence accepted between two reads (a vision
 POOL_SIZE = 32  # connections kept per host: captioning runs many requests at once
 QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
-_OK_CODES = (0, "0", None)
-_SCAN_JSON = json.JSONDecoder().scan_once
 CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
+_OK_CODES = (0, "0", None)  # a `status.code` that means no error
+_SCAN_JSON = json.JSONDecoder().scan_once  # the C scanner behind json.loads, without its wrapping
 
 
 class Prepared(NamedTuple):
@@ -124,7 +124,7 @@ def _error_fields(payload: Any) -> tuple[int | str | None, str | None, Any]:
     if isinstance(error, str) and error:
         return None, error, None
     status = payload.get("status")
-    if isinstance(status, Mapping) and status.get("code") not in (0, "0", None):
+    if isinstance(status, Mapping) and status.get("code") not in _OK_CODES:
         return status.get("code"), status.get("message"), status.get("details")
     return None, None, None
 
@@ -167,9 +167,9 @@ def _connection_error(exc: BaseException, url: str) -> APIConnectionError:
     """An APITimeoutError or APIConnectionError for an exception raised by requests/urllib3/socket."""
     import urllib3.exceptions
 
-    chain = [exc, *exc.args]
+    causes = [exc, *exc.args]  # requests wraps urllib3's ReadTimeoutError in a ConnectionError
     timed_out = any(isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError))
-                    for e in chain)
+                    for e in causes)
     reason = " ".join(str(exc).split())
     if len(reason) > QUOTE_CHARS:
         reason = reason[: QUOTE_CHARS - 3] + "..."
@@ -245,7 +245,9 @@ class Client:
                               or protocol.DEFAULT_FILE_BASE_URL).rstrip("/")
         if timeout is None:
             timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
-        elif not isinstance(timeout, tuple):
+        elif isinstance(timeout, (tuple, list)):
+            timeout = (float(timeout[0]), float(timeout[1]))
+        else:  # one number: the longest wait for the next bytes (and for connecting, up to 10 s)
             timeout = (min(float(timeout), CONNECT_TIMEOUT), float(timeout))
         self.timeout: tuple[float, float] = timeout
         if not isinstance(max_retries, int) or max_retries < 0:
@@ -376,9 +378,9 @@ class Client:
         return media.to_part(media.image(value) if kind == "image" else media.video(value), client=self)
 
     # ----------------------------------------------------------------- sending
-    def _headers(self, extra: Mapping[str, str] | None, **more: str) -> dict[str, str]:
-        headers = {**self.headers, **(extra or {}), **more}
-        headers.update(self._credentials.header())
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {**self.headers, **(extra or {})}
+        headers.update(self._credentials.header())  # last: no caller header can replace it
         return headers
 
     def _retry_delay(self, retries_done: int, retry_after: float | None) -> float:
