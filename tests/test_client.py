@@ -206,6 +206,7 @@ def test_429_with_retry_after_is_retried_and_logged(client, emulator, caplog):
     assert emulator.request_count == 3
     retries = [r for r in caplog.records if r.name == "sensenova_widget" and "retry" in r.getMessage()]
     assert len(retries) == 2 and all("429" in r.getMessage() for r in retries)
+    assert all("in 0.05 s" in r.getMessage() for r in retries), "Retry-After replaces the backoff"
 
 
 def test_503_is_retried_then_gives_up_with_a_server_error(emulator):
@@ -295,6 +296,14 @@ def test_a_slow_reply_times_out_and_is_retried(emulator):
     client = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url, timeout=0.3, max_retries=1)
     with pytest.raises(snw.APITimeoutError):
         client.chat("x", extra_headers=fault(ttft=2))
+    assert emulator.request_count == 2
+
+
+def test_a_reply_cut_off_midway_is_a_connection_error_and_is_retried(emulator):
+    client = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=1)
+    with pytest.raises(snw.APIConnectionError) as info:
+        client.chat("x y z", extra_headers=fault(drop_after=1))
+    assert not isinstance(info.value, snw.APITimeoutError)
     assert emulator.request_count == 2
 
 

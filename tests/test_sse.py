@@ -252,6 +252,21 @@ def test_leaving_the_with_block_closes_the_connection(raw_server, raw_client):
     assert stream.text.startswith("one ")
 
 
+def test_closing_before_reading_closes_the_connection_and_calls_back_once(raw_server, raw_client):
+    raw_server.script = [b"data:" + event("unread") + b"\n\n", 60.0]
+    stream = raw_client.stream("hi")
+    ended = []
+    stream.add_done_callback(ended.append)
+    stream.close()
+    stream.close()
+    assert raw_server.closed_by_client.wait(5)
+    assert list(stream) == [] and ended == [stream]
+    assert stream.reply.finish_reason == "stopped" and stream.text == ""
+    late = []
+    stream.add_done_callback(late.append)  # a callback added after the end runs at once
+    assert late == [stream]
+
+
 def test_a_stall_mid_stream_is_a_timeout_with_the_partial_text(raw_server):
     raw_server.script = [b"data:" + event("so far") + b"\n\n", 3.0, b"data:[DONE]\n\n"]
     client = snw.Client(api_key="k", base_url=raw_server.base_url, timeout=0.5, max_retries=2)
