@@ -228,3 +228,20 @@ def test_the_file_store_is_bounded_and_evicts_the_oldest():
         headers = {"Authorization": f"Bearer {emu.api_key}"}
         listed = requests.get(emu.file_base_url + "/files", headers=headers, timeout=10).json()["data"]
         assert [f["id"] for f in listed] == ids[1:]
+
+
+def test_injected_faults_reach_the_file_and_model_endpoints(emulator):
+    fault = "status=503,times=1"
+    first = _upload(emulator, _image(), fault=fault)
+    assert first.status_code == 503 and first.json()["error"]["code"] == 14
+    assert _upload(emulator, _image(), fault=fault).status_code == 200
+    headers = {"Authorization": f"Bearer {emulator.api_key}", "x-emulator-fault": "status=429,retry_after=2"}
+    models = requests.get(emulator.base_url + "/llm/models", headers=headers, timeout=10)
+    assert models.status_code == 429 and models.headers["retry-after"] == "2"
+
+
+def test_a_large_upload_refused_up_front_still_gets_its_reply(emulator):
+    big = _image() + b"\0" * 8_000_000  # more than the socket buffers hold: the server must read it
+    response = requests.post(emulator.file_base_url + "/files", files={"file": ("x.png", big)},
+                             data={"scheme": "MULTIMODAL_1"}, headers={"Authorization": "Bearer wrong"}, timeout=30)
+    assert response.status_code == 401

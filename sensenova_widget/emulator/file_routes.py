@@ -21,8 +21,8 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from .. import protocol
-from .server import (GONE, MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, _authorize, dumps, error_response,
-                     read_body)
+from .server import (GONE, MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, dumps, error_response, guarded,
+                     read_body, unread)
 
 MULTIPART_OVERHEAD = 64_000  # room for the form fields and part headers around the file
 logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed body is answered, not logged
@@ -47,14 +47,12 @@ def _check_image(data: bytes) -> str | None:
     return None
 
 
+@guarded
 async def upload_file(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
-    denied = _authorize(request)
-    if denied:
-        return denied
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return error_response(400, "expected a multipart/form-data body with 'file' and 'scheme'",
-                              details=[{"field": "Content-Type"}])
+        return await unread(request, error_response(400, "expected a multipart/form-data body with 'file' and "
+                                                         "'scheme'", details=[{"field": "Content-Type"}]))
     try:  # bounded even when the upload comes chunked, without a Content-Length
         raw = await read_body(request, MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     except BodyTooLarge as exc:
@@ -99,17 +97,8 @@ async def _store_upload(request: Request, form: FormData) -> Response:
         return error_response(400, problem, details=[{"field": "file"}])
     stored = state.files.add(data, filename=upload.filename or "file", scheme=scheme,
                              description=description,
-                             validation_seconds=_validation_seconds(request, state))
+                             validation_seconds=request.state.knobs.file_validation_seconds)
     return Response(dumps(stored.info()), media_type="application/json")
-
-
-def _validation_seconds(request: Request, state: EmulatorState) -> float:
-    from .faults import FAULT_HEADER, KnobError
-
-    try:
-        return state.knobs.with_header(request.headers.get(FAULT_HEADER)).file_validation_seconds
-    except KnobError:
-        return state.knobs.file_validation_seconds
 
 
 def _too_large(size: int, limit: int) -> Response:
@@ -117,30 +106,24 @@ def _too_large(size: int, limit: int) -> Response:
                                f"{limit / 1e6:g} MB", details=[{"field": "file"}])
 
 
+@guarded
 async def get_file(request: Request) -> Response:
-    denied = _authorize(request)
-    if denied:
-        return denied
     stored = request.app.state.emulator.files.get(request.path_params["file_id"])
     if stored is None:
         return error_response(404, f"file {request.path_params['file_id']!r} not found", details=[{"field": "id"}])
     return Response(dumps({"file": stored.info()}), media_type="application/json")
 
 
+@guarded
 async def delete_file(request: Request) -> Response:
-    denied = _authorize(request)
-    if denied:
-        return denied
     file_id = request.path_params["file_id"]
     if not request.app.state.emulator.files.delete(file_id):
         return error_response(404, f"file {file_id!r} not found", details=[{"field": "id"}])
     return Response(dumps({"id": file_id, "deleted": True}), media_type="application/json")
 
 
+@guarded
 async def list_files(request: Request) -> Response:
-    denied = _authorize(request)
-    if denied:
-        return denied
     files = request.app.state.emulator.files.list()
     return Response(dumps({"object": "list", "data": [f.info() for f in files]}), media_type="application/json")
 

@@ -8,13 +8,14 @@ carries media), replies are encoded once, and every reply, errors included, carr
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from json.encoder import encode_basestring as encode_json_string  # C speedup, keeps UTF-8
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 from starlette.applications import Starlette
@@ -162,12 +163,49 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authorize(request: Request) -> Response | None:
+async def unread(request: Request, refusal: Response) -> Response:
+    """Read and discard the body (bounded) before refusing, so a client still sending an upload
+    reads the refusal instead of a reset connection."""
     try:
-        request.app.state.emulator.credentials.check(request.headers.get("authorization"))
+        await _drain(request.stream(), 0)
+    except ClientDisconnect:
+        return GONE
+    return refusal
+
+
+def admit(request: Request) -> Response | None:
+    """Credentials, then the fault header: a refusal, or None with `request.state.knobs` set."""
+    state: EmulatorState = request.app.state.emulator
+    try:
+        state.credentials.check(request.headers.get("authorization"))
     except Unauthorized as exc:
         return error_response(401, str(exc), headers={"www-authenticate": "Bearer"})
+    try:
+        request.state.knobs = state.knobs.with_header(request.headers.get(FAULT_HEADER))
+    except KnobError as exc:
+        return error_response(400, str(exc), details=[{"field": FAULT_HEADER}])
     return None
+
+
+def injected_fault(request: Request) -> Response | None:
+    """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
+    knobs: Knobs = request.state.knobs
+    state: EmulatorState = request.app.state.emulator
+    if knobs.error_status and state.times.should_fail(_times_key(request.headers.get(FAULT_HEADER)), knobs.times):
+        return fault_response(knobs)
+    return None
+
+
+def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Credentials, knobs and injected HTTP faults before a model or file endpoint runs."""
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        refusal = admit(request) or injected_fault(request)
+        if refusal:
+            return await unread(request, refusal)
+        return await handler(request)
+
+    return checked
 
 
 # ---- chat completions -------------------------------------------------------------------------
@@ -267,18 +305,15 @@ def _has_media(body: dict) -> bool:
 
 async def chat_completions(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
-    denied = _authorize(request)
-    if denied:
-        return denied
-    header = request.headers.get(FAULT_HEADER)
-    try:
-        knobs = state.knobs.with_header(header)
-    except KnobError as exc:
-        return error_response(400, str(exc), details=[{"field": FAULT_HEADER}])
+    refusal = admit(request)
+    if refusal:
+        return await unread(request, refusal)
+    knobs: Knobs = request.state.knobs
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        return error_response(400, f"Content-Type {content_type or '(none)'!r} is not allowed: expected "
-                                   "application/json", details=[{"field": "Content-Type"}])
+        return await unread(request, error_response(
+            400, f"Content-Type {content_type or '(none)'!r} is not allowed: expected application/json",
+            details=[{"field": "Content-Type"}]))
     try:
         raw = await read_body(request, protocol.MAX_BODY_BYTES)
     except BodyTooLarge as exc:
@@ -289,9 +324,10 @@ async def chat_completions(request: Request) -> Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
-    state.requests.append(body)
-    if knobs.error_status and state.times.should_fail(_times_key(header), knobs.times):
-        return fault_response(knobs)
+    state.requests.append(body)  # before any injected fault, so a test sees every retry
+    refusal = injected_fault(request)
+    if refusal:
+        return refusal
     try:
         protocol.validate_body(body)
         if body["model"] not in state.models:
@@ -333,19 +369,15 @@ def _model_info(state: EmulatorState, model: str) -> dict:
             "context_length": state.knobs.context_length}
 
 
+@guarded
 async def list_models(request: Request) -> Response:
-    denied = _authorize(request)
-    if denied:
-        return denied
     state: EmulatorState = request.app.state.emulator
     return Response(dumps({"object": "list", "data": [_model_info(state, m) for m in state.models]}),
                     media_type="application/json")
 
 
+@guarded
 async def get_model(request: Request) -> Response:
-    denied = _authorize(request)
-    if denied:
-        return denied
     state: EmulatorState = request.app.state.emulator
     model = request.path_params["model"]
     if model not in state.models:
