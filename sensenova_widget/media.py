@@ -319,10 +319,11 @@ def to_part(value: Any, *, client: Any = None, max_side: int | None = None) -> d
 
 
 def is_image_like(value: Any) -> bool:
-    """Whether `to_part` would read `value` as an image (cheap: decodes and imports nothing).
+    """Whether `value` is a picture to offer in a picker (cheap: decodes and imports nothing).
 
-    Plain strings are not image-like (a URL or base64 text is more often just text); a list of
-    images is not either (it is several images, or frames when marked with `video(...)`).
+    Conservative where `to_part` is generous: plain strings are not image-like (a URL or base64
+    text is more often just text), nor is a list of images (several images, or frames when marked
+    with `video(...)`), nor an array that looks like data (see `_array_is_image_like`).
     """
     if isinstance(value, Media):
         return value.kind == "image"
@@ -339,13 +340,26 @@ def is_image_like(value: Any) -> bool:
     if isinstance(value, str):
         return value.startswith("data:image/")
     if _is_array_like(value):
-        shape = _shape(value)
-        if shape is None or 0 in shape:
-            return False
-        if len(shape) == 4 and shape[0] == 1:
-            shape = shape[1:]
-        return len(shape) == 2 or (len(shape) == 3 and (shape[-1] in (1, 3, 4) or shape[0] in (1, 3, 4)))
+        return _array_is_image_like(value)
     return False
+
+
+def _array_is_image_like(value: Any) -> bool:
+    """Pickers look at every value in the namespace: a data matrix (int64 columns, a 1000x3
+    table, a DataFrame) is not offered as a picture, though `to_part` would encode it."""
+    dtype = str(getattr(value, "dtype", ""))
+    if not dtype.endswith(("uint8", "uint16", "bool", "float16", "float32", "float64")):
+        return False
+    shape = _shape(value)
+    if shape is None:
+        return False
+    if len(shape) == 4 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+        shape = shape[1:]
+    elif len(shape) == 3 and shape[-1] in (1, 3, 4):
+        shape = shape[:2]
+    return len(shape) == 2 and min(shape) >= 8
 
 
 def is_video_like(value: Any) -> bool:

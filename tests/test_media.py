@@ -511,6 +511,11 @@ def test_is_image_like_and_is_video_like(astronaut):
         "number": (3, False, False),
         "1-D": (np.zeros(10), False, False),
         "list": ([astronaut, astronaut], False, False),
+        "data matrix": (np.arange(3000).reshape(1000, 3), False, False),
+        "float table": (np.random.default_rng(0).random((1000, 3)), False, False),
+        "int64 picture": (astronaut.astype(np.int64), False, False),
+        "float picture": (astronaut / 255, True, False),
+        "hxwx2": (np.zeros((32, 32, 2), np.uint8), False, False),
         "text bytes": (b"hello world", False, False),
     }
     for name, (value, image_like, video_like) in cases.items():
