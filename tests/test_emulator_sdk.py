@@ -21,7 +21,7 @@ from PIL import Image
 pytest.importorskip("sensenova")
 
 SDK_SCRIPT = textwrap.dedent("""
-    import json, sys
+    import base64, io, json, sys
     import sensenova
 
     image = sys.argv[1]
@@ -43,6 +43,14 @@ SDK_SCRIPT = textwrap.dedent("""
                      "finish_reason": last["data"]["choices"][0]["finish_reason"],
                      "usage": dict(last["data"]["usage"])}
     out["models"] = [m["id"] for m in sensenova.Model.list()["data"]]
+    created = sensenova.File.create(file=io.BytesIO(base64.b64decode(image)), scheme="MULTIMODAL_1",
+                                    description="a red picture")
+    out["file_status"] = sensenova.File.retrieve(created["id"])["file"]["status"]
+    by_id = sensenova.ChatCompletion.create(model="SenseNova-V6-Pro", messages=[{"role": "user", "content": [
+        {"type": "image_file_id", "image_file_id": created["id"]}, {"type": "text", "text": "and this?"}]}])
+    out["by_file_id"] = by_id["data"]["choices"][0]["message"]
+    out["file_id"] = created["id"]
+    sensenova.File.delete(created["id"])
     try:
         sensenova.ChatCompletion.create(model="SenseNova-V6-Pro", messages=[{"role": "user", "content": "x"}],
                                         temperature=5)
@@ -76,5 +84,8 @@ def test_official_sdk_completes_image_requests_with_its_own_jwt(emulator):
     assert out["stream"]["usage"] == out["non_stream"]["usage"]
     assert "SenseNova-V6-Pro" in out["models"]
     assert "temperature" in out["invalid"]
-    # The SDK authenticated with a JWT from the access key pair, not the API key.
+    assert out["file_status"] == "VALID"
+    assert out["by_file_id"].startswith(f"and this?\nimage 1: 320x200 RGB, mostly red (file {out['file_id']}: file, ")
+    assert emulator.files.get(out["file_id"]) is None  # deleted through the SDK
+    # The SDK had only the access key pair, so every request above carried its own HS256 JWT.
     assert emulator.requests[0]["messages"][0]["content"][0]["text"] == "Describe the picture"
