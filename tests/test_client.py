@@ -359,13 +359,26 @@ def test_access_key_pair_signs_a_jwt_the_emulator_accepts(emulator, caplog):
     assert not any(s in caplog.text or s in repr(client) for s in secrets)
 
 
+def test_an_api_key_is_trimmed_and_a_key_no_header_can_carry_is_refused_unshown(emulator):
+    trimmed = snw.Client(api_key=f"  {emulator.api_key}\n", base_url=emulator.base_url)
+    assert trimmed.chat("pasted with a line break").text == "pasted with a line break"
+    secret = "sk-has a space-123456"
+    with pytest.raises(snw.AuthenticationError) as info:
+        snw.Client(api_key=secret, base_url=emulator.base_url)
+    assert secret not in str(info.value) and "sk-has" not in repr(info.value)
+    assert emulator.request_count == 1
+
+
 def test_the_jwt_is_reused_then_renewed_a_minute_before_it_expires():
     credentials = Credentials(access_key_id="ak", secret_access_key="sk")
     first = credentials.token()
     assert credentials.token() is first
-    credentials._token_expires = time.time() + 59  # less than a minute left
+    credentials._token_expires = time.time() + 61  # a little more than a minute left: still reused
+    assert credentials.token() is first
+    credentials._token_expires = time.time() + 59  # less than a minute left: signed again
     renewed = credentials.token()
-    assert renewed != first or jwt.decode(renewed, "sk", algorithms=["HS256"])["exp"] > time.time() + 1700
+    assert credentials._token_expires > time.time() + 1700
+    assert jwt.decode(renewed, "sk", algorithms=["HS256"])["iss"] == "ak"
 
 
 def test_the_jwt_is_signed_once_for_concurrent_callers():
