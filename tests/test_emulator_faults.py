@@ -212,3 +212,17 @@ def test_command_line_prints_urls_and_credentials_and_serves():
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_command_line_refuses_a_bad_knob_with_a_clear_message():
+    done = subprocess.run([sys.executable, "-m", "sensenova_widget.emulator", "--port", "0", "--ttft", "soon"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "ttft='soon' is not allowed" in done.stderr
+
+
+def test_the_request_log_is_bounded():
+    with Emulator(keep_requests=3) as emu:
+        for i in range(5):
+            _post(emu, user=f"u{i}")
+        assert [body["user"] for body in emu.requests] == ["u2", "u3", "u4"]

@@ -24,11 +24,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def parser_error(message: str) -> None:
+    print(f"python -m sensenova_widget.emulator: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     knobs = {name: getattr(args, name) for name in KNOBS if getattr(args, name) is not None}
-    emulator = Emulator(args.host, args.port, api_key=args.api_key, access_key_id=args.access_key_id,
-                        secret_access_key=args.secret_access_key, **knobs)
+    try:
+        emulator = Emulator(args.host, args.port, api_key=args.api_key, access_key_id=args.access_key_id,
+                            secret_access_key=args.secret_access_key, **knobs)
+    except ValueError as exc:  # a knob's value
+        parser_error(str(exc))
+    except OSError as exc:
+        parser_error(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
+                     "(0 picks a free one)")
     emulator.start()
     print(f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}); Ctrl-C stops it.")
     for name, value in emulator.env().items():

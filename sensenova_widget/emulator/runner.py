@@ -23,13 +23,13 @@ class Emulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
-                 max_files: int = 256, **knobs: Any) -> None:
+                 max_files: int = 256, keep_requests: int = 2000, **knobs: Any) -> None:
         generated = Credentials()
         credentials = Credentials(api_key=api_key or generated.api_key,
                                   access_key_id=access_key_id or generated.access_key_id,
                                   secret_access_key=secret_access_key or generated.secret_access_key)
         self._state = EmulatorState(credentials=credentials, knobs=Knobs.from_kwargs(**knobs),
-                                    files=FileStore(max_files=max_files))
+                                    files=FileStore(max_files=max_files), keep_requests=keep_requests)
         self.host = host
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -66,7 +66,8 @@ class Emulator:
 
     @property
     def requests(self) -> list:
-        """The JSON bodies of the chat requests received, oldest first (the live list)."""
+        """The JSON bodies of the chat requests received, oldest first (the live list; the last
+        `keep_requests` only)."""
         return self._state.requests
 
     @property

@@ -102,6 +102,7 @@ class EmulatorState:
     knobs: Knobs = field(default_factory=Knobs)
     files: FileStore = field(default_factory=FileStore)
     requests: list = field(default_factory=list)
+    keep_requests: int = 2000
     times: TimesCounter = field(default_factory=TimesCounter)
     models: tuple[str, ...] = DEFAULT_MODELS
     started_at: int = field(default_factory=lambda: int(time.time()))
@@ -325,6 +326,8 @@ async def chat_completions(request: Request) -> Response:
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
     state.requests.append(body)  # before any injected fault, so a test sees every retry
+    if len(state.requests) > state.keep_requests:  # a long-running emulator must not grow without end
+        del state.requests[: len(state.requests) - state.keep_requests]
     refusal = injected_fault(request)
     if refusal:
         return refusal
