@@ -792,9 +792,20 @@ def _choose_format(im: PILImage) -> str:
 
 
 def _encode_image(im: PILImage, max_side: int) -> bytes:
-    """JPEG for photographs, PNG for alpha, palettes and flat graphics, within MAX_PART_BYTES."""
-    im = _downscale(_normalize_mode(im), max_side)
-    im = _drop_opaque_alpha(im)
+    """JPEG for photographs, PNG for alpha, palettes and flat graphics, within MAX_PART_BYTES.
+
+    A picture still over MAX_PART_BYTES (noise at a large max_side) is sent smaller rather than
+    breaking the 45 MB request limit: its longest side shrinks by 30% until it fits.
+    """
+    im = _drop_opaque_alpha(_downscale(_normalize_mode(im), max_side))
+    data = _encode_fitted(im)
+    while len(data) > MAX_PART_BYTES and max(im.size) > 64:
+        im = _downscale(im, int(max(im.size) * 0.7))
+        data = _encode_fitted(im)
+    return data
+
+
+def _encode_fitted(im: PILImage) -> bytes:
     if im.mode in ("RGBA", "LA", "P", "1"):
         data = _save(im, "PNG")
         if len(data) <= MAX_PART_BYTES:

@@ -313,6 +313,16 @@ def test_downscaling_keeps_the_aspect_and_fits_max_side(size, max_side):
     assert abs(out.size[0] / out.size[1] - size[0] / size[1]) < 0.05 * size[0] / size[1] + 0.1
 
 
+def test_a_part_over_the_size_budget_is_sent_smaller(monkeypatch):
+    noise = np.random.default_rng(1).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)  # incompressible
+    monkeypatch.setattr(media, "MAX_PART_BYTES", 300_000)
+    part = snw.to_part(noise)
+    assert len(raw(part)) <= 300_000
+    assert 300 < max(decode(part).size) < 1500
+    transparent = np.dstack([noise, np.full((1500, 1500), 128, np.uint8)])  # PNG too big: JPEG, flattened
+    assert len(raw(snw.to_part(transparent))) <= 300_000
+
+
 def exif_rotated_jpeg(orientation: int) -> bytes:
     """chelsea (451x300) stored as is, with an Orientation tag asking viewers to rotate it."""
     exif = Image.Exif()
