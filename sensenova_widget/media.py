@@ -310,6 +310,8 @@ def to_part(value: Any, *, client: Any = None, max_side: int | None = None) -> d
     if isinstance(value, FileId):
         return {"type": f"{value.kind}_file_id", f"{value.kind}_file_id": value.id}
     if isinstance(value, Media):
+        if isinstance(value.value, Mapping):  # image(part) / video(part): the part as it is
+            return _wire_part(value.value)
         if value.kind == "video":
             return _video_part(value.value, client, value.fps)
         return _image_part(value.value, max_side, marked=True)

@@ -85,6 +85,7 @@ def test_wire_parts_pass_through_untouched():
     part = {"type": "image_base64", "image_base64": "aGVsbG8=", "image_url": "", "image_file_id": "", "text": ""}
     assert snw.to_part(part) is part
     assert snw.to_part({"type": "video_url", "video_url": "https://x/v.mp4"})["video_url"] == "https://x/v.mp4"
+    assert snw.to_part(snw.image(part)) is part
 
 
 def test_a_wire_dict_of_an_unknown_type_is_refused():
