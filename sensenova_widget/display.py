@@ -15,7 +15,10 @@ markup.
 from __future__ import annotations
 
 import html
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from IPython.display import display
@@ -87,6 +90,45 @@ class LiveDisplay:
             self._show({"text/plain": self.text + _CURSOR})
             self._dirty = False
 
+    def follow(self, texts: Iterable[str], *, stop: Callable[[], None]) -> None:
+        """Show the pieces of `texts` as they come, repainting every `interval` even while none come.
+
+        `texts` is read in a worker thread so that this (the cell's) thread stays free: it
+        repaints text that arrived just before a stall, and a kernel interrupt, which lands in
+        this thread, is handled at once: `stop()` (which must end the iteration, e.g.
+        `Stream.close`) is called and the KeyboardInterrupt re-raised. An error raised while
+        reading is re-raised here. All display calls stay in this thread, so they carry the
+        cell's parent header (ipykernel 7 routes a thread's output by it).
+        """
+        pieces: queue.SimpleQueue = queue.SimpleQueue()
+
+        def read() -> None:
+            try:
+                for text in texts:
+                    pieces.put(text)
+            except BaseException as exc:  # handed to the cell's thread
+                pieces.put(_Failed(exc))
+            pieces.put(_END)
+
+        worker = threading.Thread(target=read, name="sensenova-live-display", daemon=True)
+        worker.start()
+        try:
+            while True:
+                try:
+                    piece = pieces.get(timeout=self.interval)
+                except queue.Empty:
+                    self.flush()
+                    continue
+                if piece is _END:
+                    return
+                if isinstance(piece, _Failed):
+                    raise piece.error
+                self.write(piece)
+        except KeyboardInterrupt:
+            stop()
+            worker.join(timeout=5)
+            raise
+
     def finish(self, bundle: dict[str, str]) -> None:
         """Replace the output with its final form, a mimebundle such as `{"text/html": ..., "text/plain": ...}`."""
         self._dirty = False
@@ -98,3 +140,13 @@ class LiveDisplay:
         self._handle.update(bundle, raw=True)
         self._last = time.monotonic()
         self.updates += 1
+
+
+_END = object()
+
+
+class _Failed:
+    """An exception raised while reading, carried from the worker to the cell's thread."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error

@@ -149,6 +149,8 @@ class SenseNovaMagics(Magics):
         system = args.system if args.system is not None else self.settings.get("system")
         if args.chat:
             conversation = self._conversation(args.chat, new=args.new, model=model, system=system)
+            if args.system is not None:
+                conversation.system = args.system  # a later cell may change the chat's system prompt
             call = dict(images=images, video=video, **params)
             if args.model:
                 call["model"] = args.model
@@ -206,7 +208,9 @@ class SenseNovaMagics(Magics):
 
         if new or name not in self.chats:
             self.chats[name] = Conversation(self.client, model=model, system=system)
-        return self.chats[name]
+        conversation = self.chats[name]
+        conversation.client = self.client  # follows `config base_url=` and `use_client()`
+        return conversation
 
     def _stream(self, start: Any, args: Any) -> tuple[Any, BaseException | None]:
         """Stream into one display; an interrupt or an error keeps the text that arrived."""
@@ -215,8 +219,7 @@ class SenseNovaMagics(Magics):
         try:
             stream = start()
             with stream:
-                for delta in stream:
-                    live.write(delta.text)
+                live.follow((delta.text for delta in stream), stop=stream.close)
         except KeyboardInterrupt as err:
             failure = err
             if stream is not None:
@@ -361,7 +364,8 @@ class SenseNovaMagics(Magics):
             known = ", ".join(self.chats) or "none yet"
             raise UsageError(f"no chat named {name!r} (chats: {known})")
         for message in self.chats[name].messages:
-            print(f"{message.get('role')}: {message_summary(message)}")
+            role = f"{message.get('role')}: "
+            print(role + message_summary(message).replace("\n", "\n" + " " * len(role)))
 
 
 # -- small pure helpers ------------------------------------------------------------------------
@@ -394,7 +398,7 @@ def _failing_field(formatter: FullEvalFormatter, template: str, namespace: Mappi
 
 def _items(value: Any, media: Any) -> list[Any]:
     """One image-like value, or each item of a list/tuple/Series/array of them."""
-    if isinstance(value, (str, bytes, os.PathLike, Mapping)) or media.is_image_like(value) or media.is_video_like(value):
+    if isinstance(value, (str, bytes, os.PathLike, Mapping)) or media.is_image_like(value):
         return [value]
     if hasattr(value, "__iter__"):
         return list(value)
@@ -481,4 +485,5 @@ def use_client(client: Any, shell: Any = None) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register `%%sensenova` and `%sensenova` (a fresh session: no chats, no config)."""
+    markdown_html("")  # load the renderer now, not in the middle of a reply an interrupt may hit
     ipython.register_magics(SenseNovaMagics(ipython))
