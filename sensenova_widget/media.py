@@ -605,10 +605,10 @@ def _figure_source(fig: Any) -> _Source:
     return _bytes_source(buf.getvalue(), "matplotlib figure")
 
 
-def _array_source(value: Any) -> _Source:
+def _as_array(value: Any, what: str) -> tuple[Any, tuple]:
+    """(contiguous numpy array, its content identity) for arrays, tensors, anything `__array__`."""
     import numpy as np
 
-    what = describe(value)
     try:
         a = np.asarray(value)
     except Exception as exc:  # torch raises TypeError/RuntimeError for GPU or grad tensors
@@ -617,14 +617,19 @@ def _array_source(value: Any) -> _Source:
     if a.dtype.kind not in "biuf":
         raise MediaError(f"{what}: dtype {a.dtype} cannot be an image: expected uint8, uint16, bool or float.")
     a = np.ascontiguousarray(a)
-    key = ("array", _digest(a.data), a.dtype.str, a.shape)
+    return a, ("array", _digest(a.data), a.dtype.str, a.shape)
+
+
+def _array_source(value: Any) -> _Source:
+    what = describe(value)
+    a, key = _as_array(value, what)
+    _image_array_shape(a, what)  # fail early, before anything is cached
 
     def open_(max_side: int) -> PILImage:
         from PIL import Image
 
         return Image.fromarray(_image_array(a, what))
 
-    _image_array_shape(a, what)  # fail early, before anything is cached
     return _Source(key, open_)
 
 

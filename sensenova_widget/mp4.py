@@ -10,7 +10,6 @@ cropped. PyAV (the `media` extra) is imported only when a video is made.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from fractions import Fraction
@@ -23,27 +22,20 @@ MAX_VIDEO_SIDE = 1920  # larger frames are scaled down: the service samples fram
 CRF = 23  # x264's default quality
 
 
-def frames_key(frames: Any) -> str:
-    """A content hash of the frames, so the same frames are encoded and uploaded once."""
-    import numpy as np
+def frames_key(frames: Any) -> tuple:
+    """The frames' content identity, by the media layer's own rule for each image, so the same
+    frames are encoded and uploaded once."""
+    from .media import _as_array, _image_source, describe
 
-    digest = hashlib.sha256()
-    items = frames if isinstance(frames, (list, tuple)) else [frames]
-    for item in items:
-        if _is_pil(item):
-            digest.update(f"{item.mode}{item.size}".encode())
-            digest.update(item.tobytes())
-        else:
-            a = np.ascontiguousarray(np.asarray(item))
-            digest.update(f"{a.dtype.str}{a.shape}".encode())
-            digest.update(a.data if a.dtype != object else repr(a).encode())
-    return digest.hexdigest()
-
-
-def _is_pil(value: Any) -> bool:
-    from PIL import Image
-
-    return isinstance(value, Image.Image)
+    if not isinstance(frames, (list, tuple)):
+        return _as_array(frames, describe(frames))[1]  # a TxHxWxC array: hashed whole
+    keys = []
+    for i, frame in enumerate(frames):
+        source = _image_source(frame, marked=True)
+        if source is None:
+            raise MediaError(f"frame {i} ({describe(frame)}): it is a {type(frame).__name__}, not an image.")
+        keys.append(source.key)
+    return tuple(keys)
 
 
 def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:

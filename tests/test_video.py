@@ -145,3 +145,18 @@ def test_bad_fps_and_unsupported_video_values():
         snw.video([], fps=0)
     with pytest.raises(MediaError, match="float cannot be sent as a video"):
         snw.to_part(snw.video(2.5), client=RecordingClient())
+
+
+def test_frames_given_as_files_and_bytes_and_distinct_lists_upload_separately(tmp_path):
+    client = RecordingClient()
+    paths = []
+    for i, frame in enumerate(moving_frames(4)):
+        paths.append(tmp_path / f"f{i}.png")
+        frame.save(paths[-1])
+    first = snw.to_part(snw.video([str(p) for p in paths]), client=client)
+    assert probe(client.uploads[-1][0])[1:3] == (4, (160, 120))
+    assert snw.to_part(snw.video([p.read_bytes() for p in paths]), client=client) == first  # same pictures
+    other = moving_frames(4)
+    other[3] = other[3].transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert snw.to_part(snw.video(other), client=client) != first
+    assert len(client.uploads) == 2
