@@ -164,6 +164,8 @@ class SenseNovaMagics(Magics):
         if reply is not None:
             self._store(reply, args.out)
         if isinstance(failure, KeyboardInterrupt):
+            if reply is None or not reply.text:
+                raise ReplyInterrupted("stopped before any reply came.") from None
             kept = f" and in `{args.out}`" if args.out else ""
             raise ReplyInterrupted(f"the reply was stopped; the text received is kept above{kept}.") from None
         if failure is not None:

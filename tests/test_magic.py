@@ -354,3 +354,36 @@ def test_an_interrupt_stops_the_stream_and_keeps_the_partial_text(run, shell, em
     assert "ten" not in reply.text and on_screen == reply.text
     final = ran.final["text/plain"]
     assert final.startswith(reply.text) and "Stopped" in final and not final.endswith(CURSOR)
+
+
+@pytest.mark.parametrize("option", ["", "--no-stream"])
+def test_an_interrupt_before_the_reply_says_nothing_came(run, shell, emulator, option):
+    use_faults(shell, emulator, "ttft=20")
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    ran = run(f"%%sensenova {option} -o r\nhello")
+    timer.join()
+    assert isinstance(ran.error, ReplyInterrupted)
+    assert ran.stdout.strip() == "KeyboardInterrupt: stopped before any reply came."
+    assert any(word in ran.final["text/plain"] for word in ("Stopped", "interrupted")) and CURSOR not in ran.final["text/plain"]
+
+
+@pytest.mark.parametrize("faults, prompt, notice", [
+    ("", "a sensitive-trigger word", "content filter"),
+    ("context_length=12", "one two three four five six seven eight", "context length"),
+])
+def test_unusual_endings_get_a_footer_notice(run, shell, emulator, faults, prompt, notice):
+    if faults:
+        use_faults(shell, emulator, faults)
+    ran = run(f"%%sensenova -o r\n{prompt}")
+    assert shell.user_ns["r"].finish_reason in ("sensitive", "context")
+    assert notice in ran.final["text/html"] and notice in ran.final["text/plain"]
+
+
+def test_media_left_out_of_a_long_chat_are_noted_in_the_footer(run, shell):
+    shell.user_ns["pics"] = [np.full((8, 8, 3), i * 40, np.uint8) for i in range(4)]
+    run("%%sensenova --chat album -i pics\nfirst four")
+    ran = run("%%sensenova --chat album -i pics\nfour more")
+    assert "omitted" in ran.final["text/plain"]
+    assert "omitted" in " ".join(shell.user_ns["_"].omitted)
