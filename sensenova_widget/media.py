@@ -878,9 +878,9 @@ def _video_part(value: Any, client: Any, fps: float | None) -> dict:
             raise MediaError("the video bytes are empty: expected an mp4 file's bytes.")
         return _uploaded(client, ("bytes", _digest(data)), lambda: data, "video.mp4", describe(value))
     if _is_frame_list(value) or (_is_array_like(value) and len(_shape(value) or ()) == 4):
-        from .mp4 import frames_key, encode_frames
+        from .mp4 import DEFAULT_FPS, encode_frames, frames_key
 
-        fps = 8 if fps is None else fps
+        fps = DEFAULT_FPS if fps is None else fps
         key = ("frames", frames_key(value), fps)
         return _uploaded(client, key, lambda: encode_frames(value, fps=fps), "frames.mp4", describe(value))
     raise MediaError(f"{_type_path(value)} cannot be sent as a video: expected an http(s) URL, a file path, "
