@@ -51,6 +51,7 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0  # the longest silence accepted between two reads (a vision model thinks)
 POOL_SIZE = 32  # connections kept per host: captioning runs many requests at once
 QUOTE_CHARS = 200
+DRAIN_TIMEOUT = 1.0  # after [DONE], how long the rest of the body (its end marker) may take
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
 CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
 _OK_CODES = (0, "0", None)  # a `status.code` that means no error
@@ -635,8 +636,10 @@ class Stream:
             if self._closed:
                 return
             self._closed = True
+            if self._ended or self._done:  # over already: its connection went back to the pool
+                return
             response = self._response
-            if not self._ended and self.finish_reason is None and self.error is None:
+            if self.finish_reason is None and self.error is None:
                 self.finish_reason = "stopped"
         _abort(response)
         try:
@@ -703,6 +706,7 @@ class Stream:
                                 return
                             if data == DONE:
                                 self._ended = True
+                                self._release(reads)
                                 return
                             text = data.decode()
                             try:  # the C scanner alone: json.loads adds encoding sniffing and regexes
@@ -770,6 +774,21 @@ class Stream:
         finally:
             self._response.close()
             self._finish_once()
+
+    def _release(self, reads: Iterator) -> None:
+        """After [DONE]: read the body's end (the last chunk marker) so the connection can be
+        reused (for HTTPS that saves a TLS handshake per reply), waiting at most DRAIN_TIMEOUT."""
+        sock = _socket_of(self._response)
+        try:
+            previous = sock.gettimeout() if sock is not None else None
+            if sock is not None:
+                sock.settimeout(DRAIN_TIMEOUT)
+            for _ in reads:
+                pass
+            if sock is not None:
+                sock.settimeout(previous)
+        except Exception:  # the connection is dropped instead: nothing of the reply is lost
+            self._response.close()
 
     def _stream_error(self, event: Mapping[str, Any]) -> StreamError:
         code, message, details = _error_fields(event)

@@ -118,44 +118,50 @@ class RawServer:
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
+        """Answer requests on this connection (kept alive when chunked) until the client hangs up."""
         with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += conn.recv(65536)
-            header, _, body = head.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(body) < length:
-                body += conn.recv(65536)
-            framing = b"Transfer-Encoding: chunked" if self.chunked else b"Connection: close"
-            try:
-                conn.sendall(self.status_line + b"\r\nContent-Type: text/event-stream\r\nx-request-id: raw-req\r\n"
-                             + framing + b"\r\n\r\n")
-                for item in self.script:
-                    if isinstance(item, float) and self._client_hung_up_during(conn, item):
-                        self.closed_by_client.set()
-                        return
-                    if isinstance(item, float):
-                        continue
-                    elif self.chunked:
-                        conn.sendall(b"%x\r\n%s\r\n" % (len(item), item))
-                    else:
-                        conn.sendall(item)
-                if self.chunked:
-                    conn.sendall(b"0\r\n\r\n")
-                else:
-                    conn.shutdown(socket.SHUT_WR)  # a connection-close body ends when we close
-            except OSError:
-                self.closed_by_client.set()
-                return
-            # The script is over: notice the client hanging up (recv returns b"" or fails).
-            conn.settimeout(30)
-            try:
-                while conn.recv(65536):
-                    pass
-            except OSError:
-                pass
+            pending = b""
+            while True:
+                conn.settimeout(30)
+                try:
+                    while b"\r\n\r\n" not in pending:
+                        data = conn.recv(65536)
+                        if not data:
+                            raise ConnectionResetError
+                        pending += data
+                    header, _, pending = pending.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":")[1]) for line in header.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(pending) < length:
+                        pending += conn.recv(65536)
+                    pending = pending[length:]
+                    conn.settimeout(None)
+                    if not self._send_script(conn):
+                        break
+                except OSError:
+                    break
             self.closed_by_client.set()
+
+    def _send_script(self, conn: socket.socket) -> bool:
+        """One reply; False when the connection ends with it (closed by either side)."""
+        framing = b"Transfer-Encoding: chunked" if self.chunked else b"Connection: close"
+        conn.sendall(self.status_line + b"\r\nContent-Type: text/event-stream\r\nx-request-id: raw-req\r\n"
+                     + framing + b"\r\n\r\n")
+        for item in self.script:
+            if isinstance(item, float):
+                if self._client_hung_up_during(conn, item):
+                    return False
+            elif self.chunked:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(item), item))
+            else:
+                conn.sendall(item)
+        if not self.chunked:
+            conn.shutdown(socket.SHUT_WR)  # a connection-close body ends when we close
+            while conn.recv(65536):  # wait for the client to close its end
+                pass
+            return False
+        conn.sendall(b"0\r\n\r\n")
+        return True
 
     @staticmethod
     def _client_hung_up_during(conn: socket.socket, pause: float) -> bool:
@@ -265,6 +271,15 @@ def test_closing_before_reading_closes_the_connection_and_calls_back_once(raw_se
     late = []
     stream.add_done_callback(late.append)  # a callback added after the end runs at once
     assert late == [stream]
+
+
+def test_a_finished_stream_leaves_its_connection_for_the_next_request(raw_server, raw_client):
+    raw_server.script = [b"data:" + event("whole", "stop") + b"\n\n", PAUSE, b"data:[DONE]\n\n", PAUSE]
+    for _ in range(3):
+        with raw_client.stream("hi") as stream:
+            assert [d.text for d in stream] == ["whole"]
+        assert stream.reply.finish_reason == "stop"
+    assert raw_server.connections == 1
 
 
 def test_a_stall_mid_stream_is_a_timeout_with_the_partial_text(raw_server):
