@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import math
+import sqlite3
 import string
 import sys
 import threading
@@ -41,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
 
 __all__ = ["caption", "caption_partition", "caption_meta", "CaptionError", "DEFAULT_PROMPT", "ON_ERROR"]
+
+logger = logging.getLogger("sensenova_widget")
 
 DEFAULT_PROMPT = "Describe this image in one sentence."
 ON_ERROR = ("record", "raise")
@@ -213,6 +217,10 @@ class _PandasFrame(_Table):
             raise InvalidRequestError(
                 f"column={column!r} is not in the DataFrame: the columns are {', '.join(map(repr, data.columns))}.",
                 field="column")
+        if not data.columns.is_unique:
+            twice = sorted({repr(c) for c in data.columns[data.columns.duplicated()]})
+            raise InvalidRequestError(f"the DataFrame has more than one column named {', '.join(twice)}: "
+                                      "rename them so each row's fields are unambiguous.", field="data")
 
     @property
     def fields(self) -> list:
@@ -300,7 +308,14 @@ class _PolarsFrame(_Table):
 def _pandas_column(name: str, values: list) -> Any:
     import pandas as pd
 
-    return pd.array(values, dtype="Int64" if name.endswith("_tokens") else "str")
+    return pd.array(values, dtype="Int64" if name.endswith("_tokens") else _text_dtype())
+
+
+def _text_dtype() -> Any:
+    """pandas 3's `str` (missing values are NaN); on pandas 2 `str` would turn None into "None"."""
+    import pandas as pd
+
+    return "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
 
 
 def _table(data: Any, column: Any) -> _Table:
@@ -351,7 +366,11 @@ class _Run:
             reply = self.client.chat(job.prompt, images=job.images, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
-                self.cache.put(key, cache_module.CachedReply(reply.text, reply.finish_reason, **usage), model=self.model)
+                try:
+                    self.cache.put(key, cache_module.CachedReply(reply.text, reply.finish_reason, **usage),
+                                   model=self.model)
+                except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
+                    logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
             self.limit.on_success()
             return _Outcome(text=reply.text, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
@@ -367,7 +386,7 @@ class _Run:
             self.limit.on_rate_limited(epoch)
 
     # ---- in the main thread
-    def execute(self, jobs: Iterator[_Job | _Skipped], tally: _Tally, stop_at_error: bool) -> None:
+    def execute(self, jobs: Iterator[_Job | _Ready], tally: _Tally, stop_at_error: bool) -> None:
         """Hand jobs to the workers as slots free up, recording each outcome in `tally` as it
         arrives; with `stop_at_error`, hand out nothing more after the first failure."""
         in_flight: dict[Future, _Job] = {}
@@ -382,7 +401,7 @@ class _Run:
                     if job is None:
                         exhausted = True
                         break
-                    if isinstance(job, _Skipped):  # a row with nothing in it: nothing to send
+                    if isinstance(job, _Ready):  # a gap, or a prompt that could not be made: nothing to send
                         tally.record(job.index, job.outcome)
                         continue
                     in_flight[self.pool.submit(self.work, job)] = job
@@ -424,7 +443,7 @@ class _Run:
 
 
 @dataclass
-class _Skipped:
+class _Ready:
     index: int
     outcome: _Outcome
 
@@ -449,13 +468,20 @@ def _content_key(value: Any) -> str:
     return hashlib.sha256(repr(source.key).encode()).hexdigest()
 
 
-def _jobs(table: _Table, prompt: str, fields: list[str]) -> Iterator[_Job | _Skipped]:
-    """Rows, lazily: a job per row to send, or a ready outcome for a row with nothing in it."""
+def _jobs(table: _Table, prompt: str, fields: list[str]) -> Iterator[_Job | _Ready]:
+    """Rows, lazily: a job per row to send, or a ready outcome for a row with nothing to send
+    (no image, or a value the template cannot format, e.g. `{n:.2f}` over a string)."""
     for index, (value, row) in enumerate(zip(table.values(), table.field_values(fields))):
         if _is_missing(value):
-            yield _Skipped(index, _Outcome(skipped=True))
+            yield _Ready(index, _Outcome(skipped=True))
             continue
-        text = prompt.format_map(dict(zip(fields, row))) if fields else prompt
+        try:
+            text = prompt.format_map(dict(zip(fields, row))) if fields else prompt
+        except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
+            error = InvalidRequestError(f"prompt={prompt!r} cannot be filled from this row: {type(exc).__name__}: {exc}",
+                                        field="prompt")
+            yield _Ready(index, _Outcome(error=error.one_line(), exception=error))
+            continue
         yield _Job(index, _as_images(value), text)
 
 
@@ -511,7 +537,8 @@ def caption(
         from .client import Client
 
         client = Client()
-    model = model or getattr(client, "model", None) or DEFAULT_MODEL
+    resolve = getattr(client, "resolve_model", None)
+    model = resolve(model) if resolve else (model or getattr(client, "model", None) or DEFAULT_MODEL)
     store = cache_module.open_cache(cache)
     owns_store = store is not None and store is not cache
 
@@ -656,7 +683,7 @@ def caption_meta(frame: Any, out: str = "caption", *, tokens: bool = False) -> A
 
     meta = getattr(frame, "_meta", frame).iloc[:0].copy()
     for name in [out, f"{out}_error"]:
-        meta[name] = pd.array([], dtype="str")
+        meta[name] = pd.array([], dtype=_text_dtype())
     if tokens:
         for name in TOKEN_FIELDS:
             meta[f"{out}_{name}"] = pd.array([], dtype="Int64")

@@ -131,6 +131,14 @@ def test_the_prompt_is_a_template_over_the_row(client, emulator, cache_path):
     assert out["caption"].str.startswith("Is this red thing number 0?").iloc[0]
 
 
+def test_a_row_the_template_cannot_format_fails_alone(client, emulator, cache_path):
+    df = pd.DataFrame({"image": [picture("red"), picture("blue")], "size": ["big", 2.5]})
+    out = caption(df, "image", "An image of size {size:.1f}.", client=client, cache=cache_path, progress=False)
+    assert "cannot be filled from this row" in out["caption_error"][0] and "Unknown format code" in out["caption_error"][0]
+    assert out["caption"][1].startswith("An image of size 2.5.")
+    assert sent_prompts(emulator) == ["An image of size 2.5."]
+
+
 @pytest.mark.parametrize("prompt, words", [
     ("Describe this {category}.", ["{category}", "'image', 'colour', 'n'"]),
     ("Describe {0}.", ["positional field {0}", "name a column"]),
@@ -161,6 +169,8 @@ def test_bad_arguments_name_what_is_allowed(client, cache_path):
             caption(df, client=client, cache=cache_path, progress=False, **kwargs)
     with pytest.raises(InvalidRequestError, match="expected a pandas DataFrame"):
         caption([picture("red")], client=client)
+    with pytest.raises(InvalidRequestError, match="more than one column named 'image'"):
+        caption(pd.concat([df, df[["image"]]], axis=1), "image", client=client)
 
 
 def test_per_row_failures_are_recorded_and_the_rest_goes_on(emulator, cache_path):
@@ -178,7 +188,7 @@ def test_per_row_failures_are_recorded_and_the_rest_goes_on(emulator, cache_path
     # Failures are not cached: running again asks only for those rows (and the 500s are over).
     again = caption(df, "image", "Describe row {n}.", client=ScriptedClient(emulator, {}, max_retries=0),
                     cache=cache_path, progress=False)
-    assert sent_prompts(emulator)[-2:] == ["Describe row 2.", "Describe row 7."]
+    assert sorted(sent_prompts(emulator)[-2:]) == ["Describe row 2.", "Describe row 7."]
     assert again.attrs["sensenova_summary"]["from_cache"] == 7
     assert again["caption_error"].notna().sum() == 1  # the corrupt image stays corrupt
 
