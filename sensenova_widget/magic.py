@@ -27,7 +27,8 @@ import html
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -154,12 +155,12 @@ class SenseNovaMagics(Magics):
             call = dict(images=images, video=video, **params)
             if args.model:
                 call["model"] = args.model
-            start = lambda: conversation.stream(prompt, **call)  # noqa: E731
-            wait = lambda: conversation.ask(prompt, stream=False, **call)  # noqa: E731
+            start = partial(conversation.stream, prompt, **call)
+            wait = partial(conversation.ask, prompt, stream=False, **call)
         else:
             call = dict(images=images, video=video, system=system, model=model, **params)
-            start = lambda: client.stream(prompt, **call)  # noqa: E731
-            wait = lambda: client.chat(prompt, **call)  # noqa: E731
+            start = partial(client.stream, prompt, **call)
+            wait = partial(client.chat, prompt, **call)
         reply, failure = self._wait(wait, args) if args.no_stream else self._stream(start, args)
         if reply is not None:
             self._store(reply, args.out)
@@ -199,7 +200,7 @@ class SenseNovaMagics(Magics):
         parts = []
         for index, item in enumerate(items):
             try:
-                parts.append(media.to_part(item if isinstance(item, Mapping) else mark(item), client=client))
+                parts.append(media.to_part(mark(item), client=client))
             except SenseNovaError as err:
                 where = f" (item {index + 1} of {len(items)})" if len(items) > 1 else ""
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
@@ -214,7 +215,7 @@ class SenseNovaMagics(Magics):
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
 
-    def _stream(self, start: Any, args: Any) -> tuple[Any, BaseException | None]:
+    def _stream(self, start: Callable[[], Any], args: Any) -> tuple[Any, BaseException | None]:
         """Stream into one display; an interrupt or an error keeps the text that arrived."""
         live = LiveDisplay().start()
         stream, failure = None, None
@@ -240,13 +241,16 @@ class SenseNovaMagics(Magics):
         self._show(live, reply, args.format, notes)
         return reply, failure
 
-    def _wait(self, wait: Any, args: Any) -> tuple[Any, BaseException | None]:
+    def _wait(self, wait: Callable[[], Any], args: Any) -> tuple[Any, BaseException | None]:
         live = LiveDisplay(placeholder="\u2026 waiting for the whole reply (--no-stream)").start()
         try:
             reply = wait()
         except KeyboardInterrupt as err:
             live.finish({"text/plain": "(interrupted before the reply came)"})
             return None, err
+        except SenseNovaError as err:
+            live.finish({"text/plain": "(no reply: see the error below)"})
+            return None, SenseNovaCellError(err.one_line())
         self._show(live, reply, args.format)
         return reply, None
 

@@ -301,12 +301,14 @@ def test_an_out_of_range_parameter_is_refused_before_sending(run, emulator):
     assert "top_p=1.0 is not allowed" in ran.stdout and not emulator.requests
 
 
-def test_an_api_error_is_one_line_with_class_code_and_request_id(run, shell, emulator):
+@pytest.mark.parametrize("option", ["", "--no-stream"])
+def test_an_api_error_is_one_line_with_class_code_and_request_id(run, shell, emulator, option):
     use_faults(shell, emulator, "status=429")
-    ran = run("%%sensenova\nhi")
+    ran = run(f"%%sensenova {option}\nhi")
     lines = ran.stdout.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("RateLimitError: ") and "code 8" in lines[0] and "request id " in lines[0]
+    assert ran.final["text/plain"] == "(no reply: see the error below)"
 
 
 def test_an_error_midstream_keeps_the_partial_text(run, shell, emulator):
