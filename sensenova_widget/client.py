@@ -164,6 +164,32 @@ def _error_from_response(response: requests.Response) -> SenseNovaError:
     return error_for_status(status)(message, status=status, code=code, request_id=request_id, details=details)
 
 
+def _read_reply(response: requests.Response) -> tuple[dict, str, str | None]:
+    """(data, text, finish reason) of a whole JSON reply; an error it carries is raised, typed by its code."""
+    request_id = response.headers.get("x-request-id")
+    content = response.content
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        raise ServerError(f"HTTP {response.status_code} with a body that is not JSON: {_quote(content)}",
+                          status=response.status_code, request_id=request_id) from None
+    code, message, details = _error_fields(payload)
+    if message is not None or code is not None:
+        status = CODE_STATUS.get(code) if isinstance(code, int) else None
+        raise error_for_status(status or 500)(message or "the service reported an error", status=status,
+                                              code=code, request_id=request_id, details=details)
+    try:
+        body = payload["data"]
+        choice = body["choices"][0]
+        text = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ServerError(f"the reply has no data.choices[0].message: {_quote(content)}",
+                          status=response.status_code, request_id=request_id) from None
+    if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
+        text = text.get("content") or ""
+    return body, text, choice.get("finish_reason") or None
+
+
 def _connection_error(exc: BaseException, url: str) -> APIConnectionError:
     """An APITimeoutError or APIConnectionError for an exception raised by requests/urllib3/socket."""
     import urllib3.exceptions
@@ -443,30 +469,10 @@ class Client:
 
     def _send_chat(self, prepared: Prepared, extra_headers: Mapping[str, str] | None = None) -> Reply:
         response = self._post_chat(prepared.data, stream=False, extra_headers=extra_headers)
-        request_id = response.headers.get("x-request-id")
-        content = response.content
-        try:
-            payload = json.loads(content)
-        except ValueError:
-            raise ServerError(f"HTTP {response.status_code} with a body that is not JSON: {_quote(content)}",
-                              status=response.status_code, request_id=request_id) from None
-        code, message, details = _error_fields(payload)
-        if message is not None or code is not None:
-            status = CODE_STATUS.get(code) if isinstance(code, int) else None
-            raise error_for_status(status or 500)(message or "the service reported an error", status=status,
-                                                  code=code, request_id=request_id, details=details)
-        try:
-            data_obj = payload["data"]
-            choice = data_obj["choices"][0]
-            text = choice["message"]
-        except (KeyError, IndexError, TypeError):
-            raise ServerError(f"the reply has no data.choices[0].message: {_quote(content)}",
-                              status=response.status_code, request_id=request_id) from None
-        if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
-            text = text.get("content") or ""
-        return Reply(text=text, finish_reason=choice.get("finish_reason") or None,
-                     usage=data_obj.get("usage") or {}, id=data_obj.get("id"), request_id=request_id,
-                     model=prepared.body["model"], omitted=list(prepared.omitted))
+        body, text, finish = _read_reply(response)
+        return Reply(text=text, finish_reason=finish, usage=body.get("usage") or {}, id=body.get("id"),
+                     request_id=response.headers.get("x-request-id"), model=prepared.body["model"],
+                     omitted=list(prepared.omitted))
 
     def stream(self, prompt_or_messages: str | Sequence[Any], *, model: str | None = None, images: Any = None,
                video: Any = None, system: str | None = None, max_new_tokens: int | None = None,
@@ -699,7 +705,10 @@ class Stream:
             while True:
                 try:
                     decoder = SSEDecoder()
-                    reads = map(decoder.feed, _iter_bytes(self._response))
+                    if self._response.headers.get("content-type", "").startswith("application/json"):
+                        reads = iter([self._json_reply_as_events()])  # the server did not stream
+                    else:
+                        reads = map(decoder.feed, _iter_bytes(self._response))
                     for payloads in chain(reads, (decoder.flush() for _ in (0,))):
                         for data in payloads:
                             if self._closed:
@@ -740,8 +749,12 @@ class Stream:
                         self._ended = True
                         return
                     raise APIConnectionError("the connection closed before the reply finished")
-                except (StreamError, GeneratorExit):
+                except GeneratorExit:
                     raise
+                except SenseNovaError as exc:
+                    if not isinstance(exc, APIConnectionError):
+                        raise  # an error event, or an error the server answered in JSON
+                    error = exc
                 except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
                     if self._closed:
                         return
@@ -750,20 +763,21 @@ class Stream:
                 except Exception as exc:
                     if self._closed:
                         return
-                    error = exc if isinstance(exc, APIConnectionError) else _connection_error(exc, url)
-                    error.request_id = error.request_id or self.request_id
-                    if pieces or retries_done >= self._client.max_retries:
-                        error.partial_text = self.text
-                        raise error from None
-                    self._client._wait_before_retry(retries_done, error, url)
-                    retries_done += 1
-                    self._response.close()
-                    response = self._open(self._client.max_retries - retries_done)
-                    with self._lock:
-                        self._response = response
-                        if self._closed:
-                            return
-                    self.request_id = self._response.headers.get("x-request-id")
+                    error = _connection_error(exc, url)
+                # A connection failure: retried while no text was delivered.
+                error.request_id = error.request_id or self.request_id
+                if pieces or retries_done >= self._client.max_retries:
+                    error.partial_text = self.text
+                    raise error from None
+                self._client._wait_before_retry(retries_done, error, url)
+                retries_done += 1
+                self._response.close()
+                response = self._open(self._client.max_retries - retries_done)
+                with self._lock:
+                    self._response = response
+                    if self._closed:
+                        return
+                self.request_id = self._response.headers.get("x-request-id")
         except GeneratorExit:
             raise
         except BaseException as exc:
@@ -774,6 +788,14 @@ class Stream:
         finally:
             self._response.close()
             self._finish_once()
+
+    def _json_reply_as_events(self) -> list[bytes]:
+        """A stream request answered with plain JSON (a whole reply, or an error, which is raised):
+        the same reply as the events a stream would have sent."""
+        body, text, finish = _read_reply(self._response)
+        event = {"data": {"id": body.get("id"), "usage": body.get("usage"),
+                          "choices": [{"delta": text, "finish_reason": finish or "stop"}]}}
+        return [json.dumps(event).encode(), DONE]
 
     def _release(self, reads: Iterator) -> None:
         """After [DONE]: read the body's end (the last chunk marker) so the connection can be

@@ -99,6 +99,7 @@ class RawServer:
         self.script: list[bytes | float] = []
         self.chunked = True
         self.status_line = b"HTTP/1.1 200 OK"
+        self.content_type = b"text/event-stream"
         self.connections = 0
         self.closed_by_client = threading.Event()
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -145,7 +146,7 @@ class RawServer:
     def _send_script(self, conn: socket.socket) -> bool:
         """One reply; False when the connection ends with it (closed by either side)."""
         framing = b"Transfer-Encoding: chunked" if self.chunked else b"Connection: close"
-        conn.sendall(self.status_line + b"\r\nContent-Type: text/event-stream\r\nx-request-id: raw-req\r\n"
+        conn.sendall(self.status_line + b"\r\nContent-Type: " + self.content_type + b"\r\nx-request-id: raw-req\r\n"
                      + framing + b"\r\n\r\n")
         for item in self.script:
             if isinstance(item, float):
@@ -310,6 +311,24 @@ def test_a_top_level_error_object_is_an_error_event(raw_server, raw_client):
     with pytest.raises(snw.StreamError) as info:
         raw_client.stream("hi").until_done()
     assert (info.value.code, info.value.partial_text) == ("rate_limited", "a")
+
+
+def test_a_stream_request_answered_with_a_whole_json_reply(raw_server, raw_client):
+    raw_server.content_type = b"application/json"
+    raw_server.script = [json.dumps({"data": {"id": "j1", "choices": [{"message": "all at once", "finish_reason": "length"}],
+                                              "usage": {"total_tokens": 9}}}).encode()]
+    with raw_client.stream("hi") as stream:
+        deltas = list(stream)
+    assert [(d.text, d.finish_reason) for d in deltas] == [("all at once", "length")]
+    assert (stream.reply.text, stream.reply.usage, stream.reply.id) == ("all at once", {"total_tokens": 9}, "j1")
+
+
+def test_a_stream_request_answered_with_a_json_error_raises_it_typed(raw_server, raw_client):
+    raw_server.content_type = b"application/json"
+    raw_server.script = [json.dumps({"error": {"code": 8, "message": "quota exceeded"}}).encode()]
+    with pytest.raises(snw.RateLimitError, match="quota exceeded") as info:
+        raw_client.stream("hi").until_done()
+    assert info.value.request_id == "raw-req" and raw_server.connections == 1
 
 
 def test_a_connection_dropped_after_text_is_an_error_with_the_partial_text(raw_server):
