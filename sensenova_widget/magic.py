@@ -99,16 +99,17 @@ class SenseNovaMagics(Magics):
     @magic_arguments(name="%sensenova")
     @argument("-m", "--model", help="model id (default: `%%sensenova config model=` or the client's)")
     @argument("-i", "--image", action="append", default=[], metavar="EXPR",
-              help="an expression giving an image-like value or a list/tuple/Series of them; repeatable")
+              help="an expression giving an image-like value or a list/tuple/Series of them, e.g. "
+                   "-i photo -i df.image[:3] -i \"imgs[0]\" (quote an expression with spaces); repeatable")
     @argument("-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))")
     @argument("-s", "--system", metavar="TEXT", help="system prompt")
-    @argument("--temperature", type=float, help="sampling temperature in (0, 2]")
-    @argument("--top-p", type=float, help="nucleus sampling in the open interval (0, 1)")
-    @argument("--max-new-tokens", type=int, help="reply length limit in [1, 16384]")
-    @argument("--repetition-penalty", type=float, help="in (0, 2]; 1 = no penalty")
+    @argument("--temperature", type=float, metavar="T", help="sampling temperature in (0, 2]")
+    @argument("--top-p", type=float, metavar="P", help="nucleus sampling in the open interval (0, 1)")
+    @argument("--max-new-tokens", type=int, metavar="N", help="reply length limit in [1, 16384]")
+    @argument("--repetition-penalty", type=float, metavar="R", help="in (0, 2]; 1 = no penalty")
     @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
     @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
-    @argument("-f", "--format", choices=FORMATS, default="markdown",
+    @argument("-f", "--format", choices=FORMATS, default="markdown", metavar="FORMAT",
               help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)")
     @argument("--chat", metavar="NAME", help="continue the named conversation across cells")
     @argument("--new", action="store_true", help="restart the --chat conversation")

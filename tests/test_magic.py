@@ -283,6 +283,10 @@ def test_a_bad_option_prints_the_usage_line(run):
     assert "%%sensenova [-m MODEL] [-i EXPR]" in ran.stderr
     ran = run("%%sensenova --temperature warm\nhi")
     assert "invalid float value: 'warm'" in ran.stderr
+    ran = run("%%sensenova -f md\nhi")
+    assert "invalid choice: 'md'" in ran.stderr and "'markdown', 'text', 'code', 'json'" in ran.stderr
+    ran = run("%%sensenova -s \"unclosed\nhi")
+    assert "No closing quotation" in ran.stderr and "usage" not in ran.stdout
 
 
 def test_an_unknown_name_in_an_image_option_is_named(run):
