@@ -334,15 +334,23 @@ class InterruptingPublisher(CapturingDisplayPublisher):
             raise KeyboardInterrupt
 
 
+def sigint_later(seconds: float) -> threading.Timer:
+    """SIGINT to the main thread (a kernel interrupt) in `seconds`; cancel it once the cell is over,
+    so that a cell which ended early cannot interrupt pytest itself."""
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    return timer
+
+
 class SigintPublisher(CapturingDisplayPublisher):
     """Sends SIGINT to the main thread a moment after the first streamed text, while it waits on the socket."""
 
+    timer = None
+
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
         super().publish(data, metadata, source, transient=transient, update=update)
-        if update and data.get("text/plain", "").endswith(CURSOR) and not getattr(self, "fired", False):
-            self.fired = True
-            main = threading.main_thread().ident
-            threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
+        if update and data.get("text/plain", "").endswith(CURSOR) and self.timer is None:
+            self.timer = sigint_later(0.2)
 
 
 @pytest.mark.parametrize("publisher", [InterruptingPublisher, SigintPublisher])
@@ -351,7 +359,10 @@ def test_an_interrupt_stops_the_stream_and_keeps_the_partial_text(run, shell, em
         pytest.skip("SIGINT reaches the main thread only")
     # the first deltas come at once, then nothing for 20 s: what came must be on screen during the stall
     use_faults(shell, emulator, "stall_after=2,stall=20")
-    ran = run("%%sensenova -o r\none two three four five six seven eight nine ten", publisher())
+    publisher = publisher()
+    ran = run("%%sensenova -o r\none two three four five six seven eight nine ten", publisher)
+    if getattr(publisher, "timer", None):
+        publisher.timer.cancel()
     assert isinstance(ran.error, ReplyInterrupted)
     on_screen = [t for t in texts(ran) if t.endswith(CURSOR)][-1].removesuffix(" " + CURSOR)
     assert ran.stdout.strip().startswith("KeyboardInterrupt: the reply was stopped")
@@ -365,11 +376,9 @@ def test_an_interrupt_stops_the_stream_and_keeps_the_partial_text(run, shell, em
 @pytest.mark.parametrize("option", ["", "--no-stream"])
 def test_an_interrupt_before_the_reply_says_nothing_came(run, shell, emulator, option):
     use_faults(shell, emulator, "ttft=20")
-    main = threading.main_thread().ident
-    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
-    timer.start()
+    timer = sigint_later(0.5)
     ran = run(f"%%sensenova {option} -o r\nhello")
-    timer.join()
+    timer.cancel()
     assert isinstance(ran.error, ReplyInterrupted)
     assert ran.stdout.strip() == "KeyboardInterrupt: stopped before any reply came."
     assert any(word in ran.final["text/plain"] for word in ("Stopped", "interrupted")) and CURSOR not in ran.final["text/plain"]
