@@ -76,6 +76,12 @@ def test_cr_at_the_end_of_a_read_and_lf_at_the_start_of_the_next_is_one_line_end
     assert decoder.feed(b"\n\r\n") == [b"x\ny"]
 
 
+def test_a_byte_order_mark_is_removed_even_when_split_across_reads():
+    raw = b"\xef\xbb\xbfdata:first\n\ndata:second\n\n"
+    for cuts in ([1], [2], [1, 2], [3], [1, 2, 3, 4]):
+        assert decode_in_pieces(raw, cuts) == [b"first", b"second"], cuts
+
+
 def test_a_last_event_without_its_blank_line_is_kept_at_the_end():
     decoder = SSEDecoder()
     assert decoder.feed(b'data:{"a":1}\n\ndata:[DONE]') == [b'{"a":1}']
