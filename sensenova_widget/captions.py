@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from . import cache as cache_module
 from .errors import InvalidRequestError, RateLimitError, SenseNovaError
 from .pacing import AIMDLimit, RateLimiter
-from .protocol import DEFAULT_MODEL, MAX_IMAGES, PARAMETERS, validate_parameter
+from .protocol import DEFAULT_MODEL, PARAMETERS, validate_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -533,6 +533,7 @@ def caption(
     table = _table(data, column)
     fields = _template_fields(prompt)
     _check_fields(fields, table.fields, prompt)
+    owns_client = client is None
     if client is None:
         from .client import Client
 
@@ -561,6 +562,8 @@ def caption(
     finally:
         if owns_store:
             store.close()
+        if owns_client:
+            client.close()
     tally.close()
     info = summary()
     result = table.result(tally.columns(out), info)

@@ -246,6 +246,18 @@ def test_repeated_429s_lower_the_concurrency_and_every_row_finishes(client, emul
     assert len(emulator.requests) == 32 + 10
 
 
+def test_rows_still_rate_limited_after_the_clients_retries_go_back_in_line(client, emulator, cache_path):
+    unique = 50_000 + uuid.uuid4().int % 10_000
+    client.headers["x-emulator-fault"] = f"status=429,times=6,retry_after=0,context_length={unique}"
+    client.max_retries = 0  # every 429 reaches caption(), which lowers the limit and requeues the row
+    out = caption(frame(12), "image", "Describe row {n}.", client=client, cache=cache_path, progress=False,
+                  concurrency=4)
+    summary = out.attrs["sensenova_summary"]
+    assert out["caption"].notna().all() and summary["failed"] == 0
+    assert summary["lowest_concurrency"] <= 2
+    assert len(emulator.requests) == 12 + 6
+
+
 def test_rpm_spaces_the_request_starts(client, emulator, cache_path):
     started = time.perf_counter()
     out = caption(frame(5), "image", client=client, cache=cache_path, progress=False, concurrency=5, rpm=1200)
