@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -57,22 +58,23 @@ class LiveDisplay:
     """One output that grows while a reply streams and is replaced by the final rendering.
 
     `write()` appends and repaints at most every `interval` seconds; `finish()` repaints once
-    with the final bundle. `updates` counts repaints (the first `display` included).
+    with the final bundle. In a terminal (IPython's plain display publisher, which can only
+    print anew), text is printed as it comes and `finish()` prints what the bundle adds.
     """
 
     def __init__(self, *, interval: float = 0.08, placeholder: str = "\u2026") -> None:
         self.interval = interval
         self.text = ""
-        self.updates = 0
         self._placeholder = placeholder
         self._handle: Any = None
         self._last = 0.0
         self._dirty = False
+        self._terminal = _in_terminal()
 
     def start(self) -> "LiveDisplay":
-        self._handle = display({"text/plain": self._placeholder}, raw=True, display_id=True)
+        if not self._terminal:
+            self._handle = display({"text/plain": self._placeholder}, raw=True, display_id=True)
         self._last = time.monotonic()
-        self.updates = 1
         return self
 
     def write(self, text: str) -> None:
@@ -80,6 +82,10 @@ class LiveDisplay:
         if not text:
             return
         self.text += text
+        if self._terminal:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
         self._dirty = True
         if time.monotonic() - self._last >= self.interval:
             self.flush()
@@ -132,6 +138,13 @@ class LiveDisplay:
     def finish(self, bundle: dict[str, str]) -> None:
         """Replace the output with its final form, a mimebundle such as `{"text/html": ..., "text/plain": ...}`."""
         self._dirty = False
+        if self._terminal:
+            plain = bundle.get("text/plain", "")
+            if self.text and plain.startswith(self.text):
+                print(plain[len(self.text):])  # the rest: the footer
+            else:
+                print(("\n" if self.text else "") + plain)
+            return
         self._show(bundle)
 
     def _show(self, bundle: dict[str, str]) -> None:
@@ -139,7 +152,15 @@ class LiveDisplay:
             self.start()
         self._handle.update(bundle, raw=True)
         self._last = time.monotonic()
-        self.updates += 1
+
+
+def _in_terminal() -> bool:
+    """True outside a kernel: no IPython, or its plain publisher that can only print anew."""
+    from IPython import get_ipython
+    from IPython.core.displaypub import DisplayPublisher
+
+    shell = get_ipython()
+    return shell is None or type(shell.display_pub) is DisplayPublisher
 
 
 _END = object()

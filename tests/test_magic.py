@@ -73,7 +73,7 @@ def run(shell, emulator):
                 result = shell.run_cell(cell, store_history=True)
         finally:
             shell.display_pub = saved
-        ran = Ran(list(publisher.outputs), captured.stdout, captured.stderr, result.error_in_exec)
+        ran = Ran(list(getattr(publisher, "outputs", [])), captured.stdout, captured.stderr, result.error_in_exec)
         for secret in (emulator.api_key, emulator.secret_access_key):
             assert secret not in ran.everything
         assert "Traceback" not in ran.everything
@@ -128,6 +128,15 @@ def test_model_output_cannot_inject_html(run):
     html = ran.final["text/html"]
     assert "<img" not in html and "<script" not in html and "javascript:" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_in_a_terminal_the_reply_is_printed_as_it_comes_once(run, shell):
+    from IPython.core.displaypub import DisplayPublisher
+
+    ran = run("%%sensenova -o r\nplease answer in the terminal", DisplayPublisher())
+    reply = shell.user_ns["r"].text
+    assert ran.stdout.count(reply) == 1 and ran.stdout.startswith(reply)
+    assert "reply tokens" in ran.stdout and CURSOR not in ran.stdout
 
 
 def test_the_reply_is_the_cells_value_and_lands_in_out_without_a_second_display(run, shell):
