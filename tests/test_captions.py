@@ -314,3 +314,41 @@ def test_importing_the_package_does_not_import_pandas_for_the_accessor():
             "import pandas as pd; snw.caption; print(hasattr(pd.DataFrame(), 'sensenova'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+CRASHING_RUN = """
+import sys, pandas as pd
+from PIL import Image
+import sensenova_widget as snw
+from sensenova_widget.captions import caption
+base_url, api_key, cache = sys.argv[1:4]
+df = pd.DataFrame({"image": [Image.new("RGB", (32, 24), (i * 8, 0, 0)) for i in range(30)], "n": range(30)})
+client = snw.Client(api_key, base_url=base_url, headers={"x-emulator-fault": "ttft=0.05"})
+caption(df, "image", "Describe row {n}.", client=client, cache=cache, progress=False, concurrency=2)
+"""
+
+
+def test_a_killed_process_keeps_every_finished_caption(emulator, cache_path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(CRASHING_RUN)
+    process = subprocess.Popen([sys.executable, str(script), emulator.base_url, emulator.api_key, str(cache_path)])
+    try:
+        while len(emulator.requests) < 10 and process.poll() is None:
+            time.sleep(0.005)
+        os.kill(process.pid, signal.SIGKILL)  # no cleanup, no finally: a crash
+    finally:
+        process.wait(30)
+    with ResultCache(cache_path) as cache:
+        kept = len(cache)
+    assert 8 <= kept < 30  # everything answered before the kill was already on disk
+    df = pd.DataFrame({"image": [Image.new("RGB", (32, 24), (i * 8, 0, 0)) for i in range(30)], "n": range(30)})
+    sent = len(emulator.requests)
+    out = caption(df, "image", "Describe row {n}.", client=Client(emulator.api_key, base_url=emulator.base_url),
+                  cache=cache_path, progress=False)
+    assert len(emulator.requests) - sent == 30 - kept
+    assert out["caption"].notna().all() and out.attrs["sensenova_summary"]["from_cache"] == kept
