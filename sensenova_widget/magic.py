@@ -154,8 +154,8 @@ class SenseNovaMagics(Magics):
             if args.system is not None:
                 conversation.system = args.system  # a later cell may change the chat's system prompt
             call = dict(images=images, video=video, **params)
-            if args.model:
-                call["model"] = args.model
+            if model:
+                call["model"] = model  # the cell's or the session's current choice, each turn
             start = partial(conversation.stream, prompt, **call)
             wait = partial(conversation.ask, prompt, stream=False, **call)
         else:
@@ -323,7 +323,7 @@ class SenseNovaMagics(Magics):
             raise SenseNovaCellError(err.one_line()) from None
 
     def _models(self, rest: list[str]) -> None:
-        default = self.settings.get("model") or getattr(self.client, "model", None) or protocol.DEFAULT_MODEL
+        default = self.client.resolve_model(self.settings.get("model"))
         for model in self.client.models():
             print(("* " if model == default else "  ") + model)
 
@@ -334,9 +334,15 @@ class SenseNovaMagics(Magics):
                 raise UsageError(f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}")
             self._set(key, value)
         if not rest:
+            try:
+                client, note = self.client, None
+            except SenseNovaError as err:  # no credentials yet: the settings can still be shown
+                client, note = None, err.one_line()
             for key in CONFIG_KEYS:
                 value = self.settings.get(key)
-                print(f"{key} = {value!r}" if value is not None else f"{key} = ({_default(key, self._client)})")
+                print(f"{key} = {value!r}" if value is not None else f"{key} = ({_default(key, client)})")
+            if note:
+                print(note)
 
     def _set(self, key: str, value: str) -> None:
         if value == "":
@@ -461,14 +467,15 @@ def message_summary(message: Mapping[str, Any], width: int = 300) -> str:
 
 
 def _default(key: str, client: Any) -> str:
+    """What applies when the session sets nothing: the client's or the server's default."""
     if key in PARAMETERS:
         return f"server default {protocol.PARAMETERS[key][6]}"
+    if client is None:
+        return "default"
     if key == "model":
-        return f"client default {getattr(client, 'model', None) or os.environ.get('SENSENOVA_MODEL') or protocol.DEFAULT_MODEL}"
-    if key == "base_url":
-        return f"from the environment: {getattr(client, 'base_url', None) or os.environ.get('SENSENOVA_API_BASE') or protocol.DEFAULT_BASE_URL}"
-    if key == "file_base_url":
-        return f"from the environment: {getattr(client, 'file_base_url', None) or os.environ.get('SENSENOVA_API_BASE_FILE') or protocol.DEFAULT_FILE_BASE_URL}"
+        return f"client default {client.resolve_model()}"
+    if key in CONNECTION_KEYS:
+        return f"from the environment: {getattr(client, key)}"
     return "none"
 
 

@@ -275,6 +275,15 @@ def test_config_sets_session_defaults_and_validates_them(run, emulator):
     assert "temperature" not in emulator.requests[-1]
 
 
+def test_config_shows_without_credentials_and_says_what_is_missing(run, monkeypatch):
+    monkeypatch.delenv("SENSENOVA_API_KEY")
+    out = run("%sensenova config temperature=0.5\n").stdout + run("%sensenova config").stdout
+    assert "temperature = 0.5" in out and "model = (default)" in out
+    assert "AuthenticationError: No SenseNova credentials found" in out
+    ran = run("%%sensenova\nhi")
+    assert ran.stdout.startswith("AuthenticationError: No SenseNova credentials found")
+
+
 def test_config_base_url_makes_a_new_client(run, emulator):
     run("%sensenova config base_url=http://127.0.0.1:9/v1")
     ran = run("%%sensenova\nhi")
