@@ -458,13 +458,12 @@ def _content_key(value: Any) -> str:
         value = value.value
     if isinstance(value, media.FileId):
         return f"file_id:{value.kind}:{value.id}"
-    if isinstance(value, Mapping):
-        return "part:" + json.dumps(dict(value), sort_keys=True, default=repr)
     if isinstance(value, str) and value.strip()[:8].lower().startswith(("http://", "https://")):
         return "url:" + value.strip()
-    source = media._image_source(value, marked=True)
-    if source is None:
-        media.to_part(media.image(value))  # raises the media layer's MediaError, naming what is accepted
+    source = None if isinstance(value, Mapping) else media._image_source(value, marked=True)
+    if source is None:  # a wire part, or a value held elsewhere: the part is its own identity
+        part = media.to_part(media.image(value))  # raises the media layer's MediaError when it is no image
+        return "part:" + hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
     return hashlib.sha256(repr(source.key).encode()).hexdigest()
 
 
