@@ -63,7 +63,7 @@ class Conversation:
     def stream(self, text: str, *, images: Any = (), video: Any = None, **params: Any) -> Stream:
         """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
         message = self._user_message(text, images, video)
-        return self._start_stream(self._messages + [message], message, params)
+        return self._send(self._messages + [message], message, params, stream=True)
 
     def regenerate(self, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
                    **params: Any) -> Reply:
@@ -121,34 +121,29 @@ class Conversation:
     def _run(self, messages: list[dict], message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
              params: dict) -> Reply:
         if not stream:
-            extra_headers = params.pop("extra_headers", None)
-            prepared = self._prepare(messages, False, params)
-            self._record_user(message)
-            try:
-                reply = self.client._send_chat(prepared, extra_headers)
-            except BaseException as exc:
-                self.last_error = exc
-                raise
-            self._record_reply(reply)
-            return reply
-        with self._start_stream(messages, message, params) as live:
+            return self._send(messages, message, params, stream=False)
+        with self._send(messages, message, params, stream=True) as live:
             for delta in live:
                 if on_delta is not None:
                     on_delta(delta)
         return live.reply
 
-    def _start_stream(self, messages: list[dict], message: dict, params: dict) -> Stream:
+    def _send(self, messages: list[dict], message: dict, params: dict, *, stream: bool) -> Any:
+        """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply."""
         extra_headers = params.pop("extra_headers", None)
-        prepared = self._prepare(messages, True, params)
+        prepared = self._prepare(messages, stream, params)
         self._record_user(message)
         try:
-            live = self.client._open_stream(prepared, extra_headers)
+            sent = (self.client._open_stream if stream else self.client._send_chat)(prepared, extra_headers)
         except BaseException as exc:
             self.last_error = exc
             raise
-        self.current_stream = live
-        live.add_done_callback(self._stream_done)
-        return live
+        if stream:
+            self.current_stream = sent
+            sent.add_done_callback(self._stream_done)
+        else:
+            self._record_reply(sent)
+        return sent
 
     def _record_user(self, message: dict) -> None:
         with self._lock:
