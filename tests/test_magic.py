@@ -42,17 +42,26 @@ class Ran:
         return f"{shown} {self.stdout} {self.stderr}"
 
 
+@pytest.fixture(scope="module")
+def ipython():
+    """An in-process IPython shell, dropped after this module so later tests see no IPython."""
+    existed = InteractiveShell.initialized()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # no history file, no saving thread
+    yield InteractiveShell.instance(config=config)
+    if not existed:
+        InteractiveShell.clear_instance()
+
+
 @pytest.fixture
-def shell(emulator, monkeypatch):
-    """The process's IPython shell with a fresh %sensenova session, its environment on the emulator."""
+def shell(ipython, emulator, monkeypatch):
+    """The shell with a fresh %sensenova session, its environment on the emulator."""
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SENSENOVA_ACCESS_KEY_ID")  # the API key alone, as most users have it
     monkeypatch.delenv("SENSENOVA_SECRET_ACCESS_KEY")
     monkeypatch.delenv("SENSENOVA_MODEL", raising=False)
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
+    ip = ipython
     magic.load_ipython_extension(ip)
     names = set(ip.user_ns)
     yield ip
