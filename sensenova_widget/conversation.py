@@ -47,9 +47,6 @@ class Conversation:
         head = [_text_message("system", self.system)] if self.system else []
         return head + list(self._messages)
 
-    def __len__(self) -> int:
-        return len(self._messages)
-
     def __repr__(self) -> str:
         return f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
 

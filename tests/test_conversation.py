@@ -38,13 +38,13 @@ def test_turns_are_recorded_as_wire_messages_with_the_system_first(client, emula
     last_sent = emulator.requests[-1]
     assert last_sent["messages"] == conv.messages[:-1]
     assert last_sent["temperature"] == 0.5 and last_sent["stream"] is False
-    assert len(conv) == 4 and conv.last_reply == second
+    assert len(conv.messages) == 5 and conv.last_reply == second
 
 
 def test_a_stream_is_recorded_when_it_ends(client):
     conv = snw.Conversation(client)
     with conv.stream("streamed words here") as stream:
-        assert len(conv) == 1  # the user's turn, the reply still coming
+        assert len(conv.messages) == 1  # the user's turn, the reply still coming
         text = "".join(d.text for d in stream)
     assert text == "streamed words here"
     assert [text_of(m) for m in conv.messages] == ["streamed words here", "streamed words here"]
@@ -105,7 +105,7 @@ def test_regenerate_and_edit_last_replace_the_last_turn(client, emulator):
     conv.ask("keep this turn")
     conv.ask("what colour is it", images=[png((0, 200, 0))])
     again = conv.regenerate(stream=False)
-    assert "green" in again.text and len(conv) == 4
+    assert "green" in again.text and len(conv.messages) == 4
     edited = conv.edit_last("which colour, exactly")
     assert edited.text.startswith("which colour, exactly") and "green" in edited.text
     assert [text_of(m) for m in conv.messages][:2] == ["keep this turn", "keep this turn"]
@@ -136,7 +136,7 @@ def test_a_refused_turn_records_nothing_and_sends_nothing(client, emulator):
     conv = snw.Conversation(client)
     with pytest.raises(snw.InvalidRequestError):
         conv.ask("too hot", temperature=3)
-    assert len(conv) == 0 and emulator.request_count == 0
+    assert conv.messages == [] and emulator.request_count == 0
 
 
 def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
