@@ -178,8 +178,6 @@ def _as_images(value: Any) -> list:
 class _Table:
     """The input, seen the same way whatever its kind: values per row, fields, and a result builder."""
 
-    kind = ""
-
     def __init__(self, data: Any, column: Any) -> None:
         self.data = data
         self.column = column
@@ -200,13 +198,12 @@ class _Table:
     def label(self, position: int) -> Any:
         return position
 
-    def result(self, columns: dict[str, list], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
+        """A new object with `columns` added: text columns, and `_tokens` columns of counts."""
         raise NotImplementedError
 
 
 class _PandasFrame(_Table):
-    kind = "pandas DataFrame"
-
     def __init__(self, data: Any, column: Any) -> None:
         super().__init__(data, column)
         if column is None:
@@ -235,17 +232,15 @@ class _PandasFrame(_Table):
     def label(self, position: int) -> Any:
         return self.data.index[position]
 
-    def result(self, columns: dict[str, list], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
         new = self.data.copy()
         for name, values in columns.items():
-            new[name] = _pandas_column(name, values)
+            new[name] = _pandas_column(values, counts=name in counts)
         new.attrs["sensenova_summary"] = summary
         return new
 
 
 class _PandasSeries(_PandasFrame):
-    kind = "pandas Series"
-
     def __init__(self, data: Any, column: Any) -> None:
         if column is not None and column != data.name:
             raise InvalidRequestError(
@@ -263,11 +258,11 @@ class _PandasSeries(_PandasFrame):
     def field_values(self, names: list[str]) -> Iterator[tuple]:
         return ((value,) for value in self.data) if names else itertools.repeat(())
 
-    def result(self, columns: dict[str, list], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
         import pandas as pd
 
         (out, texts), (_, errors) = list(columns.items())[:2]
-        series = pd.Series(_pandas_column(out, texts), index=self.data.index, name=out)
+        series = pd.Series(_pandas_column(texts), index=self.data.index, name=out)
         series.attrs["sensenova_summary"] = summary
         series.attrs["sensenova_errors"] = {self.data.index[i]: e for i, e in enumerate(errors) if e is not None}
         series.attrs["sensenova_columns"] = {name: values for name, values in list(columns.items())[2:]}
@@ -275,8 +270,6 @@ class _PandasSeries(_PandasFrame):
 
 
 class _PolarsFrame(_Table):
-    kind = "polars DataFrame"
-
     def __init__(self, data: Any, column: Any) -> None:
         super().__init__(data, column)
         if column is None or column not in data.columns:
@@ -294,21 +287,21 @@ class _PolarsFrame(_Table):
     def field_values(self, names: list[str]) -> Iterator[tuple]:
         return zip(*(self.data.get_column(name) for name in names)) if names else itertools.repeat(())
 
-    def result(self, columns: dict[str, list], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
         import polars as pl
 
         new = self.data.with_columns([
-            pl.Series(name, values, dtype=pl.Int64 if name.endswith("_tokens") else pl.String)
+            pl.Series(name, values, dtype=pl.Int64 if name in counts else pl.String)
             for name, values in columns.items()
         ])
         new.sensenova_summary = summary  # polars frames have no attrs: a plain attribute, documented
         return new
 
 
-def _pandas_column(name: str, values: list) -> Any:
+def _pandas_column(values: list, counts: bool = False) -> Any:
     import pandas as pd
 
-    return pd.array(values, dtype="Int64" if name.endswith("_tokens") else _text_dtype())
+    return pd.array(values, dtype="Int64" if counts else _text_dtype())
 
 
 def _text_dtype() -> Any:
@@ -565,7 +558,7 @@ def caption(
             client.close()
     tally.close()
     info = summary()
-    result = table.result(tally.columns(out), info)
+    result = table.result(*tally.columns(out), info)
     if on_error == "raise" and tally.first_failure is not None:
         failed_at, failure = tally.first_failure
         raise CaptionError(
@@ -615,10 +608,10 @@ class _Tally:
             self.bar.set_postfix(failed=counts["failed"], cached=counts["from_cache"], tokens=counts["tokens"],
                                  refresh=False)
 
-    def columns(self, out: str) -> dict[str, list]:
-        columns = {out: self.texts, f"{out}_error": self.errors}
-        columns.update((f"{out}_{name}", values) for name, values in self.usage.items())
-        return columns
+    def columns(self, out: str) -> tuple[dict[str, list], set[str]]:
+        """The new columns by name (text first), and the names of those holding token counts."""
+        counts = {f"{out}_{name}": values for name, values in self.usage.items()}
+        return {out: self.texts, f"{out}_error": self.errors, **counts}, set(counts)
 
     def close(self) -> None:
         if self.bar is not None:
