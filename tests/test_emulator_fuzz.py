@@ -47,9 +47,9 @@ bodies = st.one_of(
 )
 fault_headers = st.one_of(
     st.none(),
-    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30).map(str.strip),  # requests refuses edge spaces
     st.sampled_from(["status=503", "status=429,retry_after=1", "html=502", "error_after=0", "error_after=1",
-                     "reply_tokens=3", "drop_after=99", "ttft=0", "ttft=-1", "status=abc", "times=1,status=500"]),
+                     "reply_tokens=3", "ttft=0", "ttft=-1", "status=abc", "times=1,status=500"]),
 )
 FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "te", "upgrade", "authorization",
            "content-type", "x-emulator-fault"}
@@ -81,7 +81,7 @@ def test_random_requests_get_well_formed_replies(emulator, method, path, body, c
     if authorization:
         headers["Authorization"] = authorization
     response = requests.request(method, emulator.url + path, data=body, headers=headers, timeout=15)
-    raw = response.content  # drop_after=99 never strikes on these short replies, so the body is whole
+    raw = response.content
     assert response.headers.get("x-request-id"), (response.status_code, raw[:200])
     assert 200 <= response.status_code <= 599
     if response.headers.get("content-type", "").startswith("text/html"):
@@ -97,6 +97,6 @@ def test_random_requests_get_well_formed_replies(emulator, method, path, body, c
         error = document["error"]
         assert isinstance(error["code"], int) and isinstance(error["message"], str) and error["message"]
         assert isinstance(error["details"], list)
-        assert response.status_code != 500 or (fault and ("500" in fault or "error_after=0" in fault)), raw[:300]
+        assert response.status_code != 500 or (fault and ("500" in fault or "error_after" in fault)), raw[:300]
     else:
         assert isinstance(document, dict)
