@@ -1,0 +1,75 @@
+"""`%%sensenova` in a real JupyterLab and Debian's Chromium: the reply grows in ONE output, in place,
+and the final Markdown cannot run what the model wrote (a notebook's own outputs are trusted by
+JupyterLab, which then sanitizes nothing itself).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from browser_helpers import (chromium, chromium_missing_reason, jupyterlab, open_notebook, run_all,
+                             save_screenshot, wait_kernel_idle, write_notebook)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+CURSOR = "\u258c"
+ATTACK = ('**Bold** <img src=x onerror="document.title=\'pwned\'"> <script>document.title="pwned"</script> '
+          '[link](javascript:document.title="pwned")')
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = chromium_missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from sensenova_widget.emulator import Emulator
+
+    root = tmp_path_factory.mktemp("magic-lab") / "root"
+    root.mkdir()
+    with Emulator() as emu:
+        env = {"SENSENOVA_API_BASE": emu.base_url, "SENSENOVA_API_BASE_FILE": emu.file_base_url,
+               "SENSENOVA_API_KEY": emu.api_key}
+        with jupyterlab(root, env) as url, chromium() as browser:
+            yield {"url": url, "root": root, "browser": browser}
+
+
+def test_reply_grows_in_one_output_and_renders_without_running_model_html(lab):
+    write_notebook(lab["root"] / "magic.ipynb", [
+        "%load_ext sensenova_widget",
+        "import sensenova_widget as snw\nfrom sensenova_widget import magic\n"
+        "magic.use_client(snw.Client(headers={'x-emulator-fault': 'delta_delay=0.05,reply_tokens=80'}))",
+        f"%%sensenova -o reply\n{ATTACK}",
+    ])
+    page = lab["browser"].new_page(viewport={"width": 1100, "height": 900})
+    try:
+        open_notebook(page, lab["url"], "magic.ipynb")
+        run_all(page)
+        cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2)
+        outputs = cell.locator(".jp-OutputArea-output")
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # watch the output while the reply streams
+            text = outputs.first.inner_text() if outputs.count() == 1 else ""
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if text and CURSOR not in text and "reply tokens" in text:
+                break
+            time.sleep(0.1)
+        wait_kernel_idle(page)
+        growing = [text for text in seen if text.rstrip().endswith(CURSOR)]
+        assert len(growing) >= 3, seen  # the text grew in place, several times
+        assert all(len(a) <= len(b) for a, b in zip(growing, growing[1:]))
+        assert outputs.count() == 1  # one output, replaced in place, no second copy of the reply
+        final = outputs.first
+        assert final.locator("strong", has_text="Bold").count() == 1
+        assert final.locator("img, script, a[href^='javascript']").count() == 0
+        assert "<script>" in final.inner_text() and "reply tokens" in final.inner_text()
+        assert page.title() != "pwned"
+        save_screenshot(cell, "magic-cell.png")
+    finally:
+        page.close()
