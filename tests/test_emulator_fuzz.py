@@ -100,3 +100,36 @@ def test_random_requests_get_well_formed_replies(emulator, method, path, body, c
         assert response.status_code != 500 or (fault and ("500" in fault or "error_after" in fault)), raw[:300]
     else:
         assert isinstance(document, dict)
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (width % 256, height % 256, 90)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300) | st.builds(_png_bytes, st.integers(1, 40), st.integers(1, 40)),
+       scheme=st.sampled_from(["MULTIMODAL_1", "MULTIMODAL_2"]) | st.text(max_size=12),
+       description=st.none() | st.text(max_size=300), name=st.text(min_size=1, max_size=20))
+def test_random_uploads_get_a_file_or_a_well_formed_error(emulator, data, scheme, description, name):
+    headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    fields = {"scheme": scheme} if description is None else {"scheme": scheme, "description": description}
+    response = requests.post(emulator.file_base_url + "/files", files={"file": (name, data)}, data=fields,
+                             headers=headers, timeout=15)
+    assert response.headers.get("x-request-id")
+    document = response.json()
+    if response.status_code != 200:
+        assert response.status_code == 400 and document["error"]["code"] == 3 and document["error"]["message"]
+        return
+    assert document["bytes"] == len(data) and document["status"] == "VALID"
+    kind = "image" if scheme == "MULTIMODAL_1" else "video"
+    chat = requests.post(emulator.base_url + "/llm/chat-completions", headers=headers, timeout=15, json={
+        "model": "SenseNova-V6-Pro",
+        "messages": [{"role": "user", "content": [{"type": f"{kind}_file_id", f"{kind}_file_id": document["id"]}]}]})
+    assert chat.status_code == 200, chat.text
+    assert f"(file {document['id']}: " in chat.json()["data"]["choices"][0]["message"]
