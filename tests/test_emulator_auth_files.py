@@ -95,6 +95,8 @@ def test_wrong_content_type_and_malformed_json_are_400(emulator):
     assert wrong_type.status_code == 400 and "application/json" in wrong_type.json()["error"]["message"]
     malformed = requests.post(url, data="{", headers={**headers, "Content-Type": "application/json"}, timeout=10)
     assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]["message"]
+    deep = requests.post(url, data="[" * 100_000, headers={**headers, "Content-Type": "application/json"}, timeout=10)
+    assert deep.status_code == 400 and deep.json()["error"]["details"] == [{"field": "body"}]
 
 
 def test_validation_names_the_field(emulator):

@@ -325,6 +325,8 @@ async def chat_completions(request: Request) -> Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
+    except RecursionError:
+        return error_response(400, "the request body nests too deeply to be a chat request", details=[{"field": "body"}])
     state.requests.append(body)  # before any injected fault, so a test sees every retry
     if len(state.requests) > state.keep_requests:  # a long-running emulator must not grow without end
         del state.requests[: len(state.requests) - state.keep_requests]
