@@ -55,6 +55,7 @@ DRAIN_TIMEOUT = 1.0  # after [DONE], how long the rest of the body (its end mark
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
 CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
 _OK_CODES = (0, "0", None)  # a `status.code` that means no error
+_EMPTY: dict = {}
 _SCAN_JSON = json.JSONDecoder().scan_once  # the C scanner behind json.loads, without its wrapping
 
 
@@ -727,8 +728,9 @@ class Stream:
                             status = event.get("status")
                             if event.get("error") or (status and status.get("code") not in _OK_CODES):
                                 raise self._stream_error(event)
-                            body = event["data"]
-                            choice = body["choices"][0]
+                            body = event.get("data") or _EMPTY  # an event with nothing (keep-alive) is skipped
+                            choices = body.get("choices")
+                            choice = choices[0] if choices else _EMPTY  # e.g. a usage-only last event
                             text = choice.get("delta") or ""
                             finish = choice.get("finish_reason") or None
                             usage = body.get("usage")

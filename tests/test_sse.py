@@ -319,6 +319,23 @@ def test_a_top_level_error_object_is_an_error_event(raw_server, raw_client):
     assert (info.value.code, info.value.partial_text) == ("rate_limited", "a")
 
 
+def test_events_without_choices_or_data_carry_nothing_but_their_usage(raw_server, raw_client):
+    usage_only = json.dumps({"data": {"id": "raw1", "choices": [], "usage": {"total_tokens": 42}},
+                             "status": {"code": 0, "message": "ok"}}).encode()
+    raw_server.script = [b"data:{}\n\n", b"data:" + event("text", "stop") + b"\n\n",
+                         b"data:" + usage_only + b"\n\n", b"data:[DONE]\n\n"]
+    with raw_client.stream("hi") as stream:
+        assert [(d.text, d.finish_reason) for d in stream] == [("text", "stop")]
+    assert stream.reply.usage == {"total_tokens": 42} and stream.reply.finish_reason == "stop"
+
+
+def test_an_event_that_is_not_json_is_a_stream_error_with_the_partial_text(raw_server, raw_client):
+    raw_server.script = [b"data:" + event("kept") + b"\n\n", b"data:{not json\n\n"]
+    with pytest.raises(snw.StreamError, match="cannot read") as info:
+        raw_client.stream("hi").until_done()
+    assert info.value.partial_text == "kept"
+
+
 def test_a_stream_request_answered_with_a_whole_json_reply(raw_server, raw_client):
     raw_server.content_type = b"application/json"
     raw_server.script = [json.dumps({"data": {"id": "j1", "choices": [{"message": "all at once", "finish_reason": "length"}],
