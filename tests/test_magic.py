@@ -106,7 +106,7 @@ def texts(ran: Ran) -> list[str]:
 
 
 def test_reply_streams_into_one_display_updated_in_place_and_ends_as_markdown(run, emulator):
-    emulator.configure(delta_delay=0.05)
+    emulator.configure(delta_delay=0.05, reply_tokens=30)
     ran = run("%%sensenova\nSay **hello** to one two three four five six seven eight nine ten")
     assert ran.error is None
     first, *updates = ran.outputs
