@@ -96,15 +96,21 @@ class Reply:
     def __str__(self) -> str:
         return self.text
 
-    def _repr_markdown_(self) -> str:
-        footer = []
-        if self.usage.get("total_tokens") is not None:
-            footer.append(f"{self.usage['total_tokens']} tokens")
-        if self.notice:
-            footer.append(self.notice)
-        footer.extend(self.omitted)
-        tail = "\n\n<sub>" + " · ".join(footer) + "</sub>" if footer else ""
-        return self.text + tail
+    def footer_lines(self) -> list[str]:
+        """How the reply ended (when not plainly), media the history policy left out, and tokens."""
+        lines = [self.notice] if self.notice else []
+        lines += self.omitted
+        if self.usage:
+            lines.append(f"{self.model or ''} \u00b7 {self.usage.get('prompt_tokens', 0)} prompt + "
+                         f"{self.usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7"))
+        return lines
+
+    def _repr_html_(self) -> str:
+        # Model text is untrusted and JupyterLab does not sanitize a notebook's own outputs, so the
+        # Markdown is rendered here with raw HTML escaped (never handed over as text/markdown).
+        from .display import footer_html, markdown_html
+
+        return markdown_html(self.text) + footer_html(self.footer_lines())
 
 
 def _quote(body: bytes | str) -> str:

@@ -266,7 +266,7 @@ class SenseNovaMagics(Magics):
                 notes.append("The code is offered as the next cell.")
             else:
                 notes.append("No code in the reply.")
-        notes += footer_lines(reply)
+        notes += reply.footer_lines()
         plain = text + ("\n\n" + "\n".join(notes) if notes else "")
         if fmt == "text":
             live.finish({"text/plain": plain})
@@ -436,20 +436,6 @@ def parse_json(text: str) -> Any:
         except ValueError:
             continue
     raise first
-
-
-def footer_lines(reply: Any) -> list[str]:
-    """How the reply ended (when not plainly), media the history policy left out, and tokens."""
-    lines = []
-    notice = protocol.FINISH_NOTICES.get(reply.finish_reason or "")
-    if notice:
-        lines.append(notice)
-    lines += list(getattr(reply, "omitted", None) or [])
-    usage = reply.usage or {}
-    if usage:
-        lines.append(f"{reply.model or ''} \u00b7 {usage.get('prompt_tokens', 0)} prompt + "
-                     f"{usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7"))
-    return lines
 
 
 def message_summary(message: Mapping[str, Any], width: int = 300) -> str:

@@ -135,8 +135,8 @@ def test_finish_reasons_other_than_stop_carry_their_notice(client):
     reply = client.chat("many words here", max_new_tokens=2, extra_headers=fault(reply_tokens=20))
     assert reply.finish_reason == "length"
     assert reply.notice == protocol.FINISH_NOTICES["length"]
-    markdown = reply._repr_markdown_()
-    assert markdown.startswith(reply.text) and "max_new_tokens" in markdown and "tokens" in markdown
+    shown = reply._repr_html_()
+    assert reply.text in shown and "max_new_tokens" in shown and "reply tokens" in shown
 
 
 def test_models_lists_the_emulator_models(client):
@@ -469,7 +469,10 @@ def test_an_unknown_file_is_not_found(client):
         client.file("no-such-file")
 
 
-def test_reply_markdown_and_repr_are_plain_text(client):
-    reply = client.chat("**bold** claim")
-    assert reply._repr_markdown_().startswith("**bold** claim")
+def test_reply_renders_markdown_with_model_html_escaped(client):
+    reply = client.chat('**bold** claim <img src=x onerror="alert(1)"> [x](javascript:alert(1))')
+    shown = reply._repr_html_()
+    assert "<strong>bold</strong> claim" in shown
+    assert "<img" not in shown and 'href="javascript:' not in shown
+    assert not hasattr(reply, "_repr_markdown_")
     assert json.loads(json.dumps(reply.usage)) == reply.usage
