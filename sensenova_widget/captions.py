@@ -422,6 +422,7 @@ class _Run:
                 outcome = future.result()
                 if not outcome.cancelled:
                     tally.record(job.index, outcome)
+            self.pool.shutdown(wait=True, cancel_futures=True)  # also a job the interrupt hit mid-submit
             raise
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
