@@ -1,0 +1,174 @@
+"""What ChatPanel puts in front of the browser: coalesced deltas, turns, thumbnails, pickers.
+
+Kept apart from the widget class so it can be read (and tested) without a kernel: these are
+plain functions and one small class, none of which touches a comm.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any, Callable, Mapping
+
+from . import media, protocol
+from .errors import SenseNovaError
+
+THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser
+DELTA_INTERVAL = 0.05  # at most one delta message every 50 ms (jupyter_server drops IOPub floods)
+MAX_PICKER_ITEMS = 60
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def utf16_len(text: str) -> int:
+    """Length as the browser counts it (JavaScript strings are UTF-16), for delta offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class Coalescer:
+    """Collect streamed text and hand it on at most once per `interval` seconds.
+
+    A reply of thousands of deltas becomes ~20 messages a second, whatever the server's pace:
+    a background thread wakes every `interval` and emits what piled up, as `(text, offset)`,
+    where `offset` is how much was emitted before (in UTF-16 units, as the browser counts).
+    `close()` emits the rest, so the pieces always add up to the whole text.
+    """
+
+    def __init__(self, emit: Callable[[str, int], None], interval: float = DELTA_INTERVAL) -> None:
+        self.emit = emit
+        self.interval = interval
+        self.emitted = 0  # messages sent
+        self._pending: list[str] = []
+        self._offset = 0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="snw-coalescer", daemon=True)
+        self._thread.start()
+
+    def add(self, text: str) -> None:
+        if text:
+            with self._lock:
+                self._pending.append(text)
+
+    def _flush(self) -> None:
+        with self._lock:
+            text = "".join(self._pending)
+            self._pending.clear()
+            offset = self._offset
+            self._offset += utf16_len(text)
+        if text:
+            self.emitted += 1
+            self.emit(text, offset)
+
+    def _loop(self) -> None:
+        while not self._closed.wait(self.interval):
+            self._flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join()
+        self._flush()
+
+
+def image_mime(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[8:12] == b"WEBP":
+        return "image/webp"
+    raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
+
+
+def thumbnail_url(value: Any) -> str | None:
+    """A data: URL of `value` at most 256 px on a side, or None when it cannot be shown here
+    (a URL, a file id): the browser then shows a placeholder."""
+    import base64
+
+    try:
+        data = media.thumbnail(value, max_side=THUMBNAIL_SIDE)
+        return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+    except (SenseNovaError, ValueError, OSError):
+        return None
+
+
+def media_kind(value: Any) -> str:
+    return "video" if media.is_video_like(value) else "image"
+
+
+def staged_item(value: Any, label: str | None = None) -> dict:
+    """The browser's view of a staged value: id, kind, label and a thumbnail (never the value)."""
+    return {"id": new_id(), "kind": media_kind(value), "label": label or media.describe(value),
+            "thumb": thumbnail_url(value)}
+
+
+def parameter_specs() -> dict[str, dict]:
+    """protocol.PARAMETERS as the browser's settings form needs them."""
+    specs = {}
+    for name, (kind, low, low_in, high, high_in, allowed, default) in protocol.PARAMETERS.items():
+        specs[name] = {"min": low, "max": high, "min_inclusive": low_in, "max_inclusive": high_in,
+                       "integer": kind is int, "allowed": allowed, "default": default}
+    return specs
+
+
+def request_params(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling parameters set in the panel (unset ones are left to the service)."""
+    return {name: settings[name] for name in protocol.PARAMETERS if settings.get(name) is not None}
+
+
+def check_staged(items: list[Mapping[str, Any]]) -> None:
+    """The request limits on what is staged: at most 6 images or 1 video, never both."""
+    images = sum(item["kind"] == "image" for item in items)
+    videos = sum(item["kind"] == "video" for item in items)
+    protocol.check_media_counts(images, videos)
+
+
+def user_turn(text: str, attachments: list[Mapping[str, Any]]) -> dict:
+    return {"id": new_id(), "role": "user", "text": text,
+            "attachments": [{"kind": a["kind"], "label": a["label"], "thumb": a.get("thumb")} for a in attachments]}
+
+
+def assistant_turn(model: str) -> dict:
+    return {"id": new_id(), "role": "assistant", "text": "", "status": "streaming", "model": model,
+            "finish_reason": None, "notice": None, "omitted": [], "usage": None, "error": None}
+
+
+def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dict:
+    """The assistant turn once its stream ended: text set once, with its ending explained."""
+    done = dict(turn)
+    finish = getattr(reply, "finish_reason", None) if reply is not None else None
+    done.update(
+        text=getattr(reply, "text", "") if reply is not None else "",
+        finish_reason=finish,
+        notice=protocol.FINISH_NOTICES.get(finish or ""),
+        omitted=list(getattr(reply, "omitted", []) or []),
+        usage=dict(getattr(reply, "usage", {}) or {}) or None,
+        error=error,
+        status="error" if error else ("stopped" if finish == "stopped" else "done"),
+    )
+    return done
+
+
+def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The namespace's image-like and video-like values, `_`-names and modules skipped."""
+    found = []
+    for name, value in list(namespace.items()):
+        if name.startswith("_") or callable(value) or type(value).__name__ == "module":
+            continue
+        try:
+            if media.is_image_like(value) or media.is_video_like(value):
+                found.append((name, value))
+        except Exception:  # a value whose attributes raise is simply not offered
+            continue
+        if len(found) >= MAX_PICKER_ITEMS:
+            break
+    return found
+
+
+def picker_entry(name: str, value: Any) -> dict:
+    return {"name": name, "kind": media_kind(value), "description": media.describe(value),
+            "thumb": thumbnail_url(value)}

@@ -1,0 +1,401 @@
+"""`ChatPanel`: SenseNova's chat as an anywidget in the notebook.
+
+The kernel side holds the `Conversation` (and so the client, its credentials and the
+full-resolution media); the browser gets only text, settings and thumbnails of at most 256 px.
+A reply streams in a kernel thread, so the kernel stays usable, and reaches the browser as
+custom messages coalesced to one every 50 ms; its final text is then set once on the synced
+`conversation` trait. Browser requests (send, stop, attach, ...) arrive as custom messages with
+an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import anywidget
+import ipywidgets
+import traitlets
+
+from . import media, panel_state, protocol
+from .errors import InvalidRequestError, MediaError, SenseNovaError
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    return get_ipython()
+
+
+def _cell_parent() -> Any:
+    """The parent header of the request running now, so a thread's output lands in its cell."""
+    shell = _shell()
+    get_parent = getattr(shell, "get_parent", None)
+    return get_parent() if get_parent else None
+
+
+class _InCell:
+    """Route this thread's output to the cell whose parent header was captured (ipykernel 7)."""
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+        self.tokens = None
+
+    def __enter__(self) -> None:
+        shell = _shell()
+        if self.parent and hasattr(shell, "set_thread_parent"):
+            self.tokens = shell.set_thread_parent(self.parent)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.tokens is not None:
+            _shell().reset_thread_parent(self.tokens)
+
+
+class ChatPanel(anywidget.AnyWidget):
+    """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.send(...)`.
+
+    `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
+    pair); `model`, `system` and the sampling `params` are the panel's initial settings.
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    conversation = traitlets.List(traitlets.Dict()).tag(sync=True)
+    staged = traitlets.List(traitlets.Dict()).tag(sync=True)
+    settings = traitlets.Dict().tag(sync=True)
+    models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    parameters = traitlets.Dict().tag(sync=True)
+    limits = traitlets.Dict().tag(sync=True)
+    busy = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, client: Any = None, model: str | None = None, system: str | None = None,
+                 **params: Any) -> None:
+        for name, value in params.items():
+            if name not in protocol.PARAMETERS:
+                raise InvalidRequestError(f"{name!r} is not a ChatPanel setting: expected one of "
+                                          f"{', '.join(protocol.PARAMETERS)} (or model=, system=).", field=name)
+            if value is not None:
+                protocol.validate_parameter(name, value)
+        from .client import Client
+        from .conversation import Conversation
+
+        self._client = client if client is not None else Client()
+        self._conversation = Conversation(self._client, model=model, system=system, **params)
+        model_id = self._client.resolve_model(model)
+        super().__init__(
+            settings={"model": model_id, "system": system, **{k: params.get(k) for k in protocol.PARAMETERS}},
+            models=[model_id],
+            parameters=panel_state.parameter_specs(),
+            limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
+        )
+        self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
+        self._callbacks: list[Callable[[Any], None]] = []
+        self._lock = threading.Lock()
+        self._stop_requested = False
+        self._worker: concurrent.futures.Future | None = None
+        self.on_msg(self._on_browser_message)
+        threading.Thread(target=self._load_models, name="snw-models", daemon=True).start()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def messages(self) -> list[dict]:
+        """The conversation as wire-shaped dicts, system first when set."""
+        return self._conversation.messages
+
+    def attach(self, value: Any, *, label: str | None = None) -> str:
+        """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
+        if not (media.is_image_like(value) or media.is_video_like(value)):
+            raise MediaError(f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
+                             "figure, image bytes) or a video (frames, video(...), a video file id).")
+        item = panel_state.staged_item(value, label)
+        self._staged_values[item["id"]] = value
+        self.staged = [*self.staged, item]
+        return item["id"]
+
+    def send(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
+        """Send a turn (with what is staged, plus `images` / `video`); it streams into the panel.
+
+        Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
+        failure raises here, after the partial text was kept in the panel.
+        """
+        for value in _as_list(images):
+            self.attach(media.image(value) if not media.is_image_like(value) else value)
+        if video is not None:
+            self.attach(video if media.is_video_like(video) else media.video(video))
+        future = self._start("send", text=text)
+        return future.result() if wait else future
+
+    def stop(self) -> None:
+        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays."""
+        self._stop_requested = True
+        self._conversation.stop()
+
+    def regenerate(self, *, wait: bool = True) -> Any:
+        """Ask for the last reply again."""
+        future = self._start("regenerate")
+        return future.result() if wait else future
+
+    def edit(self, text: str, *, wait: bool = True) -> Any:
+        """Replace the last user message with `text` and ask again."""
+        future = self._start("edit", text=text)
+        return future.result() if wait else future
+
+    def clear(self) -> None:
+        """Forget the conversation (and stop a reply in progress); staged attachments stay."""
+        self.stop()
+        if self._worker is not None:
+            concurrent.futures.wait([self._worker], timeout=5)
+        self._conversation.clear()
+        self.conversation = []
+
+    def on_reply(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
+        self._callbacks.append(callback)
+
+    # ------------------------------------------------------------------ a turn
+    def _params(self) -> dict[str, Any]:
+        settings = self.settings
+        params = panel_state.request_params(settings)
+        if settings.get("model"):
+            params["model"] = settings["model"]
+        return params
+
+    def _start(self, action: str, text: str = "") -> concurrent.futures.Future:
+        """Check, record the turn in the browser, and stream the reply in a kernel thread."""
+        with self._lock:
+            if self.busy:
+                raise InvalidRequestError("A reply is still streaming: stop it (panel.stop()) or wait for it.",
+                                          field="busy")
+            turns = list(self.conversation)
+            if action == "send":
+                staged = list(self.staged)
+                panel_state.check_staged(staged)
+                if not text.strip() and not staged:
+                    raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
+                values = [self._staged_values.pop(item["id"]) for item in staged]
+                images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
+                videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
+                user = panel_state.user_turn(text, staged)
+                turns.append(user)
+            else:
+                last_user = max((i for i, t in enumerate(turns) if t["role"] == "user"), default=None)
+                if last_user is None:
+                    raise InvalidRequestError(f"Nothing to {action}: the conversation has no message yet.",
+                                              field="conversation")
+                user = dict(turns[last_user])
+                if action == "edit":
+                    if not text.strip():
+                        raise InvalidRequestError("The edited message is empty.", field="text")
+                    user["text"] = text
+                turns = turns[:last_user] + [user]
+            model = self.settings.get("model") or self._client.resolve_model()
+            reply_turn = panel_state.assistant_turn(model)
+            turns.append(reply_turn)
+            self._stop_requested = False
+            self._sync_settings_into_conversation()
+            params = self._params()
+            conv = self._conversation
+            if action == "send":
+                video = videos[0] if videos else None
+
+                def ask(on_delta: Callable) -> Any:
+                    return conv.ask(text, images=images, video=video, on_delta=on_delta, **params)
+                self.staged = []
+            elif action == "regenerate":
+                def ask(on_delta: Callable) -> Any:
+                    return conv.regenerate(on_delta=on_delta, **params)
+            else:
+                def ask(on_delta: Callable) -> Any:
+                    return conv.edit_last(text, on_delta=on_delta, **params)
+            with self.hold_sync():
+                self.conversation = turns
+                self.busy = True
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            self._worker = future
+        parent = _cell_parent()
+        threading.Thread(target=self._run, args=(ask, reply_turn, parent, future),
+                         name="snw-reply", daemon=True).start()
+        return future
+
+    def _sync_settings_into_conversation(self) -> None:
+        system = self.settings.get("system") or None
+        if getattr(self._conversation, "system", system) != system:
+            self._conversation.system = system
+
+    def _run(self, ask: Callable[[Callable], Any], turn: dict, parent: Any,
+             future: concurrent.futures.Future) -> None:
+        """The worker: stream the reply, deltas coalesced to the browser, then set the turn once."""
+        with _InCell(parent):
+            coalescer = panel_state.Coalescer(
+                lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
+                                                 "text": piece}))
+
+            def on_delta(delta: Any) -> None:
+                coalescer.add(delta.text)
+                if self._stop_requested:  # a Stop that came while the request was being sent
+                    self._conversation.stop()
+
+            reply, error, failure = None, None, None
+            previous = self._conversation.last_reply
+            try:
+                reply = ask(on_delta)
+            except SenseNovaError as exc:
+                failure, error = exc, exc.one_line()
+            except Exception as exc:  # a bug rather than a service error: show it, print the traceback
+                failure, error = exc, f"{type(exc).__name__}: {exc}"
+                traceback.print_exc(file=sys.stderr)
+            finally:
+                coalescer.close()
+            if failure is not None:
+                last = self._conversation.last_reply
+                reply = _partial_reply(failure, last if last is not previous else None)
+            done = panel_state.finished_turn(turn, reply, error)
+            with self.hold_sync():
+                self.conversation = [done if t["id"] == turn["id"] else t for t in self.conversation]
+                self.busy = False
+            if failure is not None:
+                future.set_exception(failure)
+                return
+            for callback in list(self._callbacks):
+                try:
+                    callback(reply)
+                except Exception:
+                    traceback.print_exc(file=sys.stderr)
+            future.set_result(reply)
+
+    def _load_models(self) -> None:
+        """Offer the service's model list (the configured model stays first if it is not listed)."""
+        try:
+            listed = self._client.models()
+        except Exception:  # the configured model is still usable; the list is a convenience
+            return
+        current = self.settings.get("model")
+        self.models = list(dict.fromkeys(([current] if current and current not in listed else []) + listed))
+
+    # ------------------------------------------------------------------ browser requests
+    def _message(self, content: dict, buffers: list | None = None) -> None:
+        """A custom message to the views (`send` is the chat turn here, so not Widget.send)."""
+        ipywidgets.Widget.send(self, content, buffers)
+
+    def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if not isinstance(content, dict) or content.get("type") != "request":
+            return
+        method = content.get("method")
+        handler = self._HANDLERS.get(method)
+        try:
+            if handler is None:
+                raise InvalidRequestError(f"unknown request {method!r}", field="method")
+            result = handler(self, content.get("params") or {}, buffers or [])
+            answer = {"type": "response", "id": content.get("id"), "ok": True, "result": result}
+        except Exception as exc:
+            message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
+            answer = {"type": "response", "id": content.get("id"), "ok": False, "error": message}
+        self._message(answer)
+
+    def _request_send(self, params: dict, _buffers: list) -> dict:
+        self._start("send", text=str(params.get("text", "")))
+        return {"started": True}
+
+    def _request_regenerate(self, _params: dict, _buffers: list) -> dict:
+        self._start("regenerate")
+        return {"started": True}
+
+    def _request_edit(self, params: dict, _buffers: list) -> dict:
+        self._start("edit", text=str(params.get("text", "")))
+        return {"started": True}
+
+    def _request_stop(self, _params: dict, _buffers: list) -> dict:
+        self.stop()
+        return {"stopped": True}
+
+    def _request_clear(self, _params: dict, _buffers: list) -> dict:
+        self.clear()
+        return {"cleared": True}
+
+    def _request_unstage(self, params: dict, _buffers: list) -> dict:
+        item_id = params.get("id")
+        self._staged_values.pop(item_id, None)
+        self.staged = [item for item in self.staged if item["id"] != item_id]
+        return {"removed": item_id}
+
+    def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
+        shell = _shell()
+        namespace = getattr(shell, "user_ns", {}) or {}
+        return {"items": [panel_state.picker_entry(name, value)
+                          for name, value in panel_state.notebook_images(namespace)]}
+
+    def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
+        name = str(params.get("name", ""))
+        namespace = getattr(_shell(), "user_ns", {}) or {}
+        if name not in namespace:
+            raise InvalidRequestError(f"the notebook has no variable {name!r} any more: reopen the list.",
+                                      field="name")
+        return {"id": self.attach(namespace[name], label=name)}
+
+    def _request_attach_file(self, params: dict, buffers: list) -> dict:
+        if not buffers:
+            raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
+        data = bytes(buffers[0])
+        name = str(params.get("name") or "file")
+        if params.get("kind") == "video":
+            file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
+            self._client.wait_for_file(file_id)
+            return {"id": self.attach(media.file_id(file_id, kind="video"), label=name)}
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+                value = opened.copy()
+        except (UnidentifiedImageError, OSError) as exc:
+            raise MediaError(f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}") from None
+        return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
+
+    def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
+        url = str(params.get("url", "")).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            raise InvalidRequestError(f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url")
+        return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
+
+    _HANDLERS: dict[str, Callable[..., dict]] = {
+        "send": _request_send,
+        "regenerate": _request_regenerate,
+        "edit": _request_edit,
+        "stop": _request_stop,
+        "clear": _request_clear,
+        "unstage": _request_unstage,
+        "list_variables": _request_list_variables,
+        "attach_variable": _request_attach_variable,
+        "attach_file": _request_attach_file,
+        "attach_video_url": _request_attach_video_url,
+    }
+
+
+def _partial_reply(exc: BaseException, last: Any) -> Any:
+    """What a failed stream had delivered, so the partial text stays on screen."""
+    from .client import Reply
+
+    partial = getattr(exc, "partial_text", "") or ""
+    if last is not None and getattr(last, "text", "") and len(last.text) >= len(partial):
+        return last
+    return Reply(text=partial)
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,0 +1,216 @@
+"""A real JupyterLab and Debian's Chromium for the panel's end-to-end tests and benchmark.
+
+`jupyterlab(root, env)` starts `jupyter lab` on a free port with an empty token, settings that
+keep it off the internet (no news, no update check) and widget state saved into the notebook;
+`chromium()` launches /usr/bin/chromium through Playwright (its own browser download cannot
+work here). `open_notebook` / `run_all` drive the page as a person would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output" / "browser"
+
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                         "checkForUpdates": False},
+    "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
+    "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": "JupyterLab Light"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    # every cell stays in the page (no windowing), so a widget below the fold is still "visible"
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+
+def _settings_dir(root: Path) -> Path:
+    return root.parent / (root.name + "-settings")
+
+
+def chromium_missing_reason() -> str | None:
+    """Why the browser tests cannot run here, or None. In CI a missing browser is a failure."""
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing"
+    return None
+
+
+def require_chromium() -> None:
+    """Skip (locally) or fail (in CI, env CI set) when the browser tests cannot run."""
+    import pytest
+
+    reason = chromium_missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def lab_with_emulator(root: Path) -> Iterator[dict]:
+    """An emulator, a JupyterLab whose kernels talk to it, and Chromium: one of each per module.
+
+    Yields {"url", "root", "browser", "emulator"}; the kernels get the emulator's address and key
+    from the environment, as a person's kernel gets the real service's.
+    """
+    require_chromium()
+    from sensenova_widget.emulator import Emulator
+
+    root.mkdir(parents=True, exist_ok=True)
+    with Emulator() as emu:
+        env = {"SENSENOVA_API_BASE": emu.base_url, "SENSENOVA_API_BASE_FILE": emu.file_base_url,
+               "SENSENOVA_API_KEY": emu.api_key, "SENSENOVA_ACCESS_KEY_ID": "", "SENSENOVA_SECRET_ACCESS_KEY": ""}
+        with jupyterlab(root, env) as url, chromium() as browser:
+            yield {"url": url, "root": root, "browser": browser, "emulator": emu}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, env: dict[str, str]) -> Iterator[str]:
+    """Run JupyterLab serving `root` with `env` (which its kernels inherit); yields its URL."""
+    settings = _settings_dir(root)
+    for name, value in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    port = free_port()
+    log = open(root.parent / (root.name + "-jupyterlab.log"), "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabServerApp.open_browser=False"],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "/api/status", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter lab did not answer within 90 s; see {log.name}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        _shutdown_kernels(url)
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def _shutdown_kernels(url: str) -> None:
+    try:
+        with urllib.request.urlopen(url + "/api/kernels", timeout=5) as response:
+            kernels = json.load(response)
+        for kernel in kernels:
+            request = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """A Playwright Chromium browser (Debian's build)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def open_notebook(page, url: str, name: str) -> None:
+    """Open a notebook alone in its own workspace and wait until its kernel is idle."""
+    workspace = name.replace(".", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?reset")
+    page.wait_for_selector(".jp-Notebook:visible", timeout=60_000)
+    wait_kernel_idle(page)
+
+
+def wait_kernel_idle(page, timeout: float = 60_000) -> None:
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout)
+
+
+def run_all(page) -> None:
+    """Run every cell of the open notebook through JupyterLab's Run menu.
+
+    A click made while the kernel's websocket is still connecting can be lost: try again
+    until the first cell shows it ran (or is running).
+    """
+    first_prompt = page.locator(".jp-Notebook:visible .jp-InputPrompt").first
+    for _ in range(5):
+        page.click(".jp-Notebook:visible")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if first_prompt.inner_text().strip() not in ("[ ]:", ""):
+                return
+            time.sleep(0.2)
+    raise AssertionError("JupyterLab did not start running the notebook's cells")
+
+
+def set_theme(page, theme: str) -> None:
+    """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") from the command palette."""
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator(".lm-CommandPalette-input:visible")
+    palette.wait_for(timeout=20_000)
+    palette.fill(f"Use Theme: {theme}")
+    page.keyboard.press("Enter")
+    light = "false" if "Dark" in theme else "true"
+    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached", timeout=30_000)
+    page.wait_for_timeout(500)  # let the new theme's CSS variables settle before a screenshot
+
+
+def save_screenshot(locator, name: str) -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / name
+    locator.screenshot(path=str(path))
+    return path
+
+
+def copy_to_docs(path: Path, name: str) -> None:
+    target = ROOT / "docs" / name
+    shutil.copyfile(path, target)

@@ -1,0 +1,200 @@
+"""ChatPanel end to end: a real JupyterLab, Debian's Chromium and the emulator, as a person uses it.
+
+One JupyterLab (and one emulator, whose address the kernels get from the environment) serves
+every test of this module; each test opens its own notebook, so its own kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PIL import Image
+
+from browser_helpers import (copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
+                             wait_kernel_idle, write_notebook)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+SLOW = 'snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})'
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with lab_with_emulator(tmp_path_factory.mktemp("panel-lab") / "root") as running:
+        yield running
+
+
+@pytest.fixture
+def open_panel(lab):
+    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
+    pages = []
+
+    def opener(name: str, cells: list[str]):
+        write_notebook(lab["root"] / name, cells)
+        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+        pages.append(page)
+        open_notebook(page, lab["url"], name)
+        run_all(page)
+        panel = page.locator(".jp-Notebook:visible .snw-panel").last
+        panel.wait_for(timeout=60_000)
+        wait_kernel_idle(page)
+        panel.scroll_into_view_if_needed()
+        return page, panel
+
+    yield opener
+    for page in pages:
+        page.close()
+
+
+def send(panel, text: str) -> None:
+    box = panel.locator(".snw-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def last_reply(panel, timeout: float = 30_000):
+    """The last assistant turn once its stream ended (status done, stopped or error)."""
+    reply = panel.locator(".snw-assistant").last
+    reply.locator(".snw-markdown").wait_for(timeout=timeout)
+    return reply
+
+
+def test_type_send_and_watch_the_reply_stream_in(open_panel):
+    page, panel = open_panel("stream.ipynb", ["import sensenova_widget as snw",
+                                              f"panel = snw.ChatPanel(client={SLOW})\npanel"])
+    send(panel, "Hello panel, how are you?")
+    assert panel.locator(".snw-user .snw-body").last.inner_text() == "Hello panel, how are you?"
+    streaming = panel.locator(".snw-assistant .snw-streaming")
+    streaming.wait_for(timeout=30_000)
+    page.wait_for_function("el => el.textContent.length > 30", arg=streaming.element_handle(), timeout=30_000)
+    assert panel.locator(".snw-send").inner_text() == "Stop"  # Send turns into Stop while streaming
+    reply = last_reply(panel, timeout=60_000)
+    text = reply.locator(".snw-markdown").inner_text()
+    assert text.startswith("Hello panel, how are you?")
+    assert "Tokens:" in reply.locator(".snw-usage").inner_text()
+    assert panel.locator(".snw-send").inner_text() == "Send"
+    stats = page.evaluate("() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
+                          " return {custom: s.customMessages}; }")
+    assert stats["custom"] >= 2  # deltas came as custom messages, not one trait update per token
+
+
+def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):
+    page, panel = open_panel("attach.ipynb", [
+        "import sensenova_widget as snw\nfrom PIL import Image",
+        "photo = Image.new('RGB', (640, 480), (200, 30, 30))",
+        "panel = snw.ChatPanel()\npanel",
+    ])
+    picture = tmp_path / "upload.png"
+    Image.new("RGB", (320, 200), (20, 40, 220)).save(picture)
+    panel.locator("input[type=file][accept='image/*']").set_input_files(str(picture))
+    panel.locator(".snw-staged-item").wait_for(timeout=30_000)
+    assert "upload.png" in panel.locator(".snw-staged-item").inner_text()
+    send(panel, "What is in this picture?")
+    reply = last_reply(panel)
+    assert "image 1: 320x200" in reply.inner_text()
+    assert panel.locator(".snw-user .snw-attachment img").count() == 1  # the thumbnail stays with the turn
+
+    panel.locator(".snw-picker-button").click()
+    item = panel.locator(".snw-picker-item[data-name='photo']")
+    item.wait_for(timeout=30_000)
+    assert "PIL RGB 640x480" in item.inner_text()
+    item.click()
+    panel.locator(".snw-staged-item").wait_for(timeout=30_000)
+    send(panel, "And this one?")
+    panel.locator(".snw-assistant").nth(1).locator(".snw-markdown").wait_for(timeout=30_000)
+    assert "640x480" in panel.locator(".snw-assistant").nth(1).inner_text()
+
+    light = save_screenshot(panel, "panel-light.png")
+    copy_to_docs(light, "panel.png")
+    set_theme(page, "JupyterLab Dark")
+    try:
+        save_screenshot(panel, "panel-dark.png")
+        background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
+        assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # follows the dark theme
+    finally:
+        set_theme(page, "JupyterLab Light")
+
+
+def test_limits_are_enforced_before_sending(open_panel, tmp_path):
+    page, panel = open_panel("limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    files = []
+    for i in range(7):
+        path = tmp_path / f"p{i}.png"
+        Image.new("RGB", (40, 30), (i * 30, 0, 0)).save(path)
+        files.append(str(path))
+    panel.locator("input[type=file][accept='image/*']").set_input_files(files)
+    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 7",
+                           arg=panel.element_handle(), timeout=30_000)
+    assert "At most 6 images" in panel.locator(".snw-reason").inner_text()
+    send(panel, "too many")
+    assert panel.locator(".snw-turn").count() == 0  # nothing was sent
+    panel.locator(".snw-staged-item .snw-remove").first.click()
+    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 6",
+                           arg=panel.element_handle(), timeout=30_000)
+    send(panel, "six is fine")
+    assert "image 6" in last_reply(panel).inner_text()
+
+
+def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):
+    page, panel = open_panel("stop.ipynb", ["import sensenova_widget as snw",
+                                            f"panel = snw.ChatPanel(client={SLOW})\npanel"])
+    send(panel, "Tell me a long story")
+    streaming = panel.locator(".snw-assistant .snw-streaming")
+    streaming.wait_for(timeout=30_000)
+    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    panel.locator(".snw-send").click()  # it reads Stop now
+    stopped = panel.locator(".snw-assistant.snw-status-stopped")
+    stopped.wait_for(timeout=30_000)
+    assert "Stopped" in stopped.locator(".snw-notice").inner_text()
+    partial = stopped.locator(".snw-markdown").inner_text()
+    assert partial.startswith("Tell me a long story")
+    assert len(partial.split()) < 400  # the reply was cut, not completed
+    assert panel.locator(".snw-send").inner_text() == "Send"
+    # the conversation goes on after a stop
+    panel.locator(".snw-regenerate").click()
+    panel.locator(".snw-assistant .snw-streaming").wait_for(timeout=30_000)
+    panel.locator(".snw-send").click()
+    panel.locator(".snw-assistant.snw-status-stopped").wait_for(timeout=30_000)
+
+
+def test_model_text_stays_inert(open_panel):
+    page, panel = open_panel("xss.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    payload = ('<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> '
+               '[x](javascript:window.__xss=1) <a href="javascript:window.__xss=1">y</a>')
+    send(panel, payload)
+    reply = last_reply(panel)
+    time.sleep(0.5)  # give any injected handler the chance to run
+    assert page.evaluate("() => window.__xss") is None
+    log = panel.locator(".snw-log")
+    assert log.locator("img[src='x'], script, [onerror]").count() == 0
+    assert log.locator("a[href^='javascript:' i]").count() == 0
+    assert "<script>window.__xss=1</script>" in reply.inner_text()  # shown as text, not run
+
+
+def test_saved_notebook_reloads_with_its_conversation_and_no_credentials(open_panel, lab):
+    page, panel = open_panel("saved.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    send(panel, "Remember this conversation")
+    last_reply(panel)
+    page.click(".jp-Notebook:visible")
+    page.keyboard.press("Control+s")
+    saved = lab["root"] / "saved.ipynb"
+    deadline = time.monotonic() + 30
+    while "application/vnd.jupyter.widget-state+json" not in saved.read_text():
+        assert time.monotonic() < deadline, "the notebook was not saved with its widget state"
+        time.sleep(0.3)
+    text = saved.read_text()
+    assert "Remember this conversation" in text
+    assert lab["emulator"].api_key not in text
+    assert "Bearer" not in text
+
+    page.reload()
+    page.wait_for_selector(".jp-Notebook:visible", timeout=60_000)
+    again = page.locator(".jp-Notebook:visible .snw-panel").last
+    again.wait_for(timeout=60_000)
+    again.locator(".snw-assistant .snw-markdown").wait_for(timeout=30_000)
+    assert "Remember this conversation" in again.locator(".snw-log").inner_text()
+    state = json.loads(text)["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    panels = [m["state"] for m in state.values() if "conversation" in m.get("state", {})]
+    assert panels and all(len(t.get("thumb") or "") < 200_000 for p in panels for t in p["staged"])
