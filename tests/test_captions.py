@@ -353,3 +353,29 @@ def test_a_killed_process_keeps_every_finished_caption(emulator, cache_path, tmp
                   cache=cache_path, progress=False)
     assert len(emulator.requests) - sent == 30 - kept
     assert out["caption"].notna().all() and out.attrs["sensenova_summary"]["from_cache"] == kept
+
+
+class LazyPicture:
+    """An image made only when asked for (as a file read or a decode is): records how far the
+    rows handed out ever run ahead of the requests the emulator has received."""
+
+    made: set = set()
+    ahead: list = []
+
+    def __init__(self, n: int, emulator) -> None:
+        self.n, self.emulator = n, emulator
+
+    def __array__(self, dtype=None, copy=None):
+        LazyPicture.made.add(self.n)
+        LazyPicture.ahead.append(len(LazyPicture.made) - len(self.emulator.requests))
+        return np.full((16, 16, 3), self.n, np.uint8)
+
+
+def test_rows_are_opened_only_as_workers_free_up(emulator, cache_path):
+    LazyPicture.made.clear()
+    LazyPicture.ahead.clear()
+    df = pd.DataFrame({"image": [LazyPicture(n, emulator) for n in range(30)], "n": range(30)})
+    client = ScriptedClient(emulator, {n: "ttft=0.02" for n in range(30)})
+    out = caption(df, "image", "Describe row {n}.", client=client, cache=cache_path, progress=False, concurrency=3)
+    assert out["caption"].notna().all() and len(LazyPicture.made) == 30
+    assert max(LazyPicture.ahead) <= 3  # never more rows open than workers, whatever the row count
