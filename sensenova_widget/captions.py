@@ -443,9 +443,10 @@ class _Ready:
 
 
 def _content_key(value: Any) -> str:
-    """A row image's identity for the cache key, by media.py's own rule (the SHA-256 of the file
-    bytes or pixels it keys its encode cache with): the same pixels give the same key whatever
-    the value's type. URLs and file ids are their own identity (their content is not here)."""
+    """A row image's identity for the cache key, by media.py's own rule (the content hash of the
+    file bytes or pixels it keys its encode cache with, XXH3-128 or SHA-256): the same content
+    gives the same key. URLs and file ids are their own identity (their content is not here).
+    A machine hashing the other way simply misses the cache: never a wrong hit."""
     from . import media
 
     if isinstance(value, media.Media):
