@@ -103,7 +103,10 @@ class ChatPanel(anywidget.AnyWidget):
         self._lock = threading.Lock()
         self._stop_requested = False
         self._worker: concurrent.futures.Future | None = None
+        # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
+        self._home_parent = _cell_parent()
         self.on_msg(self._on_browser_message)
+        self.models_loaded = threading.Event()  # set once the model list was asked for (failed or not)
         threading.Thread(target=self._load_models, name="snw-models", daemon=True).start()
 
     # ------------------------------------------------------------------ public API
@@ -174,8 +177,12 @@ class ChatPanel(anywidget.AnyWidget):
             params["model"] = settings["model"]
         return params
 
-    def _start(self, action: str, text: str = "") -> concurrent.futures.Future:
-        """Check, record the turn in the browser, and stream the reply in a kernel thread."""
+    def _start(self, action: str, text: str = "", *, from_browser: bool = False) -> concurrent.futures.Future:
+        """Check, record the turn in the browser, and stream the reply in a kernel thread.
+
+        The thread's output goes to the cell that called (captured now), or for a turn started in
+        the browser, to the cell that made the panel.
+        """
         with self._lock:
             if self.busy:
                 raise InvalidRequestError("A reply is still streaming: stop it (panel.stop()) or wait for it.",
@@ -226,7 +233,7 @@ class ChatPanel(anywidget.AnyWidget):
                 self.busy = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
-        parent = _cell_parent()
+        parent = self._home_parent if from_browser else _cell_parent()
         threading.Thread(target=self._run, args=(ask, reply_turn, parent, future),
                          name="snw-reply", daemon=True).start()
         return future
@@ -281,10 +288,12 @@ class ChatPanel(anywidget.AnyWidget):
         """Offer the service's model list (the configured model stays first if it is not listed)."""
         try:
             listed = self._client.models()
+            current = self.settings.get("model")
+            self.models = list(dict.fromkeys(([current] if current and current not in listed else []) + listed))
         except Exception:  # the configured model is still usable; the list is a convenience
-            return
-        current = self.settings.get("model")
-        self.models = list(dict.fromkeys(([current] if current and current not in listed else []) + listed))
+            pass
+        finally:
+            self.models_loaded.set()
 
     # ------------------------------------------------------------------ browser requests
     def _message(self, content: dict, buffers: list | None = None) -> None:
@@ -307,15 +316,15 @@ class ChatPanel(anywidget.AnyWidget):
         self._message(answer)
 
     def _request_send(self, params: dict, _buffers: list) -> dict:
-        self._start("send", text=str(params.get("text", "")))
+        self._start("send", text=str(params.get("text", "")), from_browser=True)
         return {"started": True}
 
     def _request_regenerate(self, _params: dict, _buffers: list) -> dict:
-        self._start("regenerate")
+        self._start("regenerate", from_browser=True)
         return {"started": True}
 
     def _request_edit(self, params: dict, _buffers: list) -> dict:
-        self._start("edit", text=str(params.get("text", "")))
+        self._start("edit", text=str(params.get("text", "")), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:

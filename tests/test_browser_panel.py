@@ -62,8 +62,13 @@ def last_reply(panel, timeout: float = 30_000):
 
 
 def test_type_send_and_watch_the_reply_stream_in(open_panel):
-    page, panel = open_panel("stream.ipynb", ["import sensenova_widget as snw",
-                                              f"panel = snw.ChatPanel(client={SLOW})\npanel"])
+    page, panel = open_panel("stream.ipynb", [
+        "import sensenova_widget as snw",
+        f"panel = snw.ChatPanel(client={SLOW})\n"
+        "panel.on_reply(lambda reply: print('on_reply:', reply.finish_reason, len(reply.text.split()), 'words'))\n"
+        "panel",
+        "after = 1 + 1",  # a later cell ran: the reply's output must still land in the panel's cell
+    ])
     send(panel, "Hello panel, how are you?")
     assert panel.locator(".snw-user .snw-body").last.inner_text() == "Hello panel, how are you?"
     streaming = panel.locator(".snw-assistant .snw-streaming")
@@ -78,6 +83,9 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
     stats = page.evaluate("() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
                           " return {custom: s.customMessages}; }")
     assert stats["custom"] >= 2  # deltas came as custom messages, not one trait update per token
+    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1)
+    panel_cell.get_by_text("on_reply: stop").wait_for(timeout=30_000)  # the thread's print, in the right cell
+    assert "on_reply" not in page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2).inner_text()
 
 
 def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):

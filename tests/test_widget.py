@@ -1,0 +1,316 @@
+"""ChatPanel's kernel side: its messages protocol, what its synced state may hold, coalescing.
+
+The panel talks to the emulator over real sockets. Its comm is a recording one (the `comm`
+package's `create_comm` hook, which ipykernel itself fills in a kernel), so every message the
+panel would send to a browser is captured, and browser requests are fed in through the widget's
+own message handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+from PIL import Image
+
+from sensenova_widget import panel_state, protocol
+from sensenova_widget.errors import AuthenticationError, InvalidRequestError
+from sensenova_widget.widget import ChatPanel
+
+SLOW = {"x-emulator-fault": "delta_delay=0.005,reply_tokens=300"}
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps what it would publish to the front end."""
+
+    def __init__(self, **kwargs):
+        self.published: list[tuple[dict, list]] = []
+        self.lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        with self.lock:
+            self.published.append((data or {}, buffers or []))
+
+    def custom(self) -> list[dict]:
+        with self.lock:
+            return [d["content"] for d, _ in self.published if d.get("method") == "custom"]
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch):
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+
+
+@pytest.fixture
+def panel(client):
+    return ChatPanel(client=client)
+
+
+def request(panel, method, params=None, buffers=None, req_id="r1"):
+    """Feed one browser request through the widget's message handler; return its response."""
+    panel._handle_msg({"content": {"data": {"method": "custom", "content": {
+        "type": "request", "id": req_id, "method": method, "params": params or {}}}},
+        "buffers": buffers or []})
+    answers = [m for m in panel.comm.custom() if m.get("type") == "response" and m.get("id") == req_id]
+    assert len(answers) == 1, answers
+    return answers[0]
+
+
+def wait_idle(panel, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while panel.busy:
+        assert time.monotonic() < deadline, "the reply did not finish"
+        time.sleep(0.02)
+    if panel._worker is not None:
+        panel._worker.exception(timeout)
+
+
+def png(width, height, color=(10, 200, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def decoded_sides(data_url: str) -> tuple[int, int]:
+    head, b64 = data_url.split(",", 1)
+    assert head.startswith("data:image/")
+    return Image.open(io.BytesIO(base64.b64decode(b64))).size
+
+
+# ---------------------------------------------------------------- state: what reaches the browser
+def test_synced_state_holds_no_credentials_nor_full_images(emulator):
+    from ipywidgets.embed import embed_data
+
+    from sensenova_widget import Client
+
+    keyed = Client(api_key=emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+    paired = Client(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key,
+                    base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+    secrets = [emulator.api_key, emulator.access_key_id, emulator.secret_access_key]
+    for client in (keyed, paired):
+        panel = ChatPanel(client=client, system="be brief", temperature=0.5)
+        big = Image.new("RGB", (2000, 1500), (250, 10, 10))
+        panel.attach(big)
+        reply = panel.send("What colour is it?")
+        assert "2000x1500" in reply.text  # the full image went to the service
+        state = json.dumps(panel.get_state(), default=str)
+        saved = json.dumps(embed_data(views=[panel])["manager_state"], default=str)  # what a notebook saves
+        for secret in secrets:
+            assert secret not in state and secret not in saved
+        assert "Bearer" not in state and "Authorization" not in state
+        thumbs = [a["thumb"] for t in panel.conversation for a in t.get("attachments", [])]
+        assert len(thumbs) == 1 and max(decoded_sides(thumbs[0])) <= 256
+        shown = json.dumps([panel.conversation, panel.staged])
+        assert len(shown) < 100_000  # thumbnails only: the 2000x1500 image alone is far bigger
+        assert panel.settings["system"] == "be brief" and panel.settings["temperature"] == 0.5
+
+
+def test_thumbnails_are_at_most_256_px_whatever_the_value(panel):
+    import numpy as np
+
+    panel.attach(Image.new("RGB", (300, 1200)))
+    panel.attach(np.zeros((900, 1600, 3), dtype=np.uint8))
+    panel.attach(png(100, 80))
+    sides = [decoded_sides(item["thumb"]) for item in panel.staged]
+    assert all(max(side) <= 256 for side in sides)
+    assert sides[2] == (100, 80)  # small images are not enlarged
+    assert sides[0][1] == 4 * sides[0][0] and sides[1][0] > sides[1][1]  # aspect kept
+
+
+def test_without_credentials_the_error_says_what_to_set(monkeypatch):
+    for name in ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(AuthenticationError, match="SENSENOVA_API_KEY"):
+        ChatPanel()
+
+
+def test_bad_settings_are_refused_before_anything_is_sent(client):
+    with pytest.raises(InvalidRequestError, match=r"top_p=1\.0 .*open interval"):
+        ChatPanel(client=client, top_p=1.0)
+    with pytest.raises(InvalidRequestError, match="'temprature' is not a ChatPanel setting"):
+        ChatPanel(client=client, temprature=0.5)
+
+
+def test_parameter_ranges_reach_the_browser_from_the_protocol(panel):
+    specs = panel.parameters
+    assert set(specs) == set(protocol.PARAMETERS)
+    assert specs["top_p"] == {"min": 0, "max": 1, "min_inclusive": False, "max_inclusive": False,
+                              "integer": False, "allowed": "a number in the open interval (0, 1)", "default": 0.7}
+    assert specs["max_new_tokens"]["integer"] is True
+    assert panel.limits == {"max_images": 6, "max_videos": 1}
+
+
+# ---------------------------------------------------------------- streaming
+def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
+    from sensenova_widget import Client
+
+    slow = Client(api_key=emulator.api_key, base_url=emulator.base_url, headers=SLOW)
+    panel = ChatPanel(client=slow)
+    started = time.monotonic()
+    reply = panel.send("Count with me")
+    elapsed = time.monotonic() - started
+    turn_id = panel.conversation[-1]["id"]
+    deltas = [m for m in panel.comm.custom() if m.get("type") == "delta" and m["turn"] == turn_id]
+    server_deltas = 200  # 300 tokens, deltas of 1 and 2 tokens
+    assert 2 <= len(deltas) < server_deltas / 4
+    assert len(deltas) <= elapsed / panel_state.DELTA_INTERVAL + 2  # never more than one per interval
+    assert "".join(d["text"] for d in deltas) == reply.text
+    offsets = [d["offset"] for d in deltas]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    final = panel.conversation[-1]
+    assert final["text"] == reply.text and final["status"] == "done" and final["usage"]["completion_tokens"] == 300
+
+
+def test_coalescer_offsets_count_utf16_units_like_the_browser():
+    pieces = []
+    coalescer = panel_state.Coalescer(lambda text, offset: pieces.append((text, offset)), interval=0.01)
+    for part in ["héllo ", "😀 ", "wörld"]:
+        coalescer.add(part)
+        time.sleep(0.03)
+    coalescer.close()
+    assert "".join(p for p, _ in pieces) == "héllo 😀 wörld"
+    assert [o for _, o in pieces] == [0, 6, 9]  # the emoji is two UTF-16 units
+
+
+def test_stop_keeps_the_partial_text_marked_stopped(emulator):
+    from sensenova_widget import Client
+
+    slow = Client(api_key=emulator.api_key, base_url=emulator.base_url,
+                  headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})
+    panel = ChatPanel(client=slow)
+    assert request(panel, "send", {"text": "A long one please"})["ok"]
+    deadline = time.monotonic() + 20
+    while sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta") < 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert request(panel, "stop", req_id="r2")["ok"]
+    wait_idle(panel)
+    turn = panel.conversation[-1]
+    assert turn["status"] == "stopped" and turn["finish_reason"] == "stopped"
+    assert turn["notice"] == protocol.FINISH_NOTICES["stopped"]
+    assert turn["text"].startswith("A long one please") and len(turn["text"].split()) < 400
+    assert panel.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": turn["text"]}]}
+
+
+def test_a_failed_reply_shows_inline_and_retry_works(emulator):
+    from sensenova_widget import Client
+
+    failing = Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=0,
+                     headers={"x-emulator-fault": "status=503,times=2"})
+    panel = ChatPanel(client=failing)
+    assert panel.models_loaded.wait(10)  # the model list took the first 503 (the configured model stays)
+    assert panel.models == [panel.settings["model"]]
+    assert request(panel, "send", {"text": "hello?"})["ok"]  # accepted: the failure comes later, inline
+    wait_idle(panel)
+    turn = panel.conversation[-1]
+    assert turn["status"] == "error" and "503" in turn["error"] and turn["text"] == ""
+    assert request(panel, "regenerate", req_id="r2")["ok"]  # the Retry button
+    wait_idle(panel)
+    assert panel.conversation[-1]["status"] == "done"
+    assert panel.conversation[-1]["text"].startswith("hello?")
+    assert [t["role"] for t in panel.conversation] == ["user", "assistant"]
+
+
+# ---------------------------------------------------------------- browser requests
+def test_file_bytes_arrive_as_a_buffer_and_are_sent_full_size(panel):
+    answer = request(panel, "attach_file", {"name": "shot.png", "mime": "image/png", "kind": "image"},
+                     [memoryview(png(640, 480))])
+    assert answer["ok"], answer
+    assert panel.staged[0]["label"] == "shot.png (640x480)"
+    assert request(panel, "send", {"text": "Describe"}, req_id="r2")["ok"]
+    wait_idle(panel)
+    assert "image 1: 640x480 RGB" in panel.conversation[-1]["text"]
+    assert panel.staged == []
+    assert panel.conversation[0]["attachments"][0]["label"] == "shot.png (640x480)"
+
+
+def test_bad_requests_get_an_error_answer_naming_the_problem(panel):
+    garbage = request(panel, "attach_file", {"name": "notes.txt", "kind": "image"}, [b"just text"])
+    assert not garbage["ok"] and "notes.txt is not an image" in garbage["error"]
+    unknown = request(panel, "explode", req_id="r2")
+    assert not unknown["ok"] and "unknown request 'explode'" in unknown["error"]
+    for i in range(7):
+        panel.attach(Image.new("RGB", (20, 20)))
+    too_many = request(panel, "send", {"text": "all of them"}, req_id="r3")
+    assert not too_many["ok"] and "at most 6 images" in too_many["error"]
+    assert panel.conversation == []  # nothing was sent
+
+
+def test_images_and_a_video_never_go_together(panel):
+    panel.attach(Image.new("RGB", (20, 20)))
+    assert request(panel, "attach_video_url", {"url": "https://example.com/clip.mp4"})["ok"]
+    assert [s["kind"] for s in panel.staged] == ["image", "video"]
+    answer = request(panel, "send", {"text": "both"}, req_id="r2")
+    assert not answer["ok"] and "never both" in answer["error"]
+    bad_url = request(panel, "attach_video_url", {"url": "javascript:alert(1)"}, req_id="r3")
+    assert not bad_url["ok"] and "http(s) URL" in bad_url["error"]
+    item = panel.staged[0]["id"]
+    assert request(panel, "unstage", {"id": item}, req_id="r4")["ok"]
+    assert [s["kind"] for s in panel.staged] == ["video"]
+
+
+def test_video_file_is_uploaded_through_the_file_service(panel):
+    import numpy as np
+
+    mp4 = pytest.importorskip("sensenova_widget.mp4")
+    data = mp4.encode_frames(np.zeros((6, 48, 64, 3), dtype=np.uint8), fps=6)
+    answer = request(panel, "attach_file", {"name": "clip.mp4", "mime": "video/mp4", "kind": "video"}, [data])
+    assert answer["ok"], answer
+    assert panel.staged[0]["kind"] == "video" and panel.staged[0]["thumb"] is None
+    reply = panel.send("What happens?")
+    assert "video 1: mp4" in reply.text
+
+
+def test_notebook_picker_lists_image_like_variables(panel):
+    import numpy as np
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns.update(photo=Image.new("RGB", (64, 48)), frames=np.zeros((4, 32, 32, 3), dtype=np.uint8),
+                             _hidden=Image.new("RGB", (8, 8)), number=3, words="hello")
+        answer = request(panel, "list_variables")
+        items = {item["name"]: item for item in answer["result"]["items"]}
+        assert {"photo", "frames"} <= set(items) and not {"_hidden", "number", "words"} & set(items)
+        assert items["photo"]["description"] == "PIL RGB 64x48" and items["photo"]["kind"] == "image"
+        assert items["frames"]["kind"] == "video" and max(decoded_sides(items["photo"]["thumb"])) <= 256
+        assert request(panel, "attach_variable", {"name": "photo"}, req_id="r2")["ok"]
+        assert panel.staged[0]["label"] == "photo"
+        gone = request(panel, "attach_variable", {"name": "nope"}, req_id="r3")
+        assert not gone["ok"] and "no variable 'nope'" in gone["error"]
+        reply = panel.send("What size?")
+        assert "image 1: 64x48" in reply.text
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_edit_regenerate_clear_and_on_reply(panel):
+    seen = []
+    panel.on_reply(seen.append)
+    panel.send("first question")
+    assert request(panel, "edit", {"text": "better question"})["ok"]
+    wait_idle(panel)
+    assert [t["text"].split("\n")[0] for t in panel.conversation] == ["better question", "better question"]
+    assert request(panel, "regenerate", req_id="r2")["ok"]
+    wait_idle(panel)
+    assert len(panel.conversation) == 2 and len(panel.messages) == 2
+    assert len(seen) == 3 and all(r.finish_reason == "stop" for r in seen)
+    assert request(panel, "clear", req_id="r3")["ok"]
+    assert panel.conversation == [] and panel.messages == []
+
+
+def test_programmatic_send_with_images_and_system(client):
+    panel = ChatPanel(client=client, system="Answer in one line.")
+    reply = panel.send("Compare these", images=[Image.new("RGB", (30, 20)), png(50, 40)])
+    assert "image 1: 30x20" in reply.text and "image 2: 50x40" in reply.text
+    assert panel.messages[0] == {"role": "system", "content": [{"type": "text", "text": "Answer in one line."}]}
+    assert [a["label"] for a in panel.conversation[0]["attachments"]] == ["PIL RGB 30x20", "bytes of " + f"{len(png(50, 40)):,} bytes"]
+    future = panel.send("And again?", wait=False)
+    assert future.result(timeout=30).text.startswith("And again?")
