@@ -19,9 +19,7 @@ Dask: the same function is a `map_partitions` step; see `caption_partition`.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
 import math
 import sqlite3
@@ -35,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from . import cache as cache_module
+from . import media
 from .errors import InvalidRequestError, RateLimitError, SenseNovaError
 from .pacing import AIMDLimit, RateLimiter
 from .protocol import DEFAULT_MODEL, PARAMETERS, validate_parameter
@@ -348,7 +347,7 @@ class _Run:
         try:
             key = None
             if self.cache is not None:
-                key = cache_module.cache_key([_content_key(value) for value in job.images], job.prompt, self.model, self.keyed)
+                key = cache_module.cache_key([media.content_key(value) for value in job.images], job.prompt, self.model, self.keyed)
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
@@ -430,36 +429,13 @@ class _Run:
                 hooks.remove(self.on_response)
 
     def _hooks(self) -> list:
-        session = getattr(self.client, "session", None) or getattr(self.client, "_session", None)
-        if session is None:
-            return []
-        return session.hooks.setdefault("response", [])
+        return self.client.session.hooks.setdefault("response", [])
 
 
 @dataclass
 class _Ready:
     index: int
     outcome: _Outcome
-
-
-def _content_key(value: Any) -> str:
-    """A row image's identity for the cache key, by media.py's own rule (the content hash of the
-    file bytes or pixels it keys its encode cache with, XXH3-128 or SHA-256): the same content
-    gives the same key. URLs and file ids are their own identity (their content is not here).
-    A machine hashing the other way simply misses the cache: never a wrong hit."""
-    from . import media
-
-    if isinstance(value, media.Media):
-        value = value.value
-    if isinstance(value, media.FileId):
-        return f"file_id:{value.kind}:{value.id}"
-    if isinstance(value, str) and value.strip()[:8].lower().startswith(("http://", "https://")):
-        return "url:" + value.strip()
-    source = None if isinstance(value, Mapping) else media._image_source(value, marked=True)
-    if source is None:  # a wire part, or a value held elsewhere: the part is its own identity
-        part = media.to_part(media.image(value))  # raises the media layer's MediaError when it is no image
-        return "part:" + hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
-    return hashlib.sha256(repr(source.key).encode()).hexdigest()
 
 
 def _jobs(table: _Table, prompt: str, fields: list[str]) -> Iterator[_Job | _Ready]:

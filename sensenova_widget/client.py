@@ -299,6 +299,11 @@ class Client:
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, model={self.resolve_model()!r}, auth=<{self._credentials.kind}>)"
 
+    @property
+    def session(self) -> requests.Session:
+        """The one pooled session every call shares (batch code hooks its responses to pace itself)."""
+        return self._session
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._session.close()

@@ -402,6 +402,27 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
     return base64.b64decode(_CACHE.get_or_make(key, lambda: _b64(_encode_image(source.open(max_side), max_side))))
 
 
+def content_key(value: Any) -> str:
+    """A stable identity of an image value's content, for caches beyond this process.
+
+    It is the content hash the encode cache keys on (of the file bytes or the pixels), so equal
+    content gives an equal key whatever the value's type; URLs and file ids are their own
+    identity, since their content is not held here. Raises MediaError when `value` is no image.
+    """
+    if isinstance(value, Media):
+        value = value.value
+    if isinstance(value, FileId):
+        return f"file_id:{value.kind}:{value.id}"
+    if isinstance(value, str) and _is_url(value.strip()):
+        return "url:" + value.strip()
+    source = None if isinstance(value, Mapping) else _image_source(value, marked=True)
+    if source is None:  # a wire part, or a value held elsewhere: the part is its own identity
+        identity = repr(sorted(to_part(image(value)).items()))
+    else:
+        identity = repr(source.key)
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
 def describe(value: Any) -> str:
     """A short human label: "PIL RGB 640x480", "ndarray uint8 480x640x3", "figure 640x480"."""
     if isinstance(value, Media):

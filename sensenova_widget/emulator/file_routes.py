@@ -49,7 +49,6 @@ def _check_image(data: bytes) -> str | None:
 
 @guarded
 async def upload_file(request: Request) -> Response:
-    state: EmulatorState = request.app.state.emulator
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         return await unread(request, error_response(400, "expected a multipart/form-data body with 'file' and "
                                                          "'scheme'", details=[{"field": "Content-Type"}]))

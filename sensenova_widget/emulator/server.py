@@ -8,6 +8,7 @@ carries media), replies are encoded once, and every reply, errors included, carr
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import json
 import logging
@@ -40,6 +41,7 @@ DEFAULT_MODELS = (
 )
 MAX_VIDEO_UPLOAD_BYTES = 100_000_000  # (choice) the reference states no video limit
 DRAIN_BYTES = 100_000_000  # read and discard this much of an oversized body so the client sees the 400
+_EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+; nothing to unwrap before
 # The service's error code for each HTTP status (gRPC-style codes, spec "Errors").
 CODE_FOR_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 408: 1, 409: 6, 413: 3, 415: 3, 429: 8,
                    500: 2, 502: 14, 503: 14, 504: 4}
@@ -63,7 +65,7 @@ class _QuietDrops(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        while isinstance(exc, _EXCEPTION_GROUP) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
         if isinstance(exc, (DropConnection, asyncio.CancelledError)):
             return False
