@@ -34,7 +34,11 @@ function fileToBuffer(file) {
 
 function render({ model, el }) {
   const rpc = new Rpc(model);
-  const stats = { customMessages: 0, changes: 0, firstCustomAt: null, lastCustomAt: null, lastRenderMs: null };
+  // Counted here, in the browser, as messages arrive: what the benchmark and the tests read.
+  const stats = { customMessages: 0, changes: 0, events: [], renders: [], streamed: {}, final: {} };
+  const note = (kind, name) => {
+    if (stats.events.length < 20000) stats.events.push({ t: performance.now(), kind, name });
+  };
   let editing = false;
 
   // ---------- layout ----------
@@ -100,9 +104,18 @@ function render({ model, el }) {
   root.append(toolbar, settingsBox, log, composer);
   el.appendChild(root);
 
-  // Numbers the benchmark and tests read: counted here, in the browser, as messages arrive.
   el.snwStats = stats;
-  el.snwRenderNaive = (turns) => renderAllTurns(log, turns, actions, false);
+  // The naive way (rebuild every turn), timed into a scratch log, for the benchmark's baseline.
+  el.snwRenderNaiveMs = () => {
+    const scratch = h("div", { class: "snw-log" });
+    log.after(scratch);
+    const started = performance.now();
+    renderAllTurns(scratch, model.get("conversation") || [], actions, false);
+    void scratch.offsetHeight;
+    const ms = performance.now() - started;
+    scratch.remove();
+    return ms;
+  };
 
   // ---------- helpers ----------
   const showReason = (text) => {
@@ -205,11 +218,20 @@ function render({ model, el }) {
     const started = performance.now();
     const turns = model.get("conversation") || [];
     const busy = !!model.get("busy");
+    for (const turn of turns) {
+      const entry = turn.status !== "streaming" && turnList.nodes.get(turn.id);
+      const body = entry && entry.node.querySelector(".snw-streaming");
+      if (body) {
+        stats.streamed[turn.id] = body.textContent; // what the deltas built...
+        stats.final[turn.id] = turn.text; // ...and the final text the kernel set once
+      }
+    }
     turnList.update(turns, busy);
     empty.hidden = turns.length > 0;
     if (!turns.length) log.appendChild(empty);
     void log.offsetHeight; // include layout in the measured time
-    stats.lastRenderMs = performance.now() - started;
+    stats.renders.push({ turns: turns.length, ms: performance.now() - started });
+    if (stats.renders.length > 1000) stats.renders.shift();
     log.scrollTop = log.scrollHeight;
   }
 
@@ -426,27 +448,33 @@ function render({ model, el }) {
   // ---------- model events ----------
   const onCustom = (msg) => {
     stats.customMessages += 1;
-    const now = performance.now();
-    stats.firstCustomAt ??= now;
-    stats.lastCustomAt = now;
+    note("custom", msg && msg.type);
     if (rpc.handle(msg)) return;
     if (msg && msg.type === "delta") {
       turnList.appendDelta(msg.turn, msg.offset, msg.text);
       log.scrollTop = log.scrollHeight;
     }
   };
-  const counted = (fn) => () => {
-    stats.changes += 1;
+  // One state message from the kernel can change several traits (hold_sync): their change
+  // events fire in one task, so a burst counts as one message.
+  let inBurst = false;
+  const counted = (name, fn) => () => {
+    if (!inBurst) {
+      inBurst = true;
+      stats.changes += 1;
+      note("change", name);
+      queueMicrotask(() => (inBurst = false));
+    }
     fn();
   };
   const handlers = {
     "msg:custom": onCustom,
-    "change:conversation": counted(renderConversation),
-    "change:busy": counted(renderBusy),
-    "change:staged": counted(renderStaged),
-    "change:settings": counted(syncSettings),
-    "change:models": counted(syncSettings),
-    "change:parameters": counted(() => {
+    "change:conversation": counted("conversation", renderConversation),
+    "change:busy": counted("busy", renderBusy),
+    "change:staged": counted("staged", renderStaged),
+    "change:settings": counted("settings", syncSettings),
+    "change:models": counted("models", syncSettings),
+    "change:parameters": counted("parameters", () => {
       buildSettings();
       syncSettings();
     }),
