@@ -206,3 +206,52 @@ def test_saved_notebook_reloads_with_its_conversation_and_no_credentials(open_pa
     state = json.loads(text)["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     panels = [m["state"] for m in state.values() if "conversation" in m.get("state", {})]
     assert panels and all(len(t.get("thumb") or "") < 200_000 for p in panels for t in p["staged"])
+
+
+def test_works_in_notebook_7_with_markdown_code_and_notices(lab):
+    """The same panel in Notebook 7's page: Markdown, highlighted code with copy buttons, a length notice."""
+    write_notebook(lab["root"] / "nb7.ipynb", ["import sensenova_widget as snw",
+                                                 "panel = snw.ChatPanel(max_new_tokens=12)\npanel"])
+    page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{lab['url']}/notebooks/nb7.ipynb")
+        page.wait_for_selector(".jp-Notebook:visible", timeout=60_000)
+        run_all(page)
+        panel = page.locator(".jp-Notebook:visible .snw-panel").last
+        panel.wait_for(timeout=60_000)
+        send(panel, "Here is code:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nand a *list*")
+        reply = last_reply(panel)
+        assert reply.locator(".snw-code pre code .hljs-keyword").first.inner_text() == "def"
+        assert reply.locator(".snw-code .snw-copy").count() == 1
+        assert "max_new_tokens" in reply.locator(".snw-notice").inner_text()  # finish_reason "length"
+    finally:
+        page.close()
+
+
+DROP_AND_PASTE = """async (panel) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 200; canvas.height = 150;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "rgb(0, 160, 0)"; ctx.fillRect(0, 0, 200, 150);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    const file = (name) => new File([blob], name, { type: "image/png" });
+    const dropped = new DataTransfer();
+    dropped.items.add(file("dropped.png"));
+    panel.dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }));
+    const pasted = new DataTransfer();
+    pasted.items.add(file("pasted.png"));
+    panel.querySelector(".snw-input").dispatchEvent(
+        new ClipboardEvent("paste", { clipboardData: pasted, bubbles: true, cancelable: true }));
+}"""
+
+
+def test_drop_and_paste_attach_images(open_panel):
+    page, panel = open_panel("drop.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    panel.evaluate(DROP_AND_PASTE)
+    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 2",
+                           arg=panel.element_handle(), timeout=30_000)
+    labels = panel.locator(".snw-staged-label").all_inner_texts()
+    assert labels == ["dropped.png (200x150)", "pasted.png (200x150)"]
+    send(panel, "Two green ones")
+    text = last_reply(panel).inner_text()
+    assert "image 1: 200x150" in text and "image 2: 200x150" in text
