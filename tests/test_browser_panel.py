@@ -125,8 +125,16 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
         set_theme(page, "JupyterLab Light")
 
 
-def test_limits_are_enforced_before_sending(open_panel, tmp_path):
+def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_path):
     page, panel = open_panel("limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    panel.get_by_role("button", name="Settings").click()
+    panel.get_by_label("Top p").fill("1")
+    panel.get_by_label("Top p").press("Tab")
+    assert "expected a number in the open interval (0, 1)" in panel.locator(".snw-reason").inner_text()
+    panel.get_by_label("Temperature").fill("0.3")
+    panel.get_by_label("Temperature").press("Tab")
+    panel.get_by_label("System prompt").fill("Be terse.")
+    panel.get_by_label("System prompt").press("Tab")
     files = []
     for i in range(7):
         path = tmp_path / f"p{i}.png"
@@ -143,6 +151,9 @@ def test_limits_are_enforced_before_sending(open_panel, tmp_path):
                            arg=panel.element_handle(), timeout=30_000)
     send(panel, "six is fine")
     assert "image 6" in last_reply(panel).inner_text()
+    body = lab["emulator"].requests[-1]
+    assert body["temperature"] == 0.3 and "top_p" not in body  # the refused value was never kept
+    assert body["messages"][0]["content"][0]["text"] == "Be terse."
 
 
 def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):

@@ -314,3 +314,25 @@ def test_programmatic_send_with_images_and_system(client):
     assert [a["label"] for a in panel.conversation[0]["attachments"]] == ["PIL RGB 30x20", "bytes of " + f"{len(png(50, 40)):,} bytes"]
     future = panel.send("And again?", wait=False)
     assert future.result(timeout=30).text.startswith("And again?")
+
+
+def test_endings_and_omitted_media_become_notices(client):
+    panel = ChatPanel(client=client, max_new_tokens=3)
+    panel.send("one two three four five six")
+    turn = panel.conversation[-1]
+    assert turn["finish_reason"] == "length" and turn["notice"] == protocol.FINISH_NOTICES["length"]
+    panel.settings = {**panel.settings, "max_new_tokens": None}  # as the browser's settings form does
+    panel.send("six pictures", images=[Image.new("RGB", (16, 16))] * 6)
+    reply = panel.send("and one more", images=[Image.new("RGB", (24, 24))])
+    assert reply.omitted, "the history policy should have left older images out"
+    assert panel.conversation[-1]["omitted"] == reply.omitted
+
+
+def test_settings_from_the_browser_reach_the_request(panel, emulator):
+    panel.settings = {**panel.settings, "temperature": 0.3, "top_p": 0.5, "system": "Be terse.",
+                      "model": "SenseNova-V6-Turbo"}
+    panel.send("hi")
+    body = emulator.requests[-1]
+    assert (body["temperature"], body["top_p"], body["model"]) == (0.3, 0.5, "SenseNova-V6-Turbo")
+    assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Be terse."}]}
+    assert panel.conversation[-1]["model"] == "SenseNova-V6-Turbo"
