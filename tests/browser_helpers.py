@@ -212,5 +212,8 @@ def save_screenshot(locator, name: str) -> Path:
 
 
 def copy_to_docs(path: Path, name: str) -> None:
+    """Refresh the README's screenshot docs/<name> only when asked (SNW_UPDATE_SCREENSHOTS=1) or
+    when it is missing, so a test run leaves the committed tree unchanged."""
     target = ROOT / "docs" / name
-    shutil.copyfile(path, target)
+    if os.environ.get("SNW_UPDATE_SCREENSHOTS") == "1" or not target.exists():
+        shutil.copyfile(path, target)

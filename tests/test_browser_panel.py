@@ -110,10 +110,11 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
     assert "PIL RGB 640x480" in item.inner_text()
     item.click()
     panel.locator(".snw-staged-item").wait_for(timeout=30_000)
-    send(panel, "And this one?")
+    send(panel, "And this one? It is `photo` in the notebook:\n\n```python\nphoto = Image.new('RGB', (640, 480))\n```")
     panel.locator(".snw-assistant").nth(1).locator(".snw-markdown").wait_for(timeout=30_000)
     assert "640x480" in panel.locator(".snw-assistant").nth(1).inner_text()
 
+    panel.locator(".snw-log").evaluate("el => { el.style.maxHeight = 'none'; }")  # the whole conversation
     light = save_screenshot(panel, "panel-light.png")
     copy_to_docs(light, "panel.png")
     set_theme(page, "JupyterLab Dark")
