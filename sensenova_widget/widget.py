@@ -26,6 +26,7 @@ from . import media, panel_state, protocol
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 
 _STATIC = Path(__file__).parent / "static"
+_BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
 
 
 def _shell() -> Any:
@@ -135,6 +136,8 @@ class ChatPanel(anywidget.AnyWidget):
         Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
         failure raises here, after the partial text was kept in the panel.
         """
+        if self.busy:
+            raise InvalidRequestError(_BUSY, field="busy")
         for value in _as_list(images):
             self.attach(media.image(value) if not media.is_image_like(value) else value)
         if video is not None:
@@ -185,21 +188,15 @@ class ChatPanel(anywidget.AnyWidget):
         """
         with self._lock:
             if self.busy:
-                raise InvalidRequestError("A reply is still streaming: stop it (panel.stop()) or wait for it.",
-                                          field="busy")
+                raise InvalidRequestError(_BUSY, field="busy")
             turns = list(self.conversation)
             if action == "send":
-                staged = list(self.staged)
-                panel_state.check_staged(staged)
-                if not text.strip() and not staged:
-                    raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
-                values = [self._staged_values.pop(item["id"]) for item in staged]
-                images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
-                videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
-                user = panel_state.user_turn(text, staged)
+                user, images, videos = self._take_staged(text)
                 turns.append(user)
             else:
-                last_user = max((i for i, t in enumerate(turns) if t["role"] == "user"), default=None)
+                # the last message that reached the service (one refused before sending is skipped)
+                last_user = max((i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
+                                default=None)
                 if last_user is None:
                     raise InvalidRequestError(f"Nothing to {action}: the conversation has no message yet.",
                                               field="conversation")
@@ -234,48 +231,36 @@ class ChatPanel(anywidget.AnyWidget):
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
-        threading.Thread(target=self._run, args=(ask, reply_turn, parent, future),
+        threading.Thread(target=self._run, args=(ask, user, reply_turn, parent, future),
                          name="snw-reply", daemon=True).start()
         return future
+
+    def _take_staged(self, text: str) -> tuple[dict, list, list]:
+        """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
+        staged = list(self.staged)
+        panel_state.check_staged(staged)
+        if not text.strip() and not staged:
+            raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
+        values = [self._staged_values.pop(item["id"]) for item in staged]
+        images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
+        videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
+        return panel_state.user_turn(text, staged), images, videos
 
     def _sync_settings_into_conversation(self) -> None:
         system = self.settings.get("system") or None
         if getattr(self._conversation, "system", system) != system:
             self._conversation.system = system
 
-    def _run(self, ask: Callable[[Callable], Any], turn: dict, parent: Any,
+    def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, parent: Any,
              future: concurrent.futures.Future) -> None:
-        """The worker: stream the reply, deltas coalesced to the browser, then set the turn once."""
+        """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
         with _InCell(parent):
-            coalescer = panel_state.Coalescer(
-                lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
-                                                 "text": piece}))
-
-            def on_delta(delta: Any) -> None:
-                coalescer.add(delta.text)
-                if self._stop_requested:  # a Stop that came while the request was being sent
-                    self._conversation.stop()
-
-            reply, error, failure = None, None, None
-            previous = self._conversation.last_reply
             try:
-                reply = ask(on_delta)
-            except SenseNovaError as exc:
-                failure, error = exc, exc.one_line()
-            except Exception as exc:  # a bug rather than a service error: show it, print the traceback
-                failure, error = exc, f"{type(exc).__name__}: {exc}"
-                traceback.print_exc(file=sys.stderr)
-            finally:
-                coalescer.close()
-            if failure is not None:
-                last = self._conversation.last_reply
-                reply = _partial_reply(failure, last if last is not previous else None)
-            done = panel_state.finished_turn(turn, reply, error)
-            with self.hold_sync():
-                self.conversation = [done if t["id"] == turn["id"] else t for t in self.conversation]
-                self.busy = False
-            if failure is not None:
-                future.set_exception(failure)
+                reply = self._stream_turn(ask, user, turn)
+            except BaseException as exc:
+                with self.hold_sync():
+                    self.busy = False
+                future.set_exception(exc)
                 return
             for callback in list(self._callbacks):
                 try:
@@ -283,6 +268,45 @@ class ChatPanel(anywidget.AnyWidget):
                 except Exception:
                     traceback.print_exc(file=sys.stderr)
             future.set_result(reply)
+
+    def _stream_turn(self, ask: Callable[[Callable], Any], user: dict, turn: dict) -> Any:
+        """Stream the reply, deltas coalesced to the browser, then set the finished turn once."""
+        coalescer = panel_state.Coalescer(
+            lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
+                                                 "text": piece}))
+
+        def on_delta(delta: Any) -> None:
+            coalescer.add(delta.text)
+            if self._stop_requested:  # a Stop that came while the request was being sent
+                self._conversation.stop()
+
+        reply, error, failure = None, None, None
+        previous = self._conversation.last_reply
+        recorded = len(self._conversation.messages)
+        try:
+            reply = ask(on_delta)
+        except SenseNovaError as exc:
+            failure, error = exc, exc.one_line()
+        except Exception as exc:  # a bug rather than a service error: show it, print the traceback
+            failure, error = exc, f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            coalescer.close()
+        if failure is not None:
+            last = self._conversation.last_reply
+            reply = _partial_reply(failure, last if last is not previous else None)
+        done = panel_state.finished_turn(turn, reply, error)
+        replaced = {turn["id"]: done}
+        if failure is not None and len(self._conversation.messages) == recorded:
+            # refused before sending (a bad value, a media error): nothing to retry as it is
+            replaced[user["id"]] = {**user, "sent": False}
+            done["retry"] = False
+        with self.hold_sync():
+            self.conversation = [replaced.get(t["id"], t) for t in self.conversation]
+            self.busy = False
+        if failure is not None:
+            raise failure
+        return reply
 
     def _load_models(self) -> None:
         """Offer the service's model list (the configured model stays first if it is not listed)."""

@@ -336,3 +336,17 @@ def test_settings_from_the_browser_reach_the_request(panel, emulator):
     assert (body["temperature"], body["top_p"], body["model"]) == (0.3, 0.5, "SenseNova-V6-Turbo")
     assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Be terse."}]}
     assert panel.conversation[-1]["model"] == "SenseNova-V6-Turbo"
+
+
+def test_a_turn_refused_before_sending_is_marked_and_skipped_by_regenerate(panel):
+    panel.send("the first question")
+    broken = b"\x89PNG\r\n\x1a\n" + b"not really a png"  # looks like an image, cannot be decoded
+    panel.attach(broken, label="broken.png")
+    with pytest.raises(InvalidRequestError):
+        panel.send("look at this")
+    user, failed = panel.conversation[-2:]
+    assert user["sent"] is False and failed["status"] == "error" and failed["retry"] is False
+    assert len(panel.messages) == 2  # nothing of the refused turn reached the conversation
+    reply = panel.regenerate()
+    assert reply.text.startswith("the first question")
+    assert [t["text"].split("\n")[0] for t in panel.conversation] == ["the first question"] * 2

@@ -78,7 +78,7 @@ export function renderTurn(turn, ctx) {
     }
     if (turn.error) {
       const errorBox = h("div", { class: "snw-error", role: "alert" }, h("span", {}, turn.error));
-      if (ctx.isLastAssistant && !ctx.busy) {
+      if (ctx.isLastAssistant && !ctx.busy && turn.retry !== false) {
         errorBox.appendChild(h("button", { class: "snw-button snw-retry", type: "button", onclick: ctx.onRetry }, "Retry"));
       }
       node.appendChild(errorBox);
@@ -112,7 +112,7 @@ function signature(turn, ctx) {
 }
 
 function contexts(turns, actions, busy) {
-  const lastUser = lastIndexOf(turns, "user");
+  const lastUser = lastIndexOf(turns.map((t) => (t.sent === false ? {} : t)), "user"); // the last one sent
   const lastAssistant = lastIndexOf(turns, "assistant");
   return turns.map((turn, i) => ({
     ...actions,
