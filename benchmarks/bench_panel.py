@@ -11,6 +11,8 @@
    blocks); the view's own timing of that render, layout included. Then one more turn arrives.
    Baseline: rebuilding every turn (what a naive view does on each update), timed in the same
    page on the same turns.
+3. Stop: a reply streaming at 20 deltas/s, Stop clicked in the page; the time until the turn
+   shows as stopped (the kernel closes the HTTP stream, then sets the turn once).
 
     python benchmarks/bench_panel.py [--quick]
 """
@@ -66,6 +68,11 @@ panel = snw.ChatPanel(client=snw.Client(headers=FAST))
 panel
 '''
 
+SLOW_PANEL = '''
+slow = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"}))
+slow
+'''
+
 ROUNDS = '''
 for r in range({rounds}):
     wait_for(f"go-ours-{{r}}")
@@ -103,6 +110,7 @@ for r in range({rounds}):
     wait_for(f"go-more-{{r}}")
     panel.conversation = panel.conversation + turns(1, start=200)
     done(f"done-more-{{r}}", 201)
+done("done-all", True)
 '''
 
 
@@ -133,9 +141,35 @@ def _rate(times_ms: list[float]) -> tuple[float, int]:
     return len(times_ms) / max(span, 1.0), peak
 
 
+STOP = """async (panel) => {
+    const started = performance.now();
+    panel.querySelector(".snw-send").click();
+    while (!panel.querySelector(".snw-assistant.snw-status-stopped")) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (performance.now() - started > 30000) throw new Error("the reply was not marked stopped");
+    }
+    return performance.now() - started;
+}"""
+
+
+def _stop_latency_ms(page, panel) -> float:
+    """Send in the slow panel, let some text stream, press Stop; the time until the turn shows stopped."""
+    box = panel.locator(".snw-input")
+    box.fill("Tell me a long story")
+    box.press("Enter")
+    streaming = panel.locator(".snw-assistant .snw-streaming")
+    streaming.wait_for(timeout=30_000)
+    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    latency = panel.evaluate(STOP)
+    panel.get_by_role("button", name="Clear").click()
+    page.wait_for_function("el => !el.querySelector('.snw-turn')", arg=panel.element_handle(), timeout=30_000)
+    return latency
+
+
 def run(quick: bool = False) -> list[dict]:
     rounds = 1 if quick else 3
-    cells = [SETUP, NAIVE, PANEL, ROUNDS.format(rounds=rounds, prompt=PROMPT), RENDER.format(rounds=rounds)]
+    cells = [SETUP, NAIVE, PANEL, SLOW_PANEL, ROUNDS.format(rounds=rounds, prompt=PROMPT),
+             RENDER.format(rounds=rounds)]
     stream_runs: dict[str, list[dict]] = {"ours": [], "naive": []}
     renders: dict[str, list[float]] = {"ours200": [], "naive200": [], "ours201": [], "naive201": []}
     with tempfile.TemporaryDirectory() as tmp, lab_with_emulator(Path(tmp) / "root") as lab:
@@ -144,9 +178,10 @@ def run(quick: bool = False) -> list[dict]:
         page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
         open_notebook(page, lab["url"], "bench.ipynb")
         run_all(page)
-        page.locator(".jp-Notebook:visible .snw-panel").wait_for(timeout=60_000)
+        page.locator(".jp-Notebook:visible .snw-panel").nth(1).wait_for(timeout=60_000)
         page.locator(".jp-Notebook:visible .naive-text").wait_for(state="attached", timeout=60_000)
-        panel_el = page.locator(".jp-Notebook:visible .snw-panel").last.locator("xpath=..")
+        panel_el = page.locator(".jp-Notebook:visible .snw-panel").first.locator("xpath=..")
+        slow_panel = page.locator(".jp-Notebook:visible .snw-panel").nth(1)
         naive_el = page.locator(".jp-Notebook:visible .naive-text").last
         for r in range(rounds):
             before = panel_el.evaluate("el => el.snwStats.events.length")
@@ -183,9 +218,14 @@ def run(quick: bool = False) -> list[dict]:
                 renders[f"ours{count}"].append(ours)
                 renders[f"naive{count}"].append(naive)
                 panel_el.evaluate("el => { el.snwStats.renders.length = 0; }")
+        _wait(root, "done-all")  # the kernel is free again: the browser's requests are served
+        stops = [_stop_latency_ms(page, slow_panel) for _ in range(rounds)]
         page.close()
 
     rows = []
+    rows.append({"benchmark": "panel: Stop while a reply streams", "metric": "click to stopped turn shown (ms)",
+                 "baseline": "", "ours": round(max(stops)), "ratio": "", "target": "ours <= 500",
+                 "ok": max(stops) <= 500})
     for side in ("ours", "naive"):
         for run_ in stream_runs[side]:
             run_["rate"], run_["peak"] = _rate(run_["times"])
