@@ -267,3 +267,19 @@ def test_drop_and_paste_attach_images(open_panel):
     send(panel, "Two green ones")
     text = last_reply(panel).inner_text()
     assert "image 1: 200x150" in text and "image 2: 200x150" in text
+
+
+def test_an_error_shows_inline_and_retry_recovers(open_panel):
+    failing = 'snw.Client(max_retries=0, headers={"x-emulator-fault": "status=503,times=2"})'
+    page, panel = open_panel("retry.ipynb", [
+        "import sensenova_widget as snw",
+        f"panel = snw.ChatPanel(client={failing})\npanel.models_loaded.wait(10)  # the model list took one 503\npanel",
+    ])
+    send(panel, "Are you there?")
+    error = panel.locator(".snw-assistant .snw-error")
+    error.wait_for(timeout=30_000)
+    assert "503" in error.inner_text()
+    error.get_by_role("button", name="Retry").click()
+    panel.locator(".snw-assistant.snw-status-done").wait_for(timeout=30_000)
+    assert panel.locator(".snw-error").count() == 0
+    assert panel.locator(".snw-assistant .snw-markdown").inner_text().startswith("Are you there?")
