@@ -5,13 +5,11 @@ JupyterLab, which then sanitizes nothing itself).
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from browser_helpers import (chromium, chromium_missing_reason, jupyterlab, open_notebook, run_all,
-                             save_screenshot, wait_kernel_idle, write_notebook)
+from browser_helpers import lab_with_emulator, open_notebook, run_all, save_screenshot, wait_kernel_idle, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -22,20 +20,8 @@ ATTACK = ('**Bold** <img src=x onerror="document.title=\'pwned\'"> <script>docum
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    reason = chromium_missing_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {reason}")
-        pytest.skip(reason)
-    from sensenova_widget.emulator import Emulator
-
-    root = tmp_path_factory.mktemp("magic-lab") / "root"
-    root.mkdir()
-    with Emulator() as emu:
-        env = {"SENSENOVA_API_BASE": emu.base_url, "SENSENOVA_API_BASE_FILE": emu.file_base_url,
-               "SENSENOVA_API_KEY": emu.api_key}
-        with jupyterlab(root, env) as url, chromium() as browser:
-            yield {"url": url, "root": root, "browser": browser}
+    with lab_with_emulator(tmp_path_factory.mktemp("magic-lab") / "root") as running:
+        yield running
 
 
 def test_reply_grows_in_one_output_and_renders_without_running_model_html(lab):
