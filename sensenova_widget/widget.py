@@ -23,6 +23,8 @@ import ipywidgets
 import traitlets
 
 from . import media, panel_state, protocol
+from .client import Client, Reply, _as_list
+from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 
 _STATIC = Path(__file__).parent / "static"
@@ -35,6 +37,11 @@ def _shell() -> Any:
     except ImportError:  # pragma: no cover - IPython is a dependency
         return None
     return get_ipython()
+
+
+def _user_ns() -> dict:
+    """The notebook's variables (empty outside IPython)."""
+    return getattr(_shell(), "user_ns", None) or {}
 
 
 def _cell_parent() -> Any:
@@ -87,9 +94,6 @@ class ChatPanel(anywidget.AnyWidget):
                                           f"{', '.join(protocol.PARAMETERS)} (or model=, system=).", field=name)
             if value is not None:
                 protocol.validate_parameter(name, value)
-        from .client import Client
-        from .conversation import Conversation
-
         self._client = client if client is not None else Client()
         self._conversation = Conversation(self._client, model=model, system=system, **params)
         model_id = self._client.resolve_model(model)
@@ -210,7 +214,7 @@ class ChatPanel(anywidget.AnyWidget):
             reply_turn = panel_state.assistant_turn(model)
             turns.append(reply_turn)
             self._stop_requested = False
-            self._sync_settings_into_conversation()
+            self._conversation.system = self.settings.get("system") or None
             params = self._params()
             conv = self._conversation
             if action == "send":
@@ -245,11 +249,6 @@ class ChatPanel(anywidget.AnyWidget):
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
-
-    def _sync_settings_into_conversation(self) -> None:
-        system = self.settings.get("system") or None
-        if getattr(self._conversation, "system", system) != system:
-            self._conversation.system = system
 
     def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, parent: Any,
              future: concurrent.futures.Future) -> None:
@@ -366,14 +365,12 @@ class ChatPanel(anywidget.AnyWidget):
         return {"removed": item_id}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
-        shell = _shell()
-        namespace = getattr(shell, "user_ns", {}) or {}
         return {"items": [panel_state.picker_entry(name, value)
-                          for name, value in panel_state.notebook_images(namespace)]}
+                          for name, value in panel_state.notebook_images(_user_ns())]}
 
     def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
         name = str(params.get("name", ""))
-        namespace = getattr(_shell(), "user_ns", {}) or {}
+        namespace = _user_ns()
         if name not in namespace:
             raise InvalidRequestError(f"the notebook has no variable {name!r} any more: reopen the list.",
                                       field="name")
@@ -420,15 +417,7 @@ class ChatPanel(anywidget.AnyWidget):
 
 def _partial_reply(exc: BaseException, last: Any) -> Any:
     """What a failed stream had delivered, so the partial text stays on screen."""
-    from .client import Reply
-
     partial = getattr(exc, "partial_text", "") or ""
     if last is not None and getattr(last, "text", "") and len(last.text) >= len(partial):
         return last
     return Reply(text=partial)
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
