@@ -39,7 +39,6 @@ class Coalescer:
     def __init__(self, emit: Callable[[str, int], None], interval: float = DELTA_INTERVAL) -> None:
         self.emit = emit
         self.interval = interval
-        self.emitted = 0  # messages sent
         self._pending: list[str] = []
         self._offset = 0
         self._lock = threading.Lock()
@@ -59,7 +58,6 @@ class Coalescer:
             offset = self._offset
             self._offset += utf16_len(text)
         if text:
-            self.emitted += 1
             self.emit(text, offset)
 
     def _loop(self) -> None:
@@ -138,19 +136,11 @@ def assistant_turn(model: str) -> dict:
 
 
 def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dict:
-    """The assistant turn once its stream ended: text set once, with its ending explained."""
-    done = dict(turn)
-    finish = getattr(reply, "finish_reason", None) if reply is not None else None
-    done.update(
-        text=getattr(reply, "text", "") if reply is not None else "",
-        finish_reason=finish,
-        notice=protocol.FINISH_NOTICES.get(finish or ""),
-        omitted=list(getattr(reply, "omitted", []) or []),
-        usage=dict(getattr(reply, "usage", {}) or {}) or None,
-        error=error,
-        status="error" if error else ("stopped" if finish == "stopped" else "done"),
-    )
-    return done
+    """The assistant turn once its stream ended (`reply` a `Reply`, partial after a failure):
+    text set once, with its ending explained."""
+    return {**turn, "text": reply.text, "finish_reason": reply.finish_reason, "notice": reply.notice,
+            "omitted": list(reply.omitted), "usage": dict(reply.usage) or None, "error": error,
+            "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done")}
 
 
 def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
