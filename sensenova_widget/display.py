@@ -14,6 +14,7 @@ markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import queue
 import sys
@@ -42,16 +43,11 @@ def footer_html(lines: list[str]) -> str:
     return f'<div class="sensenova-footer" style="color: #888; font-size: 0.85em; margin-top: 0.4em">{body}</div>'
 
 
-_renderer = None
+@functools.cache
+def _markdown() -> Callable[[str], str]:
+    import mistune
 
-
-def _markdown():
-    global _renderer
-    if _renderer is None:
-        import mistune
-
-        _renderer = mistune.create_markdown(escape=True, plugins=["strikethrough", "table", "url", "math"])
-    return _renderer
+    return mistune.create_markdown(escape=True, plugins=["strikethrough", "table", "url", "math"])
 
 
 class LiveDisplay:

@@ -267,22 +267,18 @@ class SenseNovaMagics(Magics):
             else:
                 notes.append("No code in the reply.")
         notes += reply.footer_lines()
-        plain = text + ("\n\n" + "\n".join(notes) if notes else "")
         if fmt == "text":
-            live.finish({"text/plain": plain})
+            live.finish({"text/plain": _with_notes(text, notes)})
         elif fmt == "json":
             try:
-                pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
+                shown = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
             except ValueError as err:
                 notes.insert(0, f"The reply is not JSON ({err}); shown as text.")
-                body = f"<pre>{html.escape(text)}</pre>"
-                plain = text + "\n\n" + "\n".join(notes)
-            else:
-                body = f"<pre>{html.escape(pretty)}</pre>"
-                plain = pretty + ("\n\n" + "\n".join(notes) if notes else "")
-            live.finish({"text/html": body + footer_html(notes), "text/plain": plain})
+                shown = text
+            live.finish({"text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
+                         "text/plain": _with_notes(shown, notes)})
         else:
-            live.finish({"text/html": markdown_html(text) + footer_html(notes), "text/plain": plain})
+            live.finish({"text/html": markdown_html(text) + footer_html(notes), "text/plain": _with_notes(text, notes)})
 
     def _store(self, reply: Any, out: str | None) -> None:
         """The Reply becomes the cell's result (`_`, `Out[n]`) without being displayed again."""
@@ -416,6 +412,11 @@ def _items(value: Any, media: Any) -> list[Any]:
     if hasattr(value, "__iter__"):
         return list(value)
     return [value]
+
+
+def _with_notes(text: str, notes: list[str]) -> str:
+    """The plain-text twin of a final output: the text, then the footer's lines."""
+    return text + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 def extract_code(text: str) -> str:
