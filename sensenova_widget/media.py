@@ -270,12 +270,14 @@ def _is_url(value: str) -> bool:
     return value[:8].lower().startswith(("http://", "https://"))
 
 
+def _is_frame_array(value: Any) -> bool:
+    """A 4-D array: frames, once the value is known to be a video."""
+    return _is_array_like(value) and len(_shape(value) or ()) == 4
+
+
 def _is_frame_stack(value: Any) -> bool:
     """4-D arrays with more than one frame are video; a list of images stays ambiguous."""
-    if not _is_array_like(value):
-        return False
-    shape = _shape(value)
-    return shape is not None and len(shape) == 4 and shape[0] > 1
+    return _is_frame_array(value) and _shape(value)[0] > 1
 
 
 def _is_frame_list(value: Any) -> bool:
@@ -327,12 +329,8 @@ def is_image_like(value: Any) -> bool:
     text is more often just text), nor is a list of images (several images, or frames when marked
     with `video(...)`), nor an array that looks like data (see `_array_is_image_like`).
     """
-    if isinstance(value, Media):
-        return value.kind == "image"
-    if isinstance(value, FileId):
-        return value.kind == "image"
-    if isinstance(value, Mapping):
-        return value.get("type") in IMAGE_PART_TYPES
+    if isinstance(value, (Media, FileId, Mapping)):
+        return _declared_kind(value) == "image"
     if _is_pil(value) or _is_figure(value) or _is_ipython_image(value):
         return True
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -344,6 +342,14 @@ def is_image_like(value: Any) -> bool:
     if _is_array_like(value):
         return _array_is_image_like(value)
     return False
+
+
+def _declared_kind(value: Media | FileId | Mapping) -> str | None:
+    """The kind a value states itself: a marked value's or file id's, or a wire part's type."""
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        return "image" if kind in IMAGE_PART_TYPES else "video" if kind in VIDEO_PART_TYPES else None
+    return value.kind
 
 
 def _array_is_image_like(value: Any) -> bool:
@@ -367,12 +373,8 @@ def _array_is_image_like(value: Any) -> bool:
 def is_video_like(value: Any) -> bool:
     """Whether `value` is a video: marked `video(...)`, a video file id or part, a 4-D array
     with more than one frame, or a path ending in a video suffix (.mp4, .mov, ...)."""
-    if isinstance(value, Media):
-        return value.kind == "video"
-    if isinstance(value, FileId):
-        return value.kind == "video"
-    if isinstance(value, Mapping):
-        return value.get("type") in VIDEO_PART_TYPES
+    if isinstance(value, (Media, FileId, Mapping)):
+        return _declared_kind(value) == "video"
     if isinstance(value, os.PathLike):
         return os.fspath(value).lower().endswith(VIDEO_SUFFIXES)
     return _is_frame_stack(value)
@@ -644,12 +646,12 @@ def _as_array(value: Any, what: str) -> tuple[Any, tuple]:
 def _array_source(value: Any) -> _Source:
     what = describe(value)
     a, key = _as_array(value, what)
-    _image_array_shape(a, what)  # fail early, before anything is cached
+    shaped = _image_array_shape(a, what)  # fail early, before anything is cached
 
     def open_(max_side: int) -> PILImage:
         from PIL import Image
 
-        return Image.fromarray(_image_array(a, what))
+        return Image.fromarray(_to_uint8(shaped, what))
 
     return _Source(key, open_)
 
@@ -867,7 +869,7 @@ def _first_frame(value: Any) -> Any:
         raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
     if _is_frame_list(value):
         return value[0]
-    if _is_array_like(value) and len(_shape(value) or ()) == 4:
+    if _is_frame_array(value):
         import numpy as np
 
         return np.asarray(value)[0]
@@ -898,7 +900,7 @@ def _video_part(value: Any, client: Any, fps: float | None) -> dict:
         if not data:
             raise MediaError("the video bytes are empty: expected an mp4 file's bytes.")
         return _uploaded(client, ("bytes", _digest(data)), lambda: data, "video.mp4", describe(value))
-    if _is_frame_list(value) or (_is_array_like(value) and len(_shape(value) or ()) == 4):
+    if _is_frame_list(value) or _is_frame_array(value):
         from .mp4 import DEFAULT_FPS, encode_frames, frames_key
 
         fps = DEFAULT_FPS if fps is None else fps
