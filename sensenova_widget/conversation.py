@@ -6,7 +6,7 @@ policy decides which old media still travel). A reply that was stopped or failed
 partial text in the history, as the person saw it.
 
 Recording rules: a turn is recorded once its request was sent (a request refused by the checks
-before sending records nothing). The user's message is recorded first; the assistant's message
+before sending records nothing, and a refused `regenerate`/`edit_last` keeps the turn it would replace). The user's message is recorded first; the assistant's message
 follows when the reply ends with some text or a normal finish. A turn that failed before any
 text leaves the user's message last: `regenerate()` sends it again.
 """
@@ -54,33 +54,29 @@ class Conversation:
     def ask(self, text: str, *, images: Any = (), video: Any = None, stream: bool = True,
             on_delta: Callable[[Delta], Any] | None = None, **params: Any) -> Reply:
         """Ask one turn and return the reply; with `stream=True` each `Delta` goes to `on_delta`."""
-        message = self._user_message(text, images, video)
-        return self._run(self._messages + [message], message, stream, on_delta, params)
+        return self._run(None, self._user_message(text, images, video), stream, on_delta, params)
 
     def stream(self, text: str, *, images: Any = (), video: Any = None, **params: Any) -> Stream:
         """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
-        message = self._user_message(text, images, video)
-        return self._send(self._messages + [message], message, params, stream=True)
+        return self._send(None, self._user_message(text, images, video), params, stream=True)
 
     def regenerate(self, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
                    **params: Any) -> Reply:
-        """Drop the last reply and ask the last user turn again."""
+        """Ask the last user turn again; its old reply is dropped once the new request is sent."""
         with self._lock:
             index = self._last_user_index()
             message = self._messages[index]
-            del self._messages[index:]
-        return self._run(self._messages + [message], message, stream, on_delta, params)
+        return self._run(index, message, stream, on_delta, params)
 
     def edit_last(self, text: str, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
                   **params: Any) -> Reply:
-        """Replace the last user turn's text (its media stay), drop what followed, and ask again."""
+        """Replace the last user turn's text (its media stay) and ask again; what followed it is
+        dropped once the new request is sent."""
         with self._lock:
             index = self._last_user_index()
-            old = self._messages[index]
-            media = [part for part in old["content"] if part.get("type") != "text"]
-            message = {"role": "user", "content": media + [{"type": "text", "text": text}]}
-            del self._messages[index:]
-        return self._run(self._messages + [message], message, stream, on_delta, params)
+            media = [part for part in self._messages[index]["content"] if part.get("type") != "text"]
+        message = {"role": "user", "content": media + [{"type": "text", "text": text}]}
+        return self._run(index, message, stream, on_delta, params)
 
     def clear(self) -> None:
         """Forget every turn (the system prompt stays)."""
@@ -115,21 +111,27 @@ class Conversation:
         return self.client._prepare(head + messages, stream=stream, model=model, images=None, video=None,
                                     system=None, **merged)
 
-    def _run(self, messages: list[dict], message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
+    def _run(self, start: int | None, message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
              params: dict) -> Reply:
         if not stream:
-            return self._send(messages, message, params, stream=False)
-        with self._send(messages, message, params, stream=True) as live:
+            return self._send(start, message, params, stream=False)
+        with self._send(start, message, params, stream=True) as live:
             for delta in live:
                 if on_delta is not None:
                     on_delta(delta)
         return live.reply
 
-    def _send(self, messages: list[dict], message: dict, params: dict, *, stream: bool) -> Any:
-        """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply."""
+    def _send(self, start: int | None, message: dict, params: dict, *, stream: bool) -> Any:
+        """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply.
+
+        `message` follows the recorded messages before `start` (all of them when None); those from
+        `start` on are dropped only once the request passed the checks, so a refused one changes nothing.
+        """
         extra_headers = params.pop("extra_headers", None)
-        prepared = self._prepare(messages, stream, params)
-        self._record_user(message)
+        with self._lock:
+            earlier = self._messages[:start]
+        prepared = self._prepare(earlier + [message], stream, params)
+        self._record_user(start, message)
         try:
             sent = (self.client._open_stream if stream else self.client._send_chat)(prepared, extra_headers)
         except BaseException as exc:
@@ -142,8 +144,10 @@ class Conversation:
             self._record_reply(sent)
         return sent
 
-    def _record_user(self, message: dict) -> None:
+    def _record_user(self, start: int | None, message: dict) -> None:
         with self._lock:
+            if start is not None:
+                del self._messages[start:]
             self._messages.append(message)
             self.last_error = None
 

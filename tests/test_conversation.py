@@ -139,6 +139,42 @@ def test_a_refused_turn_records_nothing_and_sends_nothing(client, emulator):
     assert conv.messages == [] and emulator.request_count == 0
 
 
+def test_a_refused_regenerate_or_edit_leaves_the_conversation_as_it_was(client, emulator):
+    conv = snw.Conversation(client)
+    conv.ask("first turn")
+    conv.ask("what colour is it", images=[png((0, 0, 200))])
+    before = conv.messages
+    sent = emulator.request_count
+    with pytest.raises(snw.InvalidRequestError) as info:
+        conv.regenerate(temperature=3)
+    assert info.value.field == "temperature"
+    with pytest.raises(snw.InvalidRequestError) as info:
+        conv.regenerate(stream=False, max_new_tokens=0)
+    assert info.value.field == "max_new_tokens"
+    with pytest.raises(snw.InvalidRequestError) as info:
+        conv.edit_last("which colour, exactly", top_p=1.0)
+    assert info.value.field == "top_p"
+    assert conv.messages == before and emulator.request_count == sent
+    # and the conversation still works from there: the same last turn is asked again
+    again = conv.regenerate(stream=False)
+    assert "blue" in again.text and [m["role"] for m in conv.messages] == ["user", "assistant"] * 2
+    assert emulator.requests[-1]["messages"] == before[:-1]
+
+
+def test_a_refused_regenerate_after_a_failed_turn_keeps_the_users_message(client, emulator):
+    conv = snw.Conversation(client, system="sys")
+    with pytest.raises(snw.PermissionDeniedError):
+        conv.ask("try me", extra_headers={FAULT: "status=403"})
+    before = conv.messages
+    with pytest.raises(snw.InvalidRequestError):
+        conv.regenerate(temperature=2.0000001)
+    with pytest.raises(snw.InvalidRequestError):
+        conv.edit_last("try me instead", repetition_penalty=0)
+    assert conv.messages == before and [m["role"] for m in before] == ["system", "user"]
+    assert conv.edit_last("try me instead").text == "try me instead"
+    assert [text_of(m) for m in conv.messages] == ["sys", "try me instead", "try me instead"]
+
+
 def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
     conv = snw.Conversation(client, system="sys")
     conv.ask("hello")
