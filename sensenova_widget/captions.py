@@ -36,7 +36,7 @@ from . import cache as cache_module
 from . import media
 from .errors import InvalidRequestError, RateLimitError, SenseNovaError
 from .pacing import AIMDLimit, RateLimiter
-from .protocol import DEFAULT_MODEL, PARAMETERS, validate_parameter
+from .protocol import PARAMETERS, validate_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -186,7 +186,8 @@ class _Table:
 
     @property
     def fields(self) -> list:
-        raise NotImplementedError
+        """The names a prompt template may use: the frame's columns."""
+        return list(self.data.columns)
 
     def values(self) -> Iterator[Any]:
         raise NotImplementedError
@@ -217,10 +218,6 @@ class _PandasFrame(_Table):
             twice = sorted({repr(c) for c in data.columns[data.columns.duplicated()]})
             raise InvalidRequestError(f"the DataFrame has more than one column named {', '.join(twice)}: "
                                       "rename them so each row's fields are unambiguous.", field="data")
-
-    @property
-    def fields(self) -> list:
-        return list(self.data.columns)
 
     def values(self) -> Iterator[Any]:
         return iter(self.data[self.column])
@@ -275,10 +272,6 @@ class _PolarsFrame(_Table):
             raise InvalidRequestError(
                 f"column={column!r} is not in the DataFrame: name the column holding the images "
                 f"(the columns are {', '.join(map(repr, data.columns))}).", field="column")
-
-    @property
-    def fields(self) -> list:
-        return list(self.data.columns)
 
     def values(self) -> Iterator[Any]:
         return iter(self.data.get_column(self.column))
@@ -508,8 +501,7 @@ def caption(
         from .client import Client
 
         client = Client()
-    resolve = getattr(client, "resolve_model", None)
-    model = resolve(model) if resolve else (model or getattr(client, "model", None) or DEFAULT_MODEL)
+    model = client.resolve_model(model)
     store = cache_module.open_cache(cache)
     owns_store = store is not None and store is not cache
 
