@@ -1,0 +1,68 @@
+"""`connect()`: the local emulator when no credentials are set (reused), the service otherwise."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import sensenova_widget as snw
+from sensenova_widget import connection, protocol
+
+VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY",
+             "SENSENOVA_API_BASE", "SENSENOVA_API_BASE_FILE", "SENSENOVA_MODEL")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No SENSENOVA_* variable and no emulator of `connect()`'s; both as they were afterwards."""
+    for name in VARIABLES:
+        monkeypatch.setenv(name, "x")  # recorded, so what connect() sets is undone too
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(connection, "_emulator", None)
+    yield monkeypatch
+    started = connection._emulator
+    if started is not None:
+        started.stop()
+
+
+def test_without_credentials_it_starts_the_emulator_and_points_the_environment_at_it(clean_env, capsys):
+    line = connection.connect()
+    emu = connection._emulator
+    assert emu is not None
+    printed = capsys.readouterr().out
+    assert printed.strip() == line and "local emulator" in line and emu.base_url in line
+    assert emu.api_key not in printed and "emu-key-" not in printed
+    assert os.environ["SENSENOVA_API_BASE"] == emu.base_url
+    assert os.environ["SENSENOVA_API_BASE_FILE"] == emu.file_base_url
+    assert os.environ["SENSENOVA_API_KEY"] == emu.api_key
+    with snw.Client() as client:  # every surface finds its settings in the environment
+        assert client.chat("hello from connect").text == "hello from connect"
+    assert emu.api_key not in repr(client)
+
+
+def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
+    first = connection.connect(verbose=False)
+    emu = connection._emulator
+    assert capsys.readouterr().out == ""
+    second = connection.connect()
+    assert connection._emulator is emu and second == first
+    assert os.environ["SENSENOVA_API_KEY"] == emu.api_key
+    assert emu.api_key not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("credentials", [
+    {"SENSENOVA_API_KEY": "sk-test-secret-123"},
+    {"SENSENOVA_ACCESS_KEY_ID": "ak-test-id", "SENSENOVA_SECRET_ACCESS_KEY": "sk-test-secret-456"},
+])
+def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, capsys, credentials):
+    for name, value in credentials.items():
+        clean_env.setenv(name, value)
+    line = connection.connect()
+    printed = capsys.readouterr().out
+    assert "Using SenseNova" in line and protocol.DEFAULT_BASE_URL in line and printed.strip() == line
+    assert connection._emulator is None
+    assert "SENSENOVA_API_BASE" not in os.environ
+    for value in credentials.values():
+        assert value not in printed
+    assert {name: os.environ.get(name) for name in credentials} == credentials
