@@ -362,8 +362,7 @@ class Client:
         return Prepared(body, list(omitted), data)
 
     def _messages(self, prompt_or_messages: Any, images: Any, video: Any, system: str | None) -> list:
-        media = [self._media_part(value, "image") for value in _as_list(images)]
-        media += [self._media_part(value, "video") for value in _as_list(video)]
+        media = self._media_parts(images, video)
         if isinstance(prompt_or_messages, str):
             messages = [{"role": "user", "content": media + [{"type": "text", "text": prompt_or_messages}]}]
         elif isinstance(prompt_or_messages, Sequence) and not isinstance(prompt_or_messages, (bytes, bytearray)):
@@ -408,6 +407,11 @@ class Client:
         from .media import to_part
 
         return to_part(part, client=self)
+
+    def _media_parts(self, images: Any, video: Any) -> list[dict]:
+        """The wire parts of `images=` and `video=` (one value or a list each), images first."""
+        return ([self._media_part(value, "image") for value in _as_list(images)]
+                + [self._media_part(value, "video") for value in _as_list(video)])
 
     def _media_part(self, value: Any, kind: str) -> dict:
         if isinstance(value, Mapping):

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .client import Client, Delta, Prepared, Reply, Stream, _as_list
+from .client import Client, Delta, Prepared, Reply, Stream
 
 __all__ = ["Conversation"]
 
@@ -100,16 +100,13 @@ class Conversation:
 
     def _user_message(self, text: str, images: Any, video: Any) -> dict:
         """The turn as wire parts, media encoded now and never again."""
-        parts = [self.client._media_part(value, "image") for value in _as_list(images)]
-        parts += [self.client._media_part(value, "video") for value in _as_list(video)]
-        return {"role": "user", "content": parts + [{"type": "text", "text": text}]}
+        return {"role": "user", "content": self.client._media_parts(images, video) + [{"type": "text", "text": text}]}
 
     def _prepare(self, messages: list[dict], stream: bool, params: dict) -> Prepared:
-        head = [_text_message("system", self.system)] if self.system else []
         merged = {**self.params, **params}
         model = merged.pop("model", None) or self.model
-        return self.client._prepare(head + messages, stream=stream, model=model, images=None, video=None,
-                                    system=None, **merged)
+        return self.client._prepare(messages, stream=stream, model=model, images=None, video=None,
+                                    system=self.system or None, **merged)
 
     def _run(self, start: int | None, message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
              params: dict) -> Reply:
