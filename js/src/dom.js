@@ -53,3 +53,10 @@ export function copyButton(getText, label) {
 export function safeImageSrc(src) {
   return typeof src === "string" && /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/.test(src) ? src : null;
 }
+
+/** The kernel's thumbnail of an attachment, or a placeholder where it has none (a URL, a file id). */
+export function thumbnail(src, alt, kind) {
+  const safe = safeImageSrc(src);
+  if (safe) return h("img", { src: safe, alt });
+  return h("div", { class: "snw-thumb-placeholder", "aria-hidden": "true" }, kind === "video" ? "▶" : "□");
+}

@@ -1,7 +1,7 @@
 // The conversation log: one DOM node per turn, keyed by the turn's id, rebuilt only when that
 // turn's synced data changes. A streaming assistant turn shows its text as one growing text node;
 // Markdown is rendered once, when the kernel sets the final text.
-import { h, copyButton, safeImageSrc } from "./dom.js";
+import { h, copyButton, thumbnail } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
 function attachmentsRow(attachments) {
@@ -10,12 +10,11 @@ function attachmentsRow(attachments) {
     "div",
     { class: "snw-attachments" },
     attachments.map((item) => {
-      const src = safeImageSrc(item.thumb);
       const label = item.label || item.kind || "attachment";
       return h(
         "figure",
         { class: `snw-attachment snw-kind-${item.kind === "video" ? "video" : "image"}`, title: label },
-        src ? h("img", { src, alt: label }) : h("div", { class: "snw-thumb-placeholder", "aria-hidden": "true" }, item.kind === "video" ? "▶" : "□"),
+        thumbnail(item.thumb, label, item.kind),
         h("figcaption", {}, label),
       );
     }),
@@ -111,8 +110,14 @@ function signature(turn, ctx) {
   return JSON.stringify([turn, ctx.isLastUser, ctx.isLastAssistant, ctx.busy]);
 }
 
+/** The last user turn that reached the service (one refused before sending is skipped): the one
+ * Edit and Regenerate act on, as the kernel does. -1 when there is none. */
+export function lastSentUserIndex(turns) {
+  return lastIndexOf(turns.map((t) => (t.sent === false ? {} : t)), "user");
+}
+
 function contexts(turns, actions, busy) {
-  const lastUser = lastIndexOf(turns.map((t) => (t.sent === false ? {} : t)), "user"); // the last one sent
+  const lastUser = lastSentUserIndex(turns);
   const lastAssistant = lastIndexOf(turns, "assistant");
   return turns.map((turn, i) => ({
     ...actions,

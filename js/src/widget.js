@@ -2,9 +2,9 @@
 // thumbnails, notices), the staged attachments, the settings and the busy flag; everything
 // else (requests, streamed deltas) travels as custom messages. No credential ever reaches here.
 import "./widget.css";
-import { h, safeImageSrc } from "./dom.js";
+import { h, thumbnail } from "./dom.js";
 import { Rpc } from "./rpc.js";
-import { TurnList, renderAllTurns } from "./turns.js";
+import { TurnList, lastSentUserIndex, renderAllTurns } from "./turns.js";
 
 const PARAM_LABELS = {
   temperature: "Temperature",
@@ -26,10 +26,6 @@ export function stagedProblem(staged, limits) {
   if (images > maxImages) return `At most ${maxImages} images per message: remove ${images - maxImages}.`;
   if (videos > maxVideos) return `At most ${maxVideos} video per message: remove ${videos - maxVideos}.`;
   return null;
-}
-
-function fileToBuffer(file) {
-  return file.arrayBuffer();
 }
 
 function render({ model, el }) {
@@ -235,33 +231,44 @@ function render({ model, el }) {
     log.scrollTop = log.scrollHeight;
   }
 
+  // A turn starting or ending changes `conversation` and `busy` in one state message (hold_sync),
+  // and the log depends on both: render it once, after that message's change events.
+  let renderQueued = false;
+  function queueRenderConversation() {
+    if (renderQueued) return;
+    renderQueued = true;
+    queueMicrotask(() => {
+      renderQueued = false;
+      renderConversation();
+    });
+  }
+
   function renderBusy() {
     const busy = !!model.get("busy");
     sendButton.textContent = busy ? "Stop" : "Send";
     sendButton.classList.toggle("snw-stop", busy);
     sendButton.setAttribute("aria-label", busy ? "Stop the reply" : "Send the message");
     root.classList.toggle("snw-busy", busy);
-    renderConversation();
+    queueRenderConversation();
   }
 
   // ---------- staged attachments ----------
   function renderStaged() {
     const staged = model.get("staged") || [];
     stagedRow.replaceChildren(
-      ...staged.map((item) => {
-        const src = safeImageSrc(item.thumb);
-        return h(
+      ...staged.map((item) =>
+        h(
           "div",
           { class: `snw-staged-item snw-kind-${item.kind}`, title: item.label },
-          src ? h("img", { src, alt: item.label }) : h("div", { class: "snw-thumb-placeholder", "aria-hidden": "true" }, item.kind === "video" ? "▶" : "□"),
+          thumbnail(item.thumb, item.label, item.kind),
           h("span", { class: "snw-staged-label" }, item.label),
           h(
             "button",
             { class: "snw-remove", type: "button", "aria-label": `Remove ${item.label}`, onclick: () => call("unstage", { id: item.id }) },
             "×",
           ),
-        );
-      }),
+        ),
+      ),
     );
     stagedRow.hidden = staged.length === 0;
     showReason(stagedProblem(staged, model.get("limits") || {}));
@@ -274,7 +281,7 @@ function render({ model, el }) {
         showReason(`${file.name || "That file"} is neither an image nor a video.`);
         continue;
       }
-      const buffer = await fileToBuffer(file);
+      const buffer = await file.arrayBuffer();
       await call("attach_file", { name: file.name || `pasted.${file.type.split("/")[1]}`, mime: file.type, kind }, [buffer]);
     }
   }
@@ -358,7 +365,6 @@ function render({ model, el }) {
         "ul",
         { class: "snw-picker-list" },
         items.map((item) => {
-          const src = safeImageSrc(item.thumb);
           const button = h(
             "button",
             {
@@ -369,7 +375,7 @@ function render({ model, el }) {
                 if (await call("attach_variable", { name: item.name })) closePicker();
               },
             },
-            src ? h("img", { src, alt: "" }) : h("div", { class: "snw-thumb-placeholder", "aria-hidden": "true" }, "□"),
+            thumbnail(item.thumb, "", item.kind),
             h("span", { class: "snw-picker-name" }, item.name),
             h("small", {}, item.description || item.kind),
           );
@@ -394,7 +400,7 @@ function render({ model, el }) {
   // ---------- sending ----------
   function startEdit() {
     const turns = model.get("conversation") || [];
-    const last = [...turns].reverse().find((t) => t.role === "user");
+    const last = turns[lastSentUserIndex(turns)];
     if (!last) return;
     editing = true;
     textarea.value = last.text || "";
@@ -469,7 +475,7 @@ function render({ model, el }) {
   };
   const handlers = {
     "msg:custom": onCustom,
-    "change:conversation": counted("conversation", renderConversation),
+    "change:conversation": counted("conversation", queueRenderConversation),
     "change:busy": counted("busy", renderBusy),
     "change:staged": counted("staged", renderStaged),
     "change:settings": counted("settings", syncSettings),
