@@ -113,13 +113,15 @@ class Reply:
         return markdown_html(self.text) + footer_html(self.footer_lines())
 
 
+def _shorten(text: str) -> str:
+    """`text` on one line, cut to QUOTE_CHARS: fit for an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3] + "..."
+
+
 def _quote(body: bytes | str) -> str:
     """The start of a body that is not the service's JSON, quoted so it is shown, never run."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
-    if len(text) > QUOTE_CHARS:
-        text = text[: QUOTE_CHARS - 3] + "..."
-    return repr(text)
+    return repr(_shorten(body.decode("utf-8", "replace") if isinstance(body, bytes) else body))
 
 
 def _error_fields(payload: Any) -> tuple[int | str | None, str | None, Any]:
@@ -171,6 +173,15 @@ def _error_from_response(response: requests.Response) -> SenseNovaError:
     return error_for_status(status)(message, status=status, code=code, request_id=request_id, details=details)
 
 
+def _json_of(response: requests.Response, what: str) -> Any:
+    """A successful reply's JSON; a ServerError quoting the body when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(f"{what} is not JSON: {_quote(response.content)}",
+                          request_id=response.headers.get("x-request-id")) from None
+
+
 def _read_reply(response: requests.Response) -> tuple[dict, str, str | None]:
     """(data, text, finish reason) of a whole JSON reply; an error it carries is raised, typed by its code."""
     request_id = response.headers.get("x-request-id")
@@ -204,9 +215,7 @@ def _connection_error(exc: BaseException, url: str) -> APIConnectionError:
     causes = [exc, *exc.args]  # requests wraps urllib3's ReadTimeoutError in a ConnectionError
     timed_out = any(isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError))
                     for e in causes)
-    reason = " ".join(str(exc).split())
-    if len(reason) > QUOTE_CHARS:
-        reason = reason[: QUOTE_CHARS - 3] + "..."
+    reason = _shorten(str(exc))
     if timed_out:
         return APITimeoutError(f"no answer from {url} within the timeout ({type(exc).__name__}: {reason})")
     return APIConnectionError(f"the connection to {url} failed ({type(exc).__name__}: {reason})")
@@ -514,12 +523,7 @@ class Client:
     def models(self) -> list[str]:
         """The model ids from GET {base}/llm/models."""
         url = self.base_url + protocol.MODELS_PATH
-        response = self._request("GET", url)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ServerError(f"the model list is not JSON: {_quote(response.content)}",
-                              request_id=response.headers.get("x-request-id")) from None
+        payload = _json_of(self._request("GET", url), "the model list")
         items: Any = payload.get("data", payload) if isinstance(payload, Mapping) else payload
         if isinstance(items, Mapping):
             items = items.get("models", items.get("data", []))
@@ -589,11 +593,7 @@ class Client:
 
     @staticmethod
     def _file_info(response: requests.Response) -> dict:
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ServerError(f"the file service's reply is not JSON: {_quote(response.content)}",
-                              request_id=response.headers.get("x-request-id")) from None
+        payload = _json_of(response, "the file service's reply")
         if isinstance(payload, Mapping) and isinstance(payload.get("data"), Mapping):
             payload = payload["data"]
         if isinstance(payload, Mapping) and isinstance(payload.get("file"), Mapping):
