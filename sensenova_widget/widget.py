@@ -11,6 +11,7 @@ an id and are answered in kind, file bytes as binary buffers (the quak / lonboar
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import io
 import sys
 import threading
@@ -338,16 +339,9 @@ class ChatPanel(anywidget.AnyWidget):
             answer = {"type": "response", "id": content.get("id"), "ok": False, "error": message}
         self._message(answer)
 
-    def _request_send(self, params: dict, _buffers: list) -> dict:
-        self._start("send", text=str(params.get("text", "")), from_browser=True)
-        return {"started": True}
-
-    def _request_regenerate(self, _params: dict, _buffers: list) -> dict:
-        self._start("regenerate", from_browser=True)
-        return {"started": True}
-
-    def _request_edit(self, params: dict, _buffers: list) -> dict:
-        self._start("edit", text=str(params.get("text", "")), from_browser=True)
+    def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
+        """send / regenerate / edit from the browser (regenerate has no text)."""
+        self._start(action, text=str(params.get("text", "")), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
@@ -402,9 +396,9 @@ class ChatPanel(anywidget.AnyWidget):
         return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
 
     _HANDLERS: dict[str, Callable[..., dict]] = {
-        "send": _request_send,
-        "regenerate": _request_regenerate,
-        "edit": _request_edit,
+        "send": functools.partial(_request_turn, action="send"),
+        "regenerate": functools.partial(_request_turn, action="regenerate"),
+        "edit": functools.partial(_request_turn, action="edit"),
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,
