@@ -37,7 +37,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 from IPython.utils.text import FullEvalFormatter
 
-from . import protocol
+from . import media, protocol
 from .display import LiveDisplay, footer_html, markdown_html
 from .errors import SenseNovaError
 
@@ -186,8 +186,6 @@ class SenseNovaMagics(Magics):
 
     def _media_parts(self, expr: str, option: str, client: Any) -> list[dict]:
         """Evaluate `expr` in the notebook and turn its value (or each of its items) into wire parts."""
-        from . import media
-
         try:
             value = eval(expr, self.shell.user_ns)  # noqa: S307 - the notebook's own code, like a cell
         except Exception as err:
@@ -195,7 +193,7 @@ class SenseNovaMagics(Magics):
         if option == "-v":
             items, mark = [value], media.video
         else:
-            items, mark = _items(value, media), media.image
+            items, mark = _items(value), media.image
         if not items:
             raise SenseNovaCellError(f"{option} {expr}: the value is empty, no image to send")
         parts = []
@@ -405,7 +403,7 @@ def _failing_field(formatter: FullEvalFormatter, template: str, namespace: Mappi
     return None
 
 
-def _items(value: Any, media: Any) -> list[Any]:
+def _items(value: Any) -> list[Any]:
     """One image-like value, or each item of a list/tuple/Series/array of them."""
     if isinstance(value, (str, bytes, os.PathLike, Mapping)) or media.is_image_like(value):
         return [value]
