@@ -229,6 +229,38 @@ def test_an_html_proxy_page_is_quoted_short_and_never_evaluated(emulator):
     assert len(error.message) < 320
 
 
+def test_a_model_list_or_file_record_that_is_not_json_is_quoted():
+    """A 200 whose body is a page, not JSON (a captive portal, say): quoted short, with its request id."""
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html>\n  <b>sign in</b>  " + b"x" * 400 + b"</html>"
+            self.send_response(200)
+            self.send_header("x-request-id", "page-1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        client = snw.Client(api_key="k", base_url=base + "/v1", file_base_url=base + "/file/v1", max_retries=0)
+        for call, what in ((client.models, "the model list"), (lambda: client.file("f1"), "the file service's reply")):
+            with pytest.raises(snw.ServerError) as info:
+                call()
+            message = info.value.message
+            assert message.startswith(f"{what} is not JSON: '<html> <b>sign in</b> x")
+            assert message.endswith("...'") and len(message) < 280 and info.value.request_id == "page-1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_client_error_is_not_retried(client, emulator):
     with pytest.raises(snw.NotFoundError) as info:
         client.chat("x", model="no-such-model")
