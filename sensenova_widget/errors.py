@@ -49,6 +49,10 @@ class SenseNovaError(Exception):
 
     def one_line(self) -> str:
         """`Class: message (status 429, code 8, request id abc)`: what the surfaces print."""
+        return f"{type(self).__name__}: {self}"
+
+    def __str__(self) -> str:
+        """The message and, in brackets, the status, code and request id that are known."""
         extra = []
         if self.status is not None:
             extra.append(f"status {self.status}")
@@ -56,11 +60,7 @@ class SenseNovaError(Exception):
             extra.append(f"code {self.code}")
         if self.request_id:
             extra.append(f"request id {self.request_id}")
-        tail = f" ({', '.join(extra)})" if extra else ""
-        return f"{type(self).__name__}: {self.message}{tail}"
-
-    def __str__(self) -> str:
-        return self.one_line().split(": ", 1)[1]
+        return f"{self.message} ({', '.join(extra)})" if extra else self.message
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r}, request_id={self.request_id!r})"
