@@ -338,9 +338,11 @@ class _Run:
     # ---- in a worker thread
     def work(self, job: _Job) -> _Outcome:
         try:
-            key = None
+            key, images = None, job.images
             if self.cache is not None:
-                key = cache_module.cache_key([media.content_key(value) for value in job.images], job.prompt, self.model, self.keyed)
+                pairs = [media.keyed(value) for value in job.images]  # each image read and hashed once
+                images = [held for _, held in pairs]
+                key = cache_module.cache_key([hash_ for hash_, _ in pairs], job.prompt, self.model, self.keyed)
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
@@ -348,7 +350,7 @@ class _Run:
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
                 return _Outcome(cancelled=True)
             self.local.epoch = self.limit.epoch
-            reply = self.client.chat(job.prompt, images=job.images, model=self.model, **self.params)
+            reply = self.client.chat(job.prompt, images=images, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 try:

@@ -425,6 +425,20 @@ def content_key(value: Any) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
+def keyed(value: Any) -> tuple[str, Any]:
+    """(`content_key(value)`, the value to send in its place): an image held in the kernel is read,
+    rendered and hashed once for both, where `content_key` then `to_part` would do it twice (a
+    figure saved twice, a file read twice). caption() keys its cache on the first, sends the second."""
+    inner = value.value if isinstance(value, Media) and value.kind == "image" else value
+    if isinstance(inner, (Media, FileId, Mapping)) or (isinstance(inner, str) and _is_url(inner.strip())):
+        return content_key(value), value
+    source = _image_source(inner, marked=True)
+    if source is None:
+        return content_key(value), value
+    held = Media("image", source)
+    return content_key(held), held
+
+
 def describe(value: Any) -> str:
     """A short human label: "PIL RGB 640x480", "ndarray uint8 480x640x3", "figure 640x480"."""
     if isinstance(value, Media):
@@ -519,6 +533,8 @@ def _image_part(value: Any, max_side: int, *, marked: bool) -> dict:
 
 def _image_source(value: Any, *, marked: bool) -> _Source | None:
     """A _Source for any value held in the kernel, or None when the type is not an image."""
+    if isinstance(value, _Source):  # already read and hashed (see `keyed`)
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes_source(bytes(value), f"{type(value).__name__} of {len(value):,} bytes")
     if isinstance(value, os.PathLike):

@@ -379,3 +379,23 @@ def test_rows_are_opened_only_as_workers_free_up(emulator, cache_path):
     out = caption(df, "image", "Describe row {n}.", client=client, cache=cache_path, progress=False, concurrency=3)
     assert out["caption"].notna().all() and len(LazyPicture.made) == 30
     assert max(LazyPicture.ahead) <= 3  # never more rows open than workers, whatever the row count
+
+
+class CountedPicture:
+    """An image that counts how often its pixels are read (as a file is read or a figure rendered)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.reads = n, 0
+
+    def __array__(self, dtype=None, copy=None):
+        self.reads += 1
+        return np.full((16, 16, 3), self.n, np.uint8)
+
+
+def test_each_image_is_read_once_for_its_cache_key_and_its_request(client, emulator, cache_path):
+    series = pd.Series([CountedPicture(n) for n in range(3)], name="image")
+    for picture_ in series:
+        picture_.reads = 0  # building the Series may have looked inside
+    out = caption(series, client=client, cache=cache_path, progress=False)
+    assert out.notna().all() and len(emulator.requests) == 3
+    assert [p.reads for p in series] == [1, 1, 1]

@@ -574,3 +574,17 @@ def test_importing_the_media_layer_stays_cheap():
             "print(','.join(m for m in ('numpy', 'PIL', 'pandas', 'anywidget', 'matplotlib', 'av') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_keyed_gives_the_content_key_and_a_value_that_sends_the_same_part(tmp_path):
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 30), (220, 30, 30)).save(path)
+    values = [Image.new("RGB", (40, 30), (30, 60, 220)), np.zeros((8, 8, 3), np.uint8), media.image(str(path)),
+              path.read_bytes(), "https://example.com/cat.jpg", media.file_id("file-1"),
+              {"type": "image_url", "image_url": "https://example.com/dog.png"}]
+    for value in values:
+        key, held = media.keyed(value)
+        assert key == media.content_key(value) == media.content_key(held)
+        assert media.to_part(media.image(held)) == media.to_part(media.image(value))
+    with pytest.raises(MediaError, match="no such file"):
+        media.keyed(media.image(str(tmp_path / "missing.png")))
