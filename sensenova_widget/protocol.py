@@ -131,6 +131,7 @@ def validate_body(body: Any) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _invalid("messages", messages, "a non-empty list of messages")
+    kinds = {"text": 0, "image": 0, "video": 0}  # counted here rather than in a second pass
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
             raise _invalid(f"messages[{i}]", message, "an object with role and content")
@@ -142,10 +143,10 @@ def validate_body(body: Any) -> None:
         if not isinstance(content, list) or not content:
             raise _invalid(f"messages[{i}].content", content, "a string or a non-empty list of parts")
         for j, part in enumerate(content):
-            _validate_part(part, f"messages[{i}].content[{j}]")
+            kinds[_validate_part(part, f"messages[{i}].content[{j}]")] += 1
     if messages[-1].get("role") != "user":
         raise _invalid("messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'")
-    check_media_counts(*count_media(messages))
+    check_media_counts(kinds["image"], kinds["video"])
     for name in PARAMETERS:
         if name in body and body[name] is not None:
             validate_parameter(name, body[name])
