@@ -22,19 +22,17 @@ _BOM = b"\xef\xbb\xbf"
 class SSEDecoder:
     """Feed raw chunks with `feed()`; get back the data payload (bytes) of each finished event.
 
-    Events without any `data:` line (comments only, `event:`/`id:`/`retry:` alone) yield nothing:
-    the SenseNova stream is data-only. The last `event:` name seen is kept in `last_event`.
+    Events without any `data:` line (comments only, `event:`/`id:`/`retry:` alone) yield nothing,
+    and those fields are skipped: the SenseNova stream is data-only.
     """
 
-    __slots__ = ("_buffer", "_careful", "_skip_lf", "_started", "last_event", "last_id")
+    __slots__ = ("_buffer", "_careful", "_skip_lf", "_started")
 
     def __init__(self) -> None:
         self._buffer = b""  # the start of an event whose blank line has not come yet (LF-only)
         self._careful = True  # the next read needs `_careful_join`: stream start or a CR pending
         self._skip_lf = False  # the previous read ended in CR: an LF opening this one is its pair
         self._started = False  # past a possible byte-order mark
-        self.last_event = ""
-        self.last_id = ""
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add one read; return the data of every event it completed, in order."""
@@ -89,18 +87,9 @@ class SSEDecoder:
         """The general case: several lines, comments, other fields, multi-line data."""
         data_lines = []
         for line in block.split(b"\n"):
-            if not line or line[:1] == b":":
-                continue
-            name, colon, value = line.partition(b":")
-            if colon and value[:1] == b" ":
-                value = value[1:]
-            if name == b"data":
-                data_lines.append(value)
-            elif name == b"event":
-                self.last_event = value.decode("utf-8", "replace")
-            elif name == b"id":
-                self.last_id = value.decode("utf-8", "replace")
-            # "retry" and unknown fields are ignored, as the standard says.
+            name, _, value = line.partition(b":")
+            if name == b"data":  # comments (":..."), "event", "id", "retry" and unknown fields carry nothing here
+                data_lines.append(value[1:] if value[:1] == b" " else value)
         if not data_lines:
             return None
         return b"\n".join(data_lines)
