@@ -688,11 +688,6 @@ def _image_array_shape(a: Any, what: str) -> Any:
     return a
 
 
-def _image_array(a: Any, what: str) -> Any:
-    """HxW or HxWx{3,4} uint8, by the dtype rules in `to_part`'s docstring."""
-    return _to_uint8(_image_array_shape(a, what), what)
-
-
 @functools.lru_cache(maxsize=1)
 def _uint16_to_uint8() -> Any:
     """round(v / 257) for every 16-bit value: one table lookup per pixel beats integer division."""

@@ -43,7 +43,7 @@ def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:
     import numpy as np
     from PIL import Image
 
-    from .media import _image_array, _image_source, _to_uint8, describe
+    from .media import _image_array_shape, _image_source, _to_uint8, describe
 
     if isinstance(frames, (list, tuple)):
         if not frames:
@@ -64,7 +64,7 @@ def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:
                              "with C in (1, 3, 4), or a list of images.")
         what = describe(frames)
         stack = _to_uint8(stack, what)  # one value rule for the whole stack, not per frame
-        images = [Image.fromarray(_image_array(stack[i], f"frame {i} of {what}")).convert("RGB")
+        images = [Image.fromarray(_image_array_shape(stack[i], f"frame {i} of {what}")).convert("RGB")
                   for i in range(stack.shape[0])]
     size = images[0].size
     for i, im in enumerate(images):
