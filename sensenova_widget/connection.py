@@ -30,7 +30,8 @@ def connect(*, verbose: bool = True, **emulator_knobs) -> str:
     """
     global _emulator
     if _emulator is None and has_credentials():
-        where = f"Using SenseNova at {os.environ.get('SENSENOVA_API_BASE', DEFAULT_BASE_URL)} (credentials from the environment)."
+        base = os.environ.get("SENSENOVA_API_BASE") or DEFAULT_BASE_URL  # as Client() reads it: empty is unset
+        where = f"Using SenseNova at {base} (credentials from the environment)."
     else:
         if _emulator is None:
             from .emulator import Emulator
