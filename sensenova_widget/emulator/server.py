@@ -258,18 +258,23 @@ async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str) -> AsyncIterat
         await asyncio.sleep(knobs.ttft)
     chunks = _delta_chunks(plan.tokens)
     done = 0
+    # Deltas keep a schedule (delta k at start + k * delta_delay) rather than sleeping after each
+    # one, so the rate asked for is the rate served even when a sleep overshoots by a millisecond.
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     for index in range(len(chunks) + 1):
         if knobs.error_after == index:
             yield _error_event(f"internal error (emulated error event after {index} deltas)")
             return
         if knobs.stall_after == index:
             await asyncio.sleep(knobs.stall)
+            start += knobs.stall
         if knobs.drop_after == index:
             raise DropConnection
         if index == len(chunks):
             break
         if index and knobs.delta_delay:
-            await asyncio.sleep(knobs.delta_delay)
+            await asyncio.sleep(max(0.0, start + index * knobs.delta_delay - loop.time()))
         text, count = chunks[index]
         done += count
         yield _choice_event(reply_id, text, "", plan.usage(done))
