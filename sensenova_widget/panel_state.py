@@ -143,6 +143,22 @@ def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dic
             "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done")}
 
 
+def refused_turns(turns: list[dict], error: str) -> list[dict]:
+    """The turns a regenerate/edit refused before sending would have replaced, as they were, with
+    the refusal shown on the last one (an assistant turn: its Retry asks again)."""
+    if not turns:
+        return []
+    return [*turns[:-1], {**turns[-1], "error": error}]
+
+
+def without_refusal(turn: dict) -> dict:
+    """The turn without a refusal note `refused_turns` put on a reply that had not failed itself:
+    the note is about that attempt only, so it goes once another turn starts."""
+    if turn.get("error") and turn.get("status") != "error":
+        return {**turn, "error": None}
+    return turn
+
+
 def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The namespace's image-like and video-like values, `_`-names and modules skipped."""
     found = []

@@ -194,11 +194,13 @@ class ChatPanel(anywidget.AnyWidget):
         with self._lock:
             if self.busy:
                 raise InvalidRequestError(_BUSY, field="busy")
-            turns = list(self.conversation)
+            turns = [panel_state.without_refusal(t) for t in self.conversation]
+            restore = None  # a refused new message stays on screen, marked unsent
             if action == "send":
                 user, images, videos = self._take_staged(text)
                 turns.append(user)
             else:
+                restore = list(turns)  # a refused regenerate/edit changes nothing: these come back
                 # the last message that reached the service (one refused before sending is skipped)
                 last_user = max((i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
                                 default=None)
@@ -236,7 +238,7 @@ class ChatPanel(anywidget.AnyWidget):
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
-        threading.Thread(target=self._run, args=(ask, user, reply_turn, parent, future),
+        threading.Thread(target=self._run, args=(ask, user, reply_turn, restore, parent, future),
                          name="snw-reply", daemon=True).start()
         return future
 
@@ -251,12 +253,12 @@ class ChatPanel(anywidget.AnyWidget):
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
 
-    def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, parent: Any,
-             future: concurrent.futures.Future) -> None:
+    def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None,
+             parent: Any, future: concurrent.futures.Future) -> None:
         """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
         with _InCell(parent):
             try:
-                reply = self._stream_turn(ask, user, turn)
+                reply = self._stream_turn(ask, user, turn, restore)
             except BaseException as exc:
                 with self.hold_sync():
                     self.busy = False
@@ -269,8 +271,14 @@ class ChatPanel(anywidget.AnyWidget):
                     traceback.print_exc(file=sys.stderr)
             future.set_result(reply)
 
-    def _stream_turn(self, ask: Callable[[Callable], Any], user: dict, turn: dict) -> Any:
-        """Stream the reply, deltas coalesced to the browser, then set the finished turn once."""
+    def _stream_turn(self, ask: Callable[[Callable], Any], user: dict, turn: dict,
+                     restore: list[dict] | None) -> Any:
+        """Stream the reply, deltas coalesced to the browser, then set the finished turn once.
+
+        A request refused before sending left the Conversation as it was; so does the panel: a new
+        message is marked unsent (nothing to retry as it is), a regenerate/edit puts back the turns
+        it had replaced, the refusal shown on the last of them.
+        """
         coalescer = panel_state.Coalescer(
             lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
                                                  "text": piece}))
@@ -282,7 +290,6 @@ class ChatPanel(anywidget.AnyWidget):
 
         reply, error, failure = None, None, None
         previous = self._conversation.last_reply
-        recorded = len(self._conversation.messages)
         try:
             reply = ask(on_delta)
         except SenseNovaError as exc:
@@ -297,12 +304,16 @@ class ChatPanel(anywidget.AnyWidget):
             reply = _partial_reply(failure, last if last is not previous else None)
         done = panel_state.finished_turn(turn, reply, error)
         replaced = {turn["id"]: done}
-        if failure is not None and len(self._conversation.messages) == recorded:
-            # refused before sending (a bad value, a media error): nothing to retry as it is
-            replaced[user["id"]] = {**user, "sent": False}
-            done["retry"] = False
+        turns = self.conversation
+        # Conversation.last_error is set only once a request was sent
+        if failure is not None and self._conversation.last_error is not failure:
+            if restore is None:
+                replaced[user["id"]] = {**user, "sent": False}
+                done["retry"] = False
+            else:
+                turns = panel_state.refused_turns(restore, error)
         with self.hold_sync():
-            self.conversation = [replaced.get(t["id"], t) for t in self.conversation]
+            self.conversation = [replaced.get(t["id"], t) for t in turns]
             self.busy = False
         if failure is not None:
             raise failure

@@ -350,3 +350,68 @@ def test_a_turn_refused_before_sending_is_marked_and_skipped_by_regenerate(panel
     reply = panel.regenerate()
     assert reply.text.startswith("the first question")
     assert [t["text"].split("\n")[0] for t in panel.conversation] == ["the first question"] * 2
+
+
+def shown(panel) -> list[tuple[str, str]]:
+    return [(t["role"], t["text"]) for t in panel.conversation]
+
+
+def recorded(panel) -> list[tuple[str, str]]:
+    """The Conversation's messages as (role, text), to compare with what the panel shows."""
+    return [(m["role"], m["content"][-1]["text"]) for m in panel.messages]
+
+
+def bad_temperature(panel) -> None:
+    panel.settings = {**panel.settings, "temperature": 5}  # the browser's form would refuse it: code can set it
+
+
+def test_a_refused_regenerate_leaves_the_panel_as_the_conversation(panel, emulator):
+    panel.send("q1")
+    panel.send("q2")
+    before, sent = shown(panel), len(emulator.requests)
+    bad_temperature(panel)
+    with pytest.raises(InvalidRequestError, match="temperature=5"):
+        panel.regenerate()
+    assert len(emulator.requests) == sent  # refused before sending
+    assert shown(panel) == before == recorded(panel)
+    assert all(t.get("sent", True) for t in panel.conversation)  # q2 had been sent: not marked unsent
+    last = panel.conversation[-1]
+    assert last["status"] == "done" and "temperature=5" in last["error"] and last.get("retry", True)
+    panel.settings = {**panel.settings, "temperature": None}
+    assert request(panel, "regenerate")["ok"]  # the Retry button on the refusal
+    wait_idle(panel)
+    assert shown(panel) == recorded(panel) and len(panel.conversation) == 4
+    assert [t["text"].split("\n")[0] for t in panel.conversation[2:]] == ["q2", "q2"]
+    assert panel.conversation[-1]["error"] is None
+
+
+def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
+    panel.send("q1")
+    panel.send("q2")
+    before = shown(panel)
+    bad_temperature(panel)
+    assert request(panel, "edit", {"text": "q2 edited"})["ok"]  # accepted: the refusal comes inline
+    wait_idle(panel)
+    assert shown(panel) == before == recorded(panel)
+    assert all(t.get("sent", True) for t in panel.conversation)
+    assert "temperature=5" in panel.conversation[-1]["error"]
+    panel.settings = {**panel.settings, "temperature": None}
+    panel.send("q3")  # the refusal note was about that attempt only: it goes
+    assert shown(panel) == recorded(panel) and len(panel.conversation) == 6
+    assert all(t["error"] is None for t in panel.conversation if t["role"] == "assistant")
+    panel.edit("q3 edited")
+    assert shown(panel) == recorded(panel) and panel.conversation[-2]["text"] == "q3 edited"
+
+
+def test_a_refused_new_message_is_marked_unsent(panel, emulator):
+    panel.send("q1")
+    bad_temperature(panel)
+    with pytest.raises(InvalidRequestError, match="temperature=5"):
+        panel.send("q2")
+    assert len(emulator.requests) == 1 and len(panel.messages) == 2
+    user, failed = panel.conversation[-2:]
+    assert user["text"] == "q2" and user["sent"] is False
+    assert failed["status"] == "error" and failed["retry"] is False and "temperature=5" in failed["error"]
+    panel.settings = {**panel.settings, "temperature": None}
+    panel.regenerate()  # asks q1 again: q2 never reached the service
+    assert shown(panel) == recorded(panel) and panel.conversation[0]["text"] == "q1"
