@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidRequestError
-from .protocol import IMAGE_PART_TYPES, MAX_IMAGES, MAX_VIDEOS, VIDEO_PART_TYPES
+from .protocol import IMAGE_PART_TYPES, MAX_IMAGES, MAX_VIDEOS, VIDEO_PART_TYPES, media_count_problem
 
 POLICIES = ("recent", "error")
 MARKERS = {"image": "[earlier image omitted]", "video": "[earlier video omitted]"}
@@ -44,17 +44,6 @@ def _counts(parts: list[tuple[int, int, str]]) -> tuple[int, int]:
     return images, len(parts) - images
 
 
-def _too_many(images: int, videos: int) -> str | None:
-    """Why (images, videos) break the limits, or None when they fit."""
-    if images and videos:
-        return f"{_plural(images, 'image')} and {_plural(videos, 'video')}: images and a video never travel together"
-    if images > MAX_IMAGES:
-        return f"{images} images: at most {MAX_IMAGES} images in one request"
-    if videos > MAX_VIDEOS:
-        return f"{videos} videos: at most {MAX_VIDEOS} video in one request"
-    return None
-
-
 def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[list[dict], list[str]]:
     """(messages that fit the media limits, notices of what was omitted); see the module doc."""
     if policy not in POLICIES:
@@ -69,15 +58,15 @@ def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[li
              for j, part in enumerate(m["content"]) if (kind := _kind(part))]
     last_user = max((i for i, m in enumerate(out) if isinstance(m, dict) and m.get("role") == "user"), default=None)
     newest_turn = [item for item in media if item[0] == last_user]
-    problem = _too_many(*_counts(newest_turn))
+    problem = media_count_problem(*_counts(newest_turn))
     if problem:
-        raise InvalidRequestError(f"the newest message carries {problem}; send fewer media in this turn.",
+        raise InvalidRequestError(f"the newest message carries {': '.join(problem)}; send fewer media in this turn.",
                                   field="messages", code=3, status=400)
-    problem = _too_many(*_counts(media))
+    problem = media_count_problem(*_counts(media))
     if problem is None:
         return out, []
     if policy == "error":
-        raise InvalidRequestError(f"the conversation carries {problem}. Use history_media='recent' to "
+        raise InvalidRequestError(f"the conversation carries {': '.join(problem)}. Use history_media='recent' to "
                                   "replace older media with a short note.", field="messages", code=3, status=400)
     keep_kind = media[-1][2]
     kept = 0

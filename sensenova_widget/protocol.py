@@ -110,15 +110,26 @@ def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
     return images, videos
 
 
+def _plural(n: int, kind: str) -> str:
+    return f"{n} {kind}" + ("s" if n != 1 else "")
+
+
+def media_count_problem(images: int, videos: int) -> tuple[str, str] | None:
+    """(what was counted, what is allowed) when the counts break the limits, else None."""
+    if images and videos:
+        return f"{_plural(images, 'image')} and {_plural(videos, 'video')}", "images or a video in one request, never both"
+    if images > MAX_IMAGES:
+        return f"{images} images", f"at most {MAX_IMAGES} images in one request"
+    if videos > MAX_VIDEOS:
+        return f"{videos} videos", f"at most {MAX_VIDEOS} video in one request"
+    return None
+
+
 def check_media_counts(images: int, videos: int) -> None:
     """At most 6 images or 1 video, never both."""
-    if images and videos:
-        raise _invalid("messages", f"{images} image(s) and {videos} video(s)",
-                       "images or a video in one request, never both")
-    if images > MAX_IMAGES:
-        raise _invalid("messages", f"{images} images", f"at most {MAX_IMAGES} images in one request")
-    if videos > MAX_VIDEOS:
-        raise _invalid("messages", f"{videos} videos", f"at most {MAX_VIDEOS} video in one request")
+    problem = media_count_problem(images, videos)
+    if problem:
+        raise _invalid("messages", *problem)
 
 
 def validate_body(body: Any) -> None:
