@@ -16,23 +16,13 @@ The input is never mutated: new message dicts and content lists are returned.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from .errors import InvalidRequestError
-from .protocol import IMAGE_PART_TYPES, MAX_IMAGES, MAX_VIDEOS, VIDEO_PART_TYPES, media_count_problem
+from .protocol import MAX_IMAGES, MAX_VIDEOS, media_count_problem, media_kind
 
 POLICIES = ("recent", "error")
 MARKERS = {"image": "[earlier image omitted]", "video": "[earlier video omitted]"}
 LIMITS = {"image": MAX_IMAGES, "video": MAX_VIDEOS}
-
-
-def _kind(part: Any) -> str | None:
-    if isinstance(part, Mapping):
-        if part.get("type") in IMAGE_PART_TYPES:
-            return "image"
-        if part.get("type") in VIDEO_PART_TYPES:
-            return "video"
-    return None
 
 
 def _plural(n: int, kind: str) -> str:
@@ -55,7 +45,7 @@ def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[li
             message["content"] = list(message["content"])
     # every medium as (message index, part index, kind), oldest first
     media = [(i, j, kind) for i, m in enumerate(out) if isinstance(m, dict) and isinstance(m.get("content"), list)
-             for j, part in enumerate(m["content"]) if (kind := _kind(part))]
+             for j, part in enumerate(m["content"]) if (kind := media_kind(part))]
     last_user = max((i for i, m in enumerate(out) if isinstance(m, dict) and m.get("role") == "user"), default=None)
     newest_turn = [item for item in media if item[0] == last_user]
     problem = media_count_problem(*_counts(newest_turn))

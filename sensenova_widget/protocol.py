@@ -73,16 +73,28 @@ def validate_parameter(name: str, value: Any) -> None:
         raise _invalid(name, value, allowed)
 
 
-def part_kind(part: Mapping[str, Any]) -> str:
-    """'text', 'image' or 'video' for a wire part; a part is read by its `type` alone."""
-    kind = part.get("type")
-    if kind == "text":
-        return "text"
+def media_kind(part: Any) -> str | None:
+    """'image' or 'video' for a media part, None for a text part, an unknown type or no part.
+
+    The one reading of what kind a part is, by its `type` alone: `part_kind`, `count_media`,
+    the history policy and the media layer all ask here.
+    """
+    kind = part.get("type") if isinstance(part, Mapping) else None
     if kind in IMAGE_PART_TYPES:
         return "image"
     if kind in VIDEO_PART_TYPES:
         return "video"
-    raise _invalid("type", kind, "one of " + ", ".join(PART_TYPES))
+    return None
+
+
+def part_kind(part: Mapping[str, Any]) -> str:
+    """'text', 'image' or 'video' for a wire part; an unknown `type` is an InvalidRequestError."""
+    kind = media_kind(part)
+    if kind is not None:
+        return kind
+    if part.get("type") == "text":
+        return "text"
+    raise _invalid("type", part.get("type"), "one of " + ", ".join(PART_TYPES))
 
 
 def _validate_part(part: Any, where: str) -> str:
@@ -103,10 +115,9 @@ def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
         content = message.get("content")
         if isinstance(content, list):
             for part in content:
-                if isinstance(part, Mapping) and part.get("type") in IMAGE_PART_TYPES:
-                    images += 1
-                elif isinstance(part, Mapping) and part.get("type") in VIDEO_PART_TYPES:
-                    videos += 1
+                kind = media_kind(part)
+                images += kind == "image"
+                videos += kind == "video"
     return images, videos
 
 

@@ -481,7 +481,7 @@ def test_changed_content_mode_or_max_side_is_encoded_again(astronaut):
 
 
 def test_the_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(media._CACHE, "max_entries", 3)
+    monkeypatch.setattr(media.ENCODE_CACHE, "max_entries", 3)
     for i in range(6):
         snw.to_part(np.full((8, 8), i * 10, np.uint8))
     assert media.cache_info()["entries"] == 3

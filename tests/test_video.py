@@ -14,7 +14,7 @@ from PIL import Image
 import sensenova_widget as snw
 from sensenova_widget import media
 from sensenova_widget.errors import MediaError
-from sensenova_widget.mp4 import encode_frames
+from sensenova_widget.media.mp4 import encode_frames
 
 DATA = pathlib.Path(skimage.data.__file__).parent
 
