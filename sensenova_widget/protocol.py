@@ -121,14 +121,15 @@ def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
     return images, videos
 
 
-def _plural(n: int, kind: str) -> str:
+def plural(n: int, kind: str) -> str:
+    """"1 image", "2 images": how every message about media counts names them."""
     return f"{n} {kind}" + ("s" if n != 1 else "")
 
 
 def media_count_problem(images: int, videos: int) -> tuple[str, str] | None:
     """(what was counted, what is allowed) when the counts break the limits, else None."""
     if images and videos:
-        return f"{_plural(images, 'image')} and {_plural(videos, 'video')}", "images or a video in one request, never both"
+        return f"{plural(images, 'image')} and {plural(videos, 'video')}", "images or a video in one request, never both"
     if images > MAX_IMAGES:
         return f"{images} images", f"at most {MAX_IMAGES} images in one request"
     if videos > MAX_VIDEOS:
