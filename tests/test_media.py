@@ -306,6 +306,17 @@ def test_the_module_default_max_side_is_configurable(monkeypatch, astronaut):
     assert max(out.size) <= 200 and max(out.size) >= 170
 
 
+def test_settings_set_on_the_package_reach_the_encoder_and_key_the_cache(monkeypatch, astronaut):
+    default = snw.to_part(astronaut)
+    monkeypatch.setattr(media, "JPEG_QUALITY", 30)
+    assert media.encode.JPEG_QUALITY == media.JPEG_QUALITY == 30
+    lower = snw.to_part(astronaut)  # not the cached encoding at quality 85
+    assert decode(lower).format == "JPEG" and len(raw(lower)) < 0.7 * len(raw(default))
+    monkeypatch.setattr(media, "MAX_SIDE", 256)
+    assert media.encode.MAX_SIDE == 256 and "MAX_SIDE" not in vars(media)  # one home: media.encode
+    assert decode(snw.to_part(astronaut)).size == (256, 256)
+
+
 @pytest.mark.parametrize("size,max_side", [((4000, 3000), 2048), ((3000, 4000), 1024), ((999, 333), 500), ((2049, 10), 2048)])
 def test_downscaling_keeps_the_aspect_and_fits_max_side(size, max_side):
     im = Image.fromarray(skimage.data.coffee()).resize(size)
