@@ -25,12 +25,15 @@ def _data_url(size=(64, 48), colour=(30, 60, 220)) -> str:
 
 @pytest.fixture
 def oa(emulator):
-    return openai.OpenAI(base_url=emulator.openai_base_url, api_key=emulator.api_key, max_retries=0, timeout=10)
+    return openai.OpenAI(
+        base_url=emulator.openai_base_url, api_key=emulator.api_key, max_retries=0, timeout=10
+    )
 
 
 def _ask(oa, text, **kwargs):
-    return oa.chat.completions.create(model=kwargs.pop("model", "sensenova-v6-pro"),
-                                      messages=[{"role": "user", "content": text}], **kwargs)
+    return oa.chat.completions.create(
+        model=kwargs.pop("model", "sensenova-v6-pro"), messages=[{"role": "user", "content": text}], **kwargs
+    )
 
 
 def test_plain_chat_comes_back_in_openai_shape(oa, emulator):
@@ -51,10 +54,12 @@ def test_a_streamed_chat_arrives_as_chunks_then_done(oa, emulator):
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
     assert len(chunks) > 3 and chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].usage.completion_tokens == 7
-    raw = requests.post(emulator.openai_base_url + "/chat/completions", timeout=10,
-                        headers={"Authorization": f"Bearer {emulator.api_key}"},
-                        json={"model": "sensenova-v6-pro", "stream": True,
-                              "messages": [{"role": "user", "content": "hi"}]})
+    raw = requests.post(
+        emulator.openai_base_url + "/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {emulator.api_key}"},
+        json={"model": "sensenova-v6-pro", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert raw.headers["content-type"].startswith("text/event-stream")
     assert raw.text.endswith("data: [DONE]\n\n")
 
@@ -65,12 +70,22 @@ def test_max_tokens_cuts_the_reply_with_length(oa):
 
 
 def test_an_image_as_a_data_url_arrives_decoded(oa, emulator):
-    reply = oa.chat.completions.create(model="SenseNova-V6-Pro", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "what colour?"},
-        {"type": "image_url", "image_url": {"url": _data_url()}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]}])
-    assert reply.choices[0].message.content == ("what colour?\nimage 1: 64x48 RGB, mostly blue\n"
-                                                "image 2: url https://example.com/cat.jpg")
+    reply = oa.chat.completions.create(
+        model="SenseNova-V6-Pro",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what colour?"},
+                    {"type": "image_url", "image_url": {"url": _data_url()}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+                ],
+            }
+        ],
+    )
+    assert reply.choices[0].message.content == (
+        "what colour?\nimage 1: 64x48 RGB, mostly blue\nimage 2: url https://example.com/cat.jpg"
+    )
     assert emulator.requests.summaries[-1]["images"] == 2
 
 
@@ -83,18 +98,25 @@ def test_the_model_list_has_lower_case_ids_and_one_model_is_found(oa, emulator):
 
 
 def test_thinking_brings_reasoning_content_before_the_answer(oa):
-    reply = _ask(oa, "why is the sky blue?", model="sensenova-v6-5-pro", extra_body={"thinking": {"enabled": True}})
+    reply = _ask(
+        oa, "why is the sky blue?", model="sensenova-v6-5-pro", extra_body={"thinking": {"enabled": True}}
+    )
     message = reply.choices[0].message
     assert message.content == "why is the sky blue?"
-    assert message.reasoning_content == ("Reasoning: 1 message, 0 images, 0 videos; thinking asked for; "
-                                         "the question: why is the sky blue?")
+    assert message.reasoning_content == (
+        "Reasoning: 1 message, 0 images, 0 videos; thinking asked for; the question: why is the sky blue?"
+    )
     assert reply.usage.completion_tokens_details.reasoning_tokens == len(message.reasoning_content.split())
     chunks = list(_ask(oa, "why?", model="sensenova-v6-reasoner", stream=True))
-    kinds = ["r" if getattr(c.choices[0].delta, "reasoning_content", None) else "a"
-             for c in chunks if c.choices[0].finish_reason is None]
+    kinds = [
+        "r" if getattr(c.choices[0].delta, "reasoning_content", None) else "a"
+        for c in chunks
+        if c.choices[0].finish_reason is None
+    ]
     assert kinds[0] == "r" and kinds[-1] == "a" and "".join(kinds).count("ra") == 1  # reasoning first
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks).endswith(
-        "always on; the question: why?")
+        "always on; the question: why?"
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "why?"
     plain = _ask(oa, "why?", model="sensenova-v6-5-pro", extra_body={"thinking": {"enabled": False}})
     assert getattr(plain.choices[0].message, "reasoning_content", None) is None
@@ -102,8 +124,13 @@ def test_thinking_brings_reasoning_content_before_the_answer(oa):
 
 def test_codes_17_and_18_raise_bad_request_with_the_code(oa):
     with pytest.raises(openai.BadRequestError) as too_long:
-        _ask(oa, "a few words", max_tokens=16384, model="sensenova-v6-pro",
-             extra_headers={"x-emulator-fault": "context_length=16000"})
+        _ask(
+            oa,
+            "a few words",
+            max_tokens=16384,
+            model="sensenova-v6-pro",
+            extra_headers={"x-emulator-fault": "context_length=16000"},
+        )
     assert too_long.value.status_code == 400 and too_long.value.code == "17"
     assert "context length" in too_long.value.message
     with pytest.raises(openai.BadRequestError) as unsafe:
@@ -123,7 +150,9 @@ def test_a_429_carries_retry_after_and_the_sdk_retries_it(emulator):
 
 
 def test_an_error_mid_stream_raises_in_the_sdk(oa):
-    stream = _ask(oa, "one two three four five", stream=True, extra_headers={"x-emulator-fault": "error_after=2"})
+    stream = _ask(
+        oa, "one two three four five", stream=True, extra_headers={"x-emulator-fault": "error_after=2"}
+    )
     got = []
     with pytest.raises(openai.APIError, match="emulated error event after 2"):
         for chunk in stream:
@@ -137,40 +166,68 @@ def test_auth_and_limits_answer_in_openai_shape(emulator):
     assert denied.value.code == "16" and "wrong" not in denied.value.message
     from sensenova_widget.auth import Credentials
 
-    token = Credentials(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key).token()
+    token = Credentials(
+        access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key
+    ).token()
     jwt_client = openai.OpenAI(base_url=emulator.openai_base_url, api_key=token, max_retries=0)
     assert _ask(jwt_client, "signed").choices[0].message.content == "signed"
     oa = openai.OpenAI(base_url=emulator.openai_base_url, api_key=emulator.api_key, max_retries=0)
     seven = [{"type": "image_url", "image_url": {"url": _data_url((8, 8))}}] * 7
     with pytest.raises(openai.BadRequestError, match="at most 6 images"):
         oa.chat.completions.create(model="sensenova-v6-pro", messages=[{"role": "user", "content": seven}])
-    with pytest.raises(openai.BadRequestError, match=r"max_tokens=0 is not allowed: expected an integer in "
-                                                     r"\[1, 16384\]") as low:
+    with pytest.raises(
+        openai.BadRequestError,
+        match=r"max_tokens=0 is not allowed: expected an integer in "
+        r"\[1, 16384\]",
+    ) as low:
         _ask(oa, "hi", max_tokens=0)
     assert low.value.body["param"] == "max_tokens"
     with pytest.raises(openai.BadRequestError, match="top_p=1"):
         _ask(oa, "hi", top_p=1)
     with pytest.raises(openai.BadRequestError, match="data URL"):
-        oa.chat.completions.create(model="sensenova-v6-pro", messages=[{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:image/png,not-base64"}}]}])
+        oa.chat.completions.create(
+            model="sensenova-v6-pro",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "data:image/png,not-base64"}}],
+                }
+            ],
+        )
     with pytest.raises(openai.NotFoundError):
         _ask(oa, "hi", model="gpt-4o")
 
 
 def test_the_token_plan_entry_point_answers_the_same(emulator):
-    response = requests.post(emulator.url + "/v1/chat/completions", timeout=10,
-                             headers={"Authorization": f"Bearer {emulator.api_key}"},
-                             json={"model": "SenseNova-V6-Turbo", "messages": [{"role": "user", "content": "same"}]})
+    response = requests.post(
+        emulator.url + "/v1/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {emulator.api_key}"},
+        json={"model": "SenseNova-V6-Turbo", "messages": [{"role": "user", "content": "same"}]},
+    )
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "same"
     missing = requests.get(emulator.openai_base_url + "/nope", timeout=10)
     assert missing.status_code == 404 and set(missing.json()["error"]) == {"message", "type", "param", "code"}
 
 
 def test_a_video_url_part_arrives(emulator):
-    response = requests.post(emulator.openai_base_url + "/chat/completions", timeout=10,
-                             headers={"Authorization": f"Bearer {emulator.api_key}"},
-                             json={"model": "sensenova-v6-pro", "messages": [{"role": "user", "content": [
-                                 {"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}},
-                                 {"type": "text", "text": "what happens?"}]}]})
+    response = requests.post(
+        emulator.openai_base_url + "/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {emulator.api_key}"},
+        json={
+            "model": "sensenova-v6-pro",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}},
+                        {"type": "text", "text": "what happens?"},
+                    ],
+                }
+            ],
+        },
+    )
     assert json.loads(response.text)["choices"][0]["message"]["content"] == (
-        "what happens?\nvideo 1: url https://example.com/a.mp4")
+        "what happens?\nvideo 1: url https://example.com/a.mp4"
+    )

@@ -21,8 +21,19 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from .. import protocol
-from .server import (GONE, MAX_VIDEO_UPLOAD_BYTES, BodyTimeout, BodyTooLarge, EmulatorState, body_timeout_response,
-                     dumps, error_response, guarded, read_body, unread)
+from .server import (
+    GONE,
+    MAX_VIDEO_UPLOAD_BYTES,
+    BodyTimeout,
+    BodyTooLarge,
+    EmulatorState,
+    body_timeout_response,
+    dumps,
+    error_response,
+    guarded,
+    read_body,
+    unread,
+)
 
 MULTIPART_OVERHEAD = 64_000  # room for the form fields and part headers around the file
 logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed body is answered, not logged

@@ -20,8 +20,9 @@ Finish reasons map to OpenAI's: `sensitive` is `content_filter`, `context` is `l
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from json.encoder import encode_basestring as encode_json_string
-from typing import Any, Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,13 +31,29 @@ from starlette.routing import Route
 from .. import protocol
 from ..errors import InvalidRequestError
 from .replies import Plan
-from .server import (CODE_FOR_STATUS, Dialect, EmulatorState, model_info, dumps, guarded, serve_chat)
+from .server import (
+    CODE_FOR_STATUS,
+    Dialect,
+    EmulatorState,
+    dumps,
+    guarded,
+    model_info,
+    serve_chat,
+)
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 405: "invalid_request_error", 408: "timeout_error",
-               409: "conflict_error", 413: "invalid_request_error", 415: "invalid_request_error",
-               429: "rate_limit_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
 FINISH_REASONS = {"stop": "stop", "length": "length", "sensitive": "content_filter", "context": "length"}
 ROLES = {"developer": "system"}  # OpenAI's newer name for the system role
 PARAMETERS = {**protocol.OPENAI_PARAMETERS, "max_completion_tokens": "max_new_tokens"}
@@ -100,7 +117,9 @@ def _parameter(name: str, value: Any) -> tuple[str, Any]:
     try:
         protocol.validate_parameter(native, value)
     except InvalidRequestError as exc:
-        raise InvalidRequestError(exc.message.replace(native, name, 1), field=name, code=3, status=400) from None
+        raise InvalidRequestError(
+            exc.message.replace(native, name, 1), field=name, code=3, status=400
+        ) from None
     return native, value
 
 
@@ -117,8 +136,11 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
         return body
     native: dict[str, Any] = {"model": model_id(body.get("model"), models)}
     messages = body.get("messages")
-    native["messages"] = ([_message(m, f"messages[{i}]") for i, m in enumerate(messages)]
-                          if isinstance(messages, list) else messages)
+    native["messages"] = (
+        [_message(m, f"messages[{i}]") for i, m in enumerate(messages)]
+        if isinstance(messages, list)
+        else messages
+    )
     for name in PARAMETERS:
         if body.get(name) is not None:
             key, value = _parameter(name, body[name])
@@ -128,17 +150,24 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
             native[name] = body[name]
     if isinstance(native["model"], str):
         created = int(time.time())
-        native[_HEAD] = ('data: {"id":"chatcmpl-%s","object":"chat.completion.chunk","created":' + str(created)
-                         + ',"model":' + encode_json_string(native["model"].lower()).replace("%", "%%")
-                         + ',"choices":[{"index":0,')
+        native[_HEAD] = (
+            'data: {"id":"chatcmpl-%s","object":"chat.completion.chunk","created":'
+            + str(created)
+            + ',"model":'
+            + encode_json_string(native["model"].lower()).replace("%", "%%")
+            + ',"choices":[{"index":0,'
+        )
     return native
 
 
 def _usage(plan: Plan) -> dict[str, Any]:
     usage = plan.usage()
-    return {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"],
-            "total_tokens": usage["total_tokens"],
-            "completion_tokens_details": {"reasoning_tokens": len(plan.reasoning)}}
+    return {
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
+        "completion_tokens_details": {"reasoning_tokens": len(plan.reasoning)},
+    }
 
 
 def error_body(status: int, message: str, code: int, field: str | None) -> bytes:
@@ -149,11 +178,22 @@ def error_body(status: int, message: str, code: int, field: str | None) -> bytes
 class OpenAIDialect(Dialect):
     """Replies, chunks and errors in OpenAI's shape."""
 
-    def error(self, status: int, message: str, *, code: int | None = None, field: str | None = None,
-              headers: dict[str, str] | None = None) -> Response:
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: int | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         code = CODE_FOR_STATUS.get(status, 2) if code is None else code
-        return Response(error_body(status, message, code, field), status_code=status, headers=headers,
-                        media_type="application/json")
+        return Response(
+            error_body(status, message, code, field),
+            status_code=status,
+            headers=headers,
+            media_type="application/json",
+        )
 
     def to_native(self, body: Any, state: EmulatorState) -> Any:
         return to_native(body, state.models)
@@ -162,21 +202,40 @@ class OpenAIDialect(Dialect):
         message = {"role": "assistant", "content": plan.text}
         if plan.reasoning:
             message["reasoning_content"] = plan.reasoning_text
-        return dumps({"id": f"chatcmpl-{reply_id}", "object": "chat.completion", "created": int(time.time()),
-                      "model": body["model"].lower(),
-                      "choices": [{"index": 0, "message": message,
-                                   "finish_reason": FINISH_REASONS[plan.finish_reason]}],
-                      "usage": _usage(plan)})
+        return dumps(
+            {
+                "id": f"chatcmpl-{reply_id}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"].lower(),
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": FINISH_REASONS[plan.finish_reason]}
+                ],
+                "usage": _usage(plan),
+            }
+        )
 
     def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
         key = "reasoning_content" if reasoning else "content"
-        return ((body[_HEAD] % reply_id) + '"delta":{"role":"assistant","' + key + '":'
-                + encode_json_string(text) + '},"finish_reason":null}]}\n\n').encode()
+        return (
+            (body[_HEAD] % reply_id)
+            + '"delta":{"role":"assistant","'
+            + key
+            + '":'
+            + encode_json_string(text)
+            + '},"finish_reason":null}]}\n\n'
+        ).encode()
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
         usage = dumps(_usage(plan)).decode()
-        return ((body[_HEAD] % reply_id) + '"delta":{},"finish_reason":"' + FINISH_REASONS[plan.finish_reason]
-                + '"}],"usage":' + usage + "}\n\ndata: [DONE]\n\n").encode()
+        return (
+            (body[_HEAD] % reply_id)
+            + '"delta":{},"finish_reason":"'
+            + FINISH_REASONS[plan.finish_reason]
+            + '"}],"usage":'
+            + usage
+            + "}\n\ndata: [DONE]\n\n"
+        ).encode()
 
     def error_event(self, message: str) -> bytes:
         return b"data: " + error_body(500, message, 2, None) + b"\n\n"
@@ -206,8 +265,13 @@ async def get_model(request: Request) -> Response:
 def openai_routes() -> list[Route]:
     routes = []
     for root in ROOTS:
-        routes += [Route(root + protocol.OPENAI_CHAT_PATH, chat_completions, methods=["POST"]),
-                   Route(root + protocol.OPENAI_MODELS_PATH, guarded(list_models, OPENAI), methods=["GET"]),
-                   Route(root + protocol.OPENAI_MODELS_PATH + "/{model:path}", guarded(get_model, OPENAI),
-                         methods=["GET"])]
+        routes += [
+            Route(root + protocol.OPENAI_CHAT_PATH, chat_completions, methods=["POST"]),
+            Route(root + protocol.OPENAI_MODELS_PATH, guarded(list_models, OPENAI), methods=["GET"]),
+            Route(
+                root + protocol.OPENAI_MODELS_PATH + "/{model:path}",
+                guarded(get_model, OPENAI),
+                methods=["GET"],
+            ),
+        ]
     return routes

@@ -242,7 +242,8 @@ def reasons(body: Mapping[str, Any]) -> bool:
     if model in protocol.ALWAYS_REASONING_MODELS:
         return True
     thinking = body.get("thinking")
-    return model in protocol.THINKING_MODELS and isinstance(thinking, Mapping) and thinking.get("enabled") is True
+    asked = isinstance(thinking, Mapping) and thinking.get("enabled") is True
+    return model in protocol.THINKING_MODELS and asked
 
 
 def check_thinking(body: Mapping[str, Any]) -> None:
@@ -252,8 +253,8 @@ def check_thinking(body: Mapping[str, Any]) -> None:
         return
     if not isinstance(thinking, Mapping) or not isinstance(thinking.get("enabled"), bool):
         shown = repr(thinking)[:80]
-        raise InvalidRequestError(f"thinking={shown} is not allowed: expected {{\"enabled\": true or false}}.",
-                                  field="thinking", code=3, status=400)
+        raise InvalidRequestError(f"thinking={shown} is not allowed: expected {{\"enabled\": true or "
+                                  "false}.", field="thinking", code=3, status=400)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -288,8 +289,8 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     if prompt >= context or (asked is not None and prompt + int(asked) > context):
         wanted = f" plus max_new_tokens={int(asked)}" if asked is not None else ""
         raise InvalidRequestError(
-            f"context length exceeded: the prompt is about {prompt} tokens{wanted}, the model's context length "
-            f"is {context}: shorten the conversation, send fewer images or lower max_new_tokens",
+            f"context length exceeded: the prompt is about {prompt} tokens{wanted}, the model's context "
+            f"length is {context}: shorten the conversation, send fewer images or lower max_new_tokens",
             field="messages", code=protocol.CONTEXT_LENGTH_CODE, status=400)
     tokens = split_tokens(reply_text(body, files))
     if knobs.reply_tokens is not None:

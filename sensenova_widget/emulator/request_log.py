@@ -11,7 +11,8 @@ Each entry also has a summary in `summaries` (path, model, counts, size) that is
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import protocol
 
@@ -45,9 +46,15 @@ def summary(body: Any, size: int, path: str) -> dict[str, Any]:
     messages = messages if isinstance(messages, list) else []
     listed = [m for m in messages if isinstance(m, Mapping)]
     images, videos = protocol.count_media(listed)  # by part type: OpenAI's image_url parts count too
-    return {"path": path, "model": body.get("model") if isinstance(body, Mapping) else None,
-            "messages": len(messages), "images": images, "videos": videos, "bytes": size,
-            "stream": bool(body.get("stream")) if isinstance(body, Mapping) else False}
+    return {
+        "path": path,
+        "model": body.get("model") if isinstance(body, Mapping) else None,
+        "messages": len(messages),
+        "images": images,
+        "videos": videos,
+        "bytes": size,
+        "stream": bool(body.get("stream")) if isinstance(body, Mapping) else False,
+    }
 
 
 class RequestLog(list):

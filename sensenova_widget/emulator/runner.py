@@ -8,10 +8,10 @@ from typing import Any
 
 import uvicorn
 
+from .. import protocol
 from .credentials import Credentials
 from .faults import Knobs
 from .files import FileStore
-from .. import protocol
 from .request_log import KEEP_BYTES, KEEP_REQUESTS, RequestLog
 from .server import API_PREFIX, FILE_PREFIX, EmulatorState, build_app
 
@@ -27,8 +27,8 @@ class Emulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
-                 max_files: int = 256, keep_requests: int = KEEP_REQUESTS, keep_request_bytes: int = KEEP_BYTES,
-                 **knobs: Any) -> None:
+                 max_files: int = 256, keep_requests: int = KEEP_REQUESTS,
+                 keep_request_bytes: int = KEEP_BYTES, **knobs: Any) -> None:
         generated = Credentials()
         credentials = Credentials(api_key=api_key or generated.api_key,
                                   access_key_id=access_key_id or generated.access_key_id,
@@ -124,7 +124,7 @@ class Emulator:
         }
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         if self._thread is not None:
             return self
         if self._socket.fileno() < 0:
@@ -163,7 +163,7 @@ class Emulator:
         finally:
             self.stop()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

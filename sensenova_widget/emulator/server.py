@@ -16,10 +16,12 @@ import builtins
 import functools
 import json
 import logging
-from json.encoder import encode_basestring as encode_json_string  # C speedup, keeps UTF-8
 import secrets
 import time
 from dataclasses import dataclass, field
+from json.encoder import (
+    encode_basestring as encode_json_string,  # C speedup, keeps UTF-8
+)
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -33,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import protocol
 from ..errors import InvalidRequestError, SenseNovaError
 from .credentials import Credentials, Unauthorized
-from .faults import DEFAULTS, FAULT_HEADER, Knobs, KnobError, TimesCounter
+from .faults import DEFAULTS, FAULT_HEADER, KnobError, Knobs, TimesCounter
 from .files import FileStore
 from .replies import Plan, context_length, plan_reply
 from .request_log import RequestLog
@@ -101,10 +103,10 @@ class Dialect:
                               headers=headers)
 
     def error_from(self, exc: SenseNovaError) -> Response:
-        return self.error(exc.status or 400, exc.message, code=exc.code if isinstance(exc.code, int) else None,
-                          field=getattr(exc, "field", None))
+        code = exc.code if isinstance(exc.code, int) else None
+        return self.error(exc.status or 400, exc.message, code=code, field=getattr(exc, "field", None))
 
-    def to_native(self, body: Any, state: "EmulatorState") -> Any:
+    def to_native(self, body: Any, state: EmulatorState) -> Any:
         """The native body the shared rules check (raises InvalidRequestError); native: itself."""
         return body
 
@@ -292,9 +294,10 @@ def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
 _EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":%s,"finish_reason":"%s","index":0,"role":"assistant"}],'
           '"usage":{"prompt_tokens":%d,"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
           '"status":{"code":0,"message":"ok"}}\n\n')
-_REASONING_EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,"finish_reason":"",'
-                    '"index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,"knowledge_tokens":0,'
-                    '"completion_tokens":%d,"total_tokens":%d}},"status":{"code":0,"message":"ok"}}\n\n')
+_REASONING_EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,'
+                    '"finish_reason":"","index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,'
+                    '"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
+                    '"status":{"code":0,"message":"ok"}}\n\n')
 
 
 def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
@@ -389,7 +392,8 @@ def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
     except (ValueError, UnicodeDecodeError) as exc:
         return None, dialect.error(400, f"the request body is not valid JSON: {exc}", field="body")
     except RecursionError:
-        return None, dialect.error(400, "the request body nests too deeply to be a chat request", field="body")
+        return None, dialect.error(400, "the request body nests too deeply to be a chat request",
+                                   field="body")
 
 
 async def serve_chat(request: Request, dialect: Dialect) -> Response:
@@ -501,7 +505,9 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(state: EmulatorState) -> ASGIApp:
-    from .file_routes import file_routes  # the file service lives beside the chat endpoints
+    from .file_routes import (
+        file_routes,  # the file service lives beside the chat endpoints
+    )
     from .openai_routes import openai_routes  # and the OpenAI-compatible entry points
 
     routes = [
