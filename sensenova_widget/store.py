@@ -38,6 +38,7 @@ __all__ = [
     "StoreError",
     "StoredTurn",
     "UnknownConversationError",
+    "conversations",
     "default_store_path",
     "open_store",
     "to_messages",
@@ -181,6 +182,16 @@ def open_store(path: str | os.PathLike[str] | "ConversationStore" | None = None)
     if isinstance(path, ConversationStore):
         return path
     return ConversationStore(default_store_path() if path is None else path)
+
+
+def conversations(store: str | os.PathLike[str] | "ConversationStore" | None = None) -> list[ConversationInfo]:
+    """What is saved (name, turns, last used), most recent first: `snw.conversations()`."""
+    opened = open_store(store)
+    try:
+        return opened.list()
+    finally:
+        if opened is not store:
+            opened.close()
 
 
 def _hash(data: bytes) -> str:

@@ -21,6 +21,7 @@ from sensenova_widget.store import (
     StoredTurn,
     StoreError,
     UnknownConversationError,
+    conversations,
     default_store_path,
     open_store,
     to_messages,
@@ -150,6 +151,8 @@ def test_where_the_store_lives(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSENOVA_HOME", str(tmp_path / "elsewhere"))
     with open_store() as store:
         assert store.folder == tmp_path / "elsewhere"
+        store.append("moved", StoredTurn("user", "x"))
+    assert [info.name for info in conversations()] == ["moved"]
     with open_store(tmp_path / "mine.sqlite") as store:
         assert store.path == tmp_path / "mine.sqlite" and store.path.exists()
 
