@@ -25,8 +25,16 @@ from typing import Any
 from urllib.parse import quote
 
 from .store import StoredTurn
-from .transcript import Picture, as_turns, data_url, image_mime, turn_footer, turn_pictures, turns_html
-from .transcript import _heading
+from .transcript import (
+    Picture,
+    as_turns,
+    data_url,
+    image_mime,
+    turn_footer,
+    turn_heading,
+    turn_pictures,
+    turns_html,
+)
 
 __all__ = ["FORMATS", "defuse_remote_images", "export", "to_html", "to_markdown", "to_notebook"]
 
@@ -46,8 +54,11 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)[^`].*?\1|(`+)")
 _IMAGE = re.compile(r"!\[([^\]\n]*)\](?!\(\s*<?data:image/)")
 # raw HTML a Markdown viewer (JupyterLab's Markdown cells included) would load or run
-_FETCHING_TAG = re.compile(r"<(?=/?\s*(img|script|iframe|frame|video|audio|source|track|object|embed|link|style|"
-                           r"svg|picture|input|form|meta|base|image)\b)", re.IGNORECASE)
+_FETCHING_TAG = re.compile(
+    r"<(?=/?\s*(img|script|iframe|frame|video|audio|source|track|object|embed|link|style|"
+    r"svg|picture|input|form|meta|base|image)\b)",
+    re.IGNORECASE,
+)
 
 
 def _defuse(text: str) -> str:
@@ -73,7 +84,7 @@ def defuse_remote_images(markdown: str) -> str:
         else:
             pieces, last = [], 0
             for span in _CODE_SPAN.finditer(line):
-                pieces.append(_defuse(line[last:span.start()]) + span.group(0))
+                pieces.append(_defuse(line[last : span.start()]) + span.group(0))
                 last = span.end()
             out.append("".join(pieces) + _defuse(line[last:]))
     return "".join(out)
@@ -81,7 +92,7 @@ def defuse_remote_images(markdown: str) -> str:
 
 def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture, str], str]) -> str:
     """One turn as Markdown; `picture_ref(picture, name)` stores a picture and says where it is."""
-    blocks = [f"### {_heading(turn)}"]
+    blocks = [f"### {turn_heading(turn)}"]
     refs = []
     for index, picture in enumerate(turn_pictures(turn, full=True), 1):
         name = f"turn{number}-{index}"
@@ -94,8 +105,9 @@ def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture
     if refs:
         blocks.append(" ".join(refs))
     if turn.reasoning:
-        blocks.append(f"<details><summary>Reasoning</summary>\n\n{defuse_remote_images(turn.reasoning)}"
-                      "\n\n</details>")
+        blocks.append(
+            f"<details><summary>Reasoning</summary>\n\n{defuse_remote_images(turn.reasoning)}\n\n</details>"
+        )
     blocks.append(defuse_remote_images(turn.text))
     footer = turn_footer(turn)
     if footer:
@@ -103,8 +115,12 @@ def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture
     return "\n\n".join(blocks)
 
 
-def to_markdown(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | None = None,
-                image_dir: str | os.PathLike[str] | None = None) -> str:
+def to_markdown(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    image_dir: str | os.PathLike[str] | None = None,
+) -> str:
     """The conversation as Markdown; pictures written into `image_dir` (linked relative to its
     parent), or inlined as `data:` URLs when `image_dir` is None."""
     folder = Path(image_dir) if image_dir is not None else None
@@ -127,7 +143,7 @@ def to_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | Non
     """A self-contained HTML page: inline CSS, pictures inlined, nothing run, nothing fetched."""
     head = html.escape(title or "SenseNova conversation")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -146,7 +162,7 @@ def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str |
     for number, turn in enumerate(as_turns(turns), 1):
         attachments: dict[str, dict[str, str]] = {}
 
-        def picture_ref(picture: Picture, name: str) -> str:
+        def picture_ref(picture: Picture, name: str, attachments: dict = attachments) -> str:
             assert picture.data is not None
             mime = image_mime(picture.data)
             filename = name + _EXTENSIONS.get(mime, ".png")
@@ -157,16 +173,25 @@ def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str |
         if attachments:
             cell.attachments = attachments
         cell.metadata["sensenova"] = {
-            "role": turn.role, "model": turn.model, "finish_reason": turn.finish_reason, "error": turn.error,
-            "usage": dict(turn.usage) if turn.usage else None, "created": turn.created,
+            "role": turn.role,
+            "model": turn.model,
+            "finish_reason": turn.finish_reason,
+            "error": turn.error,
+            "usage": dict(turn.usage) if turn.usage else None,
+            "created": turn.created,
         }
         notebook.cells.append(cell)
     nbformat.validate(notebook)
     return notebook
 
 
-def export(turns: Iterable[StoredTurn | Mapping[str, Any]], path_or_format: str | os.PathLike[str], *,
-           embed_images: bool = False, title: str | None = None) -> str | Path:
+def export(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    path_or_format: str | os.PathLike[str],
+    *,
+    embed_images: bool = False,
+    title: str | None = None,
+) -> str | Path:
     """Write the conversation to `path_or_format` (`.md`, `.html`, `.ipynb`) and return its Path;
     or, given just a format name ("md", "html", "ipynb"), return the text (pictures inlined)."""
     turns = as_turns(turns)
@@ -176,8 +201,10 @@ def export(turns: Iterable[StoredTurn | Mapping[str, Any]], path_or_format: str 
         path = Path(path_or_format).expanduser()
         kind = FORMATS.get(path.suffix.lower().lstrip("."), "")
         if not kind:
-            raise ValueError(f"Cannot tell the format of {str(path)!r}: use a name ending in .md, .html or "
-                             ".ipynb, or pass the format itself ('md', 'html', 'ipynb').")
+            raise ValueError(
+                f"Cannot tell the format of {str(path)!r}: use a name ending in .md, .html or "
+                ".ipynb, or pass the format itself ('md', 'html', 'ipynb')."
+            )
     if kind == "markdown":
         folder = None if embed_images or path is None else path.with_name(path.stem + "_files")
         text = to_markdown(turns, title=title, image_dir=folder)
@@ -192,4 +219,3 @@ def export(turns: Iterable[StoredTurn | Mapping[str, Any]], path_or_format: str 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-

@@ -122,8 +122,10 @@ class StoredTurn:
         """The wire message this turn stands for; None for a reply that failed with no text."""
         if self.role == "assistant" and not self.text and self.finish_reason in (None, "stopped"):
             return None
-        return {"role": self.role, "content": [dict(part) for part in self.media]
-                + [{"type": "text", "text": self.text}]}
+        return {
+            "role": self.role,
+            "content": [dict(part) for part in self.media] + [{"type": "text", "text": self.text}],
+        }
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,9 @@ def to_messages(turns: Iterable[StoredTurn]) -> list[dict]:
     return [message for turn in turns if (message := turn.message()) is not None]
 
 
-def turn_from_message(message: Mapping[str, Any], *, thumbnails: Sequence[bytes] = (),
-                      model: str | None = None) -> StoredTurn:
+def turn_from_message(
+    message: Mapping[str, Any], *, thumbnails: Sequence[bytes] = (), model: str | None = None
+) -> StoredTurn:
     """A turn from a wire message (a user's question, with its media parts, or a system prompt)."""
     text: list[str] = []
     media: list[Mapping[str, Any]] = []
@@ -153,8 +156,13 @@ def turn_from_message(message: Mapping[str, Any], *, thumbnails: Sequence[bytes]
             text.append(part.get("text", ""))
         else:
             media.append(dict(part))
-    return StoredTurn(role=message["role"], text="".join(text), model=model,
-                      thumbnails=tuple(thumbnails), media=tuple(media))
+    return StoredTurn(
+        role=message["role"],
+        text="".join(text),
+        model=model,
+        thumbnails=tuple(thumbnails),
+        media=tuple(media),
+    )
 
 
 def turn_from_reply(reply: Any, *, error: BaseException | str | None = None) -> StoredTurn:
@@ -162,9 +170,15 @@ def turn_from_reply(reply: Any, *, error: BaseException | str | None = None) -> 
     if isinstance(error, BaseException):
         one_line = getattr(error, "one_line", None)
         error = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
-    return StoredTurn(role="assistant", text=reply.text or "", reasoning=getattr(reply, "reasoning", "") or "",
-                      finish_reason=reply.finish_reason, error=error or None,
-                      usage=dict(reply.usage) if reply.usage else None, model=reply.model)
+    return StoredTurn(
+        role="assistant",
+        text=reply.text or "",
+        reasoning=getattr(reply, "reasoning", "") or "",
+        finish_reason=reply.finish_reason,
+        error=error or None,
+        usage=dict(reply.usage) if reply.usage else None,
+        model=reply.model,
+    )
 
 
 def default_store_path() -> Path:
@@ -173,7 +187,7 @@ def default_store_path() -> Path:
     return Path(home).expanduser() if home else Path.cwd() / ".sensenova"
 
 
-def open_store(path: str | os.PathLike[str] | "ConversationStore" | None = None) -> "ConversationStore":
+def open_store(path: str | os.PathLike[str] | ConversationStore | None = None) -> ConversationStore:
     """The store at `path`: a folder (the database goes inside), or a `.sqlite`/`.db` file.
 
     None means `default_store_path()`; a `ConversationStore` is returned as it is, so callers
@@ -184,7 +198,7 @@ def open_store(path: str | os.PathLike[str] | "ConversationStore" | None = None)
     return ConversationStore(default_store_path() if path is None else path)
 
 
-def conversations(store: str | os.PathLike[str] | "ConversationStore" | None = None) -> list[ConversationInfo]:
+def conversations(store: str | os.PathLike[str] | ConversationStore | None = None) -> list[ConversationInfo]:
     """What is saved (name, turns, last used), most recent first: `snw.conversations()`."""
     opened = open_store(store)
     try:
@@ -232,8 +246,9 @@ class ConversationStore:
         _private_file(self.path)
         self._lock = threading.RLock()
         self._handed_out: set[str] = set()
-        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         try:
             self._setup()
         except BaseException:
@@ -262,7 +277,8 @@ class ConversationStore:
             raise StoreError(
                 f"The conversation store {self.path} has schema version {version}, newer than this "
                 f"sensenova-widget reads ({SCHEMA_VERSION}): upgrade sensenova-widget, or pass store= "
-                "(or set SENSENOVA_HOME) to use another folder.")
+                "(or set SENSENOVA_HOME) to use another folder."
+            )
 
     def _private_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -270,7 +286,7 @@ class ConversationStore:
             if sidecar.exists():
                 os.chmod(sidecar, 0o600)
 
-    def _write(self) -> "_Transaction":
+    def _write(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
 
     # ----------------------------------------------------------------- reading
@@ -279,14 +295,24 @@ class ConversationStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.name, COUNT(t.id), c.last_used, c.created FROM conversations c "
-                "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id ORDER BY c.last_used DESC, c.id DESC"
+                "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id "
+                "ORDER BY c.last_used DESC, c.id DESC"
             ).fetchall()
-        return [ConversationInfo(name, count, datetime.fromtimestamp(used).astimezone(),
-                                 datetime.fromtimestamp(made).astimezone()) for name, count, used, made in rows]
+        return [
+            ConversationInfo(
+                name,
+                count,
+                datetime.fromtimestamp(used).astimezone(),
+                datetime.fromtimestamp(made).astimezone(),
+            )
+            for name, count, used, made in rows
+        ]
 
     def __contains__(self, name: object) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM conversations WHERE name = ?", (name,)).fetchone() is not None
+            return (
+                self._db.execute("SELECT 1 FROM conversations WHERE name = ?", (name,)).fetchone() is not None
+            )
 
     def load(self, name: str, *, missing_ok: bool = False) -> list[StoredTurn]:
         """The turns of `name` in the order they were saved (`[]` for an unknown name if `missing_ok`)."""
@@ -298,19 +324,31 @@ class ConversationStore:
                 raise self._unknown(name)
             rows = self._db.execute(
                 "SELECT id, role, text, reasoning, finish_reason, error, usage, model, created FROM turns "
-                "WHERE conversation = ? ORDER BY id", (found[0],)).fetchall()
+                "WHERE conversation = ? ORDER BY id",
+                (found[0],),
+            ).fetchall()
             blobs = self._db.execute(
                 "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
-                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? ORDER BY tb.turn, tb.slot, tb.position",
-                (found[0],)).fetchall()
+                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? "
+                "ORDER BY tb.turn, tb.slot, tb.position",
+                (found[0],),
+            ).fetchall()
         attached: dict[tuple[int, str], list[bytes]] = {}
         for turn_id, slot, data in blobs:
             attached.setdefault((turn_id, slot), []).append(bytes(data))
         return [
-            StoredTurn(role=role, text=text, reasoning=reasoning, finish_reason=finish, error=error,
-                       usage=json.loads(usage) if usage else None, model=model, created=created,
-                       thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
-                       media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())))
+            StoredTurn(
+                role=role,
+                text=text,
+                reasoning=reasoning,
+                finish_reason=finish,
+                error=error,
+                usage=json.loads(usage) if usage else None,
+                model=model,
+                created=created,
+                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
+                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
+            )
             for turn_id, role, text, reasoning, finish, error, usage, model, created in rows
         ]
 
@@ -330,15 +368,28 @@ class ConversationStore:
         with self._write() as tx:
             conversation = self._ensure(tx, name, now)
             turn_id = tx.execute(
-                "INSERT INTO turns (conversation, role, text, reasoning, finish_reason, error, usage, model, created)"
+                "INSERT INTO turns (conversation, role, text, reasoning, finish_reason, error, usage, model, "
+                "created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation, turn.role, turn.text, turn.reasoning or "", turn.finish_reason, turn.error,
-                 usage, turn.model, turn.created)).lastrowid
+                (
+                    conversation,
+                    turn.role,
+                    turn.text,
+                    turn.reasoning or "",
+                    turn.finish_reason,
+                    turn.error,
+                    usage,
+                    turn.model,
+                    turn.created,
+                ),
+            ).lastrowid
             for slot, position, data in blobs:
                 digest = _hash(data)
                 tx.execute("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)", (digest, data))
-                tx.execute("INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
-                           (turn_id, slot, position, digest))
+                tx.execute(
+                    "INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
+                    (turn_id, slot, position, digest),
+                )
         self._private_sidecars()
 
     def truncate(self, name: str, keep: int) -> None:
@@ -347,9 +398,11 @@ class ConversationStore:
             raise StoreError(f"keep={keep!r}: expected a count of turns, 0 or more.")
         with self._write() as tx:
             conversation = self._id(tx, name)
-            tx.execute("DELETE FROM turns WHERE conversation = ? AND id NOT IN "
-                       "(SELECT id FROM turns WHERE conversation = ? ORDER BY id LIMIT ?)",
-                       (conversation, conversation, keep))
+            tx.execute(
+                "DELETE FROM turns WHERE conversation = ? AND id NOT IN "
+                "(SELECT id FROM turns WHERE conversation = ? ORDER BY id LIMIT ?)",
+                (conversation, conversation, keep),
+            )
             tx.execute("UPDATE conversations SET last_used = ? WHERE id = ?", (time.time(), conversation))
             self._collect(tx)
 
@@ -366,8 +419,10 @@ class ConversationStore:
         with self._write() as tx:
             conversation = self._id(tx, old)
             if tx.execute("SELECT 1 FROM conversations WHERE name = ?", (new,)).fetchone() is not None:
-                raise StoreError(f"A conversation named {new!r} already exists in {self.path}: "
-                                 "delete it or choose another name.")
+                raise StoreError(
+                    f"A conversation named {new!r} already exists in {self.path}: "
+                    "delete it or choose another name."
+                )
             tx.execute("UPDATE conversations SET name = ? WHERE id = ?", (new, conversation))
 
     def new_name(self, prefix: str = "chat") -> str:
@@ -382,12 +437,15 @@ class ConversationStore:
         raise StoreError(f"No free name left after {base}-9999.")  # pragma: no cover - 10k chats a minute
 
     # ----------------------------------------------------------------- inside
-    def _ensure(self, tx: "_Transaction", name: str, now: float) -> int:
-        tx.execute("INSERT INTO conversations (name, created, last_used) VALUES (?, ?, ?) "
-                   "ON CONFLICT(name) DO UPDATE SET last_used = excluded.last_used", (name, now, now))
+    def _ensure(self, tx: _Transaction, name: str, now: float) -> int:
+        tx.execute(
+            "INSERT INTO conversations (name, created, last_used) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET last_used = excluded.last_used",
+            (name, now, now),
+        )
         return tx.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()[0]
 
-    def _id(self, tx: "_Transaction", name: str) -> int:
+    def _id(self, tx: _Transaction, name: str) -> int:
         found = tx.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()
         if found is None:
             raise self._unknown(name)
@@ -395,13 +453,15 @@ class ConversationStore:
 
     def _unknown(self, name: str) -> UnknownConversationError:
         with self._lock:
-            names = [row[0] for row in self._db.execute(
-                "SELECT name FROM conversations ORDER BY last_used DESC LIMIT 5")]
+            names = [
+                row[0]
+                for row in self._db.execute("SELECT name FROM conversations ORDER BY last_used DESC LIMIT 5")
+            ]
         known = f" Saved ones include: {', '.join(names)}." if names else " The store is empty."
         return UnknownConversationError(f"No conversation named {name!r} in {self.path}.{known}")
 
     @staticmethod
-    def _collect(tx: "_Transaction") -> None:
+    def _collect(tx: _Transaction) -> None:
         tx.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)")
 
     def blob_count(self) -> int:
@@ -413,7 +473,7 @@ class ConversationStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "ConversationStore":
+    def __enter__(self) -> ConversationStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -438,7 +498,7 @@ class _Transaction:
         self._db = db
         self._lock = lock
 
-    def __enter__(self) -> "_Transaction":
+    def __enter__(self) -> _Transaction:
         self._lock.acquire()
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -456,9 +516,8 @@ class _Transaction:
             if statement.strip():
                 self._db.execute(statement)
 
-    def __exit__(self, kind: type | None, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         try:
             self._db.execute("ROLLBACK" if kind is not None else "COMMIT")
         finally:
             self._lock.release()
-

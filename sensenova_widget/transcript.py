@@ -27,23 +27,79 @@ from typing import Any
 from .protocol import FINISH_NOTICES
 from .store import StoredTurn, turn_from_message
 
-__all__ = ["Picture", "as_turns", "image_mime", "sanitize_html", "safe_markdown_html", "transcript_html",
-           "turn_pictures", "turn_footer", "turns_html"]
+__all__ = [
+    "Picture",
+    "as_turns",
+    "data_url",
+    "image_mime",
+    "safe_markdown_html",
+    "sanitize_html",
+    "transcript_html",
+    "turn_footer",
+    "turn_heading",
+    "turn_pictures",
+    "turns_html",
+]
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 MAX_THUMBNAIL_BYTES = 96_000  # a transcript stays small: a bigger "thumbnail" is shown as its label
 
 _ALLOWED = {
-    "p": (), "br": (), "hr": (), "em": (), "strong": (), "del": (), "s": (), "b": (), "i": (),
-    "sup": (), "sub": (), "blockquote": (), "ul": (), "ol": ("start",), "li": (),
-    "h1": (), "h2": (), "h3": (), "h4": (), "h5": (), "h6": (), "pre": (), "code": ("class",),
-    "span": ("class",), "div": ("class",), "table": (), "thead": (), "tbody": (), "tr": (),
-    "th": ("style", "align"), "td": ("style", "align"), "a": ("href", "title"), "img": ("src", "alt", "title"),
-    "details": (), "summary": (),
+    "p": (),
+    "br": (),
+    "hr": (),
+    "em": (),
+    "strong": (),
+    "del": (),
+    "s": (),
+    "b": (),
+    "i": (),
+    "sup": (),
+    "sub": (),
+    "blockquote": (),
+    "ul": (),
+    "ol": ("start",),
+    "li": (),
+    "h1": (),
+    "h2": (),
+    "h3": (),
+    "h4": (),
+    "h5": (),
+    "h6": (),
+    "pre": (),
+    "code": ("class",),
+    "span": ("class",),
+    "div": ("class",),
+    "table": (),
+    "thead": (),
+    "tbody": (),
+    "tr": (),
+    "th": ("style", "align"),
+    "td": ("style", "align"),
+    "a": ("href", "title"),
+    "img": ("src", "alt", "title"),
+    "details": (),
+    "summary": (),
 }
 _VOID = {"br", "hr", "img"}
-_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript", "textarea",
-                      "title", "svg", "math", "head", "select", "frame", "frameset", "applet"}
+_DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "template",
+    "noscript",
+    "textarea",
+    "title",
+    "svg",
+    "math",
+    "head",
+    "select",
+    "frame",
+    "frameset",
+    "applet",
+}
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
@@ -217,12 +273,15 @@ def turn_footer(turn: StoredTurn) -> list[str]:
         lines.append(f"Error: {turn.error}")
     usage = turn.usage or {}
     if usage.get("total_tokens") is not None:
-        lines.append(f"{usage.get('prompt_tokens', '?')} prompt + {usage.get('completion_tokens', '?')} "
-                     f"completion = {usage['total_tokens']} tokens")
+        lines.append(
+            f"{usage.get('prompt_tokens', '?')} prompt + {usage.get('completion_tokens', '?')} "
+            f"completion = {usage['total_tokens']} tokens"
+        )
     return lines
 
 
-def _heading(turn: StoredTurn) -> str:
+def turn_heading(turn: StoredTurn) -> str:
+    """`Assistant \u00b7 model \u00b7 2026-12-03 14:12`: who spoke, with what, when (local time)."""
     when = datetime.fromtimestamp(turn.created).strftime("%Y-%m-%d %H:%M")
     model = f" \u00b7 {turn.model}" if turn.model and turn.role == "assistant" else ""
     return f"{ROLE_LABELS.get(turn.role, turn.role.title())}{model} \u00b7 {when}"
@@ -231,41 +290,64 @@ def _heading(turn: StoredTurn) -> str:
 def _picture_html(picture: Picture, max_bytes: int | None, side: int) -> str:
     label = html.escape(picture.label)
     if picture.data and (max_bytes is None or len(picture.data) <= max_bytes):
-        return (f'<img src="{data_url(picture.data)}" alt="{label}" title="{label}" '
-                f'style="max-width: {side}px; max-height: {side}px; margin: 2px; border-radius: 4px">')
+        return (
+            f'<img src="{data_url(picture.data)}" alt="{label}" title="{label}" '
+            f'style="max-width: {side}px; max-height: {side}px; margin: 2px; border-radius: 4px">'
+        )
     if picture.url and _SAFE_HREF.match(picture.url):
         return f'<a href="{html.escape(picture.url)}" rel="{_LINK_REL}">[{label}]</a> '
     return f"<span>[{label}]</span> "
 
 
-def turns_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, full: bool = True,
-               max_picture_bytes: int | None = None, picture_side: int = 512) -> str:
+def turns_html(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    *,
+    full: bool = True,
+    max_picture_bytes: int | None = None,
+    picture_side: int = 512,
+) -> str:
     """The turns as safe HTML with inline styles (shared by the transcript and the HTML page)."""
     blocks = []
     for turn in as_turns(turns):
         tint = "#f3f6fb" if turn.role == "user" else "#ffffff"
-        parts = [f'<div class="sensenova-role" style="font-weight: 600; color: #555; font-size: 0.85em">'
-                 f"{html.escape(_heading(turn))}</div>"]
+        role_style = "font-weight: 600; color: #555; font-size: 0.85em"
+        parts = [f'<div class="sensenova-role" style="{role_style}">{html.escape(turn_heading(turn))}</div>']
         pictures = turn_pictures(turn, full=full)
         if pictures:
-            parts.append('<div class="sensenova-media">'
-                         + "".join(_picture_html(p, max_picture_bytes, picture_side) for p in pictures) + "</div>")
+            parts.append(
+                '<div class="sensenova-media">'
+                + "".join(_picture_html(p, max_picture_bytes, picture_side) for p in pictures)
+                + "</div>"
+            )
         if turn.reasoning:
-            parts.append('<details class="sensenova-reasoning" style="color: #666"><summary>Reasoning</summary>'
-                         f"{safe_markdown_html(turn.reasoning)}</details>")
+            parts.append(
+                '<details class="sensenova-reasoning" style="color: #666"><summary>Reasoning</summary>'
+                f"{safe_markdown_html(turn.reasoning)}</details>"
+            )
         parts.append(f'<div class="sensenova-text">{safe_markdown_html(turn.text)}</div>')
         footer = turn_footer(turn)
         if footer:
-            parts.append('<div class="sensenova-footer" style="color: #888; font-size: 0.8em">'
-                         + "<br>".join(html.escape(line) for line in footer) + "</div>")
-        blocks.append(f'<div class="sensenova-turn sensenova-{html.escape(turn.role)}" style="background: {tint}; '
-                      f'border: 1px solid #e3e3e3; border-radius: 6px; padding: 6px 10px; margin: 6px 0">'
-                      + "".join(parts) + "</div>")
+            parts.append(
+                '<div class="sensenova-footer" style="color: #888; font-size: 0.8em">'
+                + "<br>".join(html.escape(line) for line in footer)
+                + "</div>"
+            )
+        blocks.append(
+            f'<div class="sensenova-turn sensenova-{html.escape(turn.role)}" style="background: {tint}; '
+            f'border: 1px solid #e3e3e3; border-radius: 6px; padding: 6px 10px; margin: 6px 0">'
+            + "".join(parts)
+            + "</div>"
+        )
     return "\n".join(blocks)
 
 
-def transcript_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | None = None,
-                    note: str | None = None, max_thumbnail_bytes: int = MAX_THUMBNAIL_BYTES) -> str:
+def transcript_html(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    note: str | None = None,
+    max_thumbnail_bytes: int = MAX_THUMBNAIL_BYTES,
+) -> str:
     """A small static copy of the conversation for a notebook's output (thumbnails inlined).
 
     Shown wherever the live panel cannot be (GitHub, nbviewer, nbconvert, no kernel); `note`
@@ -274,9 +356,13 @@ def transcript_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: s
     turns = as_turns(turns)
     head = html.escape(title or "SenseNova conversation")
     count = f"{len(turns)} message{'s' if len(turns) != 1 else ''}"
-    lines = [f'<div class="sensenova-transcript" style="font-family: sans-serif; max-width: 860px">',
-             f'<div style="font-weight: 600">{head} <span style="color: #888; font-weight: 400">'
-             f"\u00b7 {count}</span></div>"]
+    lines = [
+        '<div class="sensenova-transcript" style="font-family: sans-serif; max-width: 860px">',
+        (
+            f'<div style="font-weight: 600">{head} '
+            f'<span style="color: #888; font-weight: 400">\u00b7 {count}</span></div>'
+        ),
+    ]
     if note:
         lines.append(f'<div style="color: #888; font-size: 0.85em">{html.escape(note)}</div>')
     lines.append(turns_html(turns, full=False, max_picture_bytes=max_thumbnail_bytes, picture_side=160))

