@@ -99,7 +99,8 @@ def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture
         if picture.data:
             refs.append(f"![{picture.label}]({picture_ref(picture, name)})")
         elif picture.url:
-            refs.append(f"[{picture.label}]({picture.url})")
+            target = re.sub(r"[\s<>]", lambda m: quote(m.group(0)), picture.url)
+            refs.append(f"[{picture.label}](<{target}>)")
         else:
             refs.append(f"[{picture.label}]")
     if refs:

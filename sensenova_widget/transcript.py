@@ -42,7 +42,9 @@ __all__ = [
 ]
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
-MAX_THUMBNAIL_BYTES = 96_000  # a transcript stays small: a bigger "thumbnail" is shown as its label
+# a transcript stays small: a bigger "thumbnail", or one past the total, is shown as its label
+MAX_THUMBNAIL_BYTES = 96_000
+MAX_TRANSCRIPT_PICTURE_BYTES = 1_000_000
 
 _ALLOWED = {
     "p": (),
@@ -287,9 +289,9 @@ def turn_heading(turn: StoredTurn) -> str:
     return f"{ROLE_LABELS.get(turn.role, turn.role.title())}{model} \u00b7 {when}"
 
 
-def _picture_html(picture: Picture, max_bytes: int | None, side: int) -> str:
+def _picture_html(picture: Picture, inline: bool, side: int) -> str:
     label = html.escape(picture.label)
-    if picture.data and (max_bytes is None or len(picture.data) <= max_bytes):
+    if picture.data and inline:
         return (
             f'<img src="{data_url(picture.data)}" alt="{label}" title="{label}" '
             f'style="max-width: {side}px; max-height: {side}px; margin: 2px; border-radius: 4px">'
@@ -304,10 +306,25 @@ def turns_html(
     *,
     full: bool = True,
     max_picture_bytes: int | None = None,
+    total_picture_bytes: int | None = None,
     picture_side: int = 512,
 ) -> str:
-    """The turns as safe HTML with inline styles (shared by the transcript and the HTML page)."""
+    """The turns as safe HTML with inline styles (shared by the transcript and the HTML page).
+
+    Pictures are inlined while each is at most `max_picture_bytes` and, in order, all together
+    at most `total_picture_bytes`; the others are named.
+    """
     blocks = []
+    left = total_picture_bytes
+
+    def picture_html(picture: Picture) -> str:
+        nonlocal left
+        size = len(picture.data or b"")
+        inline = (max_picture_bytes is None or size <= max_picture_bytes) and (left is None or size <= left)
+        if inline and left is not None:
+            left -= size
+        return _picture_html(picture, inline, picture_side)
+
     for turn in as_turns(turns):
         tint = "#f3f6fb" if turn.role == "user" else "#ffffff"
         role_style = "font-weight: 600; color: #555; font-size: 0.85em"
@@ -315,9 +332,7 @@ def turns_html(
         pictures = turn_pictures(turn, full=full)
         if pictures:
             parts.append(
-                '<div class="sensenova-media">'
-                + "".join(_picture_html(p, max_picture_bytes, picture_side) for p in pictures)
-                + "</div>"
+                '<div class="sensenova-media">' + "".join(picture_html(p) for p in pictures) + "</div>"
             )
         if turn.reasoning:
             parts.append(
@@ -347,6 +362,7 @@ def transcript_html(
     title: str | None = None,
     note: str | None = None,
     max_thumbnail_bytes: int = MAX_THUMBNAIL_BYTES,
+    total_thumbnail_bytes: int = MAX_TRANSCRIPT_PICTURE_BYTES,
 ) -> str:
     """A small static copy of the conversation for a notebook's output (thumbnails inlined).
 
@@ -365,6 +381,14 @@ def transcript_html(
     ]
     if note:
         lines.append(f'<div style="color: #888; font-size: 0.85em">{html.escape(note)}</div>')
-    lines.append(turns_html(turns, full=False, max_picture_bytes=max_thumbnail_bytes, picture_side=160))
+    lines.append(
+        turns_html(
+            turns,
+            full=False,
+            max_picture_bytes=max_thumbnail_bytes,
+            total_picture_bytes=total_thumbnail_bytes,
+            picture_side=160,
+        )
+    )
     lines.append("</div>")
     return "\n".join(lines)

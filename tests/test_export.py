@@ -99,6 +99,10 @@ def test_markdown_file_round_trips_every_turn_with_images_beside_it(tmp_path):
 
 
 def test_markdown_embedded_and_as_text():
+    linked = StoredTurn(
+        "user", "this one", media=({"type": "image_url", "image_url": "https://x.test/a b>.png"},)
+    )
+    assert "[image 1](<https://x.test/a%20b%3E.png>)" in export([linked], "md")
     embedded = export(_turns(), "md")
     assert "data:image/jpeg;base64," + base64.b64encode(PHOTO).decode() in embedded
     for turn_text in TEXTS:
@@ -242,3 +246,10 @@ def test_transcript_is_small_and_shows_thumbnails():
     assert "[image 1]" in markup  # the oversized thumbnail is named, not inlined
     assert len(markup) < 20_000
     assert "Run the cell again to continue." in markup and re.search(r"5 messages", markup)
+
+
+def test_transcript_inlines_thumbnails_up_to_a_total():
+    turns = [StoredTurn("user", f"look {i}", thumbnails=(THUMB,)) for i in range(5)]
+    markup = transcript_html(turns, total_thumbnail_bytes=3 * len(THUMB))
+    assert markup.count("<img ") == 3 and "[image 1]" in markup
+    assert [_words(t) for t in _parse(markup).texts] == [f"look {i}" for i in range(5)]
