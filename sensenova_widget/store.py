@@ -238,12 +238,18 @@ class ConversationStore:
             folder, self.path = path.parent, path
         else:
             folder, self.path = path, path / DB_NAME
-        created = not folder.exists()
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if created or folder.name == ".sensenova":
-            os.chmod(folder, 0o700)
         self.folder = folder
-        _private_file(self.path)
+        try:
+            created = not folder.exists()
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if created or folder.name == ".sensenova":
+                os.chmod(folder, 0o700)
+            _private_file(self.path)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot keep conversations in {folder} ({exc.strerror or exc}): set {HOME_ENV} or pass "
+                "store= to put them in a folder you can write."
+            ) from exc
         self._lock = threading.RLock()
         self._handed_out: set[str] = set()
         self._db = sqlite3.connect(

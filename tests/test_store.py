@@ -163,6 +163,32 @@ def test_private_permissions(tmp_path):
         assert set(files.values()) == {0o600}
 
 
+def test_threads_of_one_kernel_share_a_store(tmp_path):
+    import threading
+
+    with open_store(tmp_path) as store:
+
+        def write(tag: str) -> None:
+            for i in range(50):
+                store.append("busy", StoredTurn("assistant", f"{tag}-{i}"))
+                store.list()
+
+        threads = [threading.Thread(target=write, args=(tag,)) for tag in "abcd"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(t.text for t in store.load("busy")) == sorted(
+            f"{t}-{i}" for t in "abcd" for i in range(50)
+        )
+
+
+def test_an_unwritable_place_says_what_to_do(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreError, match="Cannot keep conversations in .*SENSENOVA_HOME or pass store="):
+        open_store(tmp_path / "file" / ".sensenova")
+
+
 def test_where_the_store_lives(tmp_path, monkeypatch):
     monkeypatch.delenv("SENSENOVA_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
