@@ -199,13 +199,28 @@ def open_store(path: str | os.PathLike[str] | ConversationStore | None = None) -
 
 
 def conversations(store: str | os.PathLike[str] | ConversationStore | None = None) -> list[ConversationInfo]:
-    """What is saved (name, turns, last used), most recent first: `snw.conversations()`."""
+    """What is saved (name, turns, last used), most recent first: `snw.conversations()`.
+
+    Listing a place where nothing was ever saved creates nothing there.
+    """
+    if not isinstance(store, ConversationStore):
+        store = default_store_path() if store is None else store
+        if not _locate(store)[1].exists():
+            return []
     opened = open_store(store)
     try:
         return opened.list()
     finally:
         if opened is not store:
             opened.close()
+
+
+def _locate(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(folder, database file) for a `store=` path: a folder, or a `.sqlite`/`.db` file."""
+    path = Path(path).expanduser()
+    if path.suffix in (".sqlite", ".db", ".sqlite3"):
+        return path.parent, path
+    return path, path / DB_NAME
 
 
 def _hash(data: bytes) -> str:
@@ -233,11 +248,7 @@ class ConversationStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path).expanduser()
-        if path.suffix in (".sqlite", ".db", ".sqlite3"):
-            folder, self.path = path.parent, path
-        else:
-            folder, self.path = path, path / DB_NAME
+        folder, self.path = _locate(path)
         self.folder = folder
         try:
             created = not folder.exists()

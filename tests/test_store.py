@@ -193,6 +193,7 @@ def test_where_the_store_lives(tmp_path, monkeypatch):
     monkeypatch.delenv("SENSENOVA_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
     assert default_store_path() == tmp_path / ".sensenova"
+    assert conversations() == [] and not (tmp_path / ".sensenova").exists()  # listing creates nothing
     with open_store() as store:
         assert store.path == tmp_path / ".sensenova" / "conversations.sqlite"
         assert open_store(store) is store
