@@ -218,7 +218,7 @@ def _render_class() -> type:
         def link(self, text: str, url: str, title: str | None = None) -> str:
             href = safe_href(url)
             if href is None:
-                return f'<span class="snw-link-off" title="{_escape(url)}">{text}</span>'
+                return f'<span class="snw-link-off">{text}</span>'  # the label alone, no URL
             if "<a " in text:  # a link around an image-link: no anchor inside an anchor
                 return text + " " + _link(href, "\u2197", "snw-link", title or url)
             return _link(href, text, "", title)
@@ -228,13 +228,13 @@ def _render_class() -> type:
             if _DATA_IMAGE.fullmatch(url.strip()):
                 title_attr = f' title="{_escape(title)}"' if title else ""
                 return f'<img src="{_escape(url.strip())}" alt="{_escape(alt)}"{title_attr} class="snw-img">'
-            label = _escape(f"image: {alt}" if alt else "image")
+            label = "\U0001f5bc " + _escape(f"image: {alt}" if alt else "image")
+            href = safe_href(url)
             shown = _escape(url if len(url) <= 200 else url[:199] + "\u2026")
-            inner = f'\U0001f5bc {label} <span class="snw-url">({shown})</span>'
-            href = None if url.strip().lower().startswith("data:") else safe_href(url)
-            if href is None:
-                return f'<span class="snw-image-link">{inner}</span>'
-            return _link(href, inner, "snw-image-link", title)
+            if href is None:  # relative: its path as text; data: (not one of the four) or script: hidden
+                shown = "not shown" if _SCHEME.match(url.strip()) else shown
+                return f'<span class="snw-image-link">{label} <span class="snw-url">({shown})</span></span>'
+            return _link(href, f'{label} <span class="snw-url">({shown})</span>', "snw-image-link", title)
 
         def block_code(self, code: str, info: str | None = None) -> str:
             language = info.strip().split(None, 1)[0] if info and info.strip() else None
