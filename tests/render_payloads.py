@@ -32,11 +32,12 @@ def payloads(origin: str) -> list[str]:
         f"[![nested]({origin}/nested.png)]({origin}/nested-link) ![a [b] c]({origin}/brackets.png)",
         f"$<img src={origin}/math.png onerror=alert(1)>$ and $x<y$ and $a</span><img src=x>$",
         f"$\\text{{<img src={origin}/text.png>}}$ $\\href{{javascript:alert(1)}}{{x}}$",
-        f"$\\style{{background:url({origin}/mathstyle)}}{{y}}$ $$\\href{{{origin}/href}}{{z}}$$",
+        f"$\\style{{background:url({origin}/mathstyle)}}{{y}}$ $$\\href{{{origin}/h}}{{z}}$$",
         f'<div style="background:url({origin}/css)">x</div><style>@import url({origin}/import.css)</style>',
         f"<link rel=stylesheet href={origin}/link.css><iframe src={origin}/frame></iframe>",
         f"<svg><image href={origin}/svg.png /></svg><video poster={origin}/poster></video>",
-        f'<object data={origin}/obj></object><base href="{origin}/"><meta http-equiv=refresh content="0;url={origin}/m">',
+        (f'<object data={origin}/obj></object><base href="{origin}/">'
+         f'<meta http-equiv=refresh content="0;url={origin}/m">'),
         f'<a href="{origin}/a" ping="{origin}/ping">ping</a> [t]({origin}/t "a\\" onmouseover=\\"{PWN}")',
         f"![angle](<{origin}/angle.png>) ![title]({origin}/title.png \"t\")",
         f"```\"><img src=x onerror={PWN}>\ncode\n```",
@@ -45,10 +46,13 @@ def payloads(origin: str) -> list[str]:
 
 
 ALLOWED_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/]+=*", re.IGNORECASE)
-FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "link", "meta", "base", "svg", "image", "video", "audio",
-                  "source", "form", "input", "frame", "frameset", "applet", "portal", "picture", "track"}
-FETCHING_ATTRS = {"src", "srcset", "poster", "data", "action", "formaction", "background", "xlink:href", "ping",
-                  "lowsrc", "dynsrc", "codebase", "cite", "manifest"}
+FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "link", "meta", "base", "svg", "image", "video",
+                  "audio", "source", "form", "input", "frame", "frameset", "applet", "portal", "picture",
+                  "track"}
+FETCHING_ATTRS = {"src", "srcset", "poster", "data", "action", "formaction", "background", "xlink:href",
+                  "ping", "lowsrc", "dynsrc", "codebase", "cite", "manifest"}
+
+FETCHING_CSS = re.compile(r"url\(|@import|image-set|expression\(", re.IGNORECASE)
 
 
 def audit(markup: str, copy_handler: str) -> list[str]:
@@ -65,7 +69,8 @@ def audit(markup: str, copy_handler: str) -> list[str]:
                 problems.append(f"<{tag}>")
             for name, value in attrs:
                 value = value or ""
-                if name.startswith("on") and not (tag == "button" and name == "onclick" and value == copy_handler):
+                ours = tag == "button" and name == "onclick" and value == copy_handler
+                if name.startswith("on") and not ours:
                     problems.append(f"<{tag} {name}={value!r}>")
                 elif name == "src" and tag == "img" and ALLOWED_DATA_IMAGE.fullmatch(value):
                     continue
@@ -73,16 +78,26 @@ def audit(markup: str, copy_handler: str) -> list[str]:
                     problems.append(f"<{tag} {name}={value!r}>")
                 elif name == "href" and not re.match(r"(https?://|mailto:)", value):
                     problems.append(f"<{tag} href={value!r}>")
-                elif name == "style" and not re.fullmatch(r"text-align:(left|center|right)", value):
+                elif name == "style" and FETCHING_CSS.search(value):
                     problems.append(f"<{tag} style={value!r}>")
             if tag == "img" and not any(name == "src" for name, _ in attrs):
                 problems.append("<img> without a data: src")
 
         def handle_data(self, data: str) -> None:
-            if self.lasttag == "style" and re.search(r"url\(|@import", data):
+            if self.lasttag == "style" and FETCHING_CSS.search(data):
                 problems.append("a stylesheet that fetches")
 
     auditor = Auditor()
     auditor.feed(markup)
     auditor.close()
     return problems
+
+
+def magic_output(run, reply: str) -> str:
+    """The `%%sensenova` magic's final text/html for `reply` (the emulator echoes the prompt).
+
+    `run` is tests/test_magic.py's fixture; braces are doubled so the magic fills nothing in.
+    """
+    ran = run("%%sensenova\n" + reply.replace("{", "{{").replace("}", "}}"))
+    assert ran.error is None and ran.final["text/plain"].startswith(reply.strip()), ran.final
+    return ran.final["text/html"]

@@ -14,10 +14,17 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from render_payloads import audit, magic_output, payloads
+from test_magic import ipython, run, shell  # noqa: F401 - the magic's in-process fixtures
 
-from render_payloads import audit, payloads
 from sensenova_widget import display, render
-from sensenova_widget.render import CSS, markdown_html, math_html, output_html, safe_href
+from sensenova_widget.render import (
+    CSS,
+    markdown_html,
+    math_html,
+    output_html,
+    safe_href,
+)
 
 ORIGIN = "https://stranger.example"
 COPY_JS = re.search(r'onclick="([^"]*)"', render._COPY_BUTTON).group(1)
@@ -44,13 +51,15 @@ def tags(markup: str) -> list[tuple[str, dict[str, str]]]:
 def test_no_payload_can_run_script_or_fetch(payload):
     shown = markdown_html(payload)
     assert audit(shown, copy_handler()) == [], shown
-    assert "stranger.example/" not in "".join(str(a.get("src", "")) for _, a in tags(shown))
+    styles = [attrs["style"] for _, attrs in tags(shown) if "style" in attrs]
+    assert all(re.fullmatch(r"text-align:(left|center|right)", s) for s in styles)  # none from the text
 
 
 def test_the_stylesheet_fetches_nothing_and_is_scoped():
     assert "url(" not in CSS and "@import" not in CSS
     selectors = [rule.split("{")[0] for rule in CSS.split("}") if "{" in rule]
-    assert selectors and all(part.strip().startswith(".snw-rendered") for s in selectors for part in s.split(","))
+    parts = [part.strip() for selector in selectors for part in selector.split(",")]
+    assert parts and all(part.startswith(".snw-rendered") for part in parts)
     out = output_html("hi")
     assert out.startswith(f"<style>{CSS}</style>") and out.endswith(markdown_html("hi"))
 
@@ -65,13 +74,15 @@ def test_a_remote_image_becomes_a_link_showing_alt_and_url():
     url = "https://host.example/pic.png?q=secret"
     shown = markdown_html(f"see ![a cat]({url})")
     (link,) = [attrs for tag, attrs in tags(shown) if tag == "a"]
-    assert link["href"] == url and link["target"] == "_blank" and link["rel"] == "noopener noreferrer nofollow"
+    assert link["href"] == url and link["target"] == "_blank"
+    assert link["rel"] == "noopener noreferrer nofollow"
     assert "a cat" in shown and f"({url.replace('&', '&amp;')})" in shown
     assert "<img" not in shown
 
 
 def test_reference_protocol_relative_and_relative_images_are_never_images():
-    shown = markdown_html("![r][ref] ![p](//host.example/p.png) ![l](local.png)\n\n[ref]: http://host.example/r.png")
+    shown = markdown_html("![r][ref] ![p](//host.example/p.png) ![l](local.png)\n\n"
+                          "[ref]: http://host.example/r.png")
     hrefs = [attrs["href"] for tag, attrs in tags(shown) if tag == "a"]
     assert hrefs == ["http://host.example/r.png", "https://host.example/p.png"]
     assert "<img" not in shown and "(local.png)" in shown  # a relative path: text, no link into the server
@@ -79,7 +90,8 @@ def test_reference_protocol_relative_and_relative_images_are_never_images():
 
 def test_data_images_stay_inline_only_for_raster_types():
     png = "data:image/png;base64,iVBORw0KGgo="
-    shown = markdown_html(f"![dot]({png}) ![w](data:image/webp;base64,UklGRg==) ![s](data:image/svg+xml;base64,PHN2Zz4=)")
+    svg = "data:image/svg+xml;base64,PHN2Zz4="
+    shown = markdown_html(f"![dot]({png}) ![w](data:image/webp;base64,UklGRg==) ![s]({svg})")
     images = [attrs for tag, attrs in tags(shown) if tag == "img"]
     assert [image["src"] for image in images] == [png, "data:image/webp;base64,UklGRg=="]
     assert images[0]["alt"] == "dot"
@@ -112,7 +124,8 @@ def test_entities_read_as_what_they_mean_and_stay_escaped():
 def test_inline_and_display_math_become_mathml():
     shown = markdown_html("inline $x^2$ here\n\n$$\n\\frac{a}{b}\n$$\n\nand $$y$$ too")
     assert shown.count("<math ") == 3
-    assert '<span class="snw-math"><math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in shown
+    mathml = 'xmlns="http://www.w3.org/1998/Math/MathML"'
+    assert f'<span class="snw-math"><math {mathml} display="inline">' in shown
     assert shown.count('display="block"') == 2 and "<mfrac>" in shown and "<msup>" in shown
     assert "$" not in shown
 
@@ -166,8 +179,8 @@ def test_display_markdown_html_is_the_renderer_with_its_stylesheet():
     assert display.markdown_html("**b** $x$") == output_html("**b** $x$")
 
 
-FRAGMENTS = payloads(ORIGIN) + ["$", "$$", "\n", "[", "]", "(", ")", "!", "<", ">", "`", "```", "|", "\\", "&",
-                                "javascript:", "data:image/png;base64,AAAA", "x", " ", "*", "\n\n"]
+FRAGMENTS = payloads(ORIGIN) + ["$", "$$", "\n", "[", "]", "(", ")", "!", "<", ">", "`", "```", "|", "\\",
+                                "&", "javascript:", "data:image/png;base64,AAAA", "x", " ", "*", "\n\n"]
 
 
 @settings(max_examples=150, deadline=None)
@@ -183,5 +196,15 @@ def test_the_audit_catches_what_plain_mistune_lets_through():
     caught = [problem for payload in payloads(ORIGIN) for problem in audit(plain(payload), copy_handler())]
     assert any("stranger.example/img?q=secret" in problem for problem in caught)
     assert any("stranger.example/reference.png" in problem for problem in caught)
-    assert audit('<p onclick="x"><a href="javascript:x">a</a><b style="color:red">', "") == [
-        "<p onclick='x'>", "<a href='javascript:x'>", "<b style='color:red'>"]
+    hostile = '<p onclick="x"><a href="javascript:x">a</a><b style="color:red;background:URL(/x)">'
+    assert audit(hostile, "") == ["<p onclick='x'>", "<a href='javascript:x'>",
+                                  "<b style='color:red;background:URL(/x)'>"]
+
+
+def test_the_magic_and_reply_repr_show_this_rendering_with_its_footer(run, client):  # noqa: F811
+    for payload in payloads(ORIGIN)[:4]:
+        shown = magic_output(run, payload)
+        assert shown.startswith(output_html(payload)) and "reply tokens" in shown
+        assert audit(shown, copy_handler()) == []
+    reply = client.chat("a table\n\n| a |\n|---|\n| $x$ |")
+    assert reply._repr_html_().startswith(output_html(reply.text)) and "<math " in reply._repr_html_()
