@@ -228,7 +228,7 @@ def _render_class() -> type:
             if _DATA_IMAGE.fullmatch(url.strip()):
                 title_attr = f' title="{_escape(title)}"' if title else ""
                 return f'<img src="{_escape(url.strip())}" alt="{_escape(alt)}"{title_attr} class="snw-img">'
-            label = "\U0001f5bc " + _escape(f"image: {alt}" if alt else "image")
+            label = _escape(f"image: {alt}" if alt else "image")
             href = safe_href(url)
             shown = _escape(url if len(url) <= 200 else url[:199] + "\u2026")
             if href is None:  # relative: its path as text; data: (not one of the four) or script: hidden

@@ -10,12 +10,8 @@ highlighting and a working Copy button.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
-from browser_helpers import chromium, free_port, require_chromium
+from browser_helpers import chromium, free_port, require_chromium, stranger
 from render_payloads import magic_output, payloads
 from test_magic import ipython, run, shell  # noqa: F401 - the magic's in-process fixtures
 
@@ -23,33 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 GOOD = ("| a | b |\n|---|---|\n| 1 | 2 |\n\nline one\nline two\n\n$\\frac{a}{b}$ and $$x^2$$\n\n"
         "```python\ndef f():\n    return 1\n```")
-
-
-@contextlib.contextmanager
-def stranger():
-    """An HTTP server on 127.0.0.1 that records every request it gets (and answers 200)."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(f"{self.command} {self.path}")
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_POST = do_HEAD = do_GET
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_magic_output_fetches_nothing_runs_nothing_and_reads_well_in_chromium(run):  # noqa: F811
