@@ -283,8 +283,13 @@ def _table_plugin(md: Any) -> None:
 @functools.cache
 def _markdown() -> Callable[[str], str]:
     import mistune
+    import pygments.formatters.html  # noqa: F401 - loaded before any reply
     from mistune.plugins.math import math_in_list, math_in_quote
 
+    try:
+        import latex2mathml.converter  # noqa: F401
+    except ImportError:  # math then shows as TeX source
+        pass
     return mistune.create_markdown(
         escape=True, renderer=_render_class()(escape=True),
         plugins=["strikethrough", _table_plugin, "url", _math_plugin, math_in_quote, math_in_list])
