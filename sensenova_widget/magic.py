@@ -153,16 +153,17 @@ class SenseNovaMagics(Magics):
             conversation = self._conversation(args.chat, new=args.new, model=model, system=system)
             if args.system is not None:
                 conversation.system = args.system  # a later cell may change the chat's system prompt
-            call = dict(images=images, video=video, **params)
-            if model:
-                call["model"] = model  # the cell's or the session's current choice, each turn
-            start = partial(conversation.stream, prompt, **call)
-            wait = partial(conversation.ask, prompt, stream=False, **call)
         else:
-            call = dict(images=images, video=video, system=system, model=model, **params)
-            start = partial(client.stream, prompt, **call)
-            wait = partial(client.chat, prompt, **call)
-        reply, failure = self._wait(wait, args) if args.no_stream else self._stream(start, args)
+            conversation = self._one_off(model=model, system=system)
+        call = dict(images=images, video=video, **params)
+        if model:
+            call["model"] = model  # the cell's or the session's current choice, each turn
+        start = partial(conversation.stream, prompt, **call)
+        wait = partial(conversation.ask, prompt, stream=False, **call)
+        if args.no_stream:
+            reply, failure = self._wait(wait, args)
+        else:
+            reply, failure = self._stream(start, args, conversation)
         if reply is not None:
             self._store(reply, args.out)
         if isinstance(failure, KeyboardInterrupt):
@@ -205,6 +206,12 @@ class SenseNovaMagics(Magics):
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
         return parts
 
+    def _one_off(self, *, model: str | None, system: str | None) -> Any:
+        """A conversation of one turn for a cell without --chat (kept nowhere)."""
+        from .conversation import Conversation
+
+        return Conversation(self.client, model=model, system=system)
+
     def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
         from .conversation import Conversation
 
@@ -214,18 +221,18 @@ class SenseNovaMagics(Magics):
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
 
-    def _stream(self, start: Callable[[], Any], args: Any) -> tuple[Any, BaseException | None]:
-        """Stream into one display; an interrupt or an error keeps the text that arrived."""
+    def _stream(self, start: Callable[[], Any], args: Any, conversation: Any) -> tuple[Any, BaseException | None]:
+        """Stream into one display; an interrupt or an error keeps the text that arrived.
+        How the reply ended (stopped by the interrupt, say) is read from the conversation."""
         live = LiveDisplay().start()
         stream, failure = None, None
         try:
             stream = start()
             with stream:
-                live.follow((delta.text for delta in stream), stop=stream.close)
+                live.follow((delta.text for delta in stream), stop=conversation.stop)
         except KeyboardInterrupt as err:
             failure = err
-            if stream is not None:
-                stream.close()
+            conversation.stop()
         except SenseNovaError as err:
             failure = SenseNovaCellError(err.one_line())
         reply = stream.reply if stream is not None else None
@@ -233,9 +240,9 @@ class SenseNovaMagics(Magics):
             live.finish({"text/plain": live.text or "(no reply: see the error below)"})
             return None, failure
         notes = []
-        if isinstance(failure, KeyboardInterrupt):
-            reply.finish_reason = reply.finish_reason or "stopped"  # the interrupt is this caller's stop
-        elif failure is not None:
+        # how it ended, "stopped" by the interrupt included (conversation.stop() above)
+        reply.finish_reason = conversation.ending(stream).finish_reason
+        if failure is not None and not isinstance(failure, KeyboardInterrupt):
             notes.append("Incomplete: the reply broke off with the error below.")
         self._show(live, reply, args.format, notes)
         return reply, failure
@@ -454,7 +461,7 @@ def message_summary(message: Mapping[str, Any], width: int = 300) -> str:
 def _default(key: str, client: Any) -> str:
     """What applies when the session sets nothing: the client's or the server's default."""
     if key in PARAMETERS:
-        return f"server default {protocol.PARAMETERS[key][6]}"
+        return f"server default {protocol.PARAMETERS[key].default}"
     if client is None:
         return "default"
     if key == "model":

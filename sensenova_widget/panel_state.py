@@ -107,9 +107,10 @@ def staged_item(value: Any, label: str | None = None) -> dict:
 def parameter_specs() -> dict[str, dict]:
     """protocol.PARAMETERS as the browser's settings form needs them."""
     specs = {}
-    for name, (kind, low, low_in, high, high_in, allowed, default) in protocol.PARAMETERS.items():
-        specs[name] = {"min": low, "max": high, "min_inclusive": low_in, "max_inclusive": high_in,
-                       "integer": kind is int, "allowed": allowed, "default": default}
+    for name, spec in protocol.PARAMETERS.items():
+        specs[name] = {"min": spec.low, "max": spec.high, "min_inclusive": spec.low_inclusive,
+                       "max_inclusive": spec.high_inclusive, "integer": spec.type is int, "allowed": spec.allowed,
+                       "default": spec.default}
     return specs
 
 

@@ -6,11 +6,14 @@ A reply streams in a kernel thread, so the kernel stays usable, and reaches the 
 custom messages coalesced to one every 50 ms; its final text is then set once on the synced
 `conversation` trait. Browser requests (send, stop, attach, ...) arrive as custom messages with
 an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
+`ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
+the custom message every widget has, not overridden here.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import io
 import sys
@@ -20,12 +23,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import anywidget
-import ipywidgets
 import traitlets
 
 from . import media, panel_state, protocol
-from .client import Client, Reply, _as_list
+from .client import Client, Reply
 from .conversation import Conversation
+from .messages import as_list
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 
 _STATIC = Path(__file__).parent / "static"
@@ -70,7 +73,7 @@ class _InCell:
 
 
 class ChatPanel(anywidget.AnyWidget):
-    """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.send(...)`.
+    """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
@@ -107,7 +110,6 @@ class ChatPanel(anywidget.AnyWidget):
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
-        self._stop_requested = False
         self._worker: concurrent.futures.Future | None = None
         # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
         self._home_parent = _cell_parent()
@@ -135,15 +137,15 @@ class ChatPanel(anywidget.AnyWidget):
         self.staged = [*self.staged, item]
         return item["id"]
 
-    def send(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
-        """Send a turn (with what is staged, plus `images` / `video`); it streams into the panel.
+    def ask(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
+        """Ask a turn (with what is staged, plus `images` / `video`); it streams into the panel.
 
         Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
         failure raises here, after the partial text was kept in the panel.
         """
         if self.busy:
             raise InvalidRequestError(_BUSY, field="busy")
-        for value in _as_list(images):
+        for value in as_list(images):
             self.attach(media.image(value) if not media.is_image_like(value) else value)
         if video is not None:
             self.attach(video if media.is_video_like(video) else media.video(video))
@@ -151,8 +153,8 @@ class ChatPanel(anywidget.AnyWidget):
         return future.result() if wait else future
 
     def stop(self) -> None:
-        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays."""
-        self._stop_requested = True
+        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays
+        (a stop while the request is still being sent closes the stream as soon as it opens)."""
         self._conversation.stop()
 
     def regenerate(self, *, wait: bool = True) -> Any:
@@ -216,7 +218,7 @@ class ChatPanel(anywidget.AnyWidget):
             model = self.settings.get("model") or self._client.resolve_model()
             reply_turn = panel_state.assistant_turn(model)
             turns.append(reply_turn)
-            self._stop_requested = False
+            self._conversation.begin_turn()  # a Stop from now on stops this turn
             self._conversation.system = self.settings.get("system") or None
             params = self._params()
             conv = self._conversation
@@ -280,16 +282,15 @@ class ChatPanel(anywidget.AnyWidget):
         it had replaced, the refusal shown on the last of them.
         """
         coalescer = panel_state.Coalescer(
-            lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
+            lambda piece, offset: self.send({"type": "delta", "turn": turn["id"], "offset": offset,
                                                  "text": piece}))
 
         def on_delta(delta: Any) -> None:
             coalescer.add(delta.text)
-            if self._stop_requested:  # a Stop that came while the request was being sent
-                self._conversation.stop()
 
         reply, error, failure = None, None, None
         previous = self._conversation.last_reply
+        previous_outcome = self._conversation.last_outcome
         try:
             reply = ask(on_delta)
         except SenseNovaError as exc:
@@ -302,6 +303,9 @@ class ChatPanel(anywidget.AnyWidget):
         if failure is not None:
             last = self._conversation.last_reply
             reply = _partial_reply(failure, last if last is not previous else None)
+        ended = self._conversation.last_outcome
+        if ended is not None and ended is not previous_outcome and ended.finish_reason:
+            reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
         replaced = {turn["id"]: done}
         turns = self.conversation
@@ -331,10 +335,6 @@ class ChatPanel(anywidget.AnyWidget):
             self.models_loaded.set()
 
     # ------------------------------------------------------------------ browser requests
-    def _message(self, content: dict, buffers: list | None = None) -> None:
-        """A custom message to the views (`send` is the chat turn here, so not Widget.send)."""
-        ipywidgets.Widget.send(self, content, buffers)
-
     def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
@@ -348,7 +348,7 @@ class ChatPanel(anywidget.AnyWidget):
         except Exception as exc:
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
             answer = {"type": "response", "id": content.get("id"), "ok": False, "error": message}
-        self._message(answer)
+        self.send(answer)
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""

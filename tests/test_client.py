@@ -20,7 +20,6 @@ import pytest
 import sensenova_widget as snw
 from sensenova_widget import protocol
 from sensenova_widget.auth import Credentials
-from sensenova_widget.client import MAX_RETRY_AFTER, _parse_retry_after
 
 FAULT = "x-emulator-fault"
 
@@ -277,18 +276,6 @@ def test_each_status_has_its_error_class(emulator, status, kind):
     assert info.value.status == status and isinstance(info.value.code, int)
 
 
-def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
-    assert _parse_retry_after("3") == 3.0
-    assert _parse_retry_after(None) is None and _parse_retry_after("soon") is None
-    future = time.time() + 30
-    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(future))
-    assert 25 < _parse_retry_after(date) <= 31
-    client = snw.Client(api_key="k", base_url="http://127.0.0.1:9")
-    assert client._retry_delay(0, 3600.0) == MAX_RETRY_AFTER
-    assert all(0.375 <= client._retry_delay(0, None) <= 0.5 for _ in range(50))  # 0.5 s with jitter
-    assert all(6.0 <= client._retry_delay(9, None) <= 8.0 for _ in range(50))  # capped at 8 s
-
-
 def test_a_stream_that_failed_before_any_text_is_retried(client, emulator):
     with pytest.raises(snw.APIConnectionError) as info:
         client.stream("x", extra_headers=fault(drop_after=0)).until_done()
@@ -382,7 +369,7 @@ def test_access_key_pair_signs_a_jwt_the_emulator_accepts(emulator, caplog):
     assert client.chat("signed").text == "signed"
     with client.stream("signed stream") as stream:
         assert "".join(d.text for d in stream) == "signed stream"
-    token = client._credentials.token()
+    token = client.transport.credentials.token()
     claims = jwt.decode(token, emulator.secret_access_key, algorithms=["HS256"])
     assert claims["iss"] == emulator.access_key_id
     assert claims["exp"] - claims["nbf"] == 1805
@@ -441,8 +428,8 @@ def test_no_secret_in_retry_logs_or_stream_errors(emulator, caplog):
         client.chat("x", extra_headers=fault(status=500, retry_after=0))
     with pytest.raises(snw.StreamError) as streamed:
         client.stream("a b c", extra_headers=fault(error_after=1)).until_done()
-    token = client._credentials.token()
-    texts = [caplog.text, repr(client), repr(client._credentials), str(info.value), repr(streamed.value)]
+    token = client.transport.credentials.token()
+    texts = [caplog.text, repr(client), repr(client.transport.credentials), str(info.value), repr(streamed.value)]
     for text in texts:
         assert emulator.secret_access_key not in text and token not in text
 
