@@ -127,6 +127,11 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
 
+    @property
+    def last_outcome(self) -> Any:
+        """How the last reply ended (`conversation.Outcome`: finish reason, a stop, or the error)."""
+        return self._conversation.last_outcome
+
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
         if not (media.is_image_like(value) or media.is_video_like(value)):

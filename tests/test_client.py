@@ -73,6 +73,35 @@ def test_parameters_and_system_are_sent(client, emulator):
         == (0.2, 0.5, 64, 1.05, "analyst-7")
 
 
+def test_a_prepared_request_is_checked_once_and_sent_by_the_public_seam(client, emulator):
+    params = snw.Params(system="Answer briefly.", temperature=0.2, user="analyst-7")
+    prepared = client.prepare("hi", params, stream=False, images=[image_part(1)], extra_headers={"x-trace": "t1"})
+    assert emulator.requests == []  # preparing sends nothing
+    assert prepared.model == protocol.DEFAULT_MODEL and prepared.omitted == []
+    assert [p["type"] for p in prepared.body["messages"][1]["content"]] == ["image_base64", "text"]
+    reply = client.send(prepared)
+    [sent] = emulator.requests
+    assert sent == prepared.body and reply.text.startswith("hi")  # the emulator echoes, describing images
+    with client.open_stream(client.prepare("streamed hi", params, stream=True)) as live:
+        assert live.until_done().text == "streamed hi"
+    assert emulator.requests[-1]["stream"] is True and emulator.requests[-1]["temperature"] == 0.2
+
+
+def test_keyword_settings_override_a_params_value_and_unknown_ones_are_refused(client, emulator):
+    client.chat("hi", params=snw.Params(temperature=0.2, top_p=0.5), temperature=0.7)
+    [sent] = emulator.requests
+    assert (sent["temperature"], sent["top_p"]) == (0.7, 0.5)
+    with pytest.raises(snw.InvalidRequestError, match="'temprature' is not a request parameter") as info:
+        client.chat("hi", temprature=0.7)
+    assert info.value.field == "temprature" and len(emulator.requests) == 1
+
+
+def test_media_parts_turn_values_into_wire_parts_images_first(client):
+    parts = client.media_parts(images=png_bytes(), video=VIDEO)
+    assert [p["type"] for p in parts] == ["image_base64", "video_url"]
+    assert client.media_parts() == [] and client.media_parts(images=[image_part(2)]) == [image_part(2)]
+
+
 def test_stream_yields_deltas_and_the_final_reply(client, emulator):
     words = "one two three four five six seven"
     with client.stream(words, temperature=0.3) as stream:

@@ -77,3 +77,12 @@ def test_body_size_limit():
     check_body_size(44_999_999)
     with pytest.raises(InvalidRequestError, match="under 45 MB"):
         check_body_size(45_000_000)
+
+
+def test_parameter_specs_are_read_by_field_name():
+    from sensenova_widget.protocol import PARAMETERS
+
+    top_p = PARAMETERS["top_p"]
+    assert (top_p.low, top_p.low_inclusive, top_p.high, top_p.high_inclusive) == (0, False, 1, False)
+    assert PARAMETERS["max_new_tokens"].type is int and PARAMETERS["max_new_tokens"].default == 1024
+    assert "(0, 2]" in PARAMETERS["repetition_penalty"].allowed

@@ -199,6 +199,32 @@ def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     assert panel.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": turn["text"]}]}
 
 
+def test_a_stop_while_the_request_is_being_sent_ends_the_turn_stopped(emulator):
+    from sensenova_widget import Client
+
+    # the first answer is a 503 whose Retry-After holds the request back: Stop lands before the stream opens
+    held = Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=1,
+                  headers={"x-emulator-fault": "status=503,times=1,retry_after=1"})
+    panel = ChatPanel(client=held)
+    assert panel.models_loaded.wait(10)  # the model list took the 503
+    held.headers["x-emulator-fault"] = "status=503,times=1,retry_after=1"
+    assert request(panel, "send", {"text": "never mind"})["ok"]
+    assert request(panel, "stop", req_id="r2")["ok"]
+    wait_idle(panel)
+    turn = panel.conversation[-1]
+    assert turn["status"] == "stopped" and turn["text"] == "" and turn["error"] is None
+    assert panel.last_outcome.stopped  # the panel read the ending from its conversation
+    assert [m["role"] for m in panel.messages] == ["user"]
+
+
+def test_chat_panel_keeps_ipywidgets_send_for_custom_messages(panel):
+    import ipywidgets
+
+    assert "send" not in vars(ChatPanel) and ChatPanel.send is ipywidgets.Widget.send
+    panel.send({"type": "note", "text": "hi"})  # a custom message to the views, as on any widget
+    assert {"type": "note", "text": "hi"} in panel.comm.custom()
+
+
 def test_a_failed_reply_shows_inline_and_retry_works(emulator):
     from sensenova_widget import Client
 
