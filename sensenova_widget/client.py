@@ -63,8 +63,9 @@ def _timeout(timeout: float | tuple[float, float] | None) -> tuple[float, float]
 
 def _checked_retries(value: Any) -> int:
     if not isinstance(value, int) or value < 0:
-        raise InvalidRequestError(f"max_retries={value!r} is not allowed: expected an integer >= 0.",
-                                  field="max_retries")
+        raise InvalidRequestError(
+            f"max_retries={value!r} is not allowed: expected an integer >= 0.", field="max_retries"
+        )
     return value
 
 
@@ -88,12 +89,17 @@ class Client:
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = (base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL).rstrip("/")
-        self.file_base_url = (file_base_url or env.get("SENSENOVA_API_BASE_FILE")
-                              or protocol.DEFAULT_FILE_BASE_URL).rstrip("/")
+        self.file_base_url = (
+            file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL
+        ).rstrip("/")
         self.model = model
         self.history_media = history_media
-        self.transport = Transport(credentials, timeout=_timeout(timeout), retry=RetryPolicy(_checked_retries(max_retries)),
-                                   headers=headers)
+        self.transport = Transport(
+            credentials,
+            timeout=_timeout(timeout),
+            retry=RetryPolicy(_checked_retries(max_retries)),
+            headers=headers,
+        )
 
     def __repr__(self) -> str:
         kind = self.transport.credentials.kind
@@ -146,13 +152,21 @@ class Client:
         a video that must be uploaded is uploaded through this client."""
         return media_parts(images, video, uploader=self)
 
-    def prepare(self, prompt_or_messages: str | Sequence[Any], params: Params | None = None, *,
-                stream: bool, images: Any = None, video: Any = None,
-                extra_headers: Mapping[str, str] | None = None) -> PreparedRequest:
+    def prepare(
+        self,
+        prompt_or_messages: str | Sequence[Any],
+        params: Params | None = None,
+        *,
+        stream: bool,
+        images: Any = None,
+        video: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PreparedRequest:
         """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
         params = params or Params()
-        messages = build_messages(prompt_or_messages, self.media_parts(images, video), params.system,
-                                  uploader=self)
+        messages = build_messages(
+            prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
+        )
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)
             from .history import apply_media_policy
@@ -163,7 +177,9 @@ class Client:
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            raise InvalidRequestError(f"the request cannot be sent as JSON: {exc}", field="messages") from None
+            raise InvalidRequestError(
+                f"the request cannot be sent as JSON: {exc}", field="messages"
+            ) from None
         protocol.check_body_size(len(data))
         return PreparedRequest(body, list(omitted), data, dict(extra_headers or {}))
 
@@ -174,49 +190,104 @@ class Client:
 
     def open_stream(self, prepared: PreparedRequest) -> Stream:
         """Send a prepared request as a stream: an HTTP error (after its retries) raises here."""
+
         def open_response(retries: int) -> requests.Response:
             return self._post_chat(prepared, stream=True, retries=retries)
 
-        return Stream(open_response, retry=self.transport.retry, url=self.base_url + protocol.CHAT_PATH,
-                      model=prepared.model, omitted=list(prepared.omitted))
+        return Stream(
+            open_response,
+            retry=self.transport.retry,
+            url=self.base_url + protocol.CHAT_PATH,
+            model=prepared.model,
+            omitted=list(prepared.omitted),
+        )
 
-    def _post_chat(self, prepared: PreparedRequest, *, stream: bool,
-                   retries: int | None = None) -> requests.Response:
-        headers = {**prepared.headers, "Content-Type": "application/json",
-                   "Accept": "text/event-stream" if stream else "application/json"}
-        return self.transport.request("POST", self.base_url + protocol.CHAT_PATH, data=prepared.data,
-                                      stream=stream, extra_headers=headers, retries=retries)
+    def _post_chat(
+        self, prepared: PreparedRequest, *, stream: bool, retries: int | None = None
+    ) -> requests.Response:
+        headers = {
+            **prepared.headers,
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        return self.transport.request(
+            "POST",
+            self.base_url + protocol.CHAT_PATH,
+            data=prepared.data,
+            stream=stream,
+            extra_headers=headers,
+            retries=retries,
+        )
 
     # ----------------------------------------------------------------- one call
-    def build_body(self, prompt_or_messages: str | Sequence[Any], *, stream: bool = False, images: Any = None,
-                   video: Any = None, extra_headers: Mapping[str, str] | None = None, params: Params | None = None,
-                   **kwargs: Unpack[ParamsDict]) -> tuple[dict, list[str]]:
+    def build_body(
+        self,
+        prompt_or_messages: str | Sequence[Any],
+        *,
+        stream: bool = False,
+        images: Any = None,
+        video: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Params | None = None,
+        **kwargs: Unpack[ParamsDict],
+    ) -> tuple[dict, list[str]]:
         """The validated wire body and the notices of media the history policy left out."""
-        prepared = self.prepare(prompt_or_messages, _params(params, kwargs), stream=stream, images=images,
-                                video=video)
+        prepared = self.prepare(
+            prompt_or_messages, _params(params, kwargs), stream=stream, images=images, video=video
+        )
         return prepared.body, prepared.omitted
 
-    def chat(self, prompt_or_messages: str | Sequence[Any], *, images: Any = None, video: Any = None,
-             extra_headers: Mapping[str, str] | None = None, params: Params | None = None,
-             **kwargs: Unpack[ParamsDict]) -> Reply:
+    def chat(
+        self,
+        prompt_or_messages: str | Sequence[Any],
+        *,
+        images: Any = None,
+        video: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Params | None = None,
+        **kwargs: Unpack[ParamsDict],
+    ) -> Reply:
         """Send one request and return the whole reply.
 
         The settings come as keywords (model, system, max_new_tokens, temperature, top_p,
         repetition_penalty, user), or as `params=Params(...)` which the keywords override.
         """
-        return self.send(self.prepare(prompt_or_messages, _params(params, kwargs), stream=False, images=images,
-                                      video=video, extra_headers=extra_headers))
+        return self.send(
+            self.prepare(
+                prompt_or_messages,
+                _params(params, kwargs),
+                stream=False,
+                images=images,
+                video=video,
+                extra_headers=extra_headers,
+            )
+        )
 
-    def stream(self, prompt_or_messages: str | Sequence[Any], *, images: Any = None, video: Any = None,
-               extra_headers: Mapping[str, str] | None = None, params: Params | None = None,
-               **kwargs: Unpack[ParamsDict]) -> Stream:
+    def stream(
+        self,
+        prompt_or_messages: str | Sequence[Any],
+        *,
+        images: Any = None,
+        video: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        params: Params | None = None,
+        **kwargs: Unpack[ParamsDict],
+    ) -> Stream:
         """Send one streaming request; iterate the returned `Stream` for `Delta`s.
 
         Takes the settings as `chat` does. The request is sent now, so an HTTP error (after its
         retries) raises here.
         """
-        return self.open_stream(self.prepare(prompt_or_messages, _params(params, kwargs), stream=True,
-                                             images=images, video=video, extra_headers=extra_headers))
+        return self.open_stream(
+            self.prepare(
+                prompt_or_messages,
+                _params(params, kwargs),
+                stream=True,
+                images=images,
+                video=video,
+                extra_headers=extra_headers,
+            )
+        )
 
     # ----------------------------------------------------------------- models and files
     def models(self) -> list[str]:
@@ -234,17 +305,29 @@ class Client:
                 ids.append(item.get("id") or item.get("model"))
         return ids
 
-    def upload(self, path_or_bytes: str | os.PathLike | bytes, *, scheme: str = "MULTIMODAL_1",
-               filename: str | None = None, description: str | None = None) -> str:
+    def upload(
+        self,
+        path_or_bytes: str | os.PathLike | bytes,
+        *,
+        scheme: str = "MULTIMODAL_1",
+        filename: str | None = None,
+        description: str | None = None,
+    ) -> str:
         """Upload a file to the file service and return its id (for image_file_id / video_file_id)."""
         if scheme not in protocol.FILE_SCHEMES:
-            raise InvalidRequestError(f"scheme={scheme!r} is not allowed: expected one of "
-                                      f"{', '.join(protocol.FILE_SCHEMES)} (MULTIMODAL_1 images, MULTIMODAL_2 video).",
-                                      field="scheme")
-        if description is not None and (not isinstance(description, str)
-                                        or len(description) > protocol.MAX_DESCRIPTION_CHARS):
-            raise InvalidRequestError(f"description of {len(str(description))} characters is not allowed: expected "
-                                      f"a string of at most {protocol.MAX_DESCRIPTION_CHARS}.", field="description")
+            raise InvalidRequestError(
+                f"scheme={scheme!r} is not allowed: expected one of "
+                f"{', '.join(protocol.FILE_SCHEMES)} (MULTIMODAL_1 images, MULTIMODAL_2 video).",
+                field="scheme",
+            )
+        if description is not None and (
+            not isinstance(description, str) or len(description) > protocol.MAX_DESCRIPTION_CHARS
+        ):
+            raise InvalidRequestError(
+                f"description of {len(str(description))} characters is not allowed: expected "
+                f"a string of at most {protocol.MAX_DESCRIPTION_CHARS}.",
+                field="description",
+            )
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             content = bytes(path_or_bytes)
             filename = filename or ("video.mp4" if scheme == "MULTIMODAL_2" else "image.png")
@@ -254,18 +337,24 @@ class Client:
                 content = handle.read()
             filename = filename or os.path.basename(path)
         if scheme == "MULTIMODAL_1" and len(content) > protocol.MAX_UPLOAD_BYTES:
-            raise InvalidRequestError(f"an image file of {len(content) / 1e6:.1f} MB is not allowed: expected at "
-                                      f"most {protocol.MAX_UPLOAD_BYTES // 1_000_000} MB.", field="file")
+            raise InvalidRequestError(
+                f"an image file of {len(content) / 1e6:.1f} MB is not allowed: expected at "
+                f"most {protocol.MAX_UPLOAD_BYTES // 1_000_000} MB.",
+                field="file",
+            )
         form = {"scheme": scheme}
         if description is not None:
             form["description"] = description
-        response = self.transport.request("POST", self.file_base_url + protocol.FILES_PATH,
-                                 files={"file": (filename, content)}, data=form)
+        response = self.transport.request(
+            "POST", self.file_base_url + protocol.FILES_PATH, files={"file": (filename, content)}, data=form
+        )
         info = self._file_info(response)
         file_id = info.get("id")
         if not file_id:
-            raise ServerError(f"the file service's reply has no id: {quote(response.content)}",
-                              request_id=response.headers.get("x-request-id"))
+            raise ServerError(
+                f"the file service's reply has no id: {quote(response.content)}",
+                request_id=response.headers.get("x-request-id"),
+            )
         return str(file_id)
 
     def file(self, file_id: str) -> dict:
@@ -282,8 +371,11 @@ class Client:
             status = str(info.get("status") or "").upper()
             if status not in ("VALIDATING", "PENDING", "UPLOADING", "PROCESSING"):
                 if status in ("FAILED", "INVALID", "ERROR", "REJECTED"):
-                    raise InvalidRequestError(f"file {file_id} failed validation: "
-                                              f"{info.get('message') or info.get('error') or status}", field="file")
+                    raise InvalidRequestError(
+                        f"file {file_id} failed validation: "
+                        f"{info.get('message') or info.get('error') or status}",
+                        field="file",
+                    )
                 return info
             if time.monotonic() + delay > deadline:
                 raise APITimeoutError(f"file {file_id} was still {status.lower()} after {timeout} s")
@@ -298,7 +390,6 @@ class Client:
         if isinstance(payload, Mapping) and isinstance(payload.get("file"), Mapping):
             payload = payload["file"]
         return dict(payload) if isinstance(payload, Mapping) else {}
-
 
 
 def _params(params: Params | None, kwargs: Mapping[str, Any]) -> Params:

@@ -62,8 +62,14 @@ class Outcome:
 class Conversation:
     """A dialogue with the model: `ask`, `stream`, `regenerate`, `edit_last`, `clear`, `stop`."""
 
-    def __init__(self, client: Client | None = None, *, model: str | None = None, system: str | None = None,
-                 **params: Unpack[ParamsDict]) -> None:
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> None:
         self.client = client if client is not None else Client()
         self.model = model
         self.system = system
@@ -89,29 +95,55 @@ class Conversation:
         return self.outcomes[-1] if self.outcomes else None
 
     def __repr__(self) -> str:
-        return f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
+        return (
+            f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
+        )
 
     # ----------------------------------------------------------------- asking
-    def ask(self, text: str, *, images: Any = (), video: Any = None, stream: bool = True,
-            on_delta: Callable[[Delta], Any] | None = None, extra_headers: dict | None = None,
-            **params: Unpack[ParamsDict]) -> Reply:
+    def ask(
+        self,
+        text: str,
+        *,
+        images: Any = (),
+        video: Any = None,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Ask one turn and return the reply; with `stream=True` each `Delta` goes to `on_delta`."""
+
         def compose() -> tuple[None, dict]:
             return None, self._user_message(text, images, video)
 
         return self._run(compose, stream, on_delta, params, extra_headers)
 
-    def stream(self, text: str, *, images: Any = (), video: Any = None, extra_headers: dict | None = None,
-               **params: Unpack[ParamsDict]) -> Stream:
+    def stream(
+        self,
+        text: str,
+        *,
+        images: Any = (),
+        video: Any = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Stream:
         """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
+
         def compose() -> tuple[None, dict]:
             return None, self._user_message(text, images, video)
 
         return self._send(compose, params, extra_headers, stream=True)
 
-    def regenerate(self, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
-                   extra_headers: dict | None = None, **params: Unpack[ParamsDict]) -> Reply:
+    def regenerate(
+        self,
+        *,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Ask the last user turn again; its old reply is dropped once the new request is sent."""
+
         def compose() -> tuple[int, dict]:
             with self._lock:
                 index = self._last_user_index()
@@ -119,10 +151,18 @@ class Conversation:
 
         return self._run(compose, stream, on_delta, params, extra_headers)
 
-    def edit_last(self, text: str, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
-                  extra_headers: dict | None = None, **params: Unpack[ParamsDict]) -> Reply:
+    def edit_last(
+        self,
+        text: str,
+        *,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Replace the last user turn's text (its media stay) and ask again; what followed it is
         dropped once the new request is sent."""
+
         def compose() -> tuple[int, dict]:
             with self._lock:
                 index = self._last_user_index()
@@ -173,16 +213,27 @@ class Conversation:
 
     def _user_message(self, text: str, images: Any, video: Any) -> dict:
         """The turn as wire parts, media encoded now and never again."""
-        return {"role": "user", "content": self.client.media_parts(images, video) + [{"type": "text", "text": text}]}
+        return {
+            "role": "user",
+            "content": self.client.media_parts(images, video) + [{"type": "text", "text": text}],
+        }
 
-    def _prepare(self, messages: list[dict], stream: bool, params: dict,
-                 extra_headers: dict | None) -> PreparedRequest:
+    def _prepare(
+        self, messages: list[dict], stream: bool, params: dict, extra_headers: dict | None
+    ) -> PreparedRequest:
         base = replace(self.params, model=self.model or self.params.model, system=self.system or None)
-        return self.client.prepare(messages, Params.of(**params).over(base), stream=stream,
-                                   extra_headers=extra_headers)
+        return self.client.prepare(
+            messages, Params.of(**params).over(base), stream=stream, extra_headers=extra_headers
+        )
 
-    def _run(self, compose: Callable[[], tuple[int | None, dict]], stream: bool,
-             on_delta: Callable[[Delta], Any] | None, params: dict, extra_headers: dict | None) -> Reply:
+    def _run(
+        self,
+        compose: Callable[[], tuple[int | None, dict]],
+        stream: bool,
+        on_delta: Callable[[Delta], Any] | None,
+        params: dict,
+        extra_headers: dict | None,
+    ) -> Reply:
         if not stream:
             return self._send(compose, params, extra_headers, stream=False)
         with self._send(compose, params, extra_headers, stream=True) as live:
@@ -191,8 +242,14 @@ class Conversation:
                     on_delta(delta)
         return live.reply
 
-    def _send(self, compose: Callable[[], tuple[int | None, dict]], params: dict, extra_headers: dict | None,
-              *, stream: bool) -> Any:
+    def _send(
+        self,
+        compose: Callable[[], tuple[int | None, dict]],
+        params: dict,
+        extra_headers: dict | None,
+        *,
+        stream: bool,
+    ) -> Any:
         """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply.
 
         `compose()` gives (start, message): `message` follows the recorded messages before `start`

@@ -77,7 +77,10 @@ class SenseNovaError(Exception):
         return f"{self.message} ({', '.join(extra)})" if extra else self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r}, request_id={self.request_id!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r})"
+        )
 
 
 class InvalidRequestError(SenseNovaError):
@@ -147,13 +150,26 @@ def error_for_status(status: int) -> type[SenseNovaError]:
     return SenseNovaError
 
 
-def error_for_code(code: int | str | None, message: str | None, *, request_id: str | None = None,
-                   details: Any = None, cls: type[SenseNovaError] | None = None, **kw: Any) -> SenseNovaError:
+def error_for_code(
+    code: int | str | None,
+    message: str | None,
+    *,
+    request_id: str | None = None,
+    details: Any = None,
+    cls: type[SenseNovaError] | None = None,
+    **kw: Any,
+) -> SenseNovaError:
     """The error for a service error code met in a 200 reply or a stream event (typed by its status)."""
     status = CODE_STATUS.get(code) if isinstance(code, int) else None
     kind = cls or error_for_status(status or 500)
-    return kind(message or "the service reported an error", status=status, code=code, request_id=request_id,
-                details=details, **kw)
+    return kind(
+        message or "the service reported an error",
+        status=status,
+        code=code,
+        request_id=request_id,
+        details=details,
+        **kw,
+    )
 
 
 def shorten(text: str) -> str:

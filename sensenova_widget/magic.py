@@ -47,8 +47,10 @@ FORMATS = ("markdown", "text", "code", "json")
 PARAMETERS = tuple(protocol.PARAMETERS)  # max_new_tokens, repetition_penalty, temperature, top_p
 CONNECTION_KEYS = ("base_url", "file_base_url")
 CONFIG_KEYS = ("model", "system") + PARAMETERS + CONNECTION_KEYS
-LINE_USAGE = ("usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
-              "  config keys: " + ", ".join(CONFIG_KEYS))
+LINE_USAGE = (
+    "usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
+    "  config keys: " + ", ".join(CONFIG_KEYS)
+)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -87,7 +89,9 @@ class SenseNovaMagics(Magics):
         if self._client is None:
             from .client import Client
 
-            self._client = Client(**{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings})
+            self._client = Client(
+                **{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings}
+            )
         return self._client
 
     @client.setter
@@ -98,10 +102,18 @@ class SenseNovaMagics(Magics):
 
     @magic_arguments(name="%sensenova")
     @argument("-m", "--model", help="model id (default: `%%sensenova config model=` or the client's)")
-    @argument("-i", "--image", action="append", default=[], metavar="EXPR",
-              help="an expression giving an image-like value or a list/tuple/Series of them, e.g. "
-                   "-i photo -i df.image[:3] -i \"imgs[0]\" (quote an expression with spaces); repeatable")
-    @argument("-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))")
+    @argument(
+        "-i",
+        "--image",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="an expression giving an image-like value or a list/tuple/Series of them, e.g. "
+        '-i photo -i df.image[:3] -i "imgs[0]" (quote an expression with spaces); repeatable',
+    )
+    @argument(
+        "-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))"
+    )
     @argument("-s", "--system", metavar="TEXT", help="system prompt")
     @argument("--temperature", type=float, metavar="T", help="sampling temperature in (0, 2]")
     @argument("--top-p", type=float, metavar="P", help="nucleus sampling in the open interval (0, 1)")
@@ -109,8 +121,14 @@ class SenseNovaMagics(Magics):
     @argument("--repetition-penalty", type=float, metavar="R", help="in (0, 2]; 1 = no penalty")
     @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
     @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
-    @argument("-f", "--format", choices=FORMATS, default="markdown", metavar="FORMAT",
-              help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)")
+    @argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        metavar="FORMAT",
+        help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)",
+    )
     @argument("--chat", metavar="NAME", help="continue the named conversation across cells")
     @argument("--new", action="store_true", help="restart the --chat conversation")
     @cell_magic("sensenova")
@@ -221,7 +239,9 @@ class SenseNovaMagics(Magics):
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
 
-    def _stream(self, start: Callable[[], Any], args: Any, conversation: Any) -> tuple[Any, BaseException | None]:
+    def _stream(
+        self, start: Callable[[], Any], args: Any, conversation: Any
+    ) -> tuple[Any, BaseException | None]:
         """Stream into one display; an interrupt or an error keeps the text that arrived.
         How the reply ended (stopped by the interrupt, say) is read from the conversation."""
         live = LiveDisplay().start()
@@ -280,10 +300,19 @@ class SenseNovaMagics(Magics):
             except ValueError as err:
                 notes.insert(0, f"The reply is not JSON ({err}); shown as text.")
                 shown = text
-            live.finish({"text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
-                         "text/plain": _with_notes(shown, notes)})
+            live.finish(
+                {
+                    "text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
+                    "text/plain": _with_notes(shown, notes),
+                }
+            )
         else:
-            live.finish({"text/html": markdown_html(text) + footer_html(notes), "text/plain": _with_notes(text, notes)})
+            live.finish(
+                {
+                    "text/html": markdown_html(text) + footer_html(notes),
+                    "text/plain": _with_notes(text, notes),
+                }
+            )
 
     def _store(self, reply: Any, out: str | None) -> None:
         """The Reply becomes the cell's result (`_`, `Out[n]`) without being displayed again."""
@@ -314,7 +343,12 @@ class SenseNovaMagics(Magics):
         except ValueError as err:
             raise UsageError(f"{err}\n{LINE_USAGE}") from None
         command, rest = (words[0], words[1:]) if words else ("", [])
-        commands = {"models": self._models, "config": self._config, "chats": self._chats, "history": self._history}
+        commands = {
+            "models": self._models,
+            "config": self._config,
+            "chats": self._chats,
+            "history": self._history,
+        }
         if command not in commands:
             said = f"unknown command {command!r}" if command else "a command is needed"
             raise UsageError(f"{said}\n{LINE_USAGE}")
@@ -332,7 +366,9 @@ class SenseNovaMagics(Magics):
         for word in rest:
             key, sep, value = word.partition("=")
             if not sep or key not in CONFIG_KEYS:
-                raise UsageError(f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}")
+                raise UsageError(
+                    f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}"
+                )
             self._set(key, value)
         if not rest:
             try:
@@ -393,13 +429,17 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
     except Exception as err:
         field = _failing_field(formatter, template, namespace)
         where = f"{{{field}}}" if field is not None else "the braces"
-        raise SenseNovaCellError(f"The prompt's {where} could not be filled in: {type(err).__name__}: {err}. "
-                                 "Write {{ and }} for literal braces.") from None
+        raise SenseNovaCellError(
+            f"The prompt's {where} could not be filled in: {type(err).__name__}: {err}. "
+            "Write {{ and }} for literal braces."
+        ) from None
 
 
 def _failing_field(formatter: FullEvalFormatter, template: str, namespace: Mapping[str, Any]) -> str | None:
     try:
-        fields = [(f + ":" + spec if spec else f) for _, f, spec, _ in formatter.parse(template) if f is not None]
+        fields = [
+            (f + ":" + spec if spec else f) for _, f, spec, _ in formatter.parse(template) if f is not None
+        ]
     except ValueError:
         return None
     for field in fields:

@@ -46,8 +46,9 @@ def media_parts(images: Any, video: Any, *, uploader: Any = None) -> list[dict]:
     return parts
 
 
-def build_messages(prompt_or_messages: Any, media: list[dict], system: str | None, *,
-                   uploader: Any = None) -> list:
+def build_messages(
+    prompt_or_messages: Any, media: list[dict], system: str | None, *, uploader: Any = None
+) -> list:
     """The request's messages: a prompt or a list of messages, `media` (parts) added to the last
     user turn, and the system prompt first. Malformed messages are left for validate_body to name."""
     if isinstance(prompt_or_messages, str):
@@ -56,18 +57,29 @@ def build_messages(prompt_or_messages: Any, media: list[dict], system: str | Non
         messages = [_message(m, uploader) for m in prompt_or_messages]
         if media:
             last = messages[-1] if messages else None
-            if not isinstance(last, dict) or last.get("role") != "user" or not isinstance(last["content"], list):
-                raise InvalidRequestError("images=/video= attach to the last message, which must be a user "
-                                          "message with content", field="messages")
+            if (
+                not isinstance(last, dict)
+                or last.get("role") != "user"
+                or not isinstance(last["content"], list)
+            ):
+                raise InvalidRequestError(
+                    "images=/video= attach to the last message, which must be a user message with content",
+                    field="messages",
+                )
             last["content"] = media + last["content"]
     else:
         raise InvalidRequestError(
             f"prompt_or_messages={quote(repr(prompt_or_messages))} is not allowed: expected a str (one user "
-            "turn) or a list of messages {'role': ..., 'content': ...}.", field="messages")
+            "turn) or a list of messages {'role': ..., 'content': ...}.",
+            field="messages",
+        )
     if system is not None:
         if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-            raise InvalidRequestError("system= was given but the messages already start with a system message: "
-                                      "give the system prompt once.", field="system")
+            raise InvalidRequestError(
+                "system= was given but the messages already start with a system message: "
+                "give the system prompt once.",
+                field="system",
+            )
         messages.insert(0, text_message("system", system))
     return messages
 

@@ -51,8 +51,9 @@ class Params:
         names = _NAMES
         for name in kwargs:
             if name not in names:
-                raise InvalidRequestError(f"{name!r} is not a request parameter: expected one of "
-                                          f"{', '.join(names)}.", field=name)
+                raise InvalidRequestError(
+                    f"{name!r} is not a request parameter: expected one of {', '.join(names)}.", field=name
+                )
         return cls(**kwargs)
 
     def over(self, base: Params) -> Params:

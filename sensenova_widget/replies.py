@@ -48,8 +48,10 @@ class Reply:
         lines = [self.notice] if self.notice else []
         lines += self.omitted
         if self.usage:
-            lines.append(f"{self.model or ''} \u00b7 {self.usage.get('prompt_tokens', 0)} prompt + "
-                         f"{self.usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7"))
+            lines.append(
+                f"{self.model or ''} \u00b7 {self.usage.get('prompt_tokens', 0)} prompt + "
+                f"{self.usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7")
+            )
         return lines
 
     def _repr_html_(self) -> str:
@@ -65,8 +67,9 @@ def json_of(response: Any, what: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ServerError(f"{what} is not JSON: {quote(response.content)}",
-                          request_id=response.headers.get("x-request-id")) from None
+        raise ServerError(
+            f"{what} is not JSON: {quote(response.content)}", request_id=response.headers.get("x-request-id")
+        ) from None
 
 
 def read_reply(response: Any) -> tuple[dict, str, str | None]:
@@ -76,8 +79,11 @@ def read_reply(response: Any) -> tuple[dict, str, str | None]:
     try:
         payload = json.loads(content)
     except ValueError:
-        raise ServerError(f"HTTP {response.status_code} with a body that is not JSON: {quote(content)}",
-                          status=response.status_code, request_id=request_id) from None
+        raise ServerError(
+            f"HTTP {response.status_code} with a body that is not JSON: {quote(content)}",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
     code, message, details = error_fields(payload)
     if message is not None or code is not None:
         raise error_for_code(code, message, request_id=request_id, details=details)
@@ -86,8 +92,11 @@ def read_reply(response: Any) -> tuple[dict, str, str | None]:
         choice = body["choices"][0]
         text = choice["message"]
     except (KeyError, IndexError, TypeError):
-        raise ServerError(f"the reply has no data.choices[0].message: {quote(content)}",
-                          status=response.status_code, request_id=request_id) from None
+        raise ServerError(
+            f"the reply has no data.choices[0].message: {quote(content)}",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
     if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
         text = text.get("content") or ""
     return body, text, choice.get("finish_reason") or None
@@ -96,5 +105,12 @@ def read_reply(response: Any) -> tuple[dict, str, str | None]:
 def reply_of(response: Any, *, model: str, omitted: list[str]) -> Reply:
     """The `Reply` of a non-streamed request's successful response."""
     body, text, finish = read_reply(response)
-    return Reply(text=text, finish_reason=finish, usage=body.get("usage") or {}, id=body.get("id"),
-                 request_id=response.headers.get("x-request-id"), model=model, omitted=list(omitted))
+    return Reply(
+        text=text,
+        finish_reason=finish,
+        usage=body.get("usage") or {},
+        id=body.get("id"),
+        request_id=response.headers.get("x-request-id"),
+        model=model,
+        omitted=list(omitted),
+    )

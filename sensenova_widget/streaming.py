@@ -60,8 +60,14 @@ def carries_error(event: Mapping[str, Any]) -> bool:
 def event_error(event: Mapping[str, Any], *, request_id: str | None, partial_text: str) -> SenseNovaError:
     """The StreamError for an event that `carries_error`, typed by the service's code."""
     code, message, details = error_fields(event)
-    return error_for_code(code, f"the service ended the stream with an error: {message or 'no message'}",
-                          cls=StreamError, request_id=request_id, details=details, partial_text=partial_text)
+    return error_for_code(
+        code,
+        f"the service ended the stream with an error: {message or 'no message'}",
+        cls=StreamError,
+        request_id=request_id,
+        details=details,
+        partial_text=partial_text,
+    )
 
 
 class Stream:
@@ -72,8 +78,15 @@ class Stream:
     `open_response(retries)` sends the request (with that many retries of its own).
     """
 
-    def __init__(self, open_response: Callable[[int], requests.Response], *, retry: RetryPolicy, url: str,
-                 model: str, omitted: list[str]) -> None:
+    def __init__(
+        self,
+        open_response: Callable[[int], requests.Response],
+        *,
+        retry: RetryPolicy,
+        url: str,
+        model: str,
+        omitted: list[str],
+    ) -> None:
         self._open = open_response
         self._retry = retry
         self._url = url
@@ -107,8 +120,15 @@ class Stream:
     @property
     def reply(self) -> Reply:
         """The reply so far; whole once the stream ended (`finish_reason` None while it runs)."""
-        return Reply(text=self.text, finish_reason=self.finish_reason, usage=dict(self.usage), id=self.id,
-                     request_id=self.request_id, model=self.model, omitted=list(self.omitted))
+        return Reply(
+            text=self.text,
+            finish_reason=self.finish_reason,
+            usage=dict(self.usage),
+            id=self.id,
+            request_id=self.request_id,
+            model=self.model,
+            omitted=list(self.omitted),
+        )
 
     def until_done(self) -> Reply:
         """Read the rest of the stream and return the whole reply."""
@@ -224,8 +244,11 @@ class Stream:
         except _UNREADABLE as exc:
             if self._closed:
                 return None
-            raise StreamError(f"the stream sent an event this client cannot read ({type(exc).__name__}: {exc})",
-                              request_id=self.request_id, partial_text=self.text) from None
+            raise StreamError(
+                f"the stream sent an event this client cannot read ({type(exc).__name__}: {exc})",
+                request_id=self.request_id,
+                partial_text=self.text,
+            ) from None
         except Exception as exc:
             return None if self._closed else connection_error(exc, self._url)
 
@@ -291,8 +314,13 @@ class Stream:
         """A stream request answered with plain JSON (a whole reply, or an error, which is raised):
         the same reply as the events a stream would have sent."""
         body, text, finish = read_reply(self._response)
-        event = {"data": {"id": body.get("id"), "usage": body.get("usage"),
-                          "choices": [{"delta": text, "finish_reason": finish or "stop"}]}}
+        event = {
+            "data": {
+                "id": body.get("id"),
+                "usage": body.get("usage"),
+                "choices": [{"delta": text, "finish_reason": finish or "stop"}],
+            }
+        }
         return [json.dumps(event).encode(), DONE]
 
     def _release(self, reads: Iterator) -> None:

@@ -24,8 +24,18 @@ from requests.adapters import HTTPAdapter
 from .auth import Credentials
 from .errors import APIConnectionError, APITimeoutError, SenseNovaError, error_from_response, shorten
 
-__all__ = ["Transport", "RetryPolicy", "connection_error", "parse_retry_after", "iter_body", "abort", "socket_of",
-           "CONNECT_TIMEOUT", "READ_TIMEOUT", "MAX_RETRY_AFTER"]
+__all__ = [
+    "Transport",
+    "RetryPolicy",
+    "connection_error",
+    "parse_retry_after",
+    "iter_body",
+    "abort",
+    "socket_of",
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "MAX_RETRY_AFTER",
+]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -86,19 +96,33 @@ class RetryPolicy:
         delay = min(INITIAL_RETRY_DELAY * 2**retries_done, MAX_RETRY_DELAY)
         return delay * (1 - 0.25 * random.random())
 
-    def wait(self, retries_done: int, error: SenseNovaError, url: str, retry_after: float | None = None) -> None:
+    def wait(
+        self, retries_done: int, error: SenseNovaError, url: str, retry_after: float | None = None
+    ) -> None:
         """Log the failure and sleep before the next try."""
         delay = self.delay(retries_done, retry_after)
-        logger.warning("SenseNova request to %s failed (%s); retry %d of %d in %.2f s",
-                       url, error.one_line(), retries_done + 1, self.max_retries, delay)
+        logger.warning(
+            "SenseNova request to %s failed (%s); retry %d of %d in %.2f s",
+            url,
+            error.one_line(),
+            retries_done + 1,
+            self.max_retries,
+            delay,
+        )
         time.sleep(delay)
 
 
 class Transport:
     """One pooled session that signs every request and retries by its `RetryPolicy`."""
 
-    def __init__(self, credentials: Credentials, *, timeout: tuple[float, float], retry: RetryPolicy,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        timeout: tuple[float, float],
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.credentials = credentials
         self.timeout = timeout
         self.retry = retry
@@ -121,17 +145,30 @@ class Transport:
         headers.update(self.credentials.header())
         return headers
 
-    def request(self, method: str, url: str, *, stream: bool = False,
-                extra_headers: Mapping[str, str] | None = None, retries: int | None = None,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """Send with up to `retries` (default the policy's) retries; a success, or the typed error raised."""
         retries = self.retry.max_retries if retries is None else retries
         retries_done = 0
         while True:
             retry_after = None
             try:
-                response = self.session.request(method, url, headers=self.signed_headers(extra_headers),
-                                                stream=stream, timeout=self.timeout, **kwargs)
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=self.signed_headers(extra_headers),
+                    stream=stream,
+                    timeout=self.timeout,
+                    **kwargs,
+                )
             except requests.RequestException as exc:
                 error: SenseNovaError = connection_error(exc, url)
             else:

@@ -28,8 +28,8 @@ import traitlets
 from . import media, panel_state, protocol
 from .client import Client, Reply
 from .conversation import Conversation
-from .messages import as_list
 from .errors import InvalidRequestError, MediaError, SenseNovaError
+from .messages import as_list
 
 _STATIC = Path(__file__).parent / "static"
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
@@ -90,12 +90,16 @@ class ChatPanel(anywidget.AnyWidget):
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, client: Any = None, model: str | None = None, system: str | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
+    ) -> None:
         for name, value in params.items():
             if name not in protocol.PARAMETERS:
-                raise InvalidRequestError(f"{name!r} is not a ChatPanel setting: expected one of "
-                                          f"{', '.join(protocol.PARAMETERS)} (or model=, system=).", field=name)
+                raise InvalidRequestError(
+                    f"{name!r} is not a ChatPanel setting: expected one of "
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=).",
+                    field=name,
+                )
             if value is not None:
                 protocol.validate_parameter(name, value)
         self._client = client if client is not None else Client()
@@ -135,8 +139,10 @@ class ChatPanel(anywidget.AnyWidget):
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
         if not (media.is_image_like(value) or media.is_video_like(value)):
-            raise MediaError(f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
-                             "figure, image bytes) or a video (frames, video(...), a video file id).")
+            raise MediaError(
+                f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
+                "figure, image bytes) or a video (frames, video(...), a video file id)."
+            )
         item = panel_state.staged_item(value, label)
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
@@ -209,11 +215,14 @@ class ChatPanel(anywidget.AnyWidget):
             else:
                 restore = list(turns)  # a refused regenerate/edit changes nothing: these come back
                 # the last message that reached the service (one refused before sending is skipped)
-                last_user = max((i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
-                                default=None)
+                last_user = max(
+                    (i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
+                    default=None,
+                )
                 if last_user is None:
-                    raise InvalidRequestError(f"Nothing to {action}: the conversation has no message yet.",
-                                              field="conversation")
+                    raise InvalidRequestError(
+                        f"Nothing to {action}: the conversation has no message yet.", field="conversation"
+                    )
                 user = dict(turns[last_user])
                 if action == "edit":
                     if not text.strip():
@@ -232,21 +241,29 @@ class ChatPanel(anywidget.AnyWidget):
 
                 def ask(on_delta: Callable) -> Any:
                     return conv.ask(text, images=images, video=video, on_delta=on_delta, **params)
+
                 self.staged = []
             elif action == "regenerate":
+
                 def ask(on_delta: Callable) -> Any:
                     return conv.regenerate(on_delta=on_delta, **params)
             else:
+
                 def ask(on_delta: Callable) -> Any:
                     return conv.edit_last(text, on_delta=on_delta, **params)
+
             with self.hold_sync():
                 self.conversation = turns
                 self.busy = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
-        threading.Thread(target=self._run, args=(ask, user, reply_turn, restore, parent, future),
-                         name="snw-reply", daemon=True).start()
+        threading.Thread(
+            target=self._run,
+            args=(ask, user, reply_turn, restore, parent, future),
+            name="snw-reply",
+            daemon=True,
+        ).start()
         return future
 
     def _take_staged(self, text: str) -> tuple[dict, list, list]:
@@ -260,8 +277,15 @@ class ChatPanel(anywidget.AnyWidget):
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
 
-    def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None,
-             parent: Any, future: concurrent.futures.Future) -> None:
+    def _run(
+        self,
+        ask: Callable[[Callable], Any],
+        user: dict,
+        turn: dict,
+        restore: list[dict] | None,
+        parent: Any,
+        future: concurrent.futures.Future,
+    ) -> None:
         """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
         with _InCell(parent):
             try:
@@ -278,8 +302,9 @@ class ChatPanel(anywidget.AnyWidget):
                     traceback.print_exc(file=sys.stderr)
             future.set_result(reply)
 
-    def _stream_turn(self, ask: Callable[[Callable], Any], user: dict, turn: dict,
-                     restore: list[dict] | None) -> Any:
+    def _stream_turn(
+        self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None
+    ) -> Any:
         """Stream the reply, deltas coalesced to the browser, then set the finished turn once.
 
         A request refused before sending left the Conversation as it was; so does the panel: a new
@@ -287,8 +312,10 @@ class ChatPanel(anywidget.AnyWidget):
         it had replaced, the refusal shown on the last of them.
         """
         coalescer = panel_state.Coalescer(
-            lambda piece, offset: self.send({"type": "delta", "turn": turn["id"], "offset": offset,
-                                                 "text": piece}))
+            lambda piece, offset: self.send(
+                {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
+            )
+        )
 
         def on_delta(delta: Any) -> None:
             coalescer.add(delta.text)
@@ -333,7 +360,9 @@ class ChatPanel(anywidget.AnyWidget):
         try:
             listed = self._client.models()
             current = self.settings.get("model")
-            self.models = list(dict.fromkeys(([current] if current and current not in listed else []) + listed))
+            self.models = list(
+                dict.fromkeys(([current] if current and current not in listed else []) + listed)
+            )
         except Exception:  # the configured model is still usable; the list is a convenience
             pass
         finally:
@@ -375,15 +404,20 @@ class ChatPanel(anywidget.AnyWidget):
         return {"removed": item_id}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
-        return {"items": [panel_state.picker_entry(name, value)
-                          for name, value in panel_state.notebook_images(_user_ns())]}
+        return {
+            "items": [
+                panel_state.picker_entry(name, value)
+                for name, value in panel_state.notebook_images(_user_ns())
+            ]
+        }
 
     def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
         name = str(params.get("name", ""))
         namespace = _user_ns()
         if name not in namespace:
-            raise InvalidRequestError(f"the notebook has no variable {name!r} any more: reopen the list.",
-                                      field="name")
+            raise InvalidRequestError(
+                f"the notebook has no variable {name!r} any more: reopen the list.", field="name"
+            )
         return {"id": self.attach(namespace[name], label=name)}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
@@ -402,13 +436,17 @@ class ChatPanel(anywidget.AnyWidget):
                 opened.load()
                 value = opened.copy()
         except (UnidentifiedImageError, OSError) as exc:
-            raise MediaError(f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}") from None
+            raise MediaError(
+                f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
+            ) from None
         return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
         url = str(params.get("url", "")).strip()
         if not url.lower().startswith(("http://", "https://")):
-            raise InvalidRequestError(f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url")
+            raise InvalidRequestError(
+                f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url"
+            )
         return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
 
     _HANDLERS: dict[str, Callable[..., dict]] = {
