@@ -31,7 +31,7 @@ from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
 from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport
 
-__all__ = ["Client", "PreparedRequest", "Reply", "Delta", "Stream", "Params"]
+__all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ class PreparedRequest:
 
 
 Prepared = PreparedRequest  # the name before the seam was public
+
+
+class CallDict(ParamsDict, total=False):
+    """The keywords of `chat`, `stream` and `build_body`: the settings (`ParamsDict`), a whole
+    `params=Params(...)` they override, the media of the (last) user turn, and extra headers."""
+
+    images: Any
+    video: Any
+    extra_headers: Mapping[str, str] | None
+    params: Params | None
 
 
 def _timeout(timeout: float | tuple[float, float] | None) -> tuple[float, float]:
@@ -221,72 +231,43 @@ class Client:
 
     # ----------------------------------------------------------------- one call
     def build_body(
-        self,
-        prompt_or_messages: str | Sequence[Any],
-        *,
-        stream: bool = False,
-        images: Any = None,
-        video: Any = None,
-        extra_headers: Mapping[str, str] | None = None,
-        params: Params | None = None,
-        **kwargs: Unpack[ParamsDict],
+        self, prompt_or_messages: str | Sequence[Any], *, stream: bool = False, **call: Unpack[CallDict]
     ) -> tuple[dict, list[str]]:
         """The validated wire body and the notices of media the history policy left out."""
-        prepared = self.prepare(
-            prompt_or_messages, _params(params, kwargs), stream=stream, images=images, video=video
-        )
+        prepared = self._prepare_call(prompt_or_messages, call, stream=stream)
         return prepared.body, prepared.omitted
 
-    def chat(
-        self,
-        prompt_or_messages: str | Sequence[Any],
-        *,
-        images: Any = None,
-        video: Any = None,
-        extra_headers: Mapping[str, str] | None = None,
-        params: Params | None = None,
-        **kwargs: Unpack[ParamsDict],
-    ) -> Reply:
+    def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        The settings come as keywords (model, system, max_new_tokens, temperature, top_p,
-        repetition_penalty, user), or as `params=Params(...)` which the keywords override.
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
+        `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
+        temperature, top_p, repetition_penalty, user).
         """
-        return self.send(
-            self.prepare(
-                prompt_or_messages,
-                _params(params, kwargs),
-                stream=False,
-                images=images,
-                video=video,
-                extra_headers=extra_headers,
-            )
-        )
+        return self.send(self._prepare_call(prompt_or_messages, call, stream=False))
 
-    def stream(
-        self,
-        prompt_or_messages: str | Sequence[Any],
-        *,
-        images: Any = None,
-        video: Any = None,
-        extra_headers: Mapping[str, str] | None = None,
-        params: Params | None = None,
-        **kwargs: Unpack[ParamsDict],
-    ) -> Stream:
+    def stream(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Stream:
         """Send one streaming request; iterate the returned `Stream` for `Delta`s.
 
-        Takes the settings as `chat` does. The request is sent now, so an HTTP error (after its
+        Takes the keywords `chat` takes. The request is sent now, so an HTTP error (after its
         retries) raises here.
         """
-        return self.open_stream(
-            self.prepare(
-                prompt_or_messages,
-                _params(params, kwargs),
-                stream=True,
-                images=images,
-                video=video,
-                extra_headers=extra_headers,
-            )
+        return self.open_stream(self._prepare_call(prompt_or_messages, call, stream=True))
+
+    def _prepare_call(
+        self, prompt_or_messages: Any, call: dict[str, Any], *, stream: bool
+    ) -> PreparedRequest:
+        """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
+        images, video = call.pop("images", None), call.pop("video", None)
+        extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        given = Params.of(**call)
+        return self.prepare(
+            prompt_or_messages,
+            given.over(params) if params is not None else given,
+            stream=stream,
+            images=images,
+            video=video,
+            extra_headers=extra_headers,
         )
 
     # ----------------------------------------------------------------- models and files
@@ -390,9 +371,3 @@ class Client:
         if isinstance(payload, Mapping) and isinstance(payload.get("file"), Mapping):
             payload = payload["file"]
         return dict(payload) if isinstance(payload, Mapping) else {}
-
-
-def _params(params: Params | None, kwargs: Mapping[str, Any]) -> Params:
-    """The typed settings of a call: `params=` with the keyword arguments over it."""
-    given = Params.of(**kwargs)
-    return given.over(params) if params is not None else given

@@ -225,16 +225,15 @@ class SenseNovaMagics(Magics):
         return parts
 
     def _one_off(self, *, model: str | None, system: str | None) -> Any:
-        """A conversation of one turn for a cell without --chat (kept nowhere)."""
-        from .conversation import Conversation
+        """A conversation of one turn for a cell without --chat (kept nowhere): the same path as
+        a named chat, so both read how the reply ended from the conversation."""
+        from .conversation import Conversation  # (the client and requests load on first use)
 
         return Conversation(self.client, model=model, system=system)
 
     def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
-        from .conversation import Conversation
-
         if new or name not in self.chats:
-            self.chats[name] = Conversation(self.client, model=model, system=system)
+            self.chats[name] = self._one_off(model=model, system=system)
         conversation = self.chats[name]
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
