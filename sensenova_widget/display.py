@@ -41,7 +41,8 @@ def footer_html(lines: list[str]) -> str:
     if not lines:
         return ""
     body = "<br>".join(html.escape(line) for line in lines)
-    return f'<div class="sensenova-footer" style="color: #888; font-size: 0.85em; margin-top: 0.4em">{body}</div>'
+    style = "color: #888; font-size: 0.85em; margin-top: 0.4em"
+    return f'<div class="sensenova-footer" style="{style}">{body}</div>'
 
 
 class LiveDisplay:
@@ -126,12 +127,13 @@ class LiveDisplay:
             raise
 
     def finish(self, bundle: dict[str, str]) -> None:
-        """Replace the output with its final form, a mimebundle such as `{"text/html": ..., "text/plain": ...}`."""
+        """Replace the output with its final form, a mimebundle such as
+        `{"text/html": ..., "text/plain": ...}`."""
         self._dirty = False
         if self._terminal:
             plain = bundle.get("text/plain", "")
             if self.text and plain.startswith(self.text):
-                print(plain[len(self.text):])  # the rest: the footer
+                print(plain[len(self.text) :])  # the rest: the footer
             else:
                 print(("\n" if self.text else "") + plain)
             return

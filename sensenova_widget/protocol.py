@@ -8,7 +8,7 @@ function, so the two can never disagree about what the service accepts.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from .errors import InvalidRequestError
 
@@ -40,12 +40,26 @@ FINISH_NOTICES = {
     "stopped": "Stopped: the reply was interrupted before it finished.",
 }
 
-# name: (type, low, low inclusive, high, high inclusive, what is allowed, server default)
-PARAMETERS: dict[str, tuple[type, float, bool, float, bool, str, Any]] = {
-    "max_new_tokens": (int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
-    "repetition_penalty": (float, 0, False, 2, True, "a number in (0, 2]", 1.0),
-    "temperature": (float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places", 0.8),
-    "top_p": (float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
+
+
+class ParameterSpec(NamedTuple):
+    """The allowed range of one sampling parameter, with the spec's open or closed ends."""
+
+    type: type
+    low: float
+    low_inclusive: bool
+    high: float
+    high_inclusive: bool
+    allowed: str  # what is allowed, in the words an error message uses
+    default: Any  # what the server uses when the parameter is not sent
+
+
+PARAMETERS: dict[str, ParameterSpec] = {
+    "max_new_tokens": ParameterSpec(int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
+    "repetition_penalty": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2]", 1.0),
+    "temperature": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places",
+                                 0.8),
+    "top_p": ParameterSpec(float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
 }
 
 
@@ -58,19 +72,19 @@ def _invalid(field: str, value: Any, allowed: str) -> InvalidRequestError:
 
 def validate_parameter(name: str, value: Any) -> None:
     """Check one sampling parameter against its range, with the spec's open or closed ends."""
-    kind, low, low_in, high, high_in, allowed, _ = PARAMETERS[name]
+    spec = PARAMETERS[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(name, value, allowed)
-    if kind is int and not (isinstance(value, int) or float(value).is_integer()):
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
+    if spec.type is int and not (isinstance(value, int) or float(value).is_integer()):
+        raise _invalid(name, value, spec.allowed)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _invalid(name, value, allowed)
-    above = value >= low if low_in else value > low
-    below = value <= high if high_in else value < high
+        raise _invalid(name, value, spec.allowed)
+    above = value >= spec.low if spec.low_inclusive else value > spec.low
+    below = value <= spec.high if spec.high_inclusive else value < spec.high
     if not (above and below):
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
     if name == "temperature" and round(value, 6) != value:
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
 
 
 def media_kind(part: Any) -> str | None:

@@ -97,3 +97,12 @@ def test_a_parts_kind_is_read_in_one_place():
     kept, notices = apply_media_policy(messages)
     assert kept[0]["content"][0] == {"type": "text", "text": "[earlier image omitted]"}
     assert kept[1]["content"] == [vid()] and len(notices) == 1
+
+
+def test_parameter_specs_are_read_by_field_name():
+    from sensenova_widget.protocol import PARAMETERS
+
+    top_p = PARAMETERS["top_p"]
+    assert (top_p.low, top_p.low_inclusive, top_p.high, top_p.high_inclusive) == (0, False, 1, False)
+    assert PARAMETERS["max_new_tokens"].type is int and PARAMETERS["max_new_tokens"].default == 1024
+    assert "(0, 2]" in PARAMETERS["repetition_penalty"].allowed

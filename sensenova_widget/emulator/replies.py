@@ -42,7 +42,7 @@ from .files import VALIDATING, FileStore, StoredFile
 ECHO_CHARS = 200
 IMAGE_PROMPT_TOKENS = 256  # what one image costs in prompt tokens (choice: a fixed estimate)
 VIDEO_PROMPT_TOKENS = 1024
-DEFAULT_MAX_NEW_TOKENS = protocol.PARAMETERS["max_new_tokens"][-1]
+DEFAULT_MAX_NEW_TOKENS = protocol.PARAMETERS["max_new_tokens"].default
 UNSAFE_PHRASE = "EMULATOR-UNSAFE"  # the content filter refuses (code 18) any input containing it
 REASONING_ECHO_CHARS = 60
 _TOKEN = re.compile(r"\s*\S+")
