@@ -143,6 +143,10 @@ def _file_like_source(value: Any) -> Source:
 
 def read_file_like(value: Any, what: str) -> bytes:
     """All the bytes of a binary file-like value, from its start; its position is restored."""
+    if getattr(value, "closed", False) is True:
+        raise MediaError(f"{what} is closed: pass an open file, or its path.")
+    if isinstance(value, io.TextIOBase) or "b" not in str(getattr(value, "mode", "b")):
+        raise MediaError(f"{what} is open in text mode: open an image file in binary mode, open(path, 'rb').")
     getvalue = getattr(value, "getvalue", None)
     try:
         if callable(getvalue):  # BytesIO: the whole buffer, whatever the position
@@ -155,8 +159,9 @@ def read_file_like(value: Any, what: str) -> bytes:
             data = value.read()
             if position is not None:
                 value.seek(position)
-    except (OSError, ValueError) as exc:  # a closed file raises ValueError
-        raise MediaError(f"{what} could not be read: {scrub(str(exc)) or type(exc).__name__}.") from None
+    except (OSError, ValueError) as exc:  # words of our own: a decode error would quote a byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise MediaError(f"{what} could not be read: {reason}.") from None
     if isinstance(data, str):
         raise MediaError(f"{what} is open in text mode: open an image file in binary mode, open(path, 'rb').")
     if not isinstance(data, (bytes, bytearray, memoryview)):

@@ -61,7 +61,9 @@ def check_url(text: str, kind: str = "image") -> str:
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
-        raise MediaError(f"the {kind} URL {shown} is not allowed: its port is not valid.") from None
+        raise MediaError(
+            f"the {kind} URL {shown} is not allowed: its port is not valid; expected {URL_RULE}."
+        ) from None
     if not parts.hostname:
         raise MediaError(f"the {kind} URL {shown} is not allowed: it has no host; expected {URL_RULE}.")
     return url
@@ -89,7 +91,7 @@ def char_in_words(char: str) -> str:
     return f"the character {char!r}"
 
 
-def safe_prefix(text: str, limit: int = 12) -> str:
+def safe_prefix(text: str, limit: int = 8) -> str:
     """The first `limit` characters of a string the user gave, escaped, for an error message:
     enough to find the value, too little to repeat a secret it might hold."""
     return repr(text[:limit]) + ("..." if len(text) > limit else "")
