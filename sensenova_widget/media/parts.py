@@ -26,9 +26,9 @@ from .values import (
     describe,
     image,
     in_words,
+    is_file_like,
     is_frame_array,
     is_frame_list,
-    is_file_like,
     is_frame_stack,
     is_held_elsewhere,
     is_ipython_image,
@@ -166,6 +166,8 @@ def _first_frame(value: Any) -> Any:
         import numpy as np
 
         return np.asarray(value)[0]
+    if is_file_like(value):
+        return first_frame(read_file_like(value, in_words(value)))
     if not is_held_elsewhere(value) and isinstance(value, (str, os.PathLike, bytes, bytearray, memoryview)):
         return first_frame(value)
     raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")

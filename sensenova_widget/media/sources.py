@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MediaError
 from .caches import digest
 from .pixels import as_array, image_array_shape, to_uint8
-from .strings import check_url, data_url_head, expand, has_scheme, looks_base64, not_media_text, path_of
+from .strings import (
+    check_url,
+    data_url_head,
+    expand,
+    has_scheme,
+    looks_base64,
+    not_media_text,
+    path_of,
+)
 from .values import (
     IMAGE_FORMATS,
     describe,
@@ -90,7 +98,8 @@ def _str_source(text: str, marked: bool) -> Source:
         head, sep, payload = stripped.partition(",")
         if not sep or ";base64" not in head.lower() or not head[5:].lower().startswith("image/"):
             raise MediaError(
-                f"a data URL of {data_url_head(stripped)} is not allowed: expected data:image/...;base64,<data>."
+                f"a data URL of {data_url_head(stripped)} is not allowed: "
+                "expected data:image/...;base64,<data>."
             )
         return _bytes_source(decode_base64(payload, "the data URL"), "the data URL")
     if has_scheme(stripped):

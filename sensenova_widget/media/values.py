@@ -88,7 +88,7 @@ def image(value: Any) -> Media:
         if value.kind == "image":
             return value
         raise MediaError(
-            f"{value!r} is already marked as a video; pass the frames or path to image() instead."
+            "this value is already marked as a video; pass the frames or path to image() instead."
         )
     if isinstance(value, FileId):
         return Media("image", FileId(value.id, "image"))
@@ -342,4 +342,6 @@ def _describe_str(value: str) -> str:
         return f"URL {value if len(value) <= 60 else value[:57] + '...'}"
     if value.startswith("data:"):
         return f"data URL {value[5 : value.find(';')] if ';' in value[:40] else ''} ({len(value):,} chars)"
-    return f"str {short(value, 40)}"
+    if value.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES):  # a path: shown, as paths are
+        return f"str {short(value, 40)}"
+    return in_words(value)  # other text may be anything: its size, not its words
