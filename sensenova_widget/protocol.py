@@ -184,3 +184,30 @@ def check_body_size(size: int) -> None:
     if size >= MAX_BODY_BYTES:
         raise _invalid("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
                        "(send fewer or smaller images, or lower max_side)")
+
+
+# ---- today's service, beyond the 2024 reference (../shared/spec/service-today.md) -------------
+# Added for issue 13: the models and their contexts, codes 17/18, reasoning and the
+# OpenAI-compatible entry points. The client asks the service for its models rather than
+# reading MODEL_CONTEXTS; the emulator serves this table.
+
+MAX_OUTPUT_TOKENS = 16384
+MODEL_CONTEXTS = {
+    "SenseNova-V6-5-Pro": 131072,
+    "SenseNova-V6-5-Turbo": 131072,
+    "SenseNova-V6-Pro": 32768,
+    "SenseNova-V6-Turbo": 32768,
+    "SenseNova-V6-Reasoner": 32768,
+    "SenseChat-Vision": 32768,
+}
+THINKING_MODELS = ("SenseNova-V6-5-Pro", "SenseNova-V6-5-Turbo")  # reason when asked: "thinking"
+ALWAYS_REASONING_MODELS = ("SenseNova-V6-Reasoner",)
+CONTEXT_LENGTH_CODE = 17  # HTTP 400: the input (plus max_new_tokens) is longer than the context
+CONTENT_FILTER_CODE = 18  # HTTP 400: the input was judged unsafe by the content filter
+
+OPENAI_COMPATIBLE_PREFIX = "/compatible-mode/v1"  # https://api.sensenova.cn/compatible-mode/v1
+OPENAI_TOKEN_PLAN_BASE_URL = "https://token.sensenova.cn/v1"
+OPENAI_CHAT_PATH = "/chat/completions"
+OPENAI_MODELS_PATH = "/models"
+# OpenAI request field: the native parameter whose range it has.
+OPENAI_PARAMETERS = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p"}
