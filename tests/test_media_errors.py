@@ -31,11 +31,7 @@ def message_of(value, **kw) -> str:
 
 def leaks(message: str) -> list[str]:
     """What of the file's content, or of an object's repr, the message repeats."""
-    found = [
-        word
-        for word in (SECRET, "API_KEY", "hunter2", "sk-live", "b'")
-        if word in message
-    ]
+    found = [word for word in (SECRET, "API_KEY", "hunter2", "sk-live", "b'") if word in message]
     return found + re.findall(r"<[^>]* at 0x[0-9a-f]+>", message)
 
 
@@ -84,10 +80,7 @@ def test_a_broken_image_is_said_to_be_broken_without_its_bytes(tmp_path):
 
 def test_a_data_url_of_another_type_is_named_by_its_type_only():
     message = message_of(f"data:text/plain,{SECRET}")
-    assert (
-        "a data URL of text/plain is not allowed: expected data:image/...;base64"
-        in message
-    )
+    assert "a data URL of text/plain is not allowed: expected data:image/...;base64" in message
     assert leaks(message) == []
 
 
@@ -117,9 +110,7 @@ def test_caption_error_column_holds_no_file_content_no_repr_and_no_typed_secret(
             ]
         }
     )
-    out = snw.caption(
-        df, "image", "Say the colour.", client=client, cache=False, progress=False
-    )
+    out = snw.caption(df, "image", "Say the colour.", client=client, cache=False, progress=False)
     errors = list(out["caption_error"])
     assert pd.isna(errors[1]) and out["caption"][1]  # the real picture is captioned
     for i in (0, 2, 4):
@@ -136,24 +127,17 @@ def test_caption_error_column_holds_no_file_content_no_repr_and_no_typed_secret(
 # --- strings: paths only when they look like paths -----------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text", ["a red car", "photo", f"token {SECRET}", "xyz, " * 60, "hello, world!"]
-)
+@pytest.mark.parametrize("text", ["a red car", "photo", f"token {SECRET}", "xyz, " * 60, "hello, world!"])
 def test_a_string_that_is_no_path_url_or_base64_says_what_is_allowed_quoting_a_short_prefix(
     text,
 ):
     message = message_of(snw.image(text))
-    assert (
-        "a string must be an http(s) URL, a data:image/...;base64,... URL, base64 text"
-        in message
-    )
+    assert "a string must be an http(s) URL, a data:image/...;base64,... URL, base64 text" in message
     assert "no such file" not in message and SECRET not in message
     assert repr(text[:8]) in message and (len(text) <= 8 or text[:9] not in message)
 
 
-@pytest.mark.parametrize(
-    "text", ["missing.jpg", "photos/cat", "./cat", "../cat.webp", "~/not-there.png"]
-)
+@pytest.mark.parametrize("text", ["missing.jpg", "photos/cat", "./cat", "../cat.webp", "~/not-there.png"])
 def test_a_string_that_looks_like_a_path_is_read_as_one(text):
     assert message_of(snw.image(text)).startswith(f"no such file: {text!r}")
 
@@ -175,10 +159,7 @@ def test_tilde_is_expanded_in_paths_given_as_str_or_path(monkeypatch, tmp_path):
     assert media.to_part(pathlib.Path("~/pic.png")) == expected
     assert media.keyed(snw.image("~/pic.png"))[0] == media.content_key(png_bytes())
     message = message_of(snw.video("~/gone.mp4"), client=object())
-    assert (
-        message
-        == f"no such file: '~/gone.mp4' (~ expanded to {str(tmp_path / 'gone.mp4')!r})."
-    )
+    assert message == f"no such file: '~/gone.mp4' (~ expanded to {str(tmp_path / 'gone.mp4')!r})."
 
 
 def test_tilde_expansion_is_documented_where_the_readme_lists_accepted_values():
@@ -186,9 +167,7 @@ def test_tilde_expansion_is_documented_where_the_readme_lists_accepted_values():
     assert "`~` is expanded" in section
 
 
-def test_a_caption_column_path_with_tilde_is_captioned(
-    client, emulator, monkeypatch, tmp_path
-):
+def test_a_caption_column_path_with_tilde_is_captioned(client, emulator, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "pic.png").write_bytes(png_bytes())
     out = snw.caption(
@@ -222,10 +201,7 @@ BAD_URLS = {
 def test_a_bad_image_url_is_refused_saying_what_is_allowed(url):
     for value in (url, snw.image(url), {"type": "image_url", "image_url": url}):
         message = message_of(value)
-        assert (
-            BAD_URLS[url] in message
-            and "expected an http:// or https:// URL" in message
-        ), message
+        assert BAD_URLS[url] in message and "expected an http:// or https:// URL" in message, message
 
 
 def test_a_bad_video_url_is_refused_too():
@@ -237,9 +213,7 @@ def test_a_bad_video_url_is_refused_too():
 
 
 def test_a_refused_url_is_quoted_by_its_host_only():
-    message = message_of(
-        f"https://user:pw@bucket.example.com/a b.png?X-Signature={SECRET}"
-    )
+    message = message_of(f"https://user:pw@bucket.example.com/a b.png?X-Signature={SECRET}")
     assert "'https://bucket.example.com/...'" in message
     assert SECRET not in message and "pw@" not in message
 
@@ -309,9 +283,7 @@ def test_binary_files_and_bytesio_holding_an_image_are_sent_and_left_where_they_
         media.to_part(text_mode)
 
 
-def test_a_video_in_a_bytesio_is_uploaded_and_shown_and_a_broken_one_named_in_words(
-    client, emulator
-):
+def test_a_video_in_a_bytesio_is_uploaded_and_shown_and_a_broken_one_named_in_words(client, emulator):
     import numpy as np
 
     from sensenova_widget.media.mp4 import encode_frames
@@ -319,12 +291,7 @@ def test_a_video_in_a_bytesio_is_uploaded_and_shown_and_a_broken_one_named_in_wo
     clip = encode_frames([np.full((32, 32, 3), 200, np.uint8)] * 4, fps=4)
     reply = client.chat("what is it?", video=snw.video(io.BytesIO(clip)))
     assert "video 1: mp4, 4 frames, 32x32" in reply.text
-    assert Image.open(
-        io.BytesIO(media.thumbnail(snw.video(io.BytesIO(clip))))
-    ).size == (32, 32)
+    assert Image.open(io.BytesIO(media.thumbnail(snw.video(io.BytesIO(clip))))).size == (32, 32)
     with pytest.raises(MediaError) as info:
         media.thumbnail(snw.video(io.BytesIO(TEXT.encode())))
-    assert (
-        str(info.value).startswith("the video could not be read")
-        and leaks(str(info.value)) == []
-    )
+    assert str(info.value).startswith("the video could not be read") and leaks(str(info.value)) == []

@@ -42,14 +42,9 @@ def check_url(text: str, kind: str = "image") -> str:
     url = text.strip()
     found = SCHEME_RE.match(url)
     scheme = found.group(1).lower() if found else ""
-    if (
-        scheme not in ("http", "https")
-        or url[len(scheme) + 1 : len(scheme) + 3] != "//"
-    ):
+    if scheme not in ("http", "https") or url[len(scheme) + 1 : len(scheme) + 3] != "//":
         named = f"the scheme {scheme}:" if scheme else "no scheme"
-        raise MediaError(
-            f"an {kind} URL with {named} is not allowed: expected {URL_RULE}."
-        )
+        raise MediaError(f"an {kind} URL with {named} is not allowed: expected {URL_RULE}.")
     shown = url_origin(url)
     for position, char in enumerate(url, 1):
         if not _URL_CHAR.match(char):
@@ -70,9 +65,7 @@ def check_url(text: str, kind: str = "image") -> str:
             f"the {kind} URL {shown} is not allowed: its port is not valid; expected {URL_RULE}."
         ) from None
     if not parts.hostname:
-        raise MediaError(
-            f"the {kind} URL {shown} is not allowed: it has no host; expected {URL_RULE}."
-        )
+        raise MediaError(f"the {kind} URL {shown} is not allowed: it has no host; expected {URL_RULE}.")
     return url
 
 
@@ -106,11 +99,7 @@ def safe_prefix(text: str, limit: int = 8) -> str:
 
 def looks_base64(text: str) -> bool:
     """At least 16 characters of the base64 alphabet, checked at both ends (cheap on 20 MB)."""
-    return (
-        len(text) >= 16
-        and bool(_BASE64_RE.match(text[:4096]))
-        and bool(_BASE64_RE.match(text[-4096:]))
-    )
+    return len(text) >= 16 and bool(_BASE64_RE.match(text[:4096])) and bool(_BASE64_RE.match(text[-4096:]))
 
 
 def expand(path: str) -> str:
@@ -142,11 +131,7 @@ def path_of(text: str) -> str | None:
 def not_media_text(text: str, *, marked: bool, kind: str = "image") -> MediaError:
     """The error for a string that is no URL, data: URL, base64 or path: what is allowed, and
     only a short prefix of the string."""
-    given = (
-        f"{in_words(text)} starting {safe_prefix(text.strip())}"
-        if text.strip()
-        else in_words(text)
-    )
+    given = f"{in_words(text)} starting {safe_prefix(text.strip())}" if text.strip() else in_words(text)
     if kind == "video":
         allowed = "an http(s) URL or the path of an existing video file (~ is expanded)"
     else:
@@ -155,12 +140,8 @@ def not_media_text(text: str, *, marked: bool, kind: str = "image") -> MediaErro
             if marked
             else "a path marked with snw.image(...)"
         )
-        allowed = (
-            f"an http(s) URL, a data:image/...;base64,... URL, base64 text, or {path}"
-        )
-    return MediaError(
-        f"{given} cannot be sent as an {kind}: a string must be {allowed}."
-    )
+        allowed = f"an http(s) URL, a data:image/...;base64,... URL, base64 text, or {path}"
+    return MediaError(f"{given} cannot be sent as an {kind}: a string must be {allowed}.")
 
 
 def data_url_head(text: str) -> str:
