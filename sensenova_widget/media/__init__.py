@@ -4,7 +4,9 @@ What people hold in a notebook is not base64: PIL images, numpy arrays, tensors,
 figures, bytes, paths, URLs and stacks of video frames. `to_part` turns each into the wire dict
 the service reads, small and fast. One concern per module, each importing only those before it:
 
-- `values`: what a value is (marking with `image`/`video`/`file_id`, recognising, `describe`);
+- `values`: what a value is (marking with `image`/`video`/`file_id`, recognising, `describe`,
+  `in_words` for error messages);
+- `strings`: strings as URLs (checked before sending), paths (`~` expanded) or base64;
 - `caches`: the content hash, the encode LRU and the per-client upload dedupe;
 - `pixels`: arrays and tensors read as uint8 images, by one value and shape rule;
 - `sources`: reading an image value held in the kernel (content key, how to open it);
@@ -39,6 +41,7 @@ from .values import (
     describe,
     file_id,
     image,
+    in_words,
     is_image_like,
     is_video_like,
     video,
@@ -70,6 +73,7 @@ __all__ = [  # the settings among them are read and set through `__getattr__` / 
     "describe",
     "file_id",
     "image",
+    "in_words",
     "is_image_like",
     "is_video_like",
     "keyed",

@@ -24,6 +24,7 @@ from ..protocol import MAX_BODY_BYTES, MAX_IMAGES
 from .caches import ENCODE_CACHE
 from .pixels import to_uint8, uint16_to_uint8
 from .sources import ORIENTATION, Source
+from .values import named
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image as PILImage
@@ -44,7 +45,7 @@ def check_max_side(max_side: int | None) -> int:
         max_side = MAX_SIDE
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 16:
         raise MediaError(
-            f"max_side={max_side!r} is not allowed: expected an integer of at least 16 pixels.",
+            f"max_side={named(max_side)} is not allowed: expected an integer of at least 16 pixels.",
             field="max_side",
         )
     return max_side

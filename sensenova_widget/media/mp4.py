@@ -127,6 +127,7 @@ def first_frame(source: Any) -> Any:
         with av.open(target) as container:
             for frame in container.decode(video=0):
                 return frame.to_image()
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"the video could not be read: {exc}") from None
+    except (av.FFmpegError, OSError) as exc:  # its str names the file or quotes a repr: words of our own
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise MediaError(f"the video could not be read: {reason}.") from None
     raise MediaError("the video has no frames.")

@@ -17,13 +17,16 @@ from ..protocol import PART_TYPES
 from .caches import UPLOADS, Uploader, digest
 from .encode import check_max_side, part_base64, thumbnail_bytes
 from .mp4 import DEFAULT_FPS, encode_frames, first_frame, frames_key
-from .sources import decode_base64, image_source
+from .sources import decode_base64, image_source, read_file_like
+from .strings import check_url, expand, has_scheme, not_media_text, path_of
 from .values import (
     ACCEPTED,
     FileId,
     Media,
     describe,
     image,
+    in_words,
+    is_file_like,
     is_frame_array,
     is_frame_list,
     is_frame_stack,
@@ -31,7 +34,6 @@ from .values import (
     is_ipython_image,
     is_url,
     is_video_like,
-    type_path,
 )
 
 
@@ -67,9 +69,12 @@ def wire_part(part: Mapping) -> dict:
     """A part dict as it is (a dict copy of another Mapping), once its type and value are checked."""
     kind = part.get("type")
     if kind not in PART_TYPES:
-        raise MediaError(f"part type {kind!r} is not allowed: expected one of {', '.join(PART_TYPES)}.")
+        named = repr(kind) if isinstance(kind, str) and len(kind) <= 30 else in_words(kind)
+        raise MediaError(f"part type {named} is not allowed: expected one of {', '.join(PART_TYPES)}.")
     if kind != "text" and not (isinstance(part.get(kind), str) and part.get(kind)):
         raise MediaError(f"a {kind} part needs a non-empty string under {kind!r}.")
+    if kind in ("image_url", "video_url"):
+        check_url(part[kind], kind.split("_")[0])
     return part if isinstance(part, dict) else dict(part)
 
 
@@ -79,12 +84,12 @@ def image_part(value: Any, max_side: int, *, marked: bool) -> dict:
     if isinstance(value, FileId):
         return {"type": "image_file_id", "image_file_id": value.id}
     if isinstance(value, str) and is_url(value.strip()):
-        return {"type": "image_url", "image_url": value.strip()}
+        return {"type": "image_url", "image_url": check_url(value)}
     if is_ipython_image(value) and not value.data and getattr(value, "url", None):
-        return {"type": "image_url", "image_url": value.url}
+        return {"type": "image_url", "image_url": check_url(value.url)}
     source = image_source(value, marked=marked)
     if source is None:
-        raise MediaError(f"{type_path(value)} cannot be sent as an image: expected {ACCEPTED}.")
+        raise MediaError(f"{in_words(value)} cannot be sent as an image: expected {ACCEPTED}.")
     return {"type": "image_base64", "image_base64": part_base64(source, max_side)}
 
 
@@ -93,14 +98,23 @@ def video_part(value: Any, client: Uploader | None, fps: float | None) -> dict:
     if isinstance(value, FileId):
         return {"type": "video_file_id", "video_file_id": value.id}
     if isinstance(value, str) and is_url(value.strip()):
-        return {"type": "video_url", "video_url": value.strip()}
+        return {"type": "video_url", "video_url": check_url(value, "video")}
+    if isinstance(value, str) and has_scheme(value.strip()):
+        check_url(value, "video")  # raises: only http(s) URLs are sent
     what = describe(value)
+    if is_file_like(value):
+        what = in_words(value)
+        value = read_file_like(value, what)
     if isinstance(value, (str, os.PathLike)):
-        path = os.path.expanduser(os.fspath(value).strip())
+        given = os.fspath(value).strip()
+        path = expand(given) if isinstance(value, os.PathLike) else path_of(given)
+        if path is None:
+            raise not_media_text(given, marked=True, kind="video")
+        shown = repr(given) + (f" (~ expanded to {path!r})" if path != given else "")
         if not os.path.exists(path):
-            raise MediaError(f"no such file: {path!r}.")
+            raise MediaError(f"no such file: {shown}.")
         if os.path.isdir(path):
-            raise MediaError(f"{path!r} is a directory, not a video file.")
+            raise MediaError(f"{shown} is a directory, not a video file.")
         stat = os.stat(path)
         key = ("path", os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
         found = UPLOADS.file_id(client, key, lambda: path, os.path.basename(path), what)
@@ -115,8 +129,9 @@ def video_part(value: Any, client: Uploader | None, fps: float | None) -> dict:
         found = UPLOADS.file_id(client, key, lambda: encode_frames(value, fps=fps), "frames.mp4", what)
     else:
         raise MediaError(
-            f"{type_path(value)} cannot be sent as a video: expected an http(s) URL, a file path, "
-            "mp4 bytes, a list of images or a TxHxWxC array of frames, or file_id('...', kind='video')."
+            f"{in_words(value)} cannot be sent as a video: expected an http(s) URL, a file path, mp4 "
+            "bytes (or a binary file holding them), a list of images or a TxHxWxC array of frames, or "
+            "file_id('...', kind='video')."
         )
     return {"type": "video_file_id", "video_file_id": found}
 
@@ -140,7 +155,7 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
         raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
     source = image_source(value, marked=True)
     if source is None:
-        raise MediaError(f"{type_path(value)} cannot be shown as an image: expected {ACCEPTED}.")
+        raise MediaError(f"{in_words(value)} cannot be shown as an image: expected {ACCEPTED}.")
     return thumbnail_bytes(source, max_side)
 
 
@@ -151,6 +166,8 @@ def _first_frame(value: Any) -> Any:
         import numpy as np
 
         return np.asarray(value)[0]
+    if is_file_like(value):
+        return first_frame(read_file_like(value, in_words(value)))
     if not is_held_elsewhere(value) and isinstance(value, (str, os.PathLike, bytes, bytearray, memoryview)):
         return first_frame(value)
     raise MediaError(f"{describe(value)} cannot be shown as a thumbnail: it is not held in the kernel.")
@@ -170,7 +187,7 @@ def content_key(value: Any) -> str:
     if isinstance(value, FileId):
         return f"file_id:{value.kind}:{value.id}"
     if isinstance(value, str) and is_url(value.strip()):
-        return "url:" + value.strip()
+        return "url:" + check_url(value)
     source = None if isinstance(value, Mapping) else image_source(value, marked=True)
     if source is None:  # a wire part, or a value held elsewhere: the part is its own identity
         identity = repr(sorted(to_part(image(value)).items()))

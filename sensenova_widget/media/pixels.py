@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import MediaError
 from .caches import digest
+from .values import scrub
 
 
 def as_array(value: Any, what: str) -> tuple[Any, tuple]:
@@ -25,7 +26,7 @@ def as_array(value: Any, what: str) -> tuple[Any, tuple]:
         a = np.asarray(value)
     except Exception as exc:  # torch raises TypeError/RuntimeError for GPU or grad tensors
         raise MediaError(
-            f"{what} could not be read as an array ({exc}); a torch tensor must be "
+            f"{what} could not be read as an array ({scrub(str(exc))}); a torch tensor must be "
             f"detached and on the CPU: tensor.detach().cpu()."
         ) from None
     if a.dtype.kind not in "biuf":

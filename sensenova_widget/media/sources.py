@@ -11,20 +11,40 @@ import base64
 import binascii
 import io
 import os
-import re
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MediaError
 from .caches import digest
 from .pixels import as_array, image_array_shape, to_uint8
-from .values import describe, is_array_like, is_figure, is_ipython_image, is_pil, short
+from .strings import (
+    check_url,
+    data_url_head,
+    expand,
+    has_scheme,
+    looks_base64,
+    not_media_text,
+    path_of,
+)
+from .values import (
+    IMAGE_FORMATS,
+    describe,
+    in_words,
+    is_array_like,
+    is_figure,
+    is_file_like,
+    is_ipython_image,
+    is_pil,
+    scrub,
+    short,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image as PILImage
 
 ORIENTATION = 0x0112  # the EXIF tag that asks viewers to rotate a picture
-_BASE64_RE = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}\s*$")
+READABLE = "JPEG, PNG, GIF, WebP, BMP, TIFF, ..."
 
 
 class Source:
@@ -50,7 +70,8 @@ def image_source(value: Any, *, marked: bool) -> Source | None:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes_source(bytes(value), f"{type(value).__name__} of {len(value):,} bytes")
     if isinstance(value, os.PathLike):
-        return _path_source(os.fspath(value))
+        given = os.fspath(value)
+        return _path_source(expand(given), given)
     if isinstance(value, str):
         return _str_source(value, marked)
     if is_pil(value):
@@ -62,32 +83,38 @@ def image_source(value: Any, *, marked: bool) -> Source | None:
         if not data:
             return None
         return _bytes_source(data, "IPython.display.Image")
+    if is_file_like(value):
+        return _file_like_source(value)
     if is_array_like(value):
         return _array_source(value)
     return None
 
 
 def _str_source(text: str, marked: bool) -> Source:
+    """A data: URL, base64, or (marked, e.g. by `image()` or a caption column) a path; a string
+    that is none of these is refused, quoted only by a short prefix."""
     stripped = text.strip()
-    if stripped.startswith("data:"):
+    if stripped[:5].lower() == "data:":
         head, sep, payload = stripped.partition(",")
-        if not sep or ";base64" not in head:
+        if not sep or ";base64" not in head.lower() or not head[5:].lower().startswith("image/"):
             raise MediaError(
-                f"data URL {short(stripped, 40)} is not allowed: expected data:image/...;base64,<data>."
+                f"a data URL of {data_url_head(stripped)} is not allowed: "
+                "expected data:image/...;base64,<data>."
             )
         return _bytes_source(decode_base64(payload, "the data URL"), "the data URL")
-    if marked and (os.path.exists(stripped) or not _looks_base64(stripped)):
-        return _path_source(os.path.expanduser(stripped))
-    if _looks_base64(stripped):
+    if has_scheme(stripped):
+        check_url(stripped)  # raises: an http(s) URL never reaches here, other schemes are refused
+    path = path_of(stripped)
+    if path is not None and marked:
+        return _path_source(path, stripped)
+    if looks_base64(stripped):
         return _bytes_source(decode_base64(stripped, "the base64 string"), "the base64 string")
-    raise MediaError(
-        f"the string {short(text, 50)} cannot be sent as an image: a str is read as an http(s) URL, "
-        f"a data: URL or base64. To send a file, mark its path: snw.image({short(text, 40)})."
-    )
-
-
-def _looks_base64(text: str) -> bool:
-    return len(text) >= 16 and bool(_BASE64_RE.match(text[:4096])) and bool(_BASE64_RE.match(text[-4096:]))
+    if path is not None:
+        raise MediaError(
+            f"the string {short(stripped, 80)} cannot be sent as an image: a str is read as an http(s) URL, "
+            f"a data: URL or base64. To send a file, mark its path: snw.image({short(stripped, 80)})."
+        )
+    raise not_media_text(text, marked=marked)
 
 
 def decode_base64(text: str, what: str) -> bytes:
@@ -98,14 +125,57 @@ def decode_base64(text: str, what: str) -> bytes:
         raise MediaError(f"{what} is not valid base64: {exc}.") from None
 
 
-def _path_source(path: str) -> Source:
+def _path_source(path: str, given: str | None = None) -> Source:
+    """The file at `path` (`~` already expanded; `given` is the path as the user wrote it)."""
+    shown = repr(given if given is not None else path)
+    if given is not None and given != path:
+        shown += f" (~ expanded to {path!r})"
     if not os.path.exists(path):
-        raise MediaError(f"no such file: {path!r}.")
+        raise MediaError(f"no such file: {shown}.")
     if os.path.isdir(path):
-        raise MediaError(f"{path!r} is a directory, not an image file.")
-    with open(path, "rb") as f:
-        data = f.read()
-    return _bytes_source(data, f"file {path!r}")
+        raise MediaError(f"{shown} is a directory, not an image file.")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise MediaError(f"file {shown} could not be read: {exc.strerror or type(exc).__name__}.") from None
+    return _bytes_source(data, f"file {shown}")
+
+
+def _file_like_source(value: Any) -> Source:
+    """An open binary file or a BytesIO, read whole; an open file is left where it was."""
+    name = getattr(value, "name", None)
+    what = f"file {name!r}" if isinstance(name, str) else in_words(value)
+    data = read_file_like(value, what)
+    return _bytes_source(data, f"{what} of {len(data):,} bytes" if not isinstance(name, str) else what)
+
+
+def read_file_like(value: Any, what: str) -> bytes:
+    """All the bytes of a binary file-like value, from its start; its position is restored."""
+    if getattr(value, "closed", False) is True:
+        raise MediaError(f"{what} is closed: pass an open file, or its path.")
+    if isinstance(value, io.TextIOBase) or "b" not in str(getattr(value, "mode", "b")):
+        raise MediaError(f"{what} is open in text mode: open an image file in binary mode, open(path, 'rb').")
+    getvalue = getattr(value, "getvalue", None)
+    try:
+        if callable(getvalue):  # BytesIO: the whole buffer, whatever the position
+            data = getvalue()
+        else:
+            seekable = callable(getattr(value, "seek", None)) and getattr(value, "seekable", lambda: True)()
+            position = value.tell() if seekable else None
+            if seekable:
+                value.seek(0)
+            data = value.read()
+            if position is not None:
+                value.seek(position)
+    except (OSError, ValueError) as exc:  # words of our own: a decode error would quote a byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise MediaError(f"{what} could not be read: {reason}.") from None
+    if isinstance(data, str):
+        raise MediaError(f"{what} is open in text mode: open an image file in binary mode, open(path, 'rb').")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MediaError(f"{what} gave {in_words(data)} when read: expected bytes.")
+    return bytes(data)
 
 
 def _bytes_source(data: bytes, what: str) -> Source:
@@ -119,8 +189,9 @@ def _bytes_source(data: bytes, what: str) -> Source:
 
 
 def _open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage:
-    """Decode `data` (first frame of an animation), EXIF orientation applied; errors name `what`."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Decode `data` (first frame of an animation), EXIF orientation applied. An error names
+    `what` and says what the bytes are not, never what they hold (a text file may be a secret)."""
+    from PIL import Image, ImageOps
 
     try:
         im = Image.open(io.BytesIO(data))
@@ -130,13 +201,28 @@ def _open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage
                 (max(1, im.width * max_side // max(im.size)), max(1, im.height * max_side // max(im.size))),
             )
         im.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
         raise MediaError(
-            f"{what} is not a readable image ({len(data):,} bytes starting {data[:8]!r}): {exc}"
+            f"{what} is too large to decode safely: over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):  # UnidentifiedImageError too
+        fmt = sniff_format(data)
+        if fmt in (None, "BMP"):  # "BM" is two letters a text file may start with too
+            raise MediaError(f"{what} is not an image PIL can read ({READABLE}).") from None
+        raise MediaError(
+            f"{what} is not a readable image: it starts as a {fmt} file but is truncated or corrupt."
         ) from None
     if im.width == 0 or im.height == 0:
         raise MediaError(f"{what} is an empty {im.width}x{im.height} image.")
     return ImageOps.exif_transpose(im)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format the bytes start as (by magic number), or None: a name, never the bytes."""
+    for magic, name in IMAGE_FORMATS:
+        if data.startswith(magic):
+            return name
+    return "WebP" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
 def _pil_source(im: PILImage) -> Source:
@@ -145,7 +231,7 @@ def _pil_source(im: PILImage) -> Source:
     try:
         pixels = im.tobytes()
     except (OSError, ValueError) as exc:
-        raise MediaError(f"PIL {im.mode} image could not be read: {exc}") from None
+        raise MediaError(f"PIL {im.mode} image could not be read: {scrub(str(exc))}") from None
     palette = im.palette.tobytes() if im.mode in ("P", "PA") and im.palette is not None else b""
     orientation = im.getexif().get(ORIENTATION, 1) if hasattr(im, "getexif") else 1
     key = (

@@ -9,23 +9,35 @@ value of a namespace, so this module must stay fast on anything.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import MediaError
-from ..protocol import media_kind
+from ..protocol import media_kind, plural
 
 ACCEPTED = (
     "a PIL image; a numpy array HxW, HxWx1, HxWx3, HxWx4 or CxHxW (uint8, uint16, bool, float); "
     "an object with __array__ such as a CPU torch tensor; bytes of a JPEG/PNG/GIF/WebP/BMP/TIFF "
-    "file; a pathlib.Path or image('path'); an http(s) URL; a data: URL or base64 string; "
-    "a matplotlib Figure; IPython.display.Image; file_id('...'); video(...); or a wire part dict"
+    "file, or an open binary file or BytesIO holding them; a pathlib.Path or image('path') (~ is "
+    "expanded); an http(s) URL; a data:image/...;base64 URL or base64 string; a matplotlib Figure; "
+    "IPython.display.Image; file_id('...'); video(...); or a wire part dict"
 )
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+_OBJECT_REPR = re.compile(r"<[^<>\n]{1,200}? at 0x[0-9a-fA-F]+>")  # `<_io.BytesIO object at 0x7f...>`
 # Magic numbers of the image files PIL reads, for cheap checks that decode nothing.
-IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+IMAGE_FORMATS = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+IMAGE_MAGIC = tuple(magic for magic, _ in IMAGE_FORMATS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +88,7 @@ def image(value: Any) -> Media:
         if value.kind == "image":
             return value
         raise MediaError(
-            f"{value!r} is already marked as a video; pass the frames or path to image() instead."
+            "this value is already marked as a video; pass the frames or path to image() instead."
         )
     if isinstance(value, FileId):
         return Media("image", FileId(value.id, "image"))
@@ -90,7 +102,7 @@ def video(value: Any, *, fps: float | None = None) -> Media:
     `fps` frames per second (default 8) and uploaded through the file service.
     """
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 240):
-        raise MediaError(f"fps={fps!r} is not allowed: expected a number in (0, 240].", field="fps")
+        raise MediaError(f"fps={named(fps)} is not allowed: expected a number in (0, 240].", field="fps")
     if isinstance(value, Media):
         return Media("video", value.value, fps if fps is not None else value.fps)
     if isinstance(value, FileId):
@@ -101,10 +113,10 @@ def video(value: Any, *, fps: float | None = None) -> Media:
 def file_id(id: str, kind: str = "image") -> FileId:
     """An uploaded file's id: `file_id("abc")` for an image, `file_id("abc", kind="video")`."""
     if kind not in ("image", "video"):
-        raise MediaError(f"kind={kind!r} is not allowed: expected 'image' or 'video'.", field="kind")
+        raise MediaError(f"kind={named(kind)} is not allowed: expected 'image' or 'video'.", field="kind")
     if not isinstance(id, str) or not id.strip():
         raise MediaError(
-            f"file_id({id!r}) is not allowed: expected a non-empty id string from the file service."
+            f"file_id({in_words(id)}) is not allowed: expected a non-empty id string from the file service."
         )
     return FileId(id.strip(), kind)
 
@@ -152,7 +164,7 @@ def shape_of(value: Any) -> tuple[int, ...] | None:
 
 
 def is_url(value: str) -> bool:
-    """An http(s) URL: sent as it is, never downloaded."""
+    """An http(s) URL: sent as it is, never downloaded (`strings.check_url` checks it first)."""
     return value[:8].lower().startswith(("http://", "https://"))
 
 
@@ -174,6 +186,53 @@ def is_frame_list(value: Any) -> bool:
 def is_held_elsewhere(value: Any) -> bool:
     """A file id or an http(s) URL: content the kernel does not hold, so cannot read or show."""
     return isinstance(value, FileId) or (isinstance(value, str) and is_url(value.strip()))
+
+
+def in_words(value: Any) -> str:
+    """A value named for an error message by its type and size, never by an object repr
+    (`<_io.BytesIO object at 0x...>`) nor by its content: "a BytesIO object", "a list of 3
+    items", "a string of 12 characters", "the float 2.5", "None"."""
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, int, float)):
+        text = repr(value)
+        return f"the {type(value).__name__} {text}" if len(text) <= 24 else "a very long number"
+    if isinstance(value, str):
+        return "an empty string" if not value else f"a string of {plural(len(value), 'character')}"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{type(value).__name__} of {len(value):,} bytes"
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        return article(f"{type(value).__name__} of {plural(len(value), 'item')}")
+    cls = type(value)
+    if cls is object:
+        return "a bare object()"
+    where = "" if cls.__module__ in ("builtins", "_io", "io") else f" ({cls.__module__}.{cls.__qualname__})"
+    return article(f"{cls.__name__} object{where}")
+
+
+def named(value: Any) -> str:
+    """An argument's value for an error message: a short string (a keyword like 'audio') quoted,
+    anything else `in_words`."""
+    if isinstance(value, str) and len(value) <= 20 and value.isprintable():
+        return repr(value)
+    if isinstance(value, (bool, int, float)) and len(repr(value)) <= 24:
+        return repr(value)
+    return in_words(value)
+
+
+def article(phrase: str) -> str:
+    """`phrase` after "a" or "an", by its first letter."""
+    return f"{'an' if phrase[:1].lower() in 'aeiou' else 'a'} {phrase}"
+
+
+def is_file_like(value: Any) -> bool:
+    """An open file or a BytesIO: anything with a `read` method (a buffer the kernel holds)."""
+    return callable(getattr(value, "read", None)) and not isinstance(value, (str, bytes, bytearray))
+
+
+def scrub(text: str) -> str:
+    """Another library's error text without object reprs (`<_io.BytesIO object at 0x7f...>`)."""
+    return _OBJECT_REPR.sub("the value", text)
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -283,4 +342,6 @@ def _describe_str(value: str) -> str:
         return f"URL {value if len(value) <= 60 else value[:57] + '...'}"
     if value.startswith("data:"):
         return f"data URL {value[5 : value.find(';')] if ';' in value[:40] else ''} ({len(value):,} chars)"
-    return f"str {short(value, 40)}"
+    if value.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES):  # a path: shown, as paths are
+        return f"str {short(value, 40)}"
+    return in_words(value)  # other text may be anything: its size, not its words
