@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import io
+import os
 import sys
 import threading
 import traceback
@@ -29,6 +30,9 @@ from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 
 _STATIC = Path(__file__).parent / "static"
+# The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
+# started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
+_BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
 
 
@@ -76,8 +80,8 @@ class ChatPanel(anywidget.AnyWidget):
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = _STATIC / f"widget{_BUILD}.js"
+    _css = _STATIC / f"widget{_BUILD}.css"
 
     conversation = traitlets.List(traitlets.Dict()).tag(sync=True)
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
