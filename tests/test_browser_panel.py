@@ -12,7 +12,7 @@ import time
 import pytest
 from PIL import Image
 
-from browser_helpers import (copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
+from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
                              wait_kernel_idle, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -63,6 +63,7 @@ def last_reply(panel, timeout: float = 30_000):
 
 def test_type_send_and_watch_the_reply_stream_in(open_panel):
     page, panel = open_panel("stream.ipynb", [
+        DEV_BUILD_CELL,  # this test reads the view's own message counts
         "import sensenova_widget as snw",
         f"panel = snw.ChatPanel(client={SLOW})\n"
         "panel.on_reply(lambda reply: print('on_reply:', reply.finish_reason, len(reply.text.split()), 'words'))\n"
@@ -83,9 +84,9 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
     stats = page.evaluate("() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
                           " return {custom: s.customMessages}; }")
     assert stats["custom"] >= 2  # deltas came as custom messages, not one trait update per token
-    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1)
+    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2)
     panel_cell.get_by_text("on_reply: stop").wait_for(timeout=30_000)  # the thread's print, in the right cell
-    assert "on_reply" not in page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2).inner_text()
+    assert "on_reply" not in page.locator(".jp-Notebook:visible .jp-CodeCell").nth(3).inner_text()
 
 
 def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):
