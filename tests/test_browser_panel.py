@@ -284,3 +284,39 @@ def test_an_error_shows_inline_and_retry_recovers(open_panel):
     panel.locator(".snw-assistant.snw-status-done").wait_for(timeout=30_000)
     assert panel.locator(".snw-error").count() == 0
     assert panel.locator(".snw-assistant .snw-markdown").inner_text().startswith("Are you there?")
+
+
+LONG_CONVERSATION = '''
+def turns(n):
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append({"id": f"u{i}", "role": "user", "text": f"Question {i}", "attachments": []})
+        else:
+            text = f"Answer {i} with **bold** text.\\n\\n```python\\ndef add(a, b):\\n    return a + b\\n```\\n"
+            out.append({"id": f"a{i}", "role": "assistant", "text": text, "status": "done", "model": "m",
+                        "notice": None, "omitted": [], "usage": None, "error": None})
+    return out
+
+panel.conversation = turns(60)
+'''
+
+
+def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soon_after(open_panel):
+    page, panel = open_panel("long.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel",
+                                            LONG_CONVERSATION])
+    page.wait_for_function("el => el.querySelectorAll('.snw-turn').length === 60", arg=panel.element_handle(),
+                           timeout=30_000)
+    log = panel.locator(".snw-log")
+    last = panel.locator(".snw-assistant").last
+    assert last.locator(".snw-markdown strong").inner_text() == "bold"  # the end is Markdown at once
+    # older replies become Markdown in idle time: in the end every one is, none left as plain text
+    page.wait_for_function("el => !el.querySelector('.snw-markdown-pending')", arg=panel.element_handle(),
+                           timeout=30_000)
+    assert panel.locator(".snw-assistant .snw-markdown").count() == 30
+    first = panel.locator(".snw-assistant").first
+    assert first.locator(".snw-code pre code .hljs-keyword").first.inner_text() == "def"
+    assert first.locator(".snw-code .snw-copy").count() == 1
+    at_bottom = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 4")
+    assert at_bottom  # the log stayed at its end while the replies above it grew
+    assert "**" not in first.locator(".snw-body").inner_text()  # rendered, not shown as its source
