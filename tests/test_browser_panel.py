@@ -293,7 +293,8 @@ def turns(n):
         if i % 2 == 0:
             out.append({"id": f"u{i}", "role": "user", "text": f"Question {i}", "attachments": []})
         else:
-            text = f"Answer {i} with **bold** text.\\n\\n```python\\ndef add(a, b):\\n    return a + b\\n```\\n"
+            code = "```python\\ndef add(a, b):\\n    return a + b\\n```\\n"
+            text = f"Answer {i} with **bold** text.\\n\\n" + code
             out.append({"id": f"a{i}", "role": "assistant", "text": text, "status": "done", "model": "m",
                         "notice": None, "omitted": [], "usage": None, "error": None})
     return out
@@ -303,8 +304,8 @@ panel.conversation = turns(60)
 
 
 def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soon_after(open_panel):
-    page, panel = open_panel("long.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel",
-                                            LONG_CONVERSATION])
+    cells = ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel", LONG_CONVERSATION]
+    page, panel = open_panel("long.ipynb", cells)
     page.wait_for_function("el => el.querySelectorAll('.snw-turn').length === 60", arg=panel.element_handle(),
                            timeout=30_000)
     log = panel.locator(".snw-log")
