@@ -26,6 +26,9 @@ _EXPORTS = {
     "video": "media",
     "file_id": "media",
     "ChatPanel": "widget",
+    "conversations": "store",
+    "delete_conversation": "store",
+    "rename_conversation": "store",
     "caption": "captions",
     "Emulator": "emulator",
     "connect": "connection",
@@ -75,4 +78,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import *  # noqa: F403
     from .media import file_id, image, to_part, video
     from .params import Params
+    from .store import conversations, delete_conversation, rename_conversation
     from .widget import ChatPanel

@@ -216,3 +216,40 @@ def picker_entry(name: str, value: Any) -> dict:
         "description": media.describe(value),
         "thumb": thumbnail_url(value),
     }
+
+
+def saved_turn(turn: Any) -> dict:
+    """A saved `StoredTurn` as the panel shows it: a conversation brought back after a restart."""
+    import base64
+
+    if turn.role == "user":
+        attachments = []
+        for i, part in enumerate(turn.media):
+            thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
+            try:
+                url = f"data:{image_mime(thumb)};base64,{base64.b64encode(thumb).decode('ascii')}"
+            except ValueError:
+                url = None
+            medium = protocol.media_kind(part) or "image"
+            attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
+        return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}
+    status = "error" if turn.error else ("stopped" if turn.finish_reason == "stopped" else "done")
+    return {
+        **assistant_turn(turn.model or ""),
+        "text": turn.text,
+        "finish_reason": turn.finish_reason,
+        "notice": protocol.FINISH_NOTICES.get(turn.finish_reason or ""),
+        "usage": dict(turn.usage) if turn.usage else None,
+        "error": turn.error,
+        "status": status,
+    }
+
+
+def plain_text(turns: list[Any]) -> str:
+    """The conversation as plain text for the clipboard: who spoke, then what was said."""
+    labels = {"user": "You", "assistant": "Assistant", "system": "System"}
+    blocks = []
+    for turn in turns:
+        media = f" [{len(turn.media)} attachment{'s' if len(turn.media) != 1 else ''}]" if turn.media else ""
+        blocks.append(f"{labels.get(turn.role, turn.role)}:{media}\n{turn.text}")
+    return "\n\n".join(blocks) + "\n"

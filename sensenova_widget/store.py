@@ -17,6 +17,7 @@ a turn holds only what the person and the model said.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -40,7 +41,9 @@ __all__ = [
     "UnknownConversationError",
     "conversations",
     "default_store_path",
+    "delete_conversation",
     "open_store",
+    "rename_conversation",
     "to_messages",
     "turn_from_message",
     "turn_from_reply",
@@ -207,9 +210,30 @@ def conversations(store: str | os.PathLike[str] | ConversationStore | None = Non
         store = default_store_path() if store is None else store
         if not _locate(store)[1].exists():
             return []
+    with _opened(store) as opened:
+        return opened.list()
+
+
+def delete_conversation(name: str, store: str | os.PathLike[str] | ConversationStore | None = None) -> None:
+    """Forget the saved conversation `name` (`snw.delete_conversation("review")`)."""
+    with _opened(store) as opened:
+        opened.delete(name)
+
+
+def rename_conversation(
+    old: str, new: str, store: str | os.PathLike[str] | ConversationStore | None = None
+) -> None:
+    """Save conversation `old` under the name `new`: `ChatPanel(name=new)` then brings it back."""
+    with _opened(store) as opened:
+        opened.rename(old, new)
+
+
+@contextlib.contextmanager
+def _opened(store: str | os.PathLike[str] | ConversationStore | None) -> Iterator[ConversationStore]:
+    """The store to act on, closed afterwards when it was opened here."""
     opened = open_store(store)
     try:
-        return opened.list()
+        yield opened
     finally:
         if opened is not store:
             opened.close()

@@ -111,8 +111,8 @@ _LINK_REL = "nofollow noopener noreferrer"
 
 
 def _markdown_html(text: str) -> str:
-    """Markdown -> HTML with raw HTML escaped: the one switch to `render.markdown_html` once it lands."""
-    from .display import markdown_html
+    """Markdown -> HTML with raw HTML escaped: the panel's own renderer (`render`), same rules."""
+    from .render import markdown_html
 
     return markdown_html(text)
 

@@ -8,6 +8,14 @@ custom messages coalesced to one every 50 ms; its final text is then set once on
 an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
 `ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
 the custom message every widget has, not overridden here.
+
+Nothing is lost by default: a panel saves every turn in the conversation store under its name
+(`name=`, or a generated one shown in its header), and the same cell run again in a new kernel
+brings the conversation back. Displaying a panel also shows a static transcript (a second
+output, sanitized HTML, updated as turns complete; the panel's stylesheet hides it while the
+panel is live) so GitHub, nbviewer, nbconvert and a notebook without its kernel show the
+conversation. The two outputs are separate because updating a display that holds a widget view
+makes JupyterLab's widget renderer add a second view of the panel.
 """
 
 from __future__ import annotations
@@ -20,17 +28,20 @@ import os
 import sys
 import threading
 import traceback
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import anywidget
 import traitlets
 
-from . import media, panel_state, protocol
+from . import keeping, media, panel_state, protocol
 from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
+from .store import ConversationStore, StoreError, open_store
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
@@ -93,28 +104,50 @@ class ChatPanel(anywidget.AnyWidget):
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    conversation_name = traitlets.Unicode("").tag(sync=True)  # shown in the header; "" = not saved
 
     def __init__(
-        self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
+        self,
+        client: Any = None,
+        model: str | None = None,
+        system: str | None = None,
+        *,
+        name: str | None = None,
+        store: str | os.PathLike[str] | ConversationStore | None = None,
+        **params: Any,
     ) -> None:
-        for name, value in params.items():
-            if name not in protocol.PARAMETERS:
+        for key, value in params.items():
+            if key not in protocol.PARAMETERS:
                 raise InvalidRequestError(
-                    f"{name!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=).",
-                    field=name,
+                    f"{key!r} is not a ChatPanel setting: expected one of "
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, name=, store=).",
+                    field=key,
                 )
             if value is not None:
-                protocol.validate_parameter(name, value)
+                protocol.validate_parameter(key, value)
         self._client = client if client is not None else Client()
-        self._conversation = Conversation(self._client, model=model, system=system, **params)
+        opened = _open_store(store)
+        if opened is not None and name is None:
+            name = opened.new_name()
+        self._conversation = Conversation(
+            self._client,
+            model=model,
+            system=system,
+            name=name if opened is not None else None,
+            store=opened,
+            **params,
+        )
         model_id = self._client.resolve_model(model)
         super().__init__(
             settings={"model": model_id, "system": system, **{k: params.get(k) for k in protocol.PARAMETERS}},
             models=[model_id],
             parameters=panel_state.parameter_specs(),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
+            conversation=[panel_state.saved_turn(turn) for turn in self._conversation.turns],
+            conversation_name=self._conversation.name or "",
         )
+        self._transcript_id = f"snw-transcript-{uuid.uuid4().hex}"
+        self._transcript_shown = False
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
@@ -134,6 +167,48 @@ class ChatPanel(anywidget.AnyWidget):
     def messages(self) -> list[dict]:
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
+
+    @property
+    def name(self) -> str | None:
+        """The name this panel's conversation is saved under (None when it could not be saved)."""
+        return self._conversation.name
+
+    @property
+    def turns(self) -> list:
+        """Every turn as it ended (`store.StoredTurn`: text, reasoning, ending, usage, media)."""
+        return self._conversation.turns
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        return self._conversation.export(path_or_format, **options)
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return keeping.dock(self._repr_mimebundle_(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return keeping.transcript_bundle(self.name, self.turns)["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        display(keeping.transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+        self._transcript_shown = True
+
+    def _refresh_transcript(self) -> None:
+        if not self._transcript_shown:
+            return
+        from IPython.display import update_display
+
+        try:
+            bundle = keeping.transcript_bundle(self.name, self.turns)
+            update_display(bundle, raw=True, display_id=self._transcript_id)
+        except Exception:  # the transcript is a copy: never let it break a turn
+            traceback.print_exc(file=sys.stderr)
 
     @property
     def last_outcome(self) -> Any:
@@ -189,6 +264,7 @@ class ChatPanel(anywidget.AnyWidget):
             concurrent.futures.wait([self._worker], timeout=5)
         self._conversation.clear()
         self.conversation = []
+        self._refresh_transcript()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
@@ -355,6 +431,7 @@ class ChatPanel(anywidget.AnyWidget):
         with self.hold_sync():
             self.conversation = [replaced.get(t["id"], t) for t in turns]
             self.busy = False
+        self._refresh_transcript()
         if failure is not None:
             raise failure
         return reply
@@ -400,6 +477,10 @@ class ChatPanel(anywidget.AnyWidget):
     def _request_clear(self, _params: dict, _buffers: list) -> dict:
         self.clear()
         return {"cleared": True}
+
+    def _request_export(self, params: dict, _buffers: list) -> dict:
+        """The conversation as text for the browser to download or copy (nothing leaves the machine)."""
+        return keeping.export_for_browser(self.name, self.turns, str(params.get("format", "md")))
 
     def _request_unstage(self, params: dict, _buffers: list) -> dict:
         item_id = params.get("id")
@@ -460,11 +541,21 @@ class ChatPanel(anywidget.AnyWidget):
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,
+        "export": _request_export,
         "list_variables": _request_list_variables,
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
     }
+
+
+def _open_store(store: Any) -> ConversationStore | None:
+    """The panel's store; one that cannot be opened warns, and the panel works unsaved."""
+    try:
+        return open_store(store)
+    except StoreError as exc:
+        warnings.warn(f"{exc} This panel's conversation will not be saved.", RuntimeWarning, stacklevel=3)
+        return None
 
 
 def _partial_reply(exc: BaseException, last: Any) -> Any:

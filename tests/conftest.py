@@ -32,6 +32,12 @@ def _fresh_emulator_state(request):
     emu.knobs = knobs
 
 
+@pytest.fixture(autouse=True)
+def _private_conversation_home(tmp_path_factory, monkeypatch):
+    """Panels save by default: each test's go to a fresh folder, never the checkout's `.sensenova/`."""
+    monkeypatch.setenv("SENSENOVA_HOME", str(tmp_path_factory.mktemp("sensenova-home")))
+
+
 @pytest.fixture
 def client(emulator):
     """A `sensenova_widget.Client` with the emulator's API key and URLs."""

@@ -1,0 +1,65 @@
+"""What keeps a panel's conversation beyond its live view: the static transcript output, the
+browser's Export menu, and docking the panel beside the notebook.
+
+Kept apart from the widget class: plain functions of a name and saved turns (and, for `dock`,
+the widget's own mime bundle), readable and testable without a comm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import panel_state, transcript
+from .errors import InvalidRequestError
+from .store import StoredTurn
+
+__all__ = ["RERUN_NOTE", "NO_SIDECAR", "dock", "export_for_browser", "transcript_bundle"]
+
+RERUN_NOTE = "Run the cell again to continue this conversation."
+NO_SIDECAR = (
+    "panel.dock() needs jupyterlab-sidecar: pip install 'sensenova-widget[dock]' and reload JupyterLab. "
+    "Without it, right-click the panel and choose 'Create New View for Cell Output' to keep it in view."
+)
+_EXPORT_MIME = {"md": "text/markdown", "html": "text/html", "text": "text/plain"}
+
+
+def title(name: str | None) -> str:
+    return f"SenseNova \u00b7 {name or 'chat'}"
+
+
+def transcript_bundle(name: str | None, turns: Sequence[StoredTurn]) -> dict:
+    """The transcript output: sanitized HTML with thumbnails, and a one-line text/plain twin."""
+    count = len(turns)
+    html = transcript.transcript_html(turns, title=title(name), note=RERUN_NOTE if name else None)
+    summary = f"{title(name)} ({count} message{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
+    return {"text/html": html, "text/plain": summary.strip()}
+
+
+def export_for_browser(name: str | None, turns: Sequence[StoredTurn], kind: str) -> dict:
+    """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
+    if kind not in _EXPORT_MIME:
+        raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html or text.", field="format")
+    if kind == "text":
+        text = panel_state.plain_text(list(turns))
+        kind = "txt"
+    else:
+        from .export import export
+
+        text = export(turns, kind, title=name)
+    mime = _EXPORT_MIME.get(kind, "text/plain")
+    return {"text": text, "filename": f"{name or 'conversation'}.{kind}", "mime": mime}
+
+
+def dock(view_bundle: Mapping[str, Any], name: str | None, *, label: str | None, anchor: str) -> Any:
+    """Show `view_bundle` (the panel's live view) in JupyterLab's side area; returns the Sidecar."""
+    try:
+        from sidecar import Sidecar
+    except ImportError:
+        raise ImportError(NO_SIDECAR) from None
+    from IPython.display import display
+
+    side = Sidecar(title=label or title(name), anchor=anchor)
+    with side:
+        display(dict(view_bundle), raw=True)  # the live view only: the transcript stays in the cell
+    return side
