@@ -66,6 +66,7 @@ export interface Traits {
   parameters: Record<string, ParamSpec>;
   limits: Limits;
   busy: boolean;
+  conversation_name: string;
 }
 
 /** A custom message from the kernel: an RPC response or a streamed delta. */
@@ -88,6 +89,8 @@ export interface PanelModel {
   send(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
   on(event: string, handler: (...args: any[]) => void): void;
   off(event: string, handler: (...args: any[]) => void): void;
+  /** The widget manager (JupyterLab's has the kernel connection): read only to notice the kernel going. */
+  widget_manager?: unknown;
 }
 
 /** A kernel request that shows its failure in the panel and resolves to null then. */

@@ -8,6 +8,7 @@ import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
+import { ExportMenu, staleText, watchKernel } from "./lasting.js";
 import { ConversationLog } from "./log.js";
 import { Rpc, caller } from "./rpc.js";
 import { Settings } from "./settings.js";
@@ -34,14 +35,24 @@ function render({ model, el }) {
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
   const clearButton = h("button", { class: "snw-button snw-clear", type: "button", onclick: () => call("clear", {}) }, "Clear");
+  const exportMenu = new ExportMenu(call, reason);
+  const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
+  const renderName = () => {
+    const name = model.get("conversation_name") || "";
+    nameLabel.textContent = name;
+    nameLabel.hidden = !name;
+  };
+  const staleNotice = h("div", { class: "snw-stale", role: "status", hidden: true });
   const toolbar = h(
     "div",
     { class: "snw-toolbar" },
     h("span", { class: "snw-title" }, "SenseNova"),
+    nameLabel,
     settings.modelLabel,
     settings.modelSelect,
     h("span", { class: "snw-spacer" }),
     settings.toggle,
+    exportMenu.el,
     clearButton,
   );
   const composerBox = h(
@@ -55,7 +66,7 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, composerBox);
+  root.append(toolbar, settings.box, log.el, staleNotice, composerBox);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
 
@@ -77,6 +88,7 @@ function render({ model, el }) {
     staged: () => attachments.render(),
     settings: () => settings.sync(),
     models: () => settings.sync(),
+    conversation_name: renderName,
     parameters: () => {
       settings.build();
       settings.sync();
@@ -93,8 +105,19 @@ function render({ model, el }) {
   settings.sync();
   attachments.render();
   renderBusy();
+  renderName();
+  const unwatch = watchKernel(model, () => {
+    staleNotice.textContent = staleText(model.get("conversation_name") || "");
+    staleNotice.hidden = false;
+    root.classList.add("snw-stale-panel");
+    for (const control of composerBox.querySelectorAll("textarea, button, input, select")) {
+      /** @type {HTMLInputElement} */ (control).disabled = true;
+    }
+    reason.show("");
+  });
 
   return () => {
+    unwatch();
     for (const [event, fn] of handlers) model.off(event, fn);
     rpc.dispose();
     log.dispose();
