@@ -185,7 +185,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
         """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
-        return keeping.dock(self._repr_mimebundle_(), self.name, label=title, anchor=anchor)
+        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
 
     def transcript_html(self) -> str:
         """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
@@ -195,9 +195,14 @@ class ChatPanel(anywidget.AnyWidget):
         """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)
+        display(self._view_bundle(), raw=True)
         display(keeping.transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
         self._transcript_shown = True
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
 
     def _refresh_transcript(self) -> None:
         if not self._transcript_shown:
