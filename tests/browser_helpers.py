@@ -198,6 +198,15 @@ def run_all(page) -> None:
     raise AssertionError("JupyterLab did not start running the notebook's cells")
 
 
+def wait_saved(path: Path, needle: str, what: str) -> str:
+    """The file's text once it holds `needle` (JupyterLab saves asynchronously after Ctrl+S)."""
+    deadline = time.monotonic() + 30
+    while needle not in (text := path.read_text()):
+        assert time.monotonic() < deadline, f"the notebook was not saved with {what}"
+        time.sleep(0.3)
+    return text
+
+
 def set_theme(page, theme: str) -> None:
     """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") from the command palette."""
     page.keyboard.press("Control+Shift+c")

@@ -10,8 +10,15 @@ import sys
 import time
 
 import pytest
-
-from browser_helpers import lab_with_emulator, open_notebook, run_all, save_screenshot, wait_kernel_idle, write_notebook
+from browser_helpers import (
+    lab_with_emulator,
+    open_notebook,
+    run_all,
+    save_screenshot,
+    wait_kernel_idle,
+    wait_saved,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -72,10 +79,7 @@ def test_restart_shows_the_stale_notice_and_the_cell_brings_the_conversation_bac
     page.click(".jp-Notebook:visible")
     page.keyboard.press("Control+s")
     saved = lab["root"] / "lasting.ipynb"
-    deadline = time.monotonic() + 30
-    while "Remember the lighthouse keeper" not in saved.read_text():
-        assert time.monotonic() < deadline, "the notebook was not saved with its transcript"
-        time.sleep(0.3)
+    wait_saved(saved, "Remember the lighthouse keeper", "its transcript")
     html = tmp_path / "lasting.html"
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(saved), "--output",
                     str(html)], check=True, capture_output=True, timeout=120)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
-                             wait_kernel_idle, write_notebook)
+                             wait_kernel_idle, wait_saved, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -201,11 +201,7 @@ def test_saved_notebook_reloads_with_its_conversation_and_no_credentials(open_pa
     page.click(".jp-Notebook:visible")
     page.keyboard.press("Control+s")
     saved = lab["root"] / "saved.ipynb"
-    deadline = time.monotonic() + 30
-    while "application/vnd.jupyter.widget-state+json" not in saved.read_text():
-        assert time.monotonic() < deadline, "the notebook was not saved with its widget state"
-        time.sleep(0.3)
-    text = saved.read_text()
+    text = wait_saved(saved, "application/vnd.jupyter.widget-state+json", "its widget state")
     assert "Remember this conversation" in text
     assert lab["emulator"].api_key not in text
     assert "Bearer" not in text

@@ -15,6 +15,7 @@ import sys
 import nbformat
 import pytest
 from PIL import Image
+from process_helpers import run_in_processes
 from test_widget import recording_comm, request, wait_idle  # noqa: F401  (the comm fixture)
 
 import sensenova_widget as snw
@@ -146,17 +147,9 @@ def _converse(home: str, tag: str, barrier, port_url: str, key: str) -> None:
 
 
 def test_two_kernels_conversing_into_one_store_lose_no_turn(emulator, tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    procs = [
-        ctx.Process(target=_converse, args=(str(tmp_path), tag, barrier, emulator.base_url, emulator.api_key))
-        for tag in ("a", "b")
-    ]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(120)
-        assert proc.exitcode == 0
+    barrier = multiprocessing.get_context("spawn").Barrier(2)
+    args = [(str(tmp_path), tag, barrier, emulator.base_url, emulator.api_key) for tag in "ab"]
+    run_in_processes(_converse, args)
     with open_store(tmp_path) as store:
         turns = store.load("shared")
     assert len(turns) == 60
@@ -194,7 +187,7 @@ def test_the_export_menu_gets_markdown_html_and_plain_text(client, tmp_path):
     panel = ChatPanel(client=client, name="menu", store=tmp_path)
     panel.ask(UNSAFE)
     wait_idle(panel)
-    answers = {kind: request(panel, "export", {"format": kind}, req_id=kind) for kind in ("md", "html", "text")}
+    answers = {k: request(panel, "export", {"format": k}, req_id=k) for k in ("md", "html", "text")}
     assert all(a["ok"] for a in answers.values()), answers
     md, page, text = (answers[k]["result"] for k in ("md", "html", "text"))
     assert md["filename"] == "menu.md" and page["mime"] == "text/html" and text["filename"] == "menu.txt"

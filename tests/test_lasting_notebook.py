@@ -38,7 +38,8 @@ def kernel_env(emulator, monkeypatch):
 
 def _run(cells: list[str], folder) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    resources = {"metadata": {"path": str(folder)}}
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources=resources).execute()
     return nb
 
 
