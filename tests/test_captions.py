@@ -294,6 +294,32 @@ def test_the_same_image_and_prompt_are_asked_once(client, emulator, cache_path):
     assert len(emulator.requests) == 6
 
 
+def test_captions_made_against_one_endpoint_are_not_served_for_another(client, emulator, cache_path):
+    df = frame(3)
+    caption(df, "image", client=client, cache=cache_path, progress=False)
+    assert len(emulator.requests) == 3
+    with snw.Emulator() as other:
+        elsewhere = Client(api_key=other.api_key, base_url=other.base_url)
+        out = caption(df, "image", client=elsewhere, cache=cache_path, progress=False)
+        assert len(other.requests) == 3 and out.attrs["sensenova_summary"]["from_cache"] == 0
+    again = caption(df, "image", client=client, cache=cache_path, progress=False)  # still cached for the first
+    assert len(emulator.requests) == 3 and again.attrs["sensenova_summary"]["from_cache"] == 3
+    kept = b"".join(path.read_bytes() for path in cache_path.parent.glob(cache_path.name + "*"))
+    assert emulator.api_key.encode() not in kept and other.api_key.encode() not in kept
+
+
+def test_changing_the_encoding_asks_again_and_sends_what_the_key_says(client, emulator, cache_path, monkeypatch):
+    df = frame(2)  # 64x48 pictures
+    caption(df, "image", client=client, cache=cache_path, progress=False)
+    monkeypatch.setattr(snw.media, "MAX_SIDE", 32)
+    out = caption(df, "image", client=client, cache=cache_path, progress=False)
+    assert len(emulator.requests) == 4 and out.attrs["sensenova_summary"]["from_cache"] == 0
+    assert all("32x24 RGB" in text for text in out["caption"])  # sent at the max_side the key was made with
+    monkeypatch.setattr(snw.media, "JPEG_QUALITY", 50)
+    caption(df, "image", client=client, cache=cache_path, progress=False)
+    assert len(emulator.requests) == 6
+
+
 def test_polars_in_polars_out(client, emulator, cache_path):
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"image": [png("red"), None, png("blue")], "kind": ["cup", "pen", "car"]})

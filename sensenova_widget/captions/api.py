@@ -113,6 +113,8 @@ def caption(
       first failure, keeps (and caches) what finished, and raises `CaptionError` (its
       `.partial` holds the result so far).
     cache: True (the user cache dir), a file path (shareable, e.g. by Dask workers), or False.
+      A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
+      JPEG quality), prompt, model and parameters.
     rpm: at most this many request starts a minute (the service allows about 60).
     params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers.
 

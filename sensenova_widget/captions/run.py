@@ -38,6 +38,12 @@ RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries g
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
 
+def encoding_settings() -> dict[str, Any]:
+    """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
+    since another encoding is another question to the model."""
+    return {"max_side": media.MAX_SIDE, "jpeg_quality": media.JPEG_QUALITY}
+
+
 class Run:
     """One caption() call: the worker body, the 429 observer, and the main thread's hand-out loop."""
 
@@ -55,6 +61,7 @@ class Run:
         self.model = model
         self.params = params
         self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
+        self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
         self.cache = cache
         self.limit = AIMDLimit(concurrency)
         self.rate = RateLimiter(rpm) if rpm else None
@@ -69,17 +76,18 @@ class Run:
             if self.cache is not None:
                 pairs = [media.keyed(value) for value in job.images]  # each image read and hashed once
                 images = [held for _, held in pairs]
-                key = cache_module.cache_key(
-                    [hash_ for hash_, _ in pairs], job.prompt, self.model, self.keyed
-                )
+                key = cache_module.cache_key([hash_ for hash_, _ in pairs], job.prompt, self.model, self.keyed,
+                                             endpoint=self.client.base_url, encoding=self.encoding)
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
                     return Outcome(text=hit.text, usage=usage, from_cache=True)
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
                 return Outcome(cancelled=True)
+            max_side = self.encoding["max_side"]
+            parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
             self.local.epoch = self.limit.epoch
-            reply = self.client.chat(job.prompt, images=images, model=self.model, **self.params)
+            reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 try:
