@@ -144,7 +144,8 @@ def caption(
 
     total = len(table)
     tally = Tally(total, tokens, progress_bar(total, progress))
-    run = Run(client=client, model=model, params=params, cache=store, concurrency=concurrency, rpm=rpm)
+    run = Run(client=client, model=model, params=params, cache=store, concurrency=concurrency, rpm=rpm,
+              stop_at_error=on_error == "raise")
 
     def summary() -> dict:
         return {
@@ -157,7 +158,7 @@ def caption(
         }
 
     try:
-        run.execute(jobs(table, prompt, fields), tally, stop_at_error=on_error == "raise")
+        run.execute(jobs(table, prompt, fields), tally)
     except BaseException as exc:
         tally.close()
         if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):

@@ -1,20 +1,22 @@
-"""The run of one caption() call: worker threads that send rows, and the hand-out that feeds them.
+"""The run of one caption() call: worker threads that take rows, send them, and keep the answers.
 
-Rows are handed out lazily (at most the in-flight limit at a time), and each image is hashed,
-looked up in the cache and encoded inside its worker just before its request, so memory follows
-the concurrency, not the row count. Every finished caption is committed to the cache by the
-worker that received it. 429s lower the in-flight limit (`pacing.AIMDLimit`); `rpm=` spaces
-request starts (`pacing.RateLimiter`).
+Each worker takes its next row itself the moment it finishes one (no hand-off through the main
+thread between two requests), so a freed slot is refilled at once. Rows are taken lazily, at
+most the in-flight limit at a time, and each image is hashed, looked up in the cache and encoded
+inside its worker just before its request, so memory follows the concurrency, not the row
+count. Every finished caption is committed to the cache by the worker that received it; the
+main thread only records outcomes (and is where an interrupt lands). 429s lower the in-flight
+limit (`pacing.AIMDLimit`); `rpm=` spaces request starts (`pacing.RateLimiter`).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_module
@@ -28,7 +30,7 @@ from .tally import Tally
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run"]
+__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -45,7 +47,11 @@ def encoding_settings() -> dict[str, Any]:
 
 
 class Run:
-    """One caption() call: the worker body, the 429 observer, and the main thread's hand-out loop."""
+    """One caption() call: the workers' loop, the 429 observer, and the main thread's recording.
+
+    Shared state (the rows iterator, the rows to try again, how many are in flight) is guarded by
+    one condition; a worker waits on it only when the limit is reached or nothing is left to take.
+    """
 
     def __init__(
         self,
@@ -56,6 +62,7 @@ class Run:
         cache: cache_module.ResultCache | None,
         concurrency: int,
         rpm: float | None,
+        stop_at_error: bool = False,
     ) -> None:
         self.client = client
         self.model = model
@@ -63,14 +70,22 @@ class Run:
         self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
         self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
         self.cache = cache
+        self.concurrency = concurrency
+        self.stop_at_error = stop_at_error
         self.limit = AIMDLimit(concurrency)
         self.rate = RateLimiter(rpm) if rpm else None
         self.stop = threading.Event()
         self.local = threading.local()  # the AIMD epoch a worker's current request started in
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sensenova-caption")
+        self._state = threading.Condition()
+        self._in_flight = 0
+        self._again: deque[Job] = deque()
+        self._exhausted = False
+        self._outcomes: queue.SimpleQueue[tuple[int, Outcome] | None] = queue.SimpleQueue()
+        self._crash: BaseException | None = None
 
     # ---- in a worker thread
     def work(self, job: Job) -> Outcome:
+        """One row: its images keyed and looked up in the cache, else encoded, sent and cached."""
         try:
             key, images = None, job.images
             if self.cache is not None:
@@ -90,14 +105,7 @@ class Run:
             reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
-                try:
-                    self.cache.put(
-                        key,
-                        cache_module.CachedReply(reply.text, reply.finish_reason, **usage),
-                        model=self.model,
-                    )
-                except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
-                    logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
+                self._keep(key, cache_module.CachedReply(reply.text, reply.finish_reason, **usage))
             self.limit.on_success()
             return Outcome(text=reply.text, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
@@ -106,62 +114,109 @@ class Run:
         finally:
             self.local.epoch = None
 
+    def _keep(self, key: str, reply: cache_module.CachedReply) -> None:
+        try:
+            self.cache.put(key, reply, model=self.model)
+        except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
+            logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
+
     def on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every HTTP attempt's status, retries included, in its own thread."""
         epoch = getattr(self.local, "epoch", None)
         if epoch is not None and response.status_code == 429:
             self.limit.on_rate_limited(epoch)
 
-    # ---- in the main thread
-    def execute(self, jobs: Iterator[Job | Ready], tally: Tally, stop_at_error: bool) -> None:
-        """Hand jobs to the workers as slots free up, recording each outcome in `tally` as it
-        arrives; with `stop_at_error`, hand out nothing more after the first failure."""
-        in_flight: dict[Future, Job] = {}
-        again: deque[Job] = deque()
-        exhausted = False
-        hooks = self._hooks()
-        hooks.append(self.on_response)
+    def serve(self, rows: Iterator[Job | Ready]) -> None:
+        """A worker's life: take a row, do it, pass its outcome on; end when nothing is left."""
         try:
-            while True:
-                while not self.stop.is_set() and len(in_flight) < self.limit.limit:
-                    job = again.popleft() if again else (None if exhausted else next(jobs, None))
-                    if job is None:
-                        exhausted = True
-                        break
+            while (job := self._take(rows)) is not None:
+                self._finish(job, self.work(job))
+        except BaseException as exc:  # e.g. the rows iterator failed: the main thread re-raises it
+            self._crash = self._crash or exc
+            self.halt()
+        finally:
+            self._outcomes.put(None)  # this worker has ended
+
+    def _take(self, rows: Iterator[Job | Ready]) -> Job | None:
+        with self._state:
+            while not self.stop.is_set():
+                if self._in_flight < self.limit.limit:
+                    job = self._again.popleft() if self._again else self._next_row(rows)
                     if isinstance(job, Ready):  # a gap, or a prompt that could not be made: nothing to send
-                        tally.record(job.index, job.outcome)
+                        self._outcomes.put((job.index, job.outcome))
                         continue
-                    in_flight[self.pool.submit(self.work, job)] = job
-                if not in_flight:
-                    return
-                done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = in_flight.pop(future)
-                    outcome = future.result()
-                    if outcome.cancelled:
-                        continue
-                    if outcome.rate_limited and job.requeues < RATE_LIMIT_REQUEUES and not self.stop.is_set():
-                        job.requeues += 1
-                        again.append(job)  # the limit is lower now; try it again later
-                        continue
-                    tally.record(job.index, outcome)
-                    if outcome.error and stop_at_error:
-                        self.stop.set()  # hand out nothing more; what is in flight finishes and is kept
-        except BaseException:
-            # An interrupt (or any error) in the main thread: stop handing out work, and keep
-            # every caption that finishes in flight (a second interrupt abandons the wait; the
-            # workers still commit their captions to the cache when they finish).
+                    if job is not None:
+                        self._in_flight += 1
+                        return job
+                    if self._in_flight == 0:  # nothing left, and nothing in flight can come back
+                        self._state.notify_all()
+                        return None
+                self._state.wait()
+            return None
+
+    def _next_row(self, rows: Iterator[Job | Ready]) -> Job | Ready | None:
+        if not self._exhausted:
+            row = next(rows, None)  # under the lock: a generator is not thread-safe
+            if row is not None:
+                return row
+            self._exhausted = True
+        return None
+
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        with self._state:
+            self._in_flight -= 1
+            if outcome.rate_limited and job.requeues < RATE_LIMIT_REQUEUES and not self.stop.is_set():
+                job.requeues += 1
+                self._again.append(job)  # the limit is lower now; try it again later
+            elif not outcome.cancelled:
+                self._outcomes.put((job.index, outcome))
+                if outcome.error is not None and self.stop_at_error:
+                    self.stop.set()  # hand out nothing more; what is in flight finishes and is kept
+                    self._state.notify_all()
+            self._state.notify()  # a slot is free (or the limit grew by one): one waiting worker may go
+
+    def halt(self) -> None:
+        """Hand out nothing more; the workers finish what they hold (and cache it) and end."""
+        with self._state:
             self.stop.set()
-            for future, job in list(in_flight.items()):
-                outcome = future.result()
-                if not outcome.cancelled:
-                    tally.record(job.index, outcome)
-            self.pool.shutdown(wait=True, cancel_futures=True)  # also a job the interrupt hit mid-submit
+            self._state.notify_all()
+
+    # ---- in the main thread
+    def execute(self, rows: Iterator[Job | Ready], tally: Tally) -> None:
+        """Start the workers and record each outcome in `tally` as it arrives, until all ended.
+
+        An interrupt (or any error) here stops the hand-out and keeps every caption that finishes
+        in flight before re-raising; a second interrupt abandons that wait (the workers still
+        commit their captions to the cache when they finish)."""
+        workers = [threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
+                   for n in range(self.concurrency)]
+        hooks = self.client.session.hooks.setdefault("response", [])
+        hooks.append(self.on_response)
+        ended = 0
+        try:
+            for worker in workers:
+                worker.start()
+            while ended < len(workers):
+                ended += self._record(tally)
+        except BaseException:
+            self.halt()
+            started = sum(worker.ident is not None for worker in workers)
+            while ended < started:
+                ended += self._record(tally)
             raise
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
             if self.on_response in hooks:
                 hooks.remove(self.on_response)
+        if self._crash is not None:
+            raise self._crash
 
-    def _hooks(self) -> list:
-        return self.client.session.hooks.setdefault("response", [])
+    def _record(self, tally: Tally) -> int:
+        """Record the next outcome (waking at least every POLL_SECONDS); 1 when a worker ended."""
+        try:
+            item = self._outcomes.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            return 0
+        if item is None:
+            return 1
+        tally.record(*item)
+        return 0
