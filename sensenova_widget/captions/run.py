@@ -145,12 +145,10 @@ class Run:
                     if isinstance(job, Ready):  # a gap, or a prompt that could not be made: nothing to send
                         self._outcomes.put((job.index, job.outcome))
                         continue
-                    if job is not None:
-                        self._in_flight += 1
-                        return job
-                    if self._in_flight == 0:  # nothing left, and nothing in flight can come back
-                        self._state.notify_all()
+                    if job is None:  # nothing left; a row that comes back is retried by its own worker
                         return None
+                    self._in_flight += 1
+                    return job
                 self._state.wait()
             return None
 
