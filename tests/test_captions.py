@@ -18,6 +18,9 @@ from PIL import Image
 import sensenova_widget as snw
 from sensenova_widget.cache import ResultCache
 from sensenova_widget.captions import CaptionError, caption
+from sensenova_widget.captions.rows import Job, Outcome
+from sensenova_widget.captions.run import Run
+from sensenova_widget.captions.tally import Tally
 from sensenova_widget.client import Client
 from sensenova_widget.errors import InvalidRequestError
 
@@ -425,3 +428,28 @@ def test_each_image_is_read_once_for_its_cache_key_and_its_request(client, emula
     out = caption(series, client=client, cache=cache_path, progress=False)
     assert out.notna().all() and len(emulator.requests) == 3
     assert [p.reads for p in series] == [1, 1, 1]
+
+
+class RateLimitedEarly(Run):
+    """The hand-out alone (no request is made): the first row halves the limit three times (16 -> 2)
+    and finishes at once, so most workers end up waiting for a slot when the rows run out."""
+
+    def work(self, job):
+        if job.index == 0:
+            for _ in range(3):
+                self.limit.on_rate_limited()
+        else:
+            time.sleep(0.02)
+        self.limit.on_success()
+        return Outcome(text=f"row {job.index}")
+
+
+def test_every_worker_ends_when_the_rows_run_out_under_a_lowered_limit(client):
+    rows = [Job(n, [None], f"row {n}") for n in range(16)]
+    tally = Tally(16, tokens=False, bar=None)
+    run = RateLimitedEarly(client=client, model="m", params={}, cache=None, concurrency=16, rpm=None)
+    runner = threading.Thread(target=run.execute, args=(iter(rows), tally), daemon=True)
+    runner.start()
+    runner.join(60)  # a guard against a hang, not a measure of speed
+    assert not runner.is_alive(), "workers waiting for a slot were never woken after the last row"
+    assert tally.texts == [f"row {n}" for n in range(16)] and run.limit.lowest == 2

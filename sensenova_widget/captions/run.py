@@ -146,6 +146,7 @@ class Run:
                         self._outcomes.put((job.index, job.outcome))
                         continue
                     if job is None:  # nothing left; a row that comes back is retried by its own worker
+                        self._state.notify()  # the next waiting worker ends too, and wakes the next
                         return None
                     self._in_flight += 1
                     return job
