@@ -78,7 +78,7 @@ for r in range({rounds}):
     wait_for(f"go-ours-{{r}}")
     panel.clear()
     started = time.perf_counter()
-    reply = panel.send({prompt!r})
+    reply = panel.ask({prompt!r})
     done(f"done-ours-{{r}}", {{"text": reply.text, "seconds": time.perf_counter() - started}})
     wait_for(f"go-naive-{{r}}")
     naive.text = ""

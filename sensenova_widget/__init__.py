@@ -17,7 +17,10 @@ _EXPORTS = {
     "Reply": "client",
     "Delta": "client",
     "Stream": "client",
+    "PreparedRequest": "client",
+    "Params": "params",
     "Conversation": "conversation",
+    "Outcome": "conversation",
     "to_part": "media",
     "image": "media",
     "video": "media",
@@ -65,10 +68,11 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .captions import caption
-    from .client import Client, Delta, Reply, Stream
+    from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
-    from .conversation import Conversation
+    from .conversation import Conversation, Outcome
     from .emulator import Emulator
     from .errors import *  # noqa: F403
     from .media import file_id, image, to_part, video
+    from .params import Params
     from .widget import ChatPanel

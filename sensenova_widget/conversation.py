@@ -6,90 +6,203 @@ policy decides which old media still travel). A reply that was stopped or failed
 partial text in the history, as the person saw it.
 
 Recording rules: a turn is recorded once its request was sent (a request refused by the checks
-before sending records nothing, and a refused `regenerate`/`edit_last` keeps the turn it would replace). The user's message is recorded first; the assistant's message
+before sending records nothing, and a refused `regenerate`/`edit_last` keeps the turn it would
+replace). The user's message is recorded first; the assistant's message
 follows when the reply ends with some text or a normal finish. A turn that failed before any
 text leaves the user's message last: `regenerate()` sends it again.
+
+How each reply ended is kept too (`last_outcome`, and `outcomes` for every reply asked), a stop
+included: `stop()` during a turn stops it even when its stream has not opened yet (the panel's
+Stop pressed while the request is being sent), so the panel, the magic and a transcript read
+the ending here rather than keeping their own flags.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Unpack
 
-from .client import Client, Delta, Prepared, Reply, Stream
+from . import protocol
+from .client import Client, Delta, PreparedRequest, Reply, Stream
+from .messages import text_message
+from .params import Params, ParamsDict
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "Outcome"]
 
 
-def _text_message(role: str, text: str) -> dict:
-    return {"role": role, "content": [{"type": "text", "text": text}]}
+@dataclass(frozen=True)
+class Outcome:
+    """How one reply ended: its finish reason (stop, length, sensitive, context, or `stopped`
+    when it was stopped early) and the error that broke it, if any (then the reason may be None)."""
+
+    finish_reason: str | None
+    error: BaseException | None = None
+    chars: int = 0  # how much text the reply had when it ended
+
+    @classmethod
+    def of(cls, live: Stream) -> Outcome:
+        """The ending a stream has reached (final once it is closed, ended or failed)."""
+        return cls(live.finish_reason, live.error, len(live.text))
+
+    @property
+    def stopped(self) -> bool:
+        return self.finish_reason == "stopped"
+
+    @property
+    def notice(self) -> str | None:
+        """What the ending means to a reader: a finish notice or the error (None for a plain stop)."""
+        if self.error is not None and not isinstance(self.error, KeyboardInterrupt):
+            one_line = getattr(self.error, "one_line", None)
+            return one_line() if one_line else f"{type(self.error).__name__}: {self.error}"
+        return protocol.FINISH_NOTICES.get(self.finish_reason or "")
 
 
 class Conversation:
     """A dialogue with the model: `ask`, `stream`, `regenerate`, `edit_last`, `clear`, `stop`."""
 
-    def __init__(self, client: Client | None = None, *, model: str | None = None, system: str | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> None:
         self.client = client if client is not None else Client()
         self.model = model
         self.system = system
-        self.params = params  # default sampling parameters (temperature=..., max_new_tokens=...)
+        self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
         self._messages: list[dict] = []
         self._lock = threading.Lock()
         self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
         self.last_reply: Reply | None = None
         self.last_error: BaseException | None = None
+        self.outcomes: list[Outcome] = []  # how each reply asked ended, in order
+        self._turn_open = False  # a turn was begun and has not ended
+        self._stop_requested = False  # stop() came during the open turn
 
     @property
     def messages(self) -> list[dict]:
         """The wire-shaped dialogue, system first when set (a copy: change it through the methods)."""
-        head = [_text_message("system", self.system)] if self.system else []
+        head = [text_message("system", self.system)] if self.system else []
         return head + list(self._messages)
 
+    @property
+    def last_outcome(self) -> Outcome | None:
+        """How the last reply ended (None before any reply, or after `clear`)."""
+        return self.outcomes[-1] if self.outcomes else None
+
     def __repr__(self) -> str:
-        return f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
+        return (
+            f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
+        )
 
     # ----------------------------------------------------------------- asking
-    def ask(self, text: str, *, images: Any = (), video: Any = None, stream: bool = True,
-            on_delta: Callable[[Delta], Any] | None = None, **params: Any) -> Reply:
+    def ask(
+        self,
+        text: str,
+        *,
+        images: Any = (),
+        video: Any = None,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Ask one turn and return the reply; with `stream=True` each `Delta` goes to `on_delta`."""
-        return self._run(None, self._user_message(text, images, video), stream, on_delta, params)
 
-    def stream(self, text: str, *, images: Any = (), video: Any = None, **params: Any) -> Stream:
+        def compose() -> tuple[None, dict]:
+            return None, self._user_message(text, images, video)
+
+        return self._run(compose, stream, on_delta, params, extra_headers)
+
+    def stream(
+        self,
+        text: str,
+        *,
+        images: Any = (),
+        video: Any = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Stream:
         """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
-        return self._send(None, self._user_message(text, images, video), params, stream=True)
 
-    def regenerate(self, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
-                   **params: Any) -> Reply:
+        def compose() -> tuple[None, dict]:
+            return None, self._user_message(text, images, video)
+
+        return self._send(compose, params, extra_headers, stream=True)
+
+    def regenerate(
+        self,
+        *,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Ask the last user turn again; its old reply is dropped once the new request is sent."""
-        with self._lock:
-            index = self._last_user_index()
-            message = self._messages[index]
-        return self._run(index, message, stream, on_delta, params)
 
-    def edit_last(self, text: str, *, stream: bool = True, on_delta: Callable[[Delta], Any] | None = None,
-                  **params: Any) -> Reply:
+        def compose() -> tuple[int, dict]:
+            with self._lock:
+                index = self._last_user_index()
+                return index, self._messages[index]
+
+        return self._run(compose, stream, on_delta, params, extra_headers)
+
+    def edit_last(
+        self,
+        text: str,
+        *,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Unpack[ParamsDict],
+    ) -> Reply:
         """Replace the last user turn's text (its media stay) and ask again; what followed it is
         dropped once the new request is sent."""
-        with self._lock:
-            index = self._last_user_index()
-            media = [part for part in self._messages[index]["content"] if part.get("type") != "text"]
-        message = {"role": "user", "content": media + [{"type": "text", "text": text}]}
-        return self._run(index, message, stream, on_delta, params)
+
+        def compose() -> tuple[int, dict]:
+            with self._lock:
+                index = self._last_user_index()
+                media = [part for part in self._messages[index]["content"] if part.get("type") != "text"]
+            return index, {"role": "user", "content": media + [{"type": "text", "text": text}]}
+
+        return self._run(compose, stream, on_delta, params, extra_headers)
 
     def clear(self) -> None:
         """Forget every turn (the system prompt stays)."""
         self.stop()
         with self._lock:
             self._messages.clear()
+            self.outcomes.clear()
             self.last_reply = self.last_error = None
 
+    # ----------------------------------------------------------------- stopping
+    def begin_turn(self) -> None:
+        """Say a turn is about to be asked (from another thread, say): a `stop()` from now on
+        stops it, even one that comes before its stream opens. `ask` and friends call it
+        themselves when it was not called."""
+        with self._lock:
+            self._turn_open = True
+            self._stop_requested = False
+
     def stop(self) -> None:
-        """Close the stream in flight, if any (thread-safe: the panel's Stop button calls it)."""
-        current = self.current_stream
+        """Stop the turn in progress: close its stream (thread-safe: the panel's Stop button calls
+        it), or, while its request is still being sent, close the stream as soon as it opens."""
+        with self._lock:
+            if self._turn_open:
+                self._stop_requested = True
+            current = self.current_stream
         if current is not None:
             current.close()
+
+    def ending(self, live: Stream) -> Outcome:
+        """How `live`, a stream of this conversation, ended (a stop included) as of now. Unlike
+        `last_outcome` it is right at once after a `stop()`, even while the thread reading the
+        stream is still winding it up and has not recorded it yet."""
+        return Outcome.of(live)
 
     # ----------------------------------------------------------------- inside
     def _last_user_index(self) -> int:
@@ -100,45 +213,76 @@ class Conversation:
 
     def _user_message(self, text: str, images: Any, video: Any) -> dict:
         """The turn as wire parts, media encoded now and never again."""
-        return {"role": "user", "content": self.client._media_parts(images, video) + [{"type": "text", "text": text}]}
+        return {
+            "role": "user",
+            "content": self.client.media_parts(images, video) + [{"type": "text", "text": text}],
+        }
 
-    def _prepare(self, messages: list[dict], stream: bool, params: dict) -> Prepared:
-        merged = {**self.params, **params}
-        model = merged.pop("model", None) or self.model
-        return self.client._prepare(messages, stream=stream, model=model, images=None, video=None,
-                                    system=self.system or None, **merged)
+    def _prepare(
+        self, messages: list[dict], stream: bool, params: dict, extra_headers: dict | None
+    ) -> PreparedRequest:
+        base = replace(self.params, model=self.model or self.params.model, system=self.system or None)
+        return self.client.prepare(
+            messages, Params.of(**params).over(base), stream=stream, extra_headers=extra_headers
+        )
 
-    def _run(self, start: int | None, message: dict, stream: bool, on_delta: Callable[[Delta], Any] | None,
-             params: dict) -> Reply:
+    def _run(
+        self,
+        compose: Callable[[], tuple[int | None, dict]],
+        stream: bool,
+        on_delta: Callable[[Delta], Any] | None,
+        params: dict,
+        extra_headers: dict | None,
+    ) -> Reply:
         if not stream:
-            return self._send(start, message, params, stream=False)
-        with self._send(start, message, params, stream=True) as live:
+            return self._send(compose, params, extra_headers, stream=False)
+        with self._send(compose, params, extra_headers, stream=True) as live:
             for delta in live:
                 if on_delta is not None:
                     on_delta(delta)
         return live.reply
 
-    def _send(self, start: int | None, message: dict, params: dict, *, stream: bool) -> Any:
+    def _send(
+        self,
+        compose: Callable[[], tuple[int | None, dict]],
+        params: dict,
+        extra_headers: dict | None,
+        *,
+        stream: bool,
+    ) -> Any:
         """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply.
 
-        `message` follows the recorded messages before `start` (all of them when None); those from
-        `start` on are dropped only once the request passed the checks, so a refused one changes nothing.
+        `compose()` gives (start, message): `message` follows the recorded messages before `start`
+        (all of them when None); those from `start` on are dropped only once the request passed
+        the checks, so a refused one changes nothing.
         """
-        extra_headers = params.pop("extra_headers", None)
         with self._lock:
-            earlier = self._messages[:start]
-        prepared = self._prepare(earlier + [message], stream, params)
+            if not self._turn_open:  # else begin_turn() was called, and a stop may already be waiting
+                self._turn_open, self._stop_requested = True, False
+        try:
+            start, message = compose()
+            with self._lock:
+                earlier = self._messages[:start]
+            prepared = self._prepare(earlier + [message], stream, params, extra_headers)
+        except BaseException:
+            self._end_turn(None)  # nothing was sent: nothing to record
+            raise
         self._record_user(start, message)
         try:
-            sent = (self.client._open_stream if stream else self.client._send_chat)(prepared, extra_headers)
+            sent = self.client.open_stream(prepared) if stream else self.client.send(prepared)
         except BaseException as exc:
             self.last_error = exc
+            self._end_turn(Outcome(None, exc))
             raise
-        if stream:
+        if not stream:
+            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text)))
+            return sent
+        sent.add_done_callback(self._stream_done)
+        with self._lock:
             self.current_stream = sent
-            sent.add_done_callback(self._stream_done)
-        else:
-            self._record_reply(sent)
+            stop = self._stop_requested
+        if stop:  # a stop came while the request was being sent
+            sent.close()
         return sent
 
     def _record_user(self, start: int | None, message: dict) -> None:
@@ -152,10 +296,17 @@ class Conversation:
         if self.current_stream is live:
             self.current_stream = None
         self.last_error = live.error
-        self._record_reply(live.reply)
+        self._record_reply(live.reply, Outcome.of(live))
 
-    def _record_reply(self, reply: Reply) -> None:
+    def _record_reply(self, reply: Reply, outcome: Outcome) -> None:
         with self._lock:
             self.last_reply = reply
             if reply.text or reply.finish_reason not in (None, "stopped"):
-                self._messages.append(_text_message("assistant", reply.text))
+                self._messages.append(text_message("assistant", reply.text))
+        self._end_turn(outcome)
+
+    def _end_turn(self, outcome: Outcome | None) -> None:
+        with self._lock:
+            self._turn_open = self._stop_requested = False
+            if outcome is not None:
+                self.outcomes.append(outcome)

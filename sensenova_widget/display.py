@@ -7,14 +7,13 @@ update would also re-send the whole text every time (what chatlas does too).
 
 Model output is untrusted text: a notebook's own outputs are *trusted* by JupyterLab, which then
 neither sanitizes Markdown nor blocks `<script>` in it. So `markdown_html` renders Markdown in
-the kernel with raw HTML escaped and unsafe links dropped (mistune, `escape=True`), and the
+the kernel (`render`: raw HTML escaped, only safe links, remote images as links), and the
 final output is that HTML plus a text/plain twin; nothing from the model reaches the page as
 markup.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import queue
 import sys
@@ -31,8 +30,10 @@ _CURSOR = " \u258c"  # a block cursor while text is still arriving
 
 
 def markdown_html(text: str) -> str:
-    """Markdown -> HTML with any raw HTML escaped and javascript:/data: links defused."""
-    return _markdown()(text)
+    """Markdown -> one self-contained, safe HTML output (see `render`: no script, no fetch)."""
+    from .render import output_html
+
+    return output_html(text)
 
 
 def footer_html(lines: list[str]) -> str:
@@ -40,14 +41,8 @@ def footer_html(lines: list[str]) -> str:
     if not lines:
         return ""
     body = "<br>".join(html.escape(line) for line in lines)
-    return f'<div class="sensenova-footer" style="color: #888; font-size: 0.85em; margin-top: 0.4em">{body}</div>'
-
-
-@functools.cache
-def _markdown() -> Callable[[str], str]:
-    import mistune
-
-    return mistune.create_markdown(escape=True, plugins=["strikethrough", "table", "url", "math"])
+    style = "color: #888; font-size: 0.85em; margin-top: 0.4em"
+    return f'<div class="sensenova-footer" style="{style}">{body}</div>'
 
 
 class LiveDisplay:
@@ -132,12 +127,13 @@ class LiveDisplay:
             raise
 
     def finish(self, bundle: dict[str, str]) -> None:
-        """Replace the output with its final form, a mimebundle such as `{"text/html": ..., "text/plain": ...}`."""
+        """Replace the output with its final form, a mimebundle such as
+        `{"text/html": ..., "text/plain": ...}`."""
         self._dirty = False
         if self._terminal:
             plain = bundle.get("text/plain", "")
             if self.text and plain.startswith(self.text):
-                print(plain[len(self.text):])  # the rest: the footer
+                print(plain[len(self.text) :])  # the rest: the footer
             else:
                 print(("\n" if self.text else "") + plain)
             return

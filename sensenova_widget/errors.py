@@ -7,6 +7,8 @@ credential: they are built only from the server's words and the caller's non-sec
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -23,7 +25,19 @@ __all__ = [
     "StreamError",
     "MediaError",
     "error_for_status",
+    "error_for_code",
+    "error_fields",
+    "error_from_response",
+    "quote",
+    "shorten",
+    "CODE_STATUS",
+    "OK_CODES",
 ]
+
+QUOTE_CHARS = 200
+# The service's error codes and the HTTP status each goes with (spec, "Errors").
+CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
+OK_CODES = (0, "0", None)  # a `status.code` that means no error
 
 
 class SenseNovaError(Exception):
@@ -63,7 +77,10 @@ class SenseNovaError(Exception):
         return f"{self.message} ({', '.join(extra)})" if extra else self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r}, request_id={self.request_id!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r})"
+        )
 
 
 class InvalidRequestError(SenseNovaError):
@@ -131,3 +148,74 @@ def error_for_status(status: int) -> type[SenseNovaError]:
     if status >= 500 or status == 408:
         return ServerError
     return SenseNovaError
+
+
+def error_for_code(
+    code: int | str | None,
+    message: str | None,
+    *,
+    request_id: str | None = None,
+    details: Any = None,
+    cls: type[SenseNovaError] | None = None,
+    **kw: Any,
+) -> SenseNovaError:
+    """The error for a service error code met in a 200 reply or a stream event (typed by its status)."""
+    status = CODE_STATUS.get(code) if isinstance(code, int) else None
+    kind = cls or error_for_status(status or 500)
+    return kind(
+        message or "the service reported an error",
+        status=status,
+        code=code,
+        request_id=request_id,
+        details=details,
+        **kw,
+    )
+
+
+def shorten(text: str) -> str:
+    """`text` on one line, cut to QUOTE_CHARS: fit for an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3] + "..."
+
+
+def quote(body: bytes | str) -> str:
+    """The start of a body that is not the service's JSON, quoted so it is shown, never run."""
+    return repr(shorten(body.decode("utf-8", "replace") if isinstance(body, bytes) else body))
+
+
+def error_fields(payload: Any) -> tuple[int | str | None, str | None, Any]:
+    """(code, message, details) from `{"error": {...}}` or a non-zero `{"status": {...}}`."""
+    if not isinstance(payload, Mapping):
+        return None, None, None
+    error = payload.get("error")
+    if isinstance(error, Mapping):
+        return error.get("code"), error.get("message"), error.get("details")
+    if isinstance(error, str) and error:
+        return None, error, None
+    status = payload.get("status")
+    if isinstance(status, Mapping) and status.get("code") not in OK_CODES:
+        return status.get("code"), status.get("message"), status.get("details")
+    return None, None, None
+
+
+def error_from_response(response: Any) -> SenseNovaError:
+    """The typed error for an HTTP error reply (a `requests.Response`); reads, so releases, its body."""
+    status = response.status_code
+    request_id = response.headers.get("x-request-id")
+    body = response.content
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    code, message, details = error_fields(payload)
+    if message is None:
+        if not body.strip():
+            kind = "an empty body"
+        elif payload is None:
+            kind = "a body that is not JSON: " + quote(body)
+        else:
+            kind = "JSON without an error: " + quote(body)
+        message = f"HTTP {status} {response.reason or ''}".rstrip() + f" with {kind}"
+    if status == 401:
+        message += " (check SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY)"
+    return error_for_status(status)(message, status=status, code=code, request_id=request_id, details=details)

@@ -16,27 +16,13 @@ The input is never mutated: new message dicts and content lists are returned.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from .errors import InvalidRequestError
-from .protocol import IMAGE_PART_TYPES, MAX_IMAGES, MAX_VIDEOS, VIDEO_PART_TYPES, media_count_problem
+from .protocol import MAX_IMAGES, MAX_VIDEOS, media_count_problem, media_kind, plural
 
 POLICIES = ("recent", "error")
 MARKERS = {"image": "[earlier image omitted]", "video": "[earlier video omitted]"}
 LIMITS = {"image": MAX_IMAGES, "video": MAX_VIDEOS}
-
-
-def _kind(part: Any) -> str | None:
-    if isinstance(part, Mapping):
-        if part.get("type") in IMAGE_PART_TYPES:
-            return "image"
-        if part.get("type") in VIDEO_PART_TYPES:
-            return "video"
-    return None
-
-
-def _plural(n: int, kind: str) -> str:
-    return f"{n} {kind}" + ("s" if n != 1 else "")
 
 
 def _counts(parts: list[tuple[int, int, str]]) -> tuple[int, int]:
@@ -47,27 +33,46 @@ def _counts(parts: list[tuple[int, int, str]]) -> tuple[int, int]:
 def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[list[dict], list[str]]:
     """(messages that fit the media limits, notices of what was omitted); see the module doc."""
     if policy not in POLICIES:
-        raise InvalidRequestError(f"history_media={policy!r} is not allowed: expected one of "
-                                  f"{', '.join(repr(p) for p in POLICIES)}.", field="history_media")
+        raise InvalidRequestError(
+            f"history_media={policy!r} is not allowed: expected one of "
+            f"{', '.join(repr(p) for p in POLICIES)}.",
+            field="history_media",
+        )
     out = [dict(m) if isinstance(m, Mapping) else m for m in messages]
     for message in out:
         if isinstance(message, dict) and isinstance(message.get("content"), list):
             message["content"] = list(message["content"])
     # every medium as (message index, part index, kind), oldest first
-    media = [(i, j, kind) for i, m in enumerate(out) if isinstance(m, dict) and isinstance(m.get("content"), list)
-             for j, part in enumerate(m["content"]) if (kind := _kind(part))]
-    last_user = max((i for i, m in enumerate(out) if isinstance(m, dict) and m.get("role") == "user"), default=None)
+    media = [
+        (i, j, kind)
+        for i, m in enumerate(out)
+        if isinstance(m, dict) and isinstance(m.get("content"), list)
+        for j, part in enumerate(m["content"])
+        if (kind := media_kind(part))
+    ]
+    last_user = max(
+        (i for i, m in enumerate(out) if isinstance(m, dict) and m.get("role") == "user"), default=None
+    )
     newest_turn = [item for item in media if item[0] == last_user]
     problem = media_count_problem(*_counts(newest_turn))
     if problem:
-        raise InvalidRequestError(f"the newest message carries {': '.join(problem)}; send fewer media in this turn.",
-                                  field="messages", code=3, status=400)
+        raise InvalidRequestError(
+            f"the newest message carries {': '.join(problem)}; send fewer media in this turn.",
+            field="messages",
+            code=3,
+            status=400,
+        )
     problem = media_count_problem(*_counts(media))
     if problem is None:
         return out, []
     if policy == "error":
-        raise InvalidRequestError(f"the conversation carries {': '.join(problem)}. Use history_media='recent' to "
-                                  "replace older media with a short note.", field="messages", code=3, status=400)
+        raise InvalidRequestError(
+            f"the conversation carries {': '.join(problem)}. Use history_media='recent' to "
+            "replace older media with a short note.",
+            field="messages",
+            code=3,
+            status=400,
+        )
     keep_kind = media[-1][2]
     kept = 0
     omitted = {"image": 0, "video": 0}
@@ -82,8 +87,8 @@ def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[li
         if not n:
             continue
         if kind == keep_kind:
-            why = f" to stay within {_plural(LIMITS[kind], kind)} per request"
+            why = f" to stay within {plural(LIMITS[kind], kind)} per request"
         else:
             why = f": images and a video cannot travel in one request, and the newest medium is {'an' if keep_kind == 'image' else 'a'} {keep_kind}"
-        notices.append(f"{_plural(n, 'earlier ' + kind)} omitted{why}")
+        notices.append(f"{plural(n, 'earlier ' + kind)} omitted{why}")
     return out, notices

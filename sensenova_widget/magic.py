@@ -47,8 +47,10 @@ FORMATS = ("markdown", "text", "code", "json")
 PARAMETERS = tuple(protocol.PARAMETERS)  # max_new_tokens, repetition_penalty, temperature, top_p
 CONNECTION_KEYS = ("base_url", "file_base_url")
 CONFIG_KEYS = ("model", "system") + PARAMETERS + CONNECTION_KEYS
-LINE_USAGE = ("usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
-              "  config keys: " + ", ".join(CONFIG_KEYS))
+LINE_USAGE = (
+    "usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
+    "  config keys: " + ", ".join(CONFIG_KEYS)
+)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -87,7 +89,9 @@ class SenseNovaMagics(Magics):
         if self._client is None:
             from .client import Client
 
-            self._client = Client(**{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings})
+            self._client = Client(
+                **{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings}
+            )
         return self._client
 
     @client.setter
@@ -98,10 +102,18 @@ class SenseNovaMagics(Magics):
 
     @magic_arguments(name="%sensenova")
     @argument("-m", "--model", help="model id (default: `%%sensenova config model=` or the client's)")
-    @argument("-i", "--image", action="append", default=[], metavar="EXPR",
-              help="an expression giving an image-like value or a list/tuple/Series of them, e.g. "
-                   "-i photo -i df.image[:3] -i \"imgs[0]\" (quote an expression with spaces); repeatable")
-    @argument("-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))")
+    @argument(
+        "-i",
+        "--image",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="an expression giving an image-like value or a list/tuple/Series of them, e.g. "
+        '-i photo -i df.image[:3] -i "imgs[0]" (quote an expression with spaces); repeatable',
+    )
+    @argument(
+        "-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))"
+    )
     @argument("-s", "--system", metavar="TEXT", help="system prompt")
     @argument("--temperature", type=float, metavar="T", help="sampling temperature in (0, 2]")
     @argument("--top-p", type=float, metavar="P", help="nucleus sampling in the open interval (0, 1)")
@@ -109,8 +121,14 @@ class SenseNovaMagics(Magics):
     @argument("--repetition-penalty", type=float, metavar="R", help="in (0, 2]; 1 = no penalty")
     @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
     @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
-    @argument("-f", "--format", choices=FORMATS, default="markdown", metavar="FORMAT",
-              help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)")
+    @argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        metavar="FORMAT",
+        help="markdown (default), text, code (offers the code as the next cell), json (pretty-printed)",
+    )
     @argument("--chat", metavar="NAME", help="continue the named conversation across cells")
     @argument("--new", action="store_true", help="restart the --chat conversation")
     @cell_magic("sensenova")
@@ -153,16 +171,17 @@ class SenseNovaMagics(Magics):
             conversation = self._conversation(args.chat, new=args.new, model=model, system=system)
             if args.system is not None:
                 conversation.system = args.system  # a later cell may change the chat's system prompt
-            call = dict(images=images, video=video, **params)
-            if model:
-                call["model"] = model  # the cell's or the session's current choice, each turn
-            start = partial(conversation.stream, prompt, **call)
-            wait = partial(conversation.ask, prompt, stream=False, **call)
         else:
-            call = dict(images=images, video=video, system=system, model=model, **params)
-            start = partial(client.stream, prompt, **call)
-            wait = partial(client.chat, prompt, **call)
-        reply, failure = self._wait(wait, args) if args.no_stream else self._stream(start, args)
+            conversation = self._one_off(model=model, system=system)
+        call = dict(images=images, video=video, **params)
+        if model:
+            call["model"] = model  # the cell's or the session's current choice, each turn
+        start = partial(conversation.stream, prompt, **call)
+        wait = partial(conversation.ask, prompt, stream=False, **call)
+        if args.no_stream:
+            reply, failure = self._wait(wait, args)
+        else:
+            reply, failure = self._stream(start, args, conversation)
         if reply is not None:
             self._store(reply, args.out)
         if isinstance(failure, KeyboardInterrupt):
@@ -205,27 +224,34 @@ class SenseNovaMagics(Magics):
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
         return parts
 
-    def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
-        from .conversation import Conversation
+    def _one_off(self, *, model: str | None, system: str | None) -> Any:
+        """A conversation of one turn for a cell without --chat (kept nowhere): the same path as
+        a named chat, so both read how the reply ended from the conversation."""
+        from .conversation import Conversation  # (the client and requests load on first use)
 
+        return Conversation(self.client, model=model, system=system)
+
+    def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
         if new or name not in self.chats:
-            self.chats[name] = Conversation(self.client, model=model, system=system)
+            self.chats[name] = self._one_off(model=model, system=system)
         conversation = self.chats[name]
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
 
-    def _stream(self, start: Callable[[], Any], args: Any) -> tuple[Any, BaseException | None]:
-        """Stream into one display; an interrupt or an error keeps the text that arrived."""
+    def _stream(
+        self, start: Callable[[], Any], args: Any, conversation: Any
+    ) -> tuple[Any, BaseException | None]:
+        """Stream into one display; an interrupt or an error keeps the text that arrived.
+        How the reply ended (stopped by the interrupt, say) is read from the conversation."""
         live = LiveDisplay().start()
         stream, failure = None, None
         try:
             stream = start()
             with stream:
-                live.follow((delta.text for delta in stream), stop=stream.close)
+                live.follow((delta.text for delta in stream), stop=conversation.stop)
         except KeyboardInterrupt as err:
             failure = err
-            if stream is not None:
-                stream.close()
+            conversation.stop()
         except SenseNovaError as err:
             failure = SenseNovaCellError(err.one_line())
         reply = stream.reply if stream is not None else None
@@ -233,9 +259,9 @@ class SenseNovaMagics(Magics):
             live.finish({"text/plain": live.text or "(no reply: see the error below)"})
             return None, failure
         notes = []
-        if isinstance(failure, KeyboardInterrupt):
-            reply.finish_reason = reply.finish_reason or "stopped"  # the interrupt is this caller's stop
-        elif failure is not None:
+        # how it ended, "stopped" by the interrupt included (conversation.stop() above)
+        reply.finish_reason = conversation.ending(stream).finish_reason
+        if failure is not None and not isinstance(failure, KeyboardInterrupt):
             notes.append("Incomplete: the reply broke off with the error below.")
         self._show(live, reply, args.format, notes)
         return reply, failure
@@ -273,10 +299,19 @@ class SenseNovaMagics(Magics):
             except ValueError as err:
                 notes.insert(0, f"The reply is not JSON ({err}); shown as text.")
                 shown = text
-            live.finish({"text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
-                         "text/plain": _with_notes(shown, notes)})
+            live.finish(
+                {
+                    "text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
+                    "text/plain": _with_notes(shown, notes),
+                }
+            )
         else:
-            live.finish({"text/html": markdown_html(text) + footer_html(notes), "text/plain": _with_notes(text, notes)})
+            live.finish(
+                {
+                    "text/html": markdown_html(text) + footer_html(notes),
+                    "text/plain": _with_notes(text, notes),
+                }
+            )
 
     def _store(self, reply: Any, out: str | None) -> None:
         """The Reply becomes the cell's result (`_`, `Out[n]`) without being displayed again."""
@@ -307,7 +342,12 @@ class SenseNovaMagics(Magics):
         except ValueError as err:
             raise UsageError(f"{err}\n{LINE_USAGE}") from None
         command, rest = (words[0], words[1:]) if words else ("", [])
-        commands = {"models": self._models, "config": self._config, "chats": self._chats, "history": self._history}
+        commands = {
+            "models": self._models,
+            "config": self._config,
+            "chats": self._chats,
+            "history": self._history,
+        }
         if command not in commands:
             said = f"unknown command {command!r}" if command else "a command is needed"
             raise UsageError(f"{said}\n{LINE_USAGE}")
@@ -325,7 +365,9 @@ class SenseNovaMagics(Magics):
         for word in rest:
             key, sep, value = word.partition("=")
             if not sep or key not in CONFIG_KEYS:
-                raise UsageError(f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}")
+                raise UsageError(
+                    f"config {word!r}: expected key=value with key one of {', '.join(CONFIG_KEYS)}"
+                )
             self._set(key, value)
         if not rest:
             try:
@@ -386,13 +428,17 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
     except Exception as err:
         field = _failing_field(formatter, template, namespace)
         where = f"{{{field}}}" if field is not None else "the braces"
-        raise SenseNovaCellError(f"The prompt's {where} could not be filled in: {type(err).__name__}: {err}. "
-                                 "Write {{ and }} for literal braces.") from None
+        raise SenseNovaCellError(
+            f"The prompt's {where} could not be filled in: {type(err).__name__}: {err}. "
+            "Write {{ and }} for literal braces."
+        ) from None
 
 
 def _failing_field(formatter: FullEvalFormatter, template: str, namespace: Mapping[str, Any]) -> str | None:
     try:
-        fields = [(f + ":" + spec if spec else f) for _, f, spec, _ in formatter.parse(template) if f is not None]
+        fields = [
+            (f + ":" + spec if spec else f) for _, f, spec, _ in formatter.parse(template) if f is not None
+        ]
     except ValueError:
         return None
     for field in fields:
@@ -454,7 +500,7 @@ def message_summary(message: Mapping[str, Any], width: int = 300) -> str:
 def _default(key: str, client: Any) -> str:
     """What applies when the session sets nothing: the client's or the server's default."""
     if key in PARAMETERS:
-        return f"server default {protocol.PARAMETERS[key][6]}"
+        return f"server default {protocol.PARAMETERS[key].default}"
     if client is None:
         return "default"
     if key == "model":

@@ -100,16 +100,27 @@ def media_kind(value: Any) -> str:
 
 def staged_item(value: Any, label: str | None = None) -> dict:
     """The browser's view of a staged value: id, kind, label and a thumbnail (never the value)."""
-    return {"id": new_id(), "kind": media_kind(value), "label": label or media.describe(value),
-            "thumb": thumbnail_url(value)}
+    return {
+        "id": new_id(),
+        "kind": media_kind(value),
+        "label": label or media.describe(value),
+        "thumb": thumbnail_url(value),
+    }
 
 
 def parameter_specs() -> dict[str, dict]:
     """protocol.PARAMETERS as the browser's settings form needs them."""
     specs = {}
-    for name, (kind, low, low_in, high, high_in, allowed, default) in protocol.PARAMETERS.items():
-        specs[name] = {"min": low, "max": high, "min_inclusive": low_in, "max_inclusive": high_in,
-                       "integer": kind is int, "allowed": allowed, "default": default}
+    for name, spec in protocol.PARAMETERS.items():
+        specs[name] = {
+            "min": spec.low,
+            "max": spec.high,
+            "min_inclusive": spec.low_inclusive,
+            "max_inclusive": spec.high_inclusive,
+            "integer": spec.type is int,
+            "allowed": spec.allowed,
+            "default": spec.default,
+        }
     return specs
 
 
@@ -126,21 +137,44 @@ def check_staged(items: list[Mapping[str, Any]]) -> None:
 
 
 def user_turn(text: str, attachments: list[Mapping[str, Any]]) -> dict:
-    return {"id": new_id(), "role": "user", "text": text,
-            "attachments": [{"kind": a["kind"], "label": a["label"], "thumb": a.get("thumb")} for a in attachments]}
+    return {
+        "id": new_id(),
+        "role": "user",
+        "text": text,
+        "attachments": [
+            {"kind": a["kind"], "label": a["label"], "thumb": a.get("thumb")} for a in attachments
+        ],
+    }
 
 
 def assistant_turn(model: str) -> dict:
-    return {"id": new_id(), "role": "assistant", "text": "", "status": "streaming", "model": model,
-            "finish_reason": None, "notice": None, "omitted": [], "usage": None, "error": None}
+    return {
+        "id": new_id(),
+        "role": "assistant",
+        "text": "",
+        "status": "streaming",
+        "model": model,
+        "finish_reason": None,
+        "notice": None,
+        "omitted": [],
+        "usage": None,
+        "error": None,
+    }
 
 
 def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dict:
     """The assistant turn once its stream ended (`reply` a `Reply`, partial after a failure):
     text set once, with its ending explained."""
-    return {**turn, "text": reply.text, "finish_reason": reply.finish_reason, "notice": reply.notice,
-            "omitted": list(reply.omitted), "usage": dict(reply.usage) or None, "error": error,
-            "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done")}
+    return {
+        **turn,
+        "text": reply.text,
+        "finish_reason": reply.finish_reason,
+        "notice": reply.notice,
+        "omitted": list(reply.omitted),
+        "usage": dict(reply.usage) or None,
+        "error": error,
+        "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done"),
+    }
 
 
 def refused_turns(turns: list[dict], error: str) -> list[dict]:
@@ -176,5 +210,9 @@ def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def picker_entry(name: str, value: Any) -> dict:
-    return {"name": name, "kind": media_kind(value), "description": media.describe(value),
-            "thumb": thumbnail_url(value)}
+    return {
+        "name": name,
+        "kind": media_kind(value),
+        "description": media.describe(value),
+        "thumb": thumbnail_url(value),
+    }

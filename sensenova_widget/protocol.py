@@ -8,7 +8,7 @@ function, so the two can never disagree about what the service accepts.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from .errors import InvalidRequestError
 
@@ -40,12 +40,26 @@ FINISH_NOTICES = {
     "stopped": "Stopped: the reply was interrupted before it finished.",
 }
 
-# name: (type, low, low inclusive, high, high inclusive, what is allowed, server default)
-PARAMETERS: dict[str, tuple[type, float, bool, float, bool, str, Any]] = {
-    "max_new_tokens": (int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
-    "repetition_penalty": (float, 0, False, 2, True, "a number in (0, 2]", 1.0),
-    "temperature": (float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places", 0.8),
-    "top_p": (float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
+
+
+class ParameterSpec(NamedTuple):
+    """The allowed range of one sampling parameter, with the spec's open or closed ends."""
+
+    type: type
+    low: float
+    low_inclusive: bool
+    high: float
+    high_inclusive: bool
+    allowed: str  # what is allowed, in the words an error message uses
+    default: Any  # what the server uses when the parameter is not sent
+
+
+PARAMETERS: dict[str, ParameterSpec] = {
+    "max_new_tokens": ParameterSpec(int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
+    "repetition_penalty": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2]", 1.0),
+    "temperature": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places",
+                                 0.8),
+    "top_p": ParameterSpec(float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
 }
 
 
@@ -58,31 +72,43 @@ def _invalid(field: str, value: Any, allowed: str) -> InvalidRequestError:
 
 def validate_parameter(name: str, value: Any) -> None:
     """Check one sampling parameter against its range, with the spec's open or closed ends."""
-    kind, low, low_in, high, high_in, allowed, _ = PARAMETERS[name]
+    spec = PARAMETERS[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(name, value, allowed)
-    if kind is int and not (isinstance(value, int) or float(value).is_integer()):
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
+    if spec.type is int and not (isinstance(value, int) or float(value).is_integer()):
+        raise _invalid(name, value, spec.allowed)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _invalid(name, value, allowed)
-    above = value >= low if low_in else value > low
-    below = value <= high if high_in else value < high
+        raise _invalid(name, value, spec.allowed)
+    above = value >= spec.low if spec.low_inclusive else value > spec.low
+    below = value <= spec.high if spec.high_inclusive else value < spec.high
     if not (above and below):
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
     if name == "temperature" and round(value, 6) != value:
-        raise _invalid(name, value, allowed)
+        raise _invalid(name, value, spec.allowed)
 
 
-def part_kind(part: Mapping[str, Any]) -> str:
-    """'text', 'image' or 'video' for a wire part; a part is read by its `type` alone."""
-    kind = part.get("type")
-    if kind == "text":
-        return "text"
+def media_kind(part: Any) -> str | None:
+    """'image' or 'video' for a media part, None for a text part, an unknown type or no part.
+
+    The one reading of what kind a part is, by its `type` alone: `part_kind`, `count_media`,
+    the history policy and the media layer all ask here.
+    """
+    kind = part.get("type") if isinstance(part, Mapping) else None
     if kind in IMAGE_PART_TYPES:
         return "image"
     if kind in VIDEO_PART_TYPES:
         return "video"
-    raise _invalid("type", kind, "one of " + ", ".join(PART_TYPES))
+    return None
+
+
+def part_kind(part: Mapping[str, Any]) -> str:
+    """'text', 'image' or 'video' for a wire part; an unknown `type` is an InvalidRequestError."""
+    kind = media_kind(part)
+    if kind is not None:
+        return kind
+    if part.get("type") == "text":
+        return "text"
+    raise _invalid("type", part.get("type"), "one of " + ", ".join(PART_TYPES))
 
 
 def _validate_part(part: Any, where: str) -> str:
@@ -103,21 +129,21 @@ def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
         content = message.get("content")
         if isinstance(content, list):
             for part in content:
-                if isinstance(part, Mapping) and part.get("type") in IMAGE_PART_TYPES:
-                    images += 1
-                elif isinstance(part, Mapping) and part.get("type") in VIDEO_PART_TYPES:
-                    videos += 1
+                kind = media_kind(part)
+                images += kind == "image"
+                videos += kind == "video"
     return images, videos
 
 
-def _plural(n: int, kind: str) -> str:
+def plural(n: int, kind: str) -> str:
+    """"1 image", "2 images": how every message about media counts names them."""
     return f"{n} {kind}" + ("s" if n != 1 else "")
 
 
 def media_count_problem(images: int, videos: int) -> tuple[str, str] | None:
     """(what was counted, what is allowed) when the counts break the limits, else None."""
     if images and videos:
-        return f"{_plural(images, 'image')} and {_plural(videos, 'video')}", "images or a video in one request, never both"
+        return f"{plural(images, 'image')} and {plural(videos, 'video')}", "images or a video in one request, never both"
     if images > MAX_IMAGES:
         return f"{images} images", f"at most {MAX_IMAGES} images in one request"
     if videos > MAX_VIDEOS:
@@ -172,3 +198,30 @@ def check_body_size(size: int) -> None:
     if size >= MAX_BODY_BYTES:
         raise _invalid("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
                        "(send fewer or smaller images, or lower max_side)")
+
+
+# ---- today's service, beyond the 2024 reference (../shared/spec/service-today.md) -------------
+# Added for issue 13: the models and their contexts, codes 17/18, reasoning and the
+# OpenAI-compatible entry points. The client asks the service for its models rather than
+# reading MODEL_CONTEXTS; the emulator serves this table.
+
+MAX_OUTPUT_TOKENS = 16384
+MODEL_CONTEXTS = {
+    "SenseNova-V6-5-Pro": 131072,
+    "SenseNova-V6-5-Turbo": 131072,
+    "SenseNova-V6-Pro": 32768,
+    "SenseNova-V6-Turbo": 32768,
+    "SenseNova-V6-Reasoner": 32768,
+    "SenseChat-Vision": 32768,
+}
+THINKING_MODELS = ("SenseNova-V6-5-Pro", "SenseNova-V6-5-Turbo")  # reason when asked: "thinking"
+ALWAYS_REASONING_MODELS = ("SenseNova-V6-Reasoner",)
+CONTEXT_LENGTH_CODE = 17  # HTTP 400: the input (plus max_new_tokens) is longer than the context
+CONTENT_FILTER_CODE = 18  # HTTP 400: the input was judged unsafe by the content filter
+
+OPENAI_COMPATIBLE_PREFIX = "/compatible-mode/v1"  # https://api.sensenova.cn/compatible-mode/v1
+OPENAI_TOKEN_PLAN_BASE_URL = "https://token.sensenova.cn/v1"
+OPENAI_CHAT_PATH = "/chat/completions"
+OPENAI_MODELS_PATH = "/models"
+# OpenAI request field: the native parameter whose range it has.
+OPENAI_PARAMETERS = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p"}

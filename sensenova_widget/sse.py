@@ -88,7 +88,9 @@ class SSEDecoder:
         data_lines = []
         for line in block.split(b"\n"):
             name, _, value = line.partition(b":")
-            if name == b"data":  # comments (":..."), "event", "id", "retry" and unknown fields carry nothing here
+            if (
+                name == b"data"
+            ):  # comments (":..."), "event", "id", "retry" and unknown fields carry nothing here
                 data_lines.append(value[1:] if value[:1] == b" " else value)
         if not data_lines:
             return None

@@ -6,11 +6,14 @@ A reply streams in a kernel thread, so the kernel stays usable, and reaches the 
 custom messages coalesced to one every 50 ms; its final text is then set once on the synced
 `conversation` trait. Browser requests (send, stop, attach, ...) arrive as custom messages with
 an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
+`ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
+the custom message every widget has, not overridden here.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import io
 import sys
@@ -20,13 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import anywidget
-import ipywidgets
 import traitlets
 
 from . import media, panel_state, protocol
-from .client import Client, Reply, _as_list
+from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
+from .messages import as_list
 
 _STATIC = Path(__file__).parent / "static"
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
@@ -70,7 +73,7 @@ class _InCell:
 
 
 class ChatPanel(anywidget.AnyWidget):
-    """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.send(...)`.
+    """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
@@ -87,12 +90,16 @@ class ChatPanel(anywidget.AnyWidget):
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, client: Any = None, model: str | None = None, system: str | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
+    ) -> None:
         for name, value in params.items():
             if name not in protocol.PARAMETERS:
-                raise InvalidRequestError(f"{name!r} is not a ChatPanel setting: expected one of "
-                                          f"{', '.join(protocol.PARAMETERS)} (or model=, system=).", field=name)
+                raise InvalidRequestError(
+                    f"{name!r} is not a ChatPanel setting: expected one of "
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=).",
+                    field=name,
+                )
             if value is not None:
                 protocol.validate_parameter(name, value)
         self._client = client if client is not None else Client()
@@ -107,7 +114,6 @@ class ChatPanel(anywidget.AnyWidget):
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
-        self._stop_requested = False
         self._worker: concurrent.futures.Future | None = None
         # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
         self._home_parent = _cell_parent()
@@ -125,25 +131,32 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
 
+    @property
+    def last_outcome(self) -> Any:
+        """How the last reply ended (`conversation.Outcome`: finish reason, a stop, or the error)."""
+        return self._conversation.last_outcome
+
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
         if not (media.is_image_like(value) or media.is_video_like(value)):
-            raise MediaError(f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
-                             "figure, image bytes) or a video (frames, video(...), a video file id).")
+            raise MediaError(
+                f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
+                "figure, image bytes) or a video (frames, video(...), a video file id)."
+            )
         item = panel_state.staged_item(value, label)
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
         return item["id"]
 
-    def send(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
-        """Send a turn (with what is staged, plus `images` / `video`); it streams into the panel.
+    def ask(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
+        """Ask a turn (with what is staged, plus `images` / `video`); it streams into the panel.
 
         Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
         failure raises here, after the partial text was kept in the panel.
         """
         if self.busy:
             raise InvalidRequestError(_BUSY, field="busy")
-        for value in _as_list(images):
+        for value in as_list(images):
             self.attach(media.image(value) if not media.is_image_like(value) else value)
         if video is not None:
             self.attach(video if media.is_video_like(video) else media.video(video))
@@ -151,8 +164,8 @@ class ChatPanel(anywidget.AnyWidget):
         return future.result() if wait else future
 
     def stop(self) -> None:
-        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays."""
-        self._stop_requested = True
+        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays
+        (a stop while the request is still being sent closes the stream as soon as it opens)."""
         self._conversation.stop()
 
     def regenerate(self, *, wait: bool = True) -> Any:
@@ -202,11 +215,14 @@ class ChatPanel(anywidget.AnyWidget):
             else:
                 restore = list(turns)  # a refused regenerate/edit changes nothing: these come back
                 # the last message that reached the service (one refused before sending is skipped)
-                last_user = max((i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
-                                default=None)
+                last_user = max(
+                    (i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
+                    default=None,
+                )
                 if last_user is None:
-                    raise InvalidRequestError(f"Nothing to {action}: the conversation has no message yet.",
-                                              field="conversation")
+                    raise InvalidRequestError(
+                        f"Nothing to {action}: the conversation has no message yet.", field="conversation"
+                    )
                 user = dict(turns[last_user])
                 if action == "edit":
                     if not text.strip():
@@ -216,7 +232,7 @@ class ChatPanel(anywidget.AnyWidget):
             model = self.settings.get("model") or self._client.resolve_model()
             reply_turn = panel_state.assistant_turn(model)
             turns.append(reply_turn)
-            self._stop_requested = False
+            self._conversation.begin_turn()  # a Stop from now on stops this turn
             self._conversation.system = self.settings.get("system") or None
             params = self._params()
             conv = self._conversation
@@ -225,21 +241,29 @@ class ChatPanel(anywidget.AnyWidget):
 
                 def ask(on_delta: Callable) -> Any:
                     return conv.ask(text, images=images, video=video, on_delta=on_delta, **params)
+
                 self.staged = []
             elif action == "regenerate":
+
                 def ask(on_delta: Callable) -> Any:
                     return conv.regenerate(on_delta=on_delta, **params)
             else:
+
                 def ask(on_delta: Callable) -> Any:
                     return conv.edit_last(text, on_delta=on_delta, **params)
+
             with self.hold_sync():
                 self.conversation = turns
                 self.busy = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
-        threading.Thread(target=self._run, args=(ask, user, reply_turn, restore, parent, future),
-                         name="snw-reply", daemon=True).start()
+        threading.Thread(
+            target=self._run,
+            args=(ask, user, reply_turn, restore, parent, future),
+            name="snw-reply",
+            daemon=True,
+        ).start()
         return future
 
     def _take_staged(self, text: str) -> tuple[dict, list, list]:
@@ -253,8 +277,15 @@ class ChatPanel(anywidget.AnyWidget):
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
 
-    def _run(self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None,
-             parent: Any, future: concurrent.futures.Future) -> None:
+    def _run(
+        self,
+        ask: Callable[[Callable], Any],
+        user: dict,
+        turn: dict,
+        restore: list[dict] | None,
+        parent: Any,
+        future: concurrent.futures.Future,
+    ) -> None:
         """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
         with _InCell(parent):
             try:
@@ -271,8 +302,9 @@ class ChatPanel(anywidget.AnyWidget):
                     traceback.print_exc(file=sys.stderr)
             future.set_result(reply)
 
-    def _stream_turn(self, ask: Callable[[Callable], Any], user: dict, turn: dict,
-                     restore: list[dict] | None) -> Any:
+    def _stream_turn(
+        self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None
+    ) -> Any:
         """Stream the reply, deltas coalesced to the browser, then set the finished turn once.
 
         A request refused before sending left the Conversation as it was; so does the panel: a new
@@ -280,16 +312,17 @@ class ChatPanel(anywidget.AnyWidget):
         it had replaced, the refusal shown on the last of them.
         """
         coalescer = panel_state.Coalescer(
-            lambda piece, offset: self._message({"type": "delta", "turn": turn["id"], "offset": offset,
-                                                 "text": piece}))
+            lambda piece, offset: self.send(
+                {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
+            )
+        )
 
         def on_delta(delta: Any) -> None:
             coalescer.add(delta.text)
-            if self._stop_requested:  # a Stop that came while the request was being sent
-                self._conversation.stop()
 
         reply, error, failure = None, None, None
         previous = self._conversation.last_reply
+        previous_outcome = self._conversation.last_outcome
         try:
             reply = ask(on_delta)
         except SenseNovaError as exc:
@@ -302,6 +335,9 @@ class ChatPanel(anywidget.AnyWidget):
         if failure is not None:
             last = self._conversation.last_reply
             reply = _partial_reply(failure, last if last is not previous else None)
+        ended = self._conversation.last_outcome
+        if ended is not None and ended is not previous_outcome and ended.finish_reason:
+            reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
         replaced = {turn["id"]: done}
         turns = self.conversation
@@ -324,17 +360,15 @@ class ChatPanel(anywidget.AnyWidget):
         try:
             listed = self._client.models()
             current = self.settings.get("model")
-            self.models = list(dict.fromkeys(([current] if current and current not in listed else []) + listed))
+            self.models = list(
+                dict.fromkeys(([current] if current and current not in listed else []) + listed)
+            )
         except Exception:  # the configured model is still usable; the list is a convenience
             pass
         finally:
             self.models_loaded.set()
 
     # ------------------------------------------------------------------ browser requests
-    def _message(self, content: dict, buffers: list | None = None) -> None:
-        """A custom message to the views (`send` is the chat turn here, so not Widget.send)."""
-        ipywidgets.Widget.send(self, content, buffers)
-
     def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
@@ -348,7 +382,7 @@ class ChatPanel(anywidget.AnyWidget):
         except Exception as exc:
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
             answer = {"type": "response", "id": content.get("id"), "ok": False, "error": message}
-        self._message(answer)
+        self.send(answer)
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""
@@ -370,15 +404,20 @@ class ChatPanel(anywidget.AnyWidget):
         return {"removed": item_id}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
-        return {"items": [panel_state.picker_entry(name, value)
-                          for name, value in panel_state.notebook_images(_user_ns())]}
+        return {
+            "items": [
+                panel_state.picker_entry(name, value)
+                for name, value in panel_state.notebook_images(_user_ns())
+            ]
+        }
 
     def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
         name = str(params.get("name", ""))
         namespace = _user_ns()
         if name not in namespace:
-            raise InvalidRequestError(f"the notebook has no variable {name!r} any more: reopen the list.",
-                                      field="name")
+            raise InvalidRequestError(
+                f"the notebook has no variable {name!r} any more: reopen the list.", field="name"
+            )
         return {"id": self.attach(namespace[name], label=name)}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
@@ -397,13 +436,17 @@ class ChatPanel(anywidget.AnyWidget):
                 opened.load()
                 value = opened.copy()
         except (UnidentifiedImageError, OSError) as exc:
-            raise MediaError(f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}") from None
+            raise MediaError(
+                f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
+            ) from None
         return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
         url = str(params.get("url", "")).strip()
         if not url.lower().startswith(("http://", "https://")):
-            raise InvalidRequestError(f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url")
+            raise InvalidRequestError(
+                f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url"
+            )
         return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
 
     _HANDLERS: dict[str, Callable[..., dict]] = {

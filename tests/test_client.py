@@ -20,7 +20,6 @@ import pytest
 import sensenova_widget as snw
 from sensenova_widget import protocol
 from sensenova_widget.auth import Credentials
-from sensenova_widget.client import MAX_RETRY_AFTER, _parse_retry_after
 
 FAULT = "x-emulator-fault"
 
@@ -72,6 +71,35 @@ def test_parameters_and_system_are_sent(client, emulator):
     assert sent["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Answer briefly."}]}
     assert (sent["temperature"], sent["top_p"], sent["max_new_tokens"], sent["repetition_penalty"], sent["user"]) \
         == (0.2, 0.5, 64, 1.05, "analyst-7")
+
+
+def test_a_prepared_request_is_checked_once_and_sent_by_the_public_seam(client, emulator):
+    params = snw.Params(system="Answer briefly.", temperature=0.2, user="analyst-7")
+    prepared = client.prepare("hi", params, stream=False, images=[image_part(1)], extra_headers={"x-trace": "t1"})
+    assert emulator.requests == []  # preparing sends nothing
+    assert prepared.model == protocol.DEFAULT_MODEL and prepared.omitted == []
+    assert [p["type"] for p in prepared.body["messages"][1]["content"]] == ["image_base64", "text"]
+    reply = client.send(prepared)
+    [sent] = emulator.requests
+    assert sent == prepared.body and reply.text.startswith("hi")  # the emulator echoes, describing images
+    with client.open_stream(client.prepare("streamed hi", params, stream=True)) as live:
+        assert live.until_done().text == "streamed hi"
+    assert emulator.requests[-1]["stream"] is True and emulator.requests[-1]["temperature"] == 0.2
+
+
+def test_keyword_settings_override_a_params_value_and_unknown_ones_are_refused(client, emulator):
+    client.chat("hi", params=snw.Params(temperature=0.2, top_p=0.5), temperature=0.7)
+    [sent] = emulator.requests
+    assert (sent["temperature"], sent["top_p"]) == (0.7, 0.5)
+    with pytest.raises(snw.InvalidRequestError, match="'temprature' is not a request parameter") as info:
+        client.chat("hi", temprature=0.7)
+    assert info.value.field == "temprature" and len(emulator.requests) == 1
+
+
+def test_media_parts_turn_values_into_wire_parts_images_first(client):
+    parts = client.media_parts(images=png_bytes(), video=VIDEO)
+    assert [p["type"] for p in parts] == ["image_base64", "video_url"]
+    assert client.media_parts() == [] and client.media_parts(images=[image_part(2)]) == [image_part(2)]
 
 
 def test_stream_yields_deltas_and_the_final_reply(client, emulator):
@@ -277,18 +305,6 @@ def test_each_status_has_its_error_class(emulator, status, kind):
     assert info.value.status == status and isinstance(info.value.code, int)
 
 
-def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
-    assert _parse_retry_after("3") == 3.0
-    assert _parse_retry_after(None) is None and _parse_retry_after("soon") is None
-    future = time.time() + 30
-    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(future))
-    assert 25 < _parse_retry_after(date) <= 31
-    client = snw.Client(api_key="k", base_url="http://127.0.0.1:9")
-    assert client._retry_delay(0, 3600.0) == MAX_RETRY_AFTER
-    assert all(0.375 <= client._retry_delay(0, None) <= 0.5 for _ in range(50))  # 0.5 s with jitter
-    assert all(6.0 <= client._retry_delay(9, None) <= 8.0 for _ in range(50))  # capped at 8 s
-
-
 def test_a_stream_that_failed_before_any_text_is_retried(client, emulator):
     with pytest.raises(snw.APIConnectionError) as info:
         client.stream("x", extra_headers=fault(drop_after=0)).until_done()
@@ -382,7 +398,7 @@ def test_access_key_pair_signs_a_jwt_the_emulator_accepts(emulator, caplog):
     assert client.chat("signed").text == "signed"
     with client.stream("signed stream") as stream:
         assert "".join(d.text for d in stream) == "signed stream"
-    token = client._credentials.token()
+    token = client.transport.credentials.token()
     claims = jwt.decode(token, emulator.secret_access_key, algorithms=["HS256"])
     assert claims["iss"] == emulator.access_key_id
     assert claims["exp"] - claims["nbf"] == 1805
@@ -441,8 +457,8 @@ def test_no_secret_in_retry_logs_or_stream_errors(emulator, caplog):
         client.chat("x", extra_headers=fault(status=500, retry_after=0))
     with pytest.raises(snw.StreamError) as streamed:
         client.stream("a b c", extra_headers=fault(error_after=1)).until_done()
-    token = client._credentials.token()
-    texts = [caplog.text, repr(client), repr(client._credentials), str(info.value), repr(streamed.value)]
+    token = client.transport.credentials.token()
+    texts = [caplog.text, repr(client), repr(client.transport.credentials), str(info.value), repr(streamed.value)]
     for text in texts:
         assert emulator.secret_access_key not in text and token not in text
 

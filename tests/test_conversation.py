@@ -78,6 +78,22 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
     assert reply.finish_reason == "stopped" and reply.text == "".join(seen)
     assert text_of(conv.messages[-1]) == reply.text
     assert conv.current_stream is None
+    assert conv.last_outcome.stopped and conv.last_outcome.chars == len(reply.text)
+
+
+def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulator):
+    conv = snw.Conversation(client)
+    conv.begin_turn()  # as the panel does before its worker thread sends the request
+    conv.stop()  # the Stop button pressed while the request is still being sent
+    reply = conv.ask("a story that never gets told")
+    assert reply.finish_reason == "stopped" and reply.text == ""
+    assert conv.last_outcome.stopped and conv.last_outcome.error is None
+    assert conv.last_outcome.notice == protocol.FINISH_NOTICES["stopped"]
+    assert [m["role"] for m in conv.messages] == ["user"]  # sent, so recorded; no reply text
+    assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "a story that never gets told"
+    conv.stop()  # no turn in progress: nothing waits to stop the next one
+    assert conv.ask("next").finish_reason == "stop"
+    assert [o.finish_reason for o in conv.outcomes] == ["stopped", "stop"]
 
 
 def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
@@ -87,13 +103,16 @@ def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
     partial = info.value.partial_text
     assert partial and conv.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": partial}]}
     assert conv.last_error is info.value
+    assert conv.last_outcome.error is info.value and conv.last_outcome.finish_reason is None
+    assert conv.last_outcome.notice == info.value.one_line()
 
 
 def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator):
     conv = snw.Conversation(client)
-    with pytest.raises(snw.PermissionDeniedError):
+    with pytest.raises(snw.PermissionDeniedError) as info:
         conv.ask("try me", extra_headers={FAULT: "status=403"})
     assert [m["role"] for m in conv.messages] == ["user"]
+    assert conv.last_outcome.error is info.value
     reply = conv.regenerate()
     assert reply.text == "try me"
     assert [m["role"] for m in conv.messages] == ["user", "assistant"]
@@ -180,6 +199,25 @@ def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
     conv.ask("hello")
     conv.clear()
     assert conv.messages == [{"role": "system", "content": [{"type": "text", "text": "sys"}]}]
-    assert conv.last_reply is None
+    assert conv.last_reply is None and conv.last_outcome is None
     with pytest.raises(IndexError):
         conv.regenerate()
+
+
+def test_a_refused_turn_leaves_no_outcome_and_no_pending_stop(client):
+    conv = snw.Conversation(client)
+    with pytest.raises(snw.InvalidRequestError):
+        conv.ask("hot", temperature=5)
+    assert conv.outcomes == []
+    conv.stop()  # the refused turn is over: this stop must not reach the next turn
+    assert conv.ask("warm").finish_reason == "stop"
+
+
+def test_default_settings_are_one_typed_value_that_each_turn_overrides(client, emulator):
+    conv = snw.Conversation(client, model="SenseNova-V6-Pro", temperature=0.3, max_new_tokens=20)
+    assert conv.params == snw.Params(temperature=0.3, max_new_tokens=20)
+    conv.ask("one", stream=False, temperature=0.9)
+    sent = emulator.requests[-1]
+    assert (sent["temperature"], sent["max_new_tokens"], sent["model"]) == (0.9, 20, "SenseNova-V6-Pro")
+    with pytest.raises(snw.InvalidRequestError, match="'temprature' is not a request parameter"):
+        snw.Conversation(client, temprature=0.3)

@@ -127,8 +127,15 @@ def test_emulator_object_reports_resets_and_refuses_a_restart():
         assert emu.env()["SENSENOVA_API_BASE"] == emu.base_url
         assert _post(emu, _body({"type": "text", "text": "hi"})).status_code == 200
         assert emu.request_count == 1
-        emu.configure(context_length=None)  # None restores the default
-        assert emu.knobs.context_length == 32768
+        assert emu.openai_base_url == f"http://127.0.0.1:{emu.port}/compatible-mode/v1"
+        key = {"Authorization": "Bearer my-key"}
+        listed = requests.get(emu.base_url + "/llm/models", headers=key, timeout=10)
+        assert {m["context_length"] for m in listed.json()["data"]} == {100}  # the knob sets every model's
+        emu.configure(context_length=None)  # None restores the default: each model's own context
+        assert emu.knobs.context_length is None
+        listed = requests.get(emu.base_url + "/llm/models", headers=key, timeout=10)
+        contexts = {m["id"]: m["context_length"] for m in listed.json()["data"]}
+        assert contexts["SenseNova-V6-5-Pro"] == 131072 and contexts["SenseNova-V6-Pro"] == 32768
         emu.reset()
         assert emu.request_count == 0 and emu.requests == []
     with pytest.raises(RuntimeError, match="stopped"):

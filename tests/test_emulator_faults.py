@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
+from emulator_helpers import raw_exchange
 
 from sensenova_widget.emulator import Emulator
 
@@ -39,15 +39,7 @@ def _raw_chat(emulator, fault: str, *, stream: bool) -> tuple[bytes, bool]:
                        "messages": [{"role": "user", "content": PROMPT}]}).encode()
     head = (f"POST /v1/llm/chat-completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {emulator.api_key}"
             f"\r\nContent-Type: application/json\r\nx-emulator-fault: {fault}\r\nContent-Length: {len(body)}\r\n\r\n")
-    with socket.create_connection(("127.0.0.1", emulator.port), timeout=5) as sock:
-        sock.sendall(head.encode() + body)
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except TimeoutError:
-            return received, False
-    return received, True
+    return raw_exchange(emulator.port, head.encode() + body)
 
 
 def test_ttft_delays_the_first_delta_not_the_headers(emulator):

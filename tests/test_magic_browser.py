@@ -8,8 +8,15 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from browser_helpers import lab_with_emulator, open_notebook, run_all, save_screenshot, wait_kernel_idle, write_notebook
+from browser_helpers import (
+    lab_with_emulator,
+    open_notebook,
+    run_all,
+    save_screenshot,
+    stranger,
+    wait_kernel_idle,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -59,3 +66,35 @@ def test_reply_grows_in_one_output_and_renders_without_running_model_html(lab):
         save_screenshot(cell, "magic-cell.png")
     finally:
         page.close()
+
+
+def test_final_output_in_jupyterlab_fetches_nothing_typesets_and_copies(lab):
+    """Issue 14.1 and 16.3-5 in a real JupyterLab: a remote image is a link (the stranger gets no
+    request), math is MathML, the table has borders, and Copy works in the notebook's trusted output."""
+    with stranger() as (origin, seen):
+        reply = (f"![x]({origin}/img?q=secret) $\\frac{{{{a}}}}{{{{b}}}}$\n\n| a |\n|---|\n| 1 |\n\n"
+                 "one\ntwo\n\n```python\nprint(1)\n```")
+        write_notebook(lab["root"] / "render.ipynb", ["%load_ext sensenova_widget", f"%%sensenova\n{reply}"])
+        context = lab["browser"].new_context(viewport={"width": 1100, "height": 900})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab["url"])
+        page = context.new_page()
+        try:
+            open_notebook(page, lab["url"], "render.ipynb")
+            run_all(page)
+            output = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1).locator(".jp-OutputArea-output")
+            output.locator(".snw-rendered").wait_for(timeout=60_000)
+            wait_kernel_idle(page)
+            rendered = output.locator(".snw-rendered")
+            assert rendered.locator("img").count() == 0
+            assert rendered.locator(f'a.snw-image-link[href="{origin}/img?q=secret"]').count() == 1
+            assert rendered.locator("mfrac").count() == 1
+            assert rendered.locator("td").first.evaluate("td => getComputedStyle(td).borderTopStyle") == "solid"
+            assert rendered.locator("br").count() >= 1
+            button = rendered.locator("button.snw-copy")
+            button.click()
+            page.wait_for_function("b => b.textContent === 'Copied'", arg=button.element_handle())
+            assert page.evaluate("navigator.clipboard.readText()") == "print(1)\n"
+            save_screenshot(output, "magic-rendered.png")
+            assert seen == []
+        finally:
+            context.close()

@@ -61,7 +61,7 @@ def test_a_bad_value_fails_before_anything_is_sent(client, emulator):
 
 
 def test_a_video_file_still_validating_is_waited_for(client, emulator, tmp_path):
-    from sensenova_widget.mp4 import encode_frames
+    from sensenova_widget.media.mp4 import encode_frames
 
     path = tmp_path / "clip.mp4"
     path.write_bytes(encode_frames([red_square(64)] * 5, fps=5))

@@ -77,3 +77,32 @@ def test_body_size_limit():
     check_body_size(44_999_999)
     with pytest.raises(InvalidRequestError, match="under 45 MB"):
         check_body_size(45_000_000)
+
+
+def test_a_parts_kind_is_read_in_one_place():
+    from sensenova_widget.history import apply_media_policy
+    from sensenova_widget.media import is_image_like, is_video_like
+    from sensenova_widget.protocol import count_media, media_kind, part_kind
+
+    text, audio = {"type": "text", "text": "hi"}, {"type": "audio", "audio": "x"}
+    assert [media_kind(p) for p in (img(), vid(), text, audio, "image_url", None)] == [
+        "image", "video", None, None, None, None]
+    assert [part_kind(p) for p in (img(), vid(), text)] == ["image", "video", "text"]
+    with pytest.raises(InvalidRequestError, match="one of text"):
+        part_kind(audio)
+    messages = [{"role": "user", "content": [img(), text, audio, "stray"]}, {"role": "user", "content": [vid()]}]
+    assert count_media(messages) == (1, 1)
+    assert (is_image_like(img()), is_video_like(vid()), is_image_like(audio), is_video_like(audio)) == (
+        True, True, False, False)
+    kept, notices = apply_media_policy(messages)
+    assert kept[0]["content"][0] == {"type": "text", "text": "[earlier image omitted]"}
+    assert kept[1]["content"] == [vid()] and len(notices) == 1
+
+
+def test_parameter_specs_are_read_by_field_name():
+    from sensenova_widget.protocol import PARAMETERS
+
+    top_p = PARAMETERS["top_p"]
+    assert (top_p.low, top_p.low_inclusive, top_p.high, top_p.high_inclusive) == (0, False, 1, False)
+    assert PARAMETERS["max_new_tokens"].type is int and PARAMETERS["max_new_tokens"].default == 1024
+    assert "(0, 2]" in PARAMETERS["repetition_penalty"].allowed

@@ -14,7 +14,7 @@ from PIL import Image
 import sensenova_widget as snw
 from sensenova_widget import media
 from sensenova_widget.errors import MediaError
-from sensenova_widget.mp4 import encode_frames
+from sensenova_widget.media.mp4 import encode_frames
 
 DATA = pathlib.Path(skimage.data.__file__).parent
 
@@ -89,7 +89,9 @@ def test_frames_of_different_sizes_are_refused_naming_the_frame():
 def test_bad_frames_name_what_is_wrong():
     with pytest.raises(MediaError, match="list of frames is empty"):
         encode_frames([])
-    with pytest.raises(MediaError, match=r"frame 1 \(str .nope.\): no such file"):
+    with pytest.raises(MediaError, match=r"frame 1 \(str .nope.png.\): no such file"):
+        encode_frames([moving_frames(1)[0], "nope.png"])
+    with pytest.raises(MediaError, match=r"frame 1 .*a string of 4 characters.* cannot be sent as an image"):
         encode_frames([moving_frames(1)[0], "nope"])
     with pytest.raises(MediaError, match="too small for a video"):
         encode_frames(np.zeros((3, 1, 1, 3), np.uint8))
@@ -143,7 +145,7 @@ def test_a_missing_video_path_names_it(tmp_path):
 def test_bad_fps_and_unsupported_video_values():
     with pytest.raises(MediaError, match=r"fps=0 is not allowed.*\(0, 240\]"):
         snw.video([], fps=0)
-    with pytest.raises(MediaError, match="float cannot be sent as a video"):
+    with pytest.raises(MediaError, match="the float 2.5 cannot be sent as a video"):
         snw.to_part(snw.video(2.5), client=RecordingClient())
 
 

@@ -98,7 +98,7 @@ def test_synced_state_holds_no_credentials_nor_full_images(emulator):
         panel = ChatPanel(client=client, system="be brief", temperature=0.5)
         big = Image.new("RGB", (2000, 1500), (250, 10, 10))
         panel.attach(big)
-        reply = panel.send("What colour is it?")
+        reply = panel.ask("What colour is it?")
         assert "2000x1500" in reply.text  # the full image went to the service
         state = json.dumps(panel.get_state(), default=str)
         saved = json.dumps(embed_data(views=[panel])["manager_state"], default=str)  # what a notebook saves
@@ -154,7 +154,7 @@ def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
     slow = Client(api_key=emulator.api_key, base_url=emulator.base_url, headers=SLOW)
     panel = ChatPanel(client=slow)
     started = time.monotonic()
-    reply = panel.send("Count with me")
+    reply = panel.ask("Count with me")
     elapsed = time.monotonic() - started
     turn_id = panel.conversation[-1]["id"]
     deltas = [m for m in panel.comm.custom() if m.get("type") == "delta" and m["turn"] == turn_id]
@@ -197,6 +197,32 @@ def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     assert turn["notice"] == protocol.FINISH_NOTICES["stopped"]
     assert turn["text"].startswith("A long one please") and len(turn["text"].split()) < 400
     assert panel.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": turn["text"]}]}
+
+
+def test_a_stop_while_the_request_is_being_sent_ends_the_turn_stopped(emulator):
+    from sensenova_widget import Client
+
+    # the first answer is a 503 whose Retry-After holds the request back: Stop lands before the stream opens
+    held = Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=1,
+                  headers={"x-emulator-fault": "status=503,times=1,retry_after=1"})
+    panel = ChatPanel(client=held)
+    assert panel.models_loaded.wait(10)  # the model list took the 503
+    held.headers["x-emulator-fault"] = "status=503,times=1,retry_after=1"
+    assert request(panel, "send", {"text": "never mind"})["ok"]
+    assert request(panel, "stop", req_id="r2")["ok"]
+    wait_idle(panel)
+    turn = panel.conversation[-1]
+    assert turn["status"] == "stopped" and turn["text"] == "" and turn["error"] is None
+    assert panel.last_outcome.stopped  # the panel read the ending from its conversation
+    assert [m["role"] for m in panel.messages] == ["user"]
+
+
+def test_chat_panel_keeps_ipywidgets_send_for_custom_messages(panel):
+    import ipywidgets
+
+    assert "send" not in vars(ChatPanel) and ChatPanel.send is ipywidgets.Widget.send
+    panel.send({"type": "note", "text": "hi"})  # a custom message to the views, as on any widget
+    assert {"type": "note", "text": "hi"} in panel.comm.custom()
 
 
 def test_a_failed_reply_shows_inline_and_retry_works(emulator):
@@ -264,7 +290,7 @@ def test_video_file_is_uploaded_through_the_file_service(panel):
     answer = request(panel, "attach_file", {"name": "clip.mp4", "mime": "video/mp4", "kind": "video"}, [data])
     assert answer["ok"], answer
     assert panel.staged[0]["kind"] == "video" and panel.staged[0]["thumb"] is None
-    reply = panel.send("What happens?")
+    reply = panel.ask("What happens?")
     assert "video 1: mp4" in reply.text
 
 
@@ -285,7 +311,7 @@ def test_notebook_picker_lists_image_like_variables(panel):
         assert panel.staged[0]["label"] == "photo"
         gone = request(panel, "attach_variable", {"name": "nope"}, req_id="r3")
         assert not gone["ok"] and "no variable 'nope'" in gone["error"]
-        reply = panel.send("What size?")
+        reply = panel.ask("What size?")
         assert "image 1: 64x48" in reply.text
     finally:
         InteractiveShell.clear_instance()
@@ -294,7 +320,7 @@ def test_notebook_picker_lists_image_like_variables(panel):
 def test_edit_regenerate_clear_and_on_reply(panel):
     seen = []
     panel.on_reply(seen.append)
-    panel.send("first question")
+    panel.ask("first question")
     assert request(panel, "edit", {"text": "better question"})["ok"]
     wait_idle(panel)
     assert [t["text"].split("\n")[0] for t in panel.conversation] == ["better question", "better question"]
@@ -308,22 +334,22 @@ def test_edit_regenerate_clear_and_on_reply(panel):
 
 def test_programmatic_send_with_images_and_system(client):
     panel = ChatPanel(client=client, system="Answer in one line.")
-    reply = panel.send("Compare these", images=[Image.new("RGB", (30, 20)), png(50, 40)])
+    reply = panel.ask("Compare these", images=[Image.new("RGB", (30, 20)), png(50, 40)])
     assert "image 1: 30x20" in reply.text and "image 2: 50x40" in reply.text
     assert panel.messages[0] == {"role": "system", "content": [{"type": "text", "text": "Answer in one line."}]}
     assert [a["label"] for a in panel.conversation[0]["attachments"]] == ["PIL RGB 30x20", "bytes of " + f"{len(png(50, 40)):,} bytes"]
-    future = panel.send("And again?", wait=False)
+    future = panel.ask("And again?", wait=False)
     assert future.result(timeout=30).text.startswith("And again?")
 
 
 def test_endings_and_omitted_media_become_notices(client):
     panel = ChatPanel(client=client, max_new_tokens=3)
-    panel.send("one two three four five six")
+    panel.ask("one two three four five six")
     turn = panel.conversation[-1]
     assert turn["finish_reason"] == "length" and turn["notice"] == protocol.FINISH_NOTICES["length"]
     panel.settings = {**panel.settings, "max_new_tokens": None}  # as the browser's settings form does
-    panel.send("six pictures", images=[Image.new("RGB", (16, 16))] * 6)
-    reply = panel.send("and one more", images=[Image.new("RGB", (24, 24))])
+    panel.ask("six pictures", images=[Image.new("RGB", (16, 16))] * 6)
+    reply = panel.ask("and one more", images=[Image.new("RGB", (24, 24))])
     assert reply.omitted, "the history policy should have left older images out"
     assert panel.conversation[-1]["omitted"] == reply.omitted
 
@@ -331,7 +357,7 @@ def test_endings_and_omitted_media_become_notices(client):
 def test_settings_from_the_browser_reach_the_request(panel, emulator):
     panel.settings = {**panel.settings, "temperature": 0.3, "top_p": 0.5, "system": "Be terse.",
                       "model": "SenseNova-V6-Turbo"}
-    panel.send("hi")
+    panel.ask("hi")
     body = emulator.requests[-1]
     assert (body["temperature"], body["top_p"], body["model"]) == (0.3, 0.5, "SenseNova-V6-Turbo")
     assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Be terse."}]}
@@ -339,11 +365,11 @@ def test_settings_from_the_browser_reach_the_request(panel, emulator):
 
 
 def test_a_turn_refused_before_sending_is_marked_and_skipped_by_regenerate(panel):
-    panel.send("the first question")
+    panel.ask("the first question")
     broken = b"\x89PNG\r\n\x1a\n" + b"not really a png"  # looks like an image, cannot be decoded
     panel.attach(broken, label="broken.png")
     with pytest.raises(InvalidRequestError):
-        panel.send("look at this")
+        panel.ask("look at this")
     user, failed = panel.conversation[-2:]
     assert user["sent"] is False and failed["status"] == "error" and failed["retry"] is False
     assert len(panel.messages) == 2  # nothing of the refused turn reached the conversation
@@ -366,8 +392,8 @@ def bad_temperature(panel) -> None:
 
 
 def test_a_refused_regenerate_leaves_the_panel_as_the_conversation(panel, emulator):
-    panel.send("q1")
-    panel.send("q2")
+    panel.ask("q1")
+    panel.ask("q2")
     before, sent = shown(panel), len(emulator.requests)
     bad_temperature(panel)
     with pytest.raises(InvalidRequestError, match="temperature=5"):
@@ -386,8 +412,8 @@ def test_a_refused_regenerate_leaves_the_panel_as_the_conversation(panel, emulat
 
 
 def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
-    panel.send("q1")
-    panel.send("q2")
+    panel.ask("q1")
+    panel.ask("q2")
     before = shown(panel)
     bad_temperature(panel)
     assert request(panel, "edit", {"text": "q2 edited"})["ok"]  # accepted: the refusal comes inline
@@ -396,7 +422,7 @@ def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
     assert all(t.get("sent", True) for t in panel.conversation)
     assert "temperature=5" in panel.conversation[-1]["error"]
     panel.settings = {**panel.settings, "temperature": None}
-    panel.send("q3")  # the refusal note was about that attempt only: it goes
+    panel.ask("q3")  # the refusal note was about that attempt only: it goes
     assert shown(panel) == recorded(panel) and len(panel.conversation) == 6
     assert all(t["error"] is None for t in panel.conversation if t["role"] == "assistant")
     panel.edit("q3 edited")
@@ -404,10 +430,10 @@ def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
 
 
 def test_a_refused_new_message_is_marked_unsent(panel, emulator):
-    panel.send("q1")
+    panel.ask("q1")
     bad_temperature(panel)
     with pytest.raises(InvalidRequestError, match="temperature=5"):
-        panel.send("q2")
+        panel.ask("q2")
     assert len(emulator.requests) == 1 and len(panel.messages) == 2
     user, failed = panel.conversation[-2:]
     assert user["text"] == "q2" and user["sent"] is False

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
         parser_error(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
                      "(0 picks a free one)")
     emulator.start()
-    print(f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}); Ctrl-C stops it.")
+    print(f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}; OpenAI-compatible: "
+          f"{emulator.openai_base_url}); Ctrl-C stops it.")
     for name, value in emulator.env().items():
         print(f"export {name}={shlex.quote(value)}")
     sys.stdout.flush()

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 FAULT_HEADER = "x-emulator-fault"
 DEFAULT_SENSITIVE_WORDS = ("sensitive-trigger",)
-DEFAULT_CONTEXT_LENGTH = 32768
+DEFAULT_CONTEXT_LENGTH = 32768  # a listed model missing from protocol.MODEL_CONTEXTS
+DEFAULT_BODY_TIMEOUT = 30.0
 
 
 class KnobError(ValueError):
@@ -47,6 +48,22 @@ def _status(value: Any) -> int:
     if not 400 <= number <= 599:
         raise ValueError("not an error status")
     return number
+
+
+def _timeout(value: Any) -> float:
+    number = float(value)
+    if not number > 0:  # also rejects NaN
+        raise ValueError("not above 0")
+    return number
+
+
+def _flag(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not a flag")
 
 
 def _html(value: Any) -> int:
@@ -83,9 +100,12 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stall_after": (_count, "an integer >= 0: stop sending after that many deltas"),
     "stall": (_seconds, "seconds >= 0 to stay silent at `stall_after`"),
     "drop_after": (_count, "an integer >= 0: drop the TCP connection after that many deltas"),
-    "context_length": (_positive, "an integer >= 1: the model's context length in tokens"),
+    "context_length": (_positive, "an integer >= 1: every model's context length in tokens "
+                                  "(default: each model's own)"),
     "sensitive_words": (_words, "words separated by '|' that stop the reply as 'sensitive'"),
     "file_validation_seconds": (_seconds, "seconds >= 0 a new upload stays VALIDATING"),
+    "think_inline": (_flag, "1 or 0: reasoning goes inline as a leading <think>...</think> in the text"),
+    "body_timeout": (_timeout, "seconds > 0 to wait for more of a request body before answering 408"),
 }
 
 
@@ -104,9 +124,11 @@ class Knobs:
     stall_after: int | None = None
     stall: float = 30.0
     drop_after: int | None = None
-    context_length: int = DEFAULT_CONTEXT_LENGTH
+    context_length: int | None = None
     sensitive_words: tuple[str, ...] = field(default=DEFAULT_SENSITIVE_WORDS)
     file_validation_seconds: float = 0.0
+    think_inline: bool = False
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @classmethod
     def from_kwargs(cls, **values: Any) -> "Knobs":

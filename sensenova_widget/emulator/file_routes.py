@@ -21,8 +21,19 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from .. import protocol
-from .server import (GONE, MAX_VIDEO_UPLOAD_BYTES, BodyTooLarge, EmulatorState, dumps, error_response, guarded,
-                     read_body, unread)
+from .server import (
+    GONE,
+    MAX_VIDEO_UPLOAD_BYTES,
+    BodyTimeout,
+    BodyTooLarge,
+    EmulatorState,
+    body_timeout_response,
+    dumps,
+    error_response,
+    guarded,
+    read_body,
+    unread,
+)
 
 MULTIPART_OVERHEAD = 64_000  # room for the form fields and part headers around the file
 logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed body is answered, not logged
@@ -56,6 +67,8 @@ async def upload_file(request: Request) -> Response:
         raw = await read_body(request, MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     except BodyTooLarge as exc:
         return _too_large(exc.args[0], MAX_VIDEO_UPLOAD_BYTES)
+    except BodyTimeout:
+        return body_timeout_response()
     except ClientDisconnect:
         return GONE
 

@@ -10,6 +10,17 @@ medium in the request, in order:
 
 A token is a whitespace-separated word (kept with the whitespace before it, so the deltas
 join back to the exact text).
+
+Reasoning (the V6.5 models with `"thinking": {"enabled": true}`, the Reasoner always) comes
+first, as its own tokens, in one short line that proves what arrived:
+
+    Reasoning: 1 message, 1 image, 0 videos; thinking asked for; the question: what is this?
+
+The service's own refusals of a valid body, both HTTP 400:
+- code 17 (context length): the prompt alone reaches the model's context, or the prompt plus
+  the `max_new_tokens` the request gave exceeds it (without `max_new_tokens` the reply is cut
+  where the context ends instead, finish reason `context`);
+- code 18 (content filter): any message text contains `EMULATOR-UNSAFE` (any case).
 """
 
 from __future__ import annotations
@@ -18,20 +29,22 @@ import base64
 import binascii
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from PIL import Image
 
 from .. import protocol
 from ..errors import InvalidRequestError, NotFoundError, SenseNovaError
-from .faults import Knobs
+from .faults import DEFAULT_CONTEXT_LENGTH, Knobs
 from .files import VALIDATING, FileStore, StoredFile
 
 ECHO_CHARS = 200
 IMAGE_PROMPT_TOKENS = 256  # what one image costs in prompt tokens (choice: a fixed estimate)
 VIDEO_PROMPT_TOKENS = 1024
-DEFAULT_MAX_NEW_TOKENS = protocol.PARAMETERS["max_new_tokens"][-1]
+DEFAULT_MAX_NEW_TOKENS = protocol.PARAMETERS["max_new_tokens"].default
+UNSAFE_PHRASE = "EMULATOR-UNSAFE"  # the content filter refuses (code 18) any input containing it
+REASONING_ECHO_CHARS = 60
 _TOKEN = re.compile(r"\s*\S+")
 
 # A small palette: the name of the nearest colour wins the "mostly ..." vote.
@@ -57,13 +70,19 @@ class Plan:
     tokens: list[str]
     finish_reason: str
     prompt_tokens: int
+    reasoning: list[str] = field(default_factory=list)  # sent before the answer, as reasoning_content
 
     @property
     def text(self) -> str:
         return "".join(self.tokens)
 
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(self.reasoning)
+
     def usage(self, completion_tokens: int | None = None) -> dict[str, int]:
-        done = len(self.tokens) if completion_tokens is None else completion_tokens
+        """Usage so far; completion tokens count the reasoning too, as the service counts them."""
+        done = len(self.tokens) + len(self.reasoning) if completion_tokens is None else completion_tokens
         return {"prompt_tokens": self.prompt_tokens, "knowledge_tokens": 0,
                 "completion_tokens": done, "total_tokens": self.prompt_tokens + done}
 
@@ -145,6 +164,17 @@ def _stored_file(files: FileStore, file_id: str, field: str) -> StoredFile:
     return stored
 
 
+def _data_url_bytes(url: str, field: str) -> bytes:
+    head, comma, data = url.partition(",")
+    try:
+        if not comma or not head.endswith(";base64"):
+            raise ValueError("not base64")
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(f"{field} is not a data URL of the form data:<type>;base64,<data>",
+                                  field=field, code=3, status=400) from None
+
+
 def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[str]:
     """One clause per image or video, numbered per kind in request order."""
     clauses = []
@@ -155,7 +185,11 @@ def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[
         label = f"{kind} {numbers[kind]}"
         key = part["type"]
         value = part[key]
-        if key.endswith("_url"):
+        if key.endswith("_url") and value.startswith("data:"):  # inline bytes: described, never echoed
+            data = _data_url_bytes(value, field)
+            about = describe_image_bytes(data, field) if kind == "image" else describe_video_bytes(data)
+            clauses.append(f"{label}: {about}")
+        elif key.endswith("_url"):
             clauses.append(f"{label}: url {value}")
         elif key == "image_base64":
             if value.startswith("data:"):
@@ -195,14 +229,69 @@ def _pad(tokens: list[str], count: int) -> list[str]:
     return tokens + [f" word{i}" for i in range(len(tokens) + 1, count + 1)]
 
 
+def context_length(model: str, knobs: Knobs) -> int:
+    """The model's context in tokens (`protocol.MODEL_CONTEXTS`), unless the knob sets one for all."""
+    if knobs.context_length is not None:
+        return knobs.context_length
+    return protocol.MODEL_CONTEXTS.get(model, DEFAULT_CONTEXT_LENGTH)
+
+
+def reasons(body: Mapping[str, Any]) -> bool:
+    """Whether the reply reasons first: always on the Reasoner, when asked on the V6.5 models."""
+    model = body["model"]
+    if model in protocol.ALWAYS_REASONING_MODELS:
+        return True
+    thinking = body.get("thinking")
+    asked = isinstance(thinking, Mapping) and thinking.get("enabled") is True
+    return model in protocol.THINKING_MODELS and asked
+
+
+def check_thinking(body: Mapping[str, Any]) -> None:
+    """`thinking`, when sent, is `{"enabled": true | false}`."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return
+    if not isinstance(thinking, Mapping) or not isinstance(thinking.get("enabled"), bool):
+        shown = repr(thinking)[:80]
+        raise InvalidRequestError(f"thinking={shown} is not allowed: expected {{\"enabled\": true or "
+                                  "false}.", field="thinking", code=3, status=400)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def reasoning_text(body: Mapping[str, Any]) -> str:
+    """One deterministic line that proves what the reasoning saw."""
+    messages = body["messages"]
+    images, videos = protocol.count_media(messages)
+    why = "always on" if body["model"] in protocol.ALWAYS_REASONING_MODELS else "thinking asked for"
+    question = " ".join(_text_of(messages[-1]["content"]).split())[:REASONING_ECHO_CHARS] or "(no text)"
+    return (f"Reasoning: {_plural(len(messages), 'message')}, {_plural(images, 'image')}, "
+            f"{_plural(videos, 'video')}; {why}; the question: {question}")
+
+
+def _request_text(body: Mapping[str, Any]) -> str:
+    return " ".join(_text_of(m.get("content", "")) for m in body["messages"]).lower()
+
+
 def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     """Tokens and finish reason for a validated body (raises for the service's own refusals)."""
     messages = body["messages"]
+    check_thinking(body)
+    if UNSAFE_PHRASE.lower() in _request_text(body):
+        raise InvalidRequestError(f"the input was judged unsafe by the content filter (the emulator refuses "
+                                  f"{UNSAFE_PHRASE}): rephrase the request", field="messages",
+                                  code=protocol.CONTENT_FILTER_CODE, status=400)
     prompt = prompt_tokens(messages)
-    if prompt >= knobs.context_length:
+    context = context_length(body["model"], knobs)
+    asked = body.get("max_new_tokens")
+    if prompt >= context or (asked is not None and prompt + int(asked) > context):
+        wanted = f" plus max_new_tokens={int(asked)}" if asked is not None else ""
         raise InvalidRequestError(
-            f"context length exceeded: the prompt is about {prompt} tokens, the model's context length "
-            f"is {knobs.context_length}", field="messages", code=3, status=400)
+            f"context length exceeded: the prompt is about {prompt} tokens{wanted}, the model's context "
+            f"length is {context}: shorten the conversation, send fewer images or lower max_new_tokens",
+            field="messages", code=protocol.CONTEXT_LENGTH_CODE, status=400)
     tokens = split_tokens(reply_text(body, files))
     if knobs.reply_tokens is not None:
         tokens = _pad(tokens, knobs.reply_tokens)
@@ -210,19 +299,26 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     trigger = _sensitive_index(body, tokens, knobs.sensitive_words)
     if trigger is not None:
         tokens, finish = tokens[:trigger], "sensitive"
-    max_new = int(body.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)  # 5.0 is a valid 5
-    room = knobs.context_length - prompt
+    max_new = int(asked or DEFAULT_MAX_NEW_TOKENS)  # 5.0 is a valid 5
+    room = context - prompt
     if len(tokens) > min(max_new, room):
         finish = "length" if max_new <= room else "context"
         tokens = tokens[:min(max_new, room)]
-    return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt)
+    if not reasons(body):
+        return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt)
+    thought = split_tokens(reasoning_text(body))
+    if knobs.think_inline:  # some deployments: `<think>...</think>` leads the text itself
+        inline = split_tokens("<think>" + "".join(thought) + "</think>")
+        tokens = inline + (["\n\n" + tokens[0].lstrip()] + tokens[1:] if tokens else [])
+        return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt)
+    return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt, reasoning=thought)
 
 
 def _sensitive_index(body: Mapping[str, Any], tokens: list[str], words: tuple[str, ...]) -> int | None:
     """Where the content filter stops the reply: at the trigger's first echo, else at once."""
     if not words:
         return None
-    request_text = " ".join(_text_of(m.get("content", "")) for m in body["messages"]).lower()
+    request_text = _request_text(body)
     hits = [w for w in words if w in request_text]
     if not hits:
         return None

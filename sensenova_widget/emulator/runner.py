@@ -8,9 +8,11 @@ from typing import Any
 
 import uvicorn
 
+from .. import protocol
 from .credentials import Credentials
 from .faults import Knobs
 from .files import FileStore
+from .request_log import KEEP_BYTES, KEEP_REQUESTS, RequestLog
 from .server import API_PREFIX, FILE_PREFIX, EmulatorState, build_app
 
 
@@ -19,17 +21,21 @@ class Emulator:
 
     Knobs (see `faults.KNOBS`) apply to every request; a request's `x-emulator-fault` header
     overrides them for that request. Credentials are generated per instance unless given.
+    `requests` keeps the last `keep_requests` chat bodies, the newest whole while they fit in
+    `keep_request_bytes` (as received) and compacted after (see `request_log`).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
-                 max_files: int = 256, keep_requests: int = 2000, **knobs: Any) -> None:
+                 max_files: int = 256, keep_requests: int = KEEP_REQUESTS,
+                 keep_request_bytes: int = KEEP_BYTES, **knobs: Any) -> None:
         generated = Credentials()
         credentials = Credentials(api_key=api_key or generated.api_key,
                                   access_key_id=access_key_id or generated.access_key_id,
                                   secret_access_key=secret_access_key or generated.secret_access_key)
         self._state = EmulatorState(credentials=credentials, knobs=Knobs.from_kwargs(**knobs),
-                                    files=FileStore(max_files=max_files), keep_requests=keep_requests)
+                                    files=FileStore(max_files=max_files),
+                                    requests=RequestLog(keep_requests, keep_request_bytes))
         self.host = host
         # IPPROTO_TCP named explicitly: asyncio only sets TCP_NODELAY on accepted connections of a
         # socket whose proto says TCP; without it Nagle holds each reply's body ~40 ms behind its headers.
@@ -52,6 +58,12 @@ class Emulator:
         return self.url + API_PREFIX
 
     @property
+    def openai_base_url(self) -> str:
+        """The OpenAI-compatible base (`/chat/completions`, `/models` under it), as the service's
+        `https://api.sensenova.cn/compatible-mode/v1`; `{url}/v1/chat/completions` answers too."""
+        return self.url + protocol.OPENAI_COMPATIBLE_PREFIX
+
+    @property
     def file_base_url(self) -> str:
         return self.url + FILE_PREFIX
 
@@ -68,9 +80,9 @@ class Emulator:
         return self._state.credentials.secret_access_key
 
     @property
-    def requests(self) -> list:
-        """The JSON bodies of the chat requests received, oldest first (the live list; the last
-        `keep_requests` only)."""
+    def requests(self) -> RequestLog:
+        """The JSON bodies of the chat requests received (both dialects, as sent), oldest first: the
+        live list, bounded in count and bytes; `requests.summaries[i]` says path, model, counts, size."""
         return self._state.requests
 
     @property
@@ -112,7 +124,7 @@ class Emulator:
         }
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         if self._thread is not None:
             return self
         if self._socket.fileno() < 0:
@@ -151,7 +163,7 @@ class Emulator:
         finally:
             self.stop()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

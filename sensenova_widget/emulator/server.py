@@ -3,6 +3,10 @@
 Everything runs on the event loop (media decoding goes to a worker thread only when a request
 carries media), replies are encoded once, and every reply, errors included, carries an
 `x-request-id`. Error bodies have the service's shape `{"error": {"code", "message", "details"}}`.
+The chat handler is written once for both dialects: a `Dialect` turns the request into the
+native body (so one set of rules checks both) and shapes replies, events and errors; the
+OpenAI-compatible one lives in `openai_routes`. A request body that stops arriving for
+`body_timeout` seconds is answered 408 and its connection closed.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import builtins
 import functools
 import json
 import logging
-from json.encoder import encode_basestring as encode_json_string  # C speedup, keeps UTF-8
 import secrets
 import time
 from dataclasses import dataclass, field
+from json.encoder import (
+    encode_basestring as encode_json_string,  # C speedup, keeps UTF-8
+)
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -29,16 +35,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import protocol
 from ..errors import InvalidRequestError, SenseNovaError
 from .credentials import Credentials, Unauthorized
-from .faults import FAULT_HEADER, Knobs, KnobError, TimesCounter
+from .faults import DEFAULTS, FAULT_HEADER, KnobError, Knobs, TimesCounter
 from .files import FileStore
-from .replies import Plan, plan_reply
+from .replies import Plan, context_length, plan_reply
+from .request_log import RequestLog
 
 API_PREFIX = "/v1"
 FILE_PREFIX = "/file/v1"
-DEFAULT_MODELS = (
-    "SenseNova-V6-Pro", "SenseNova-V6-Turbo", "SenseNova-V6-Reasoner", "SenseNova-V6-5-Pro",
-    "SenseNova-V6-5-Turbo", "SenseChat-Vision", "SenseChat-5", "SenseChat-Turbo",
-)
+DEFAULT_MODELS = (*protocol.MODEL_CONTEXTS, "SenseChat-5", "SenseChat-Turbo")  # today's, then two older ids
 MAX_VIDEO_UPLOAD_BYTES = 100_000_000  # (choice) the reference states no video limit
 DRAIN_BYTES = 100_000_000  # read and discard this much of an oversized body so the client sees the 400
 _EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+; nothing to unwrap before
@@ -90,10 +94,53 @@ def error_response(status: int, message: str, *, code: int | None = None, detail
                     media_type="application/json")
 
 
-def _error_from(exc: SenseNovaError) -> Response:
-    details = [{"field": exc.field}] if getattr(exc, "field", None) else []
-    return error_response(exc.status or 400, exc.message, code=exc.code if isinstance(exc.code, int) else None,
-                          details=details)
+class Dialect:
+    """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
+
+    def error(self, status: int, message: str, *, code: int | None = None, field: str | None = None,
+              headers: dict[str, str] | None = None) -> Response:
+        return error_response(status, message, code=code, details=[{"field": field}] if field else None,
+                              headers=headers)
+
+    def error_from(self, exc: SenseNovaError) -> Response:
+        code = exc.code if isinstance(exc.code, int) else None
+        return self.error(exc.status or 400, exc.message, code=code, field=getattr(exc, "field", None))
+
+    def to_native(self, body: Any, state: EmulatorState) -> Any:
+        """The native body the shared rules check (raises InvalidRequestError); native: itself."""
+        return body
+
+    def reply(self, plan: Plan, reply_id: str, body: dict) -> bytes:
+        choice = {"message": plan.text, "finish_reason": plan.finish_reason, "index": 0, "role": "assistant"}
+        if plan.reasoning:
+            choice["reasoning_content"] = plan.reasoning_text
+        return dumps({"data": {"id": reply_id, "choices": [choice], "usage": plan.usage()}})
+
+    def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
+        """One streamed delta (answer text, or reasoning before it)."""
+        if reasoning:
+            return _reasoning_event(reply_id, text, usage)
+        return _choice_event(reply_id, text, "", usage)
+
+    def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
+        """The finishing event and the end of the stream."""
+        return _choice_event(reply_id, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
+
+    def error_event(self, message: str) -> bytes:
+        return _error_event(message)
+
+
+NATIVE = Dialect()
+
+
+class BodyTimeout(Exception):
+    """No byte of the request body arrived for `body_timeout` seconds."""
+
+
+def body_timeout_response(dialect: Dialect = NATIVE) -> Response:
+    """408, and the connection closed: what is left of the body may still come, nobody reads it."""
+    return dialect.error(408, "request timeout: the request body stopped arriving", field="body",
+                         headers={"connection": "close"})
 
 
 @dataclass
@@ -103,8 +150,7 @@ class EmulatorState:
     credentials: Credentials = field(default_factory=Credentials)
     knobs: Knobs = field(default_factory=Knobs)
     files: FileStore = field(default_factory=FileStore)
-    requests: list = field(default_factory=list)
-    keep_requests: int = 2000
+    requests: RequestLog = field(default_factory=RequestLog)
     times: TimesCounter = field(default_factory=TimesCounter)
     models: tuple[str, ...] = DEFAULT_MODELS
     started_at: int = field(default_factory=lambda: int(time.time()))
@@ -141,28 +187,74 @@ class BodyTooLarge(Exception):
 GONE = Response(status_code=499)  # the client left mid-body: nobody reads this reply
 
 
-async def _drain(stream: AsyncIterator[bytes], already: int) -> None:
-    """Discard the rest of an oversized body (bounded) so the client can read our 400."""
-    async for chunk in stream:
-        already += len(chunk)
-        if already > DRAIN_BYTES:
+def _body_timeout(request: Request) -> float:
+    return getattr(request.state, "knobs", DEFAULTS).body_timeout
+
+
+class _Watchdog:
+    """Cancels the reading task once no chunk has arrived for `timeout` seconds. One timer per body,
+    moved only when it fires: a cancel scope per request cost the emulator ~30 us a request."""
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.timeout = timeout
+        self.last = self.loop.time()  # when the last chunk arrived
+        self.fired = False
+        self.handle = self.loop.call_at(self.last + timeout, self._check)
+
+    def _check(self) -> None:
+        due = self.last + self.timeout
+        if self.loop.time() < due:
+            self.handle = self.loop.call_at(due, self._check)
             return
+        self.fired = True
+        assert self.task is not None
+        self.task.cancel()
+
+
+async def _read(stream: AsyncIterator[bytes], timeout: float, limit: int, chunks: list[bytes] | None,
+                total: int = 0) -> int:
+    """Read `stream` until it ends or `total` passes `limit` (keeping chunks when given a list);
+    BodyTimeout when `timeout` seconds pass without a byte. Returns the bytes read in all."""
+    dog = _Watchdog(timeout)
+    try:
+        async for chunk in stream:
+            dog.last = dog.loop.time()
+            total += len(chunk)
+            if total >= limit:
+                break
+            if chunks is not None:
+                chunks.append(chunk)
+    except asyncio.CancelledError:
+        if not dog.fired:  # cancelled by someone else: not ours to swallow
+            raise
+        uncancel = getattr(dog.task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
+        raise BodyTimeout from None
+    finally:
+        dog.handle.cancel()
+    return total
+
+
+async def _drain(request: Request, stream: AsyncIterator[bytes], already: int) -> None:
+    """Discard the rest of an oversized body (bounded) so the client can read our 400."""
+    await _read(stream, _body_timeout(request), DRAIN_BYTES, None, already)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused before buffering when Content-Length (or the bytes so far) reach `limit`."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) >= limit:
-        await _drain(request.stream(), 0)
+        await _drain(request, request.stream(), 0)
         raise BodyTooLarge(int(length))
-    chunks, total = [], 0
+    chunks: list[bytes] = []
     stream = request.stream()
-    async for chunk in stream:
-        total += len(chunk)
-        if total >= limit:
-            await _drain(stream, total)
-            raise BodyTooLarge(total)
-        chunks.append(chunk)
+    total = await _read(stream, _body_timeout(request), limit, chunks)
+    if total >= limit:
+        await _drain(request, stream, total)
+        raise BodyTooLarge(total)
     return b"".join(chunks)
 
 
@@ -170,40 +262,43 @@ async def unread(request: Request, refusal: Response) -> Response:
     """Read and discard the body (bounded) before refusing, so a client still sending an upload
     reads the refusal instead of a reset connection."""
     try:
-        await _drain(request.stream(), 0)
+        await _drain(request, request.stream(), 0)
     except ClientDisconnect:
         return GONE
+    except BodyTimeout:
+        refusal.headers["connection"] = "close"
     return refusal
 
 
-def admit(request: Request) -> Response | None:
+def admit(request: Request, dialect: Dialect = NATIVE) -> Response | None:
     """Credentials, then the fault header: a refusal, or None with `request.state.knobs` set."""
     state: EmulatorState = request.app.state.emulator
     try:
         state.credentials.check(request.headers.get("authorization"))
     except Unauthorized as exc:
-        return error_response(401, str(exc), headers={"www-authenticate": "Bearer"})
+        return dialect.error(401, str(exc), headers={"www-authenticate": "Bearer"})
     try:
         request.state.knobs = state.knobs.with_header(request.headers.get(FAULT_HEADER))
     except KnobError as exc:
-        return error_response(400, str(exc), details=[{"field": FAULT_HEADER}])
+        return dialect.error(400, str(exc), field=FAULT_HEADER)
     return None
 
 
-def injected_fault(request: Request) -> Response | None:
+def injected_fault(request: Request, dialect: Dialect = NATIVE) -> Response | None:
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
     if knobs.error_status and state.times.should_fail(_times_key(request.headers.get(FAULT_HEADER)), knobs.times):
-        return fault_response(knobs)
+        return fault_response(knobs, dialect)
     return None
 
 
-def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def guarded(handler: Callable[[Request], Awaitable[Response]],
+            dialect: Dialect = NATIVE) -> Callable[[Request], Awaitable[Response]]:
     """Credentials, knobs and injected HTTP faults before a model or file endpoint runs."""
     @functools.wraps(handler)
     async def checked(request: Request) -> Response:
-        refusal = admit(request) or injected_fault(request)
+        refusal = admit(request, dialect) or injected_fault(request, dialect)
         if refusal:
             return await unread(request, refusal)
         return await handler(request)
@@ -213,7 +308,7 @@ def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Requ
 
 # ---- chat completions -------------------------------------------------------------------------
 
-def fault_response(knobs: Knobs) -> Response:
+def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
     """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
     status = knobs.error_status or 500
     headers = {}
@@ -223,12 +318,16 @@ def fault_response(knobs: Knobs) -> Response:
         page = HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
         return Response(page, status_code=status, headers=headers, media_type="text/html")
     message = STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
-    return error_response(status, message, headers=headers)
+    return dialect.error(status, message, headers=headers)
 
 
 _EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":%s,"finish_reason":"%s","index":0,"role":"assistant"}],'
           '"usage":{"prompt_tokens":%d,"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
           '"status":{"code":0,"message":"ok"}}\n\n')
+_REASONING_EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,'
+                    '"finish_reason":"","index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,'
+                    '"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
+                    '"status":{"code":0,"message":"ok"}}\n\n')
 
 
 def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
@@ -237,26 +336,34 @@ def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
                       usage["completion_tokens"], usage["total_tokens"])).encode()
 
 
+def _reasoning_event(reply_id: str, text: str, usage: dict) -> bytes:
+    """A streamed piece of reasoning: `reasoning_content` beside an empty `delta`."""
+    return (_REASONING_EVENT % (reply_id, encode_json_string(text), usage["prompt_tokens"],
+                                usage["completion_tokens"], usage["total_tokens"])).encode()
+
+
 def _error_event(message: str) -> bytes:
     return (b"data:" + dumps({"error": {"code": 2, "message": message, "details": []},
                               "status": {"code": 2, "message": message}}) + b"\n\n")
 
 
-def _delta_chunks(tokens: list[str]) -> list[tuple[str, int]]:
-    """(text, token count) of each delta."""
+def _delta_chunks(tokens: list[str], reasoning: bool = False) -> list[tuple[str, int, bool]]:
+    """(text, token count, whether it is reasoning) of each delta."""
     chunks, i, k = [], 0, 0
     while i < len(tokens):
         part = tokens[i:i + TOKENS_PER_DELTA[k % len(TOKENS_PER_DELTA)]]
-        chunks.append(("".join(part), len(part)))
+        chunks.append(("".join(part), len(part), reasoning))
         i, k = i + len(part), k + 1
     return chunks
 
 
-async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str) -> AsyncIterator[bytes]:
-    """The SSE body: deltas, the finishing event, `data:[DONE]`; faults strike before event K."""
+async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str, dialect: Dialect,
+                         body: dict) -> AsyncIterator[bytes]:
+    """The SSE body: reasoning deltas, answer deltas, the finishing event and the end marker;
+    faults strike before delta K (reasoning deltas count)."""
     if knobs.ttft:
         await asyncio.sleep(knobs.ttft)
-    chunks = _delta_chunks(plan.tokens)
+    chunks = _delta_chunks(plan.reasoning, True) + _delta_chunks(plan.tokens)
     done = 0
     # Deltas keep a schedule (delta k at start + k * delta_delay) rather than sleeping after each
     # one, so the rate asked for is the rate served even when a sleep overshoots by a millisecond.
@@ -264,7 +371,7 @@ async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str) -> AsyncIterat
     start = loop.time()
     for index in range(len(chunks) + 1):
         if knobs.error_after == index:
-            yield _error_event(f"internal error (emulated error event after {index} deltas)")
+            yield dialect.error_event(f"internal error (emulated error event after {index} deltas)")
             return
         if knobs.stall_after == index:
             await asyncio.sleep(knobs.stall)
@@ -275,11 +382,10 @@ async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str) -> AsyncIterat
             break
         if index and knobs.delta_delay:
             await asyncio.sleep(max(0.0, start + index * knobs.delta_delay - loop.time()))
-        text, count = chunks[index]
+        text, count, reasoning = chunks[index]
         done += count
-        yield _choice_event(reply_id, text, "", plan.usage(done))
-    yield _choice_event(reply_id, "", plan.finish_reason, plan.usage())
-    yield b"data:[DONE]\n\n"
+        yield dialect.event(reply_id, text, plan.usage(done), reasoning, body)
+    yield dialect.finish(plan, reply_id, body)
 
 
 async def _faulty_body(body: bytes, knobs: Knobs) -> AsyncIterator[bytes]:
@@ -294,12 +400,6 @@ async def _faulty_body(body: bytes, knobs: Knobs) -> AsyncIterator[bytes]:
     yield body
 
 
-def _reply_body(plan: Plan, reply_id: str) -> bytes:
-    return dumps({"data": {"id": reply_id, "choices": [{"message": plan.text, "finish_reason": plan.finish_reason,
-                                                        "index": 0, "role": "assistant"}],
-                           "usage": plan.usage()}})
-
-
 def _times_key(header: str | None) -> str:
     """`times` counts per fault header value; a status set on the server counts under one key."""
     if header and any(name in header for name in ("status", "html", "times")):
@@ -312,52 +412,68 @@ def _has_media(body: dict) -> bool:
 
 
 async def chat_completions(request: Request) -> Response:
+    return await serve_chat(request, NATIVE)
+
+
+def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
+    """The JSON body, or the 400 that says why it is not one."""
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, dialect.error(400, f"the request body is not valid JSON: {exc}", field="body")
+    except RecursionError:
+        return None, dialect.error(400, "the request body nests too deeply to be a chat request",
+                                   field="body")
+
+
+async def serve_chat(request: Request, dialect: Dialect) -> Response:
+    """One chat request in either dialect: admit, read, record, validate, then reply or stream."""
     state: EmulatorState = request.app.state.emulator
-    refusal = admit(request)
+    refusal = admit(request, dialect)
     if refusal:
         return await unread(request, refusal)
     knobs: Knobs = request.state.knobs
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        return await unread(request, error_response(
+        return await unread(request, dialect.error(
             400, f"Content-Type {content_type or '(none)'!r} is not allowed: expected application/json",
-            details=[{"field": "Content-Type"}]))
+            field="Content-Type"))
     try:
         raw = await read_body(request, protocol.MAX_BODY_BYTES)
     except BodyTooLarge as exc:
-        return _error_from(_size_error(exc.args[0]))
+        return dialect.error_from(_size_error(exc.args[0]))
+    except BodyTimeout:
+        return body_timeout_response(dialect)
     except ClientDisconnect:
         return GONE
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, f"the request body is not valid JSON: {exc}", details=[{"field": "body"}])
-    except RecursionError:
-        return error_response(400, "the request body nests too deeply to be a chat request", details=[{"field": "body"}])
-    state.requests.append(body)  # before any injected fault, so a test sees every retry
-    if len(state.requests) > state.keep_requests:  # a long-running emulator must not grow without end
-        del state.requests[: len(state.requests) - state.keep_requests]
-    refusal = injected_fault(request)
+    received, refusal = _parse(raw, dialect)
+    if refusal:
+        return refusal
+    # Recorded before any injected fault, so a test sees every retry; bounded in count and bytes.
+    state.requests.record(received, len(raw), request.url.path)
+    del raw
+    refusal = injected_fault(request, dialect)
     if refusal:
         return refusal
     try:
+        body = dialect.to_native(received, state)
         protocol.validate_body(body)
         if body["model"] not in state.models:
-            return error_response(404, f"model {body['model']!r} not found: expected one of "
-                                       f"{', '.join(state.models)}", details=[{"field": "model"}])
+            return dialect.error(404, f"model {body['model']!r} not found: expected one of "
+                                      f"{', '.join(state.models)}", field="model")
         if _has_media(body):
             plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
         else:
             plan = plan_reply(body, knobs, state.files)
     except SenseNovaError as exc:
-        return _error_from(exc)
+        return dialect.error_from(exc)
     reply_id = secrets.token_hex(8)
     if body.get("stream"):
-        return StreamingResponse(_stream_events(plan, knobs, reply_id), media_type="text/event-stream",
-                                 headers={"cache-control": "no-cache"})
+        return StreamingResponse(_stream_events(plan, knobs, reply_id, dialect, body),
+                                 media_type="text/event-stream", headers={"cache-control": "no-cache"})
     if knobs.error_after is not None:
-        return error_response(500, "internal error (emulated error_after)")
-    encoded = _reply_body(plan, reply_id)
+        return dialect.error(500, "internal error (emulated error_after)")
+    encoded = dialect.reply(plan, reply_id, body)
     if knobs.stall_after is not None or knobs.drop_after is not None:
         return StreamingResponse(_faulty_body(encoded, knobs), media_type="application/json",
                                  headers={"content-length": str(len(encoded))})
@@ -376,15 +492,15 @@ def _size_error(size: int) -> InvalidRequestError:
 
 # ---- models ---------------------------------------------------------------------------------
 
-def _model_info(state: EmulatorState, model: str) -> dict:
+def model_info(state: EmulatorState, model: str) -> dict:
     return {"id": model, "object": "model", "created": state.started_at, "owned_by": "SenseTime",
-            "context_length": state.knobs.context_length}
+            "context_length": context_length(model, state.knobs)}
 
 
 @guarded
 async def list_models(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
-    return Response(dumps({"object": "list", "data": [_model_info(state, m) for m in state.models]}),
+    return Response(dumps({"object": "list", "data": [model_info(state, m) for m in state.models]}),
                     media_type="application/json")
 
 
@@ -394,20 +510,24 @@ async def get_model(request: Request) -> Response:
     model = request.path_params["model"]
     if model not in state.models:
         return error_response(404, f"model {model!r} not found", details=[{"field": "model"}])
-    return Response(dumps(_model_info(state, model)), media_type="application/json")
+    return Response(dumps(model_info(state, model)), media_type="application/json")
 
 
 # ---- errors and the app ---------------------------------------------------------------------
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    dialect = NATIVE
+    if request.url.path.startswith(protocol.OPENAI_COMPATIBLE_PREFIX + "/"):
+        from .openai_routes import OPENAI
+        dialect = OPENAI
     if exc.status_code == 404:
-        return error_response(404, f"no such endpoint: {request.method} {request.url.path}")
+        return dialect.error(404, f"no such endpoint: {request.method} {request.url.path}")
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
-        return error_response(405, f"method {request.method} is not allowed on {request.url.path}: "
-                                   f"expected {allowed}", headers=exc.headers)
-    return error_response(exc.status_code, str(exc.detail))
+        return dialect.error(405, f"method {request.method} is not allowed on {request.url.path}: "
+                                  f"expected {allowed}", headers=exc.headers)
+    return dialect.error(exc.status_code, str(exc.detail))
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -415,13 +535,17 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(state: EmulatorState) -> ASGIApp:
-    from .file_routes import file_routes  # the file service lives beside the chat endpoints
+    from .file_routes import (
+        file_routes,  # the file service lives beside the chat endpoints
+    )
+    from .openai_routes import openai_routes  # and the OpenAI-compatible entry points
 
     routes = [
         Route(API_PREFIX + protocol.CHAT_PATH, chat_completions, methods=["POST"]),
         Route(API_PREFIX + protocol.MODELS_PATH, list_models, methods=["GET"]),
         Route(API_PREFIX + protocol.MODELS_PATH + "/{model:path}", get_model, methods=["GET"]),
         *file_routes(FILE_PREFIX),
+        *openai_routes(),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
     app.state.emulator = state

