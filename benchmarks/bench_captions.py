@@ -63,9 +63,14 @@ class _EmulatorProcess:
     def __init__(self, ttft: float) -> None:
         self._args = [sys.executable, __file__, "--serve", str(ttft)]
 
-    def __enter__(self) -> "_EmulatorProcess":
-        self._process = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    def __enter__(self) -> _EmulatorProcess:
+        self._process = subprocess.Popen(
+            self._args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         self.base_url, self.api_key = json.loads(self._process.stdout.readline())
         return self
 
@@ -95,17 +100,29 @@ def _speed(quick: bool) -> list[dict]:
 
         def one_by_one(part):
             started = time.perf_counter()
-            part.apply(lambda row: client.chat(f"Describe picture {row['n']}.", images=[row["image"]]).text, axis=1)
+            part.apply(
+                lambda row: client.chat(f"Describe picture {row['n']}.", images=[row["image"]]).text, axis=1
+            )
             return time.perf_counter() - started
 
-        caption(df.head(4), "image", "Warm up {n}.", client=client, cache=False, progress=False, concurrency=4)
+        caption(
+            df.head(4), "image", "Warm up {n}.", client=client, cache=False, progress=False, concurrency=4
+        )
         half = rows // 2
         baseline = one_by_one(df.iloc[:half])
+
         def ours_run():
             """One caption() over all rows: (result, seconds, requests the emulator received)."""
             sent, started = emu.request_count, time.perf_counter()
-            result = caption(df, "image", "Describe picture {n}.", client=client, concurrency=CONCURRENCY,
-                             cache=Path(tmp) / "cache.sqlite", progress=False)
+            result = caption(
+                df,
+                "image",
+                "Describe picture {n}.",
+                client=client,
+                concurrency=CONCURRENCY,
+                cache=Path(tmp) / "cache.sqlite",
+                progress=False,
+            )
             return result, time.perf_counter() - started, emu.request_count - sent
 
         first, ours, ours_requests = ours_run()
@@ -117,22 +134,52 @@ def _speed(quick: bool) -> list[dict]:
     latency = baseline / rows  # what one request really takes here, the emulator's overhead included
     rate = rows / ours
     return [
-        {"benchmark": name, "metric": "seconds: sequential df.apply vs caption(concurrency=16); ratio = speedup",
-         "baseline": round(baseline, 2), "ours": round(ours, 2), "ratio": round(speedup, 2), "target": ">= 12",
-         "ok": speedup >= 12},
-        {"benchmark": name, "metric": "rows/s: ideal 16/0.25 s vs ours; ratio = ours / ideal",
-         "baseline": IDEAL_RATE, "ours": round(rate, 1), "ratio": round(rate / IDEAL_RATE, 3), "target": ">= 0.85",
-         "ok": rate / IDEAL_RATE >= 0.85},
-        {"benchmark": name, "metric": f"rows/s: ideal at the emulator's measured latency ({latency * 1000:.0f} ms a "
-                                      "request, one at a time) vs ours",
-         "baseline": round(CONCURRENCY / latency, 1), "ours": round(rate, 1),
-         "ratio": round(rate * latency / CONCURRENCY, 3), "target": "(reference)", "ok": True},
-        {"benchmark": name, "metric": "requests: first run vs the same call again (served by the cache)",
-         "baseline": ours_requests, "ours": cached_requests, "ratio": round(cached_requests / ours_requests, 3),
-         "target": "0 requests", "ok": cached_requests == 0 and ours_requests == rows},
-        {"benchmark": name, "metric": "seconds: first run vs the same call again (from the cache)",
-         "baseline": round(ours, 2), "ours": round(cached, 3), "ratio": round(cached / ours, 4), "target": "< 1",
-         "ok": cached < ours},
+        {
+            "benchmark": name,
+            "metric": "seconds: sequential df.apply vs caption(concurrency=16); ratio = speedup",
+            "baseline": round(baseline, 2),
+            "ours": round(ours, 2),
+            "ratio": round(speedup, 2),
+            "target": ">= 12",
+            "ok": speedup >= 12,
+        },
+        {
+            "benchmark": name,
+            "metric": "rows/s: ideal 16/0.25 s vs ours; ratio = ours / ideal",
+            "baseline": IDEAL_RATE,
+            "ours": round(rate, 1),
+            "ratio": round(rate / IDEAL_RATE, 3),
+            "target": ">= 0.85",
+            "ok": rate / IDEAL_RATE >= 0.85,
+        },
+        {
+            "benchmark": name,
+            "metric": f"rows/s: ideal at the emulator's measured latency ({latency * 1000:.0f} ms a "
+            "request, one at a time) vs ours",
+            "baseline": round(CONCURRENCY / latency, 1),
+            "ours": round(rate, 1),
+            "ratio": round(rate * latency / CONCURRENCY, 3),
+            "target": "(reference)",
+            "ok": True,
+        },
+        {
+            "benchmark": name,
+            "metric": "requests: first run vs the same call again (served by the cache)",
+            "baseline": ours_requests,
+            "ours": cached_requests,
+            "ratio": round(cached_requests / ours_requests, 3),
+            "target": "0 requests",
+            "ok": cached_requests == 0 and ours_requests == rows,
+        },
+        {
+            "benchmark": name,
+            "metric": "seconds: first run vs the same call again (from the cache)",
+            "baseline": round(ours, 2),
+            "ours": round(cached, 3),
+            "ratio": round(cached / ours, 4),
+            "target": "< 1",
+            "ok": cached < ours,
+        },
     ]
 
 
@@ -163,8 +210,15 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
     df = pd.DataFrame({"image": [files[i % len(files)] for i in range(rows)], "n": range(rows)})
     client = snw.Client(api_key, base_url=base_url)
     with tempfile.TemporaryDirectory() as tmp:
-        warm = caption(df.head(CONCURRENCY * 2), "image", "Warm up {n}.", client=client, cache=Path(tmp) / "w.sqlite",
-                       progress=False, concurrency=CONCURRENCY)
+        warm = caption(
+            df.head(CONCURRENCY * 2),
+            "image",
+            "Warm up {n}.",
+            client=client,
+            cache=Path(tmp) / "w.sqlite",
+            progress=False,
+            concurrency=CONCURRENCY,
+        )
         assert warm["caption"].notna().all()
         process = psutil.Process()
         start = process.memory_info().rss
@@ -178,14 +232,25 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        out = caption(df, "image", "Describe picture {n}.", client=client, cache=Path(tmp) / "c.sqlite",
-                      progress=False, concurrency=CONCURRENCY)
+        out = caption(
+            df,
+            "image",
+            "Describe picture {n}.",
+            client=client,
+            cache=Path(tmp) / "c.sqlite",
+            progress=False,
+            concurrency=CONCURRENCY,
+        )
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
     peak[0] = max(peak[0], process.memory_info().rss)
-    return {"rows": rows, "growth_mb": (peak[0] - start) / 2**20, "seconds": elapsed,
-            "captioned": int(out["caption"].notna().sum())}
+    return {
+        "rows": rows,
+        "growth_mb": (peak[0] - start) / 2**20,
+        "seconds": elapsed,
+        "captioned": int(out["caption"].notna().sum()),
+    }
 
 
 def _memory(quick: bool) -> list[dict]:
@@ -196,19 +261,31 @@ def _memory(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder, snw.Emulator() as emu:
         _write_images(Path(folder), 50 if quick else 200)
         for rows in (small, large):
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(rows), folder, emu.base_url],
-                                 input=emu.api_key, capture_output=True, text=True, timeout=600,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(rows), folder, emu.base_url],
+                input=emu.api_key,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             if out.returncode:
                 raise RuntimeError(f"memory child for {rows} rows failed: {out.stderr[-2000:]}")
             results[rows] = json.loads(out.stdout.strip().splitlines()[-1])
     a, b = results[small], results[large]
     assert a["captioned"] == small and b["captioned"] == large
     ratio = b["growth_mb"] / max(a["growth_mb"], 1.0)
-    return [{"benchmark": f"caption 1-MP image paths, {small} vs {large} rows",
-             "metric": f"peak RSS growth MB ({small} rows vs {large} rows; {b['seconds']:.0f} s for {large})",
-             "baseline": round(a["growth_mb"], 1), "ours": round(b["growth_mb"], 1), "ratio": round(ratio, 2),
-             "target": f"<= 1.5 for {large // small}x the rows", "ok": ratio <= 1.5}]
+    return [
+        {
+            "benchmark": f"caption 1-MP image paths, {small} vs {large} rows",
+            "metric": f"peak RSS growth MB ({small} rows vs {large} rows; {b['seconds']:.0f} s for {large})",
+            "baseline": round(a["growth_mb"], 1),
+            "ours": round(b["growth_mb"], 1),
+            "ratio": round(ratio, 2),
+            "target": f"<= 1.5 for {large // small}x the rows",
+            "ok": ratio <= 1.5,
+        }
+    ]
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -21,9 +21,10 @@ import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 __all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
@@ -62,8 +63,15 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "captions.sqlite"
 
 
-def cache_key(image_hashes: Iterable[str], prompt: str, model: str, params: Mapping[str, Any], *,
-              endpoint: str, encoding: Mapping[str, Any]) -> str:
+def cache_key(
+    image_hashes: Iterable[str],
+    prompt: str,
+    model: str,
+    params: Mapping[str, Any],
+    *,
+    endpoint: str,
+    encoding: Mapping[str, Any],
+) -> str:
     """A stable SHA-256 over what decides a caption: the service, the pixels and how they were
     encoded (e.g. max_side, JPEG quality), the words, the model, the settings. Never a credential."""
     payload = {
@@ -91,7 +99,9 @@ class ResultCache:
         _create_private(self.path)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, so each put is durable the moment it returns.
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA busy_timeout = 30000")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
@@ -100,7 +110,8 @@ class ResultCache:
     def get(self, key: str) -> CachedReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens FROM captions WHERE key = ?",
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens "
+                "FROM captions WHERE key = ?",
                 (key,),
             ).fetchone()
         return CachedReply(*row) if row else None
@@ -109,8 +120,16 @@ class ResultCache:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
-                 reply.total_tokens, model, time.time()),
+                (
+                    key,
+                    reply.text,
+                    reply.finish_reason,
+                    reply.prompt_tokens,
+                    reply.completion_tokens,
+                    reply.total_tokens,
+                    model,
+                    time.time(),
+                ),
             )
 
     def __len__(self) -> int:
@@ -126,7 +145,7 @@ class ResultCache:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "ResultCache":
+    def __enter__(self) -> ResultCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

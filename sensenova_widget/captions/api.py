@@ -144,8 +144,15 @@ def caption(
 
     total = len(table)
     tally = Tally(total, tokens, progress_bar(total, progress))
-    run = Run(client=client, model=model, params=params, cache=store, concurrency=concurrency, rpm=rpm,
-              stop_at_error=on_error == "raise")
+    run = Run(
+        client=client,
+        model=model,
+        params=params,
+        cache=store,
+        concurrency=concurrency,
+        rpm=rpm,
+        stop_at_error=on_error == "raise",
+    )
 
     def summary() -> dict:
         return {

@@ -91,8 +91,14 @@ class Run:
             if self.cache is not None:
                 pairs = [media.keyed(value) for value in job.images]  # each image read and hashed once
                 images = [held for _, held in pairs]
-                key = cache_module.cache_key([hash_ for hash_, _ in pairs], job.prompt, self.model, self.keyed,
-                                             endpoint=self.client.base_url, encoding=self.encoding)
+                key = cache_module.cache_key(
+                    [hash_ for hash_, _ in pairs],
+                    job.prompt,
+                    self.model,
+                    self.keyed,
+                    endpoint=self.client.base_url,
+                    encoding=self.encoding,
+                )
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
@@ -187,8 +193,10 @@ class Run:
         An interrupt (or any error) here stops the hand-out and keeps every caption that finishes
         in flight before re-raising; a second interrupt abandons that wait (the workers still
         commit their captions to the cache when they finish)."""
-        workers = [threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
-                   for n in range(self.concurrency)]
+        workers = [
+            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
+            for n in range(self.concurrency)
+        ]
         hooks = self.client.session.hooks.setdefault("response", [])
         hooks.append(self.on_response)
         ended = 0
