@@ -8,7 +8,9 @@ of its own as the real service would be (it still counts the requests it receive
    change in the machine's load during the run weighs on both. Targets: at least 12x faster,
    and at least 85% of the ideal rate (16 requests in flight / 0.25 s = 64 rows/s). A reference
    row also compares with the ideal at the latency one request really has here (the sequential
-   run's time per row), which separates the emulator's overhead per request from ours.
+   run's time per row), which separates the emulator's overhead per request from ours; and
+   another with what whole rounds allow at that latency: 200 rows on 16 slots keep some slot
+   busy for 13 requests in a row, so 12.5/13 = 0.96 of the ideal is the most any scheduler reaches.
 2. The same call again: served from the cache, 0 requests (counted at the emulator).
 3. Memory: 1-megapixel JPEGs given as paths (a few hundred distinct files on disk, each row's
    prompt different so every row is a request), captioned in a child process whose resident
@@ -21,6 +23,7 @@ of its own as the real service would be (it still counts the requests it receive
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -133,6 +136,7 @@ def _speed(quick: bool) -> list[dict]:
     speedup = baseline / ours
     latency = baseline / rows  # what one request really takes here, the emulator's overhead included
     rate = rows / ours
+    rounds = math.ceil(rows / CONCURRENCY)  # 200 rows: 13, so no run reaches more than 12.5/13 of the ideal
     return [
         {
             "benchmark": name,
@@ -159,6 +163,16 @@ def _speed(quick: bool) -> list[dict]:
             "baseline": round(CONCURRENCY / latency, 1),
             "ours": round(rate, 1),
             "ratio": round(rate * latency / CONCURRENCY, 3),
+            "target": "(reference)",
+            "ok": True,
+        },
+        {
+            "benchmark": name,
+            "metric": f"rows/s: best possible at the measured latency in whole rounds ({rounds} requests one "
+            f"after another on the busiest of the {CONCURRENCY} slots) vs ours",
+            "baseline": round(rows / (rounds * latency), 1),
+            "ours": round(rate, 1),
+            "ratio": round(rate * rounds * latency / rows, 3),
             "target": "(reference)",
             "ok": True,
         },
