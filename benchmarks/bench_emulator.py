@@ -36,7 +36,8 @@ def serve(port: int) -> None:
     from starlette.routing import Mount, Route
 
     from sensenova_widget.emulator.credentials import Credentials
-    from sensenova_widget.emulator.server import EmulatorState, build_app
+    from sensenova_widget.emulator.app import build_app
+    from sensenova_widget.emulator.server import EmulatorState
 
     async def hello(request):
         return Response(b"ok", media_type="text/plain")

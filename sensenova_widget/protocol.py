@@ -63,7 +63,8 @@ PARAMETERS: dict[str, ParameterSpec] = {
 }
 
 
-def _invalid(field: str, value: Any, allowed: str) -> InvalidRequestError:
+def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
+    """The refusal every rule here gives, in one wording (the emulator's OpenAI routes use it too)."""
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
@@ -74,17 +75,17 @@ def validate_parameter(name: str, value: Any) -> None:
     """Check one sampling parameter against its range, with the spec's open or closed ends."""
     spec = PARAMETERS[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(name, value, spec.allowed)
+        raise invalid_value(name, value, spec.allowed)
     if spec.type is int and not (isinstance(value, int) or float(value).is_integer()):
-        raise _invalid(name, value, spec.allowed)
+        raise invalid_value(name, value, spec.allowed)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _invalid(name, value, spec.allowed)
+        raise invalid_value(name, value, spec.allowed)
     above = value >= spec.low if spec.low_inclusive else value > spec.low
     below = value <= spec.high if spec.high_inclusive else value < spec.high
     if not (above and below):
-        raise _invalid(name, value, spec.allowed)
+        raise invalid_value(name, value, spec.allowed)
     if name == "temperature" and round(value, 6) != value:
-        raise _invalid(name, value, spec.allowed)
+        raise invalid_value(name, value, spec.allowed)
 
 
 def media_kind(part: Any) -> str | None:
@@ -108,17 +109,17 @@ def part_kind(part: Mapping[str, Any]) -> str:
         return kind
     if part.get("type") == "text":
         return "text"
-    raise _invalid("type", part.get("type"), "one of " + ", ".join(PART_TYPES))
+    raise invalid_value("type", part.get("type"), "one of " + ", ".join(PART_TYPES))
 
 
 def _validate_part(part: Any, where: str) -> str:
     if not isinstance(part, Mapping):
-        raise _invalid(where, part, "a part object with a 'type'")
+        raise invalid_value(where, part, "a part object with a 'type'")
     kind = part_kind(part)
     key = part["type"]
     value = part.get(key)
     if not isinstance(value, str) or (kind != "text" and not value):
-        raise _invalid(f"{where}.{key}", value, f"a non-empty string for a {key} part")
+        raise invalid_value(f"{where}.{key}", value, f"a non-empty string for a {key} part")
     return kind
 
 
@@ -155,48 +156,48 @@ def check_media_counts(images: int, videos: int) -> None:
     """At most 6 images or 1 video, never both."""
     problem = media_count_problem(images, videos)
     if problem:
-        raise _invalid("messages", *problem)
+        raise invalid_value("messages", *problem)
 
 
 def validate_body(body: Any) -> None:
     """Raise InvalidRequestError naming the field if `body` breaks any rule of the spec."""
     if not isinstance(body, Mapping):
-        raise _invalid("body", type(body).__name__, "a JSON object")
+        raise invalid_value("body", type(body).__name__, "a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise _invalid("model", model, "a model id string")
+        raise invalid_value("model", model, "a model id string")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("messages", messages, "a non-empty list of messages")
+        raise invalid_value("messages", messages, "a non-empty list of messages")
     kinds = {"text": 0, "image": 0, "video": 0}  # counted here rather than in a second pass
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
-            raise _invalid(f"messages[{i}]", message, "an object with role and content")
+            raise invalid_value(f"messages[{i}]", message, "an object with role and content")
         if message.get("role") not in ROLES:
-            raise _invalid(f"messages[{i}].role", message.get("role"), "one of " + ", ".join(ROLES))
+            raise invalid_value(f"messages[{i}].role", message.get("role"), "one of " + ", ".join(ROLES))
         content = message.get("content")
         if isinstance(content, str):
             continue
         if not isinstance(content, list) or not content:
-            raise _invalid(f"messages[{i}].content", content, "a string or a non-empty list of parts")
+            raise invalid_value(f"messages[{i}].content", content, "a string or a non-empty list of parts")
         for j, part in enumerate(content):
             kinds[_validate_part(part, f"messages[{i}].content[{j}]")] += 1
     if messages[-1].get("role") != "user":
-        raise _invalid("messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'")
+        raise invalid_value("messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'")
     check_media_counts(kinds["image"], kinds["video"])
     for name in PARAMETERS:
         if name in body and body[name] is not None:
             validate_parameter(name, body[name])
     if "stream" in body and not isinstance(body["stream"], bool):
-        raise _invalid("stream", body["stream"], "true or false")
+        raise invalid_value("stream", body["stream"], "true or false")
     if body.get("user") is not None and not isinstance(body["user"], str):
-        raise _invalid("user", body["user"], "a string")
+        raise invalid_value("user", body["user"], "a string")
 
 
 def check_body_size(size: int) -> None:
     """The whole request body must stay under 45 MB."""
     if size >= MAX_BODY_BYTES:
-        raise _invalid("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
+        raise invalid_value("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
                        "(send fewer or smaller images, or lower max_side)")
 
 

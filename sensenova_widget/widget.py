@@ -16,6 +16,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import io
+import os
 import sys
 import threading
 import traceback
@@ -32,6 +33,9 @@ from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 
 _STATIC = Path(__file__).parent / "static"
+# The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
+# started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
+_BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
 
 
@@ -79,8 +83,8 @@ class ChatPanel(anywidget.AnyWidget):
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = _STATIC / f"widget{_BUILD}.js"
+    _css = _STATIC / f"widget{_BUILD}.css"
 
     conversation = traitlets.List(traitlets.Dict()).tag(sync=True)
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)

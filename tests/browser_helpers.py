@@ -30,6 +30,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output" / "browser"
 
+# A notebook's first cell when it reads the panel's test hooks (`el.snwStats`): the kernel then
+# serves the development build, static/widget.dev.js; every other notebook gets the shipped one.
+DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
+
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},

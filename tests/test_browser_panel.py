@@ -12,7 +12,7 @@ import time
 import pytest
 from PIL import Image
 
-from browser_helpers import (copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
+from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
                              wait_kernel_idle, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -63,6 +63,7 @@ def last_reply(panel, timeout: float = 30_000):
 
 def test_type_send_and_watch_the_reply_stream_in(open_panel):
     page, panel = open_panel("stream.ipynb", [
+        DEV_BUILD_CELL,  # this test reads the view's own message counts
         "import sensenova_widget as snw",
         f"panel = snw.ChatPanel(client={SLOW})\n"
         "panel.on_reply(lambda reply: print('on_reply:', reply.finish_reason, len(reply.text.split()), 'words'))\n"
@@ -83,9 +84,9 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
     stats = page.evaluate("() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
                           " return {custom: s.customMessages}; }")
     assert stats["custom"] >= 2  # deltas came as custom messages, not one trait update per token
-    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1)
+    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2)
     panel_cell.get_by_text("on_reply: stop").wait_for(timeout=30_000)  # the thread's print, in the right cell
-    assert "on_reply" not in page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2).inner_text()
+    assert "on_reply" not in page.locator(".jp-Notebook:visible .jp-CodeCell").nth(3).inner_text()
 
 
 def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):
@@ -283,3 +284,40 @@ def test_an_error_shows_inline_and_retry_recovers(open_panel):
     panel.locator(".snw-assistant.snw-status-done").wait_for(timeout=30_000)
     assert panel.locator(".snw-error").count() == 0
     assert panel.locator(".snw-assistant .snw-markdown").inner_text().startswith("Are you there?")
+
+
+LONG_CONVERSATION = '''
+def turns(n):
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append({"id": f"u{i}", "role": "user", "text": f"Question {i}", "attachments": []})
+        else:
+            code = "```python\\ndef add(a, b):\\n    return a + b\\n```\\n"
+            text = f"Answer {i} with **bold** text.\\n\\n" + code
+            out.append({"id": f"a{i}", "role": "assistant", "text": text, "status": "done", "model": "m",
+                        "notice": None, "omitted": [], "usage": None, "error": None})
+    return out
+
+panel.conversation = turns(60)
+'''
+
+
+def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soon_after(open_panel):
+    cells = ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel", LONG_CONVERSATION]
+    page, panel = open_panel("long.ipynb", cells)
+    page.wait_for_function("el => el.querySelectorAll('.snw-turn').length === 60", arg=panel.element_handle(),
+                           timeout=30_000)
+    log = panel.locator(".snw-log")
+    last = panel.locator(".snw-assistant").last
+    assert last.locator(".snw-markdown strong").inner_text() == "bold"  # the end is Markdown at once
+    # older replies become Markdown in idle time: in the end every one is, none left as plain text
+    page.wait_for_function("el => !el.querySelector('.snw-markdown-pending')", arg=panel.element_handle(),
+                           timeout=30_000)
+    assert panel.locator(".snw-assistant .snw-markdown").count() == 30
+    first = panel.locator(".snw-assistant").first
+    assert first.locator(".snw-code pre code .hljs-keyword").first.inner_text() == "def"
+    assert first.locator(".snw-code .snw-copy").count() == 1
+    at_bottom = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 4")
+    assert at_bottom  # the log stayed at its end while the replies above it grew
+    assert "**" not in first.locator(".snw-body").inner_text()  # rendered, not shown as its source

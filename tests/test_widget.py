@@ -285,7 +285,7 @@ def test_images_and_a_video_never_go_together(panel):
 def test_video_file_is_uploaded_through_the_file_service(panel):
     import numpy as np
 
-    mp4 = pytest.importorskip("sensenova_widget.mp4")
+    mp4 = pytest.importorskip("sensenova_widget.media.mp4")
     data = mp4.encode_frames(np.zeros((6, 48, 64, 3), dtype=np.uint8), fps=6)
     answer = request(panel, "attach_file", {"name": "clip.mp4", "mime": "video/mp4", "kind": "video"}, [data])
     assert answer["ok"], answer

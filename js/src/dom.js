@@ -1,13 +1,23 @@
 // Small DOM helpers: every piece of text goes in as a text node, never as HTML.
 
-/** h("button", {class: "snw-x", onclick}, "label", child) */
+/** @typedef {string | Node | null | undefined | false} Child */
+/** @typedef {Record<string, string | number | boolean | null | undefined | ((event: any) => unknown)>} Attrs */
+
+/**
+ * h("button", {class: "snw-x", onclick}, "label", child)
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs} [attrs]
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
+    else if (key === "class") el.className = String(value);
+    else if (key === "text") el.textContent = String(value);
     else el.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -17,7 +27,31 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Copy text to the clipboard, with a fallback where the async API is unavailable. */
+let uid = 0;
+/**
+ * A page-unique element id, so labels point at their own panel's inputs.
+ * @param {string} prefix
+ */
+export const nextId = (prefix) => `snw-${prefix}-${++uid}`;
+
+/** The panel's one line of "why not": a refused setting, too many attachments, a kernel error. */
+export class Reason {
+  constructor() {
+    this.el = h("div", { class: "snw-reason", role: "alert" });
+  }
+
+  /** @param {string | null | undefined} text shown as text; empty hides the line */
+  show(text) {
+    this.el.textContent = text || "";
+    this.el.hidden = !text;
+  }
+}
+
+/**
+ * Copy text to the clipboard, with a fallback where the async API is unavailable.
+ * @param {string} text
+ * @returns {Promise<boolean>}
+ */
 export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
@@ -38,7 +72,11 @@ export async function copyText(text) {
   }
 }
 
-/** A button that copies `getText()` and says so for a moment. */
+/**
+ * A button that copies `getText()` and says so for a moment.
+ * @param {() => string} getText
+ * @param {string} label
+ */
 export function copyButton(getText, label) {
   const button = h("button", { class: "snw-button snw-copy", type: "button", "aria-label": label, title: label }, "Copy");
   button.addEventListener("click", async () => {
@@ -49,12 +87,21 @@ export function copyButton(getText, label) {
   return button;
 }
 
-/** Only data: image URLs made by the kernel are shown as thumbnails. */
+/**
+ * Only data: image URLs made by the kernel are shown as thumbnails.
+ * @param {unknown} src
+ * @returns {string | null}
+ */
 export function safeImageSrc(src) {
   return typeof src === "string" && /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/.test(src) ? src : null;
 }
 
-/** The kernel's thumbnail of an attachment, or a placeholder where it has none (a URL, a file id). */
+/**
+ * The kernel's thumbnail of an attachment, or a placeholder where it has none (a URL, a file id).
+ * @param {string | null | undefined} src
+ * @param {string} alt
+ * @param {string | undefined} kind
+ */
 export function thumbnail(src, alt, kind) {
   const safe = safeImageSrc(src);
   if (safe) return h("img", { src: safe, alt });

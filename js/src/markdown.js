@@ -48,7 +48,11 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   return defaultLinkOpen(tokens, idx, options, env, self);
 };
 
-/** Safe HTML for a Markdown string (every raw tag escaped, unsafe links dropped). */
+/**
+ * Safe HTML for a Markdown string (every raw tag escaped, unsafe links dropped).
+ * @param {string} text
+ * @returns {string}
+ */
 export function renderMarkdown(text) {
   return md.render(text || "");
 }

@@ -1,9 +1,21 @@
 // The conversation log: one DOM node per turn, keyed by the turn's id, rebuilt only when that
 // turn's synced data changes. A streaming assistant turn shows its text as one growing text node;
-// Markdown is rendered once, when the kernel sets the final text.
+// Markdown is rendered once, when the kernel sets the final text. When many turns arrive at once
+// (a saved notebook reopened, a long conversation set from code) only the last few are rendered
+// as Markdown at once; older replies show their plain text until the browser is idle or they
+// scroll near the view, so a long log appears in the time a short one takes.
 import { h, copyButton, thumbnail } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
+/** @typedef {import("./types").Turn} Turn */
+/** @typedef {import("./types").Attachment} Attachment */
+/** @typedef {import("./types").TurnActions} TurnActions */
+/** @typedef {import("./types").TurnContext} TurnContext */
+
+/** Turns rendered as Markdown at once when many arrive together; older ones wait (see above). */
+export const EAGER_TURNS = 12;
+
+/** @param {Attachment[] | undefined} attachments */
 function attachmentsRow(attachments) {
   if (!attachments || !attachments.length) return null;
   return h(
@@ -21,6 +33,7 @@ function attachmentsRow(attachments) {
   );
 }
 
+/** @param {import("./types").Usage | null | undefined} usage */
 function usageLine(usage) {
   if (!usage) return null;
   const parts = [];
@@ -30,7 +43,10 @@ function usageLine(usage) {
   return parts.length ? h("div", { class: "snw-usage" }, `Tokens: ${parts.join(" · ")}`) : null;
 }
 
-/** Add a copy button to each code block of rendered Markdown. */
+/**
+ * Add a copy button to each code block of rendered Markdown.
+ * @param {HTMLElement} body
+ */
 function decorateCodeBlocks(body) {
   for (const pre of body.querySelectorAll("pre")) {
     const code = pre.querySelector("code");
@@ -42,8 +58,22 @@ function decorateCodeBlocks(body) {
 }
 
 /**
+ * Render `text` as Markdown into a reply's body (what a deferred body becomes).
+ * @param {HTMLElement} body
+ * @param {string} text
+ */
+export function fillMarkdown(body, text) {
+  body.className = "snw-body snw-markdown";
+  body.innerHTML = renderMarkdown(text); // safe: raw HTML is escaped by markdown-it
+  decorateCodeBlocks(body);
+}
+
+/**
  * Build the node of one turn. `ctx` carries the actions: {isLastUser, isLastAssistant, busy,
- * onEdit, onRegenerate, onRetry}.
+ * onEdit, onRegenerate, onRetry} and whether to defer the Markdown.
+ * @param {Turn} turn
+ * @param {TurnContext} ctx
+ * @returns {HTMLElement}
  */
 export function renderTurn(turn, ctx) {
   const role = turn.role === "user" ? "user" : "assistant";
@@ -64,10 +94,11 @@ export function renderTurn(turn, ctx) {
   } else if (turn.status === "streaming") {
     body.classList.add("snw-plain", "snw-streaming");
     body.appendChild(document.createTextNode(turn.text || ""));
+  } else if (ctx.deferMarkdown) {
+    body.classList.add("snw-plain", "snw-markdown-pending");
+    body.textContent = turn.text || "";
   } else {
-    body.classList.add("snw-markdown");
-    body.innerHTML = renderMarkdown(turn.text || ""); // safe: raw HTML is escaped by markdown-it
-    decorateCodeBlocks(body);
+    fillMarkdown(body, turn.text || "");
   }
   node.appendChild(body);
 
@@ -88,7 +119,7 @@ export function renderTurn(turn, ctx) {
 
   if (turn.status !== "streaming") {
     const actions = h("div", { class: "snw-actions" });
-    if (role === "assistant" && turn.text) actions.appendChild(copyButton(() => turn.text, "Copy reply"));
+    if (role === "assistant" && turn.text) actions.appendChild(copyButton(() => turn.text || "", "Copy reply"));
     if (role === "assistant" && ctx.isLastAssistant && !ctx.busy && !turn.error) {
       actions.appendChild(h("button", { class: "snw-button snw-regenerate", type: "button", onclick: ctx.onRegenerate }, "Regenerate"));
     }
@@ -100,22 +131,39 @@ export function renderTurn(turn, ctx) {
   return node;
 }
 
+/**
+ * @param {Turn[]} turns
+ * @param {string} role
+ */
 function lastIndexOf(turns, role) {
   for (let i = turns.length - 1; i >= 0; i--) if (turns[i].role === role) return i;
   return -1;
 }
 
-/** What a turn's node depends on: rebuild it only when this changes. */
+/**
+ * What a turn's node depends on: rebuild it only when this changes.
+ * @param {Turn} turn
+ * @param {TurnContext} ctx
+ */
 function signature(turn, ctx) {
   return JSON.stringify([turn, ctx.isLastUser, ctx.isLastAssistant, ctx.busy]);
 }
 
 /** The last user turn that reached the service (one refused before sending is skipped): the one
- * Edit and Regenerate act on, as the kernel does. -1 when there is none. */
+ * Edit and Regenerate act on, as the kernel does. -1 when there is none.
+ * @param {Turn[]} turns
+ */
 export function lastSentUserIndex(turns) {
-  return lastIndexOf(turns.map((t) => (t.sent === false ? {} : t)), "user");
+  for (let i = turns.length - 1; i >= 0; i--) if (turns[i].role === "user" && turns[i].sent !== false) return i;
+  return -1;
 }
 
+/**
+ * @param {Turn[]} turns
+ * @param {TurnActions} actions
+ * @param {boolean} busy
+ * @returns {TurnContext[]}
+ */
 function contexts(turns, actions, busy) {
   const lastUser = lastSentUserIndex(turns);
   const lastAssistant = lastIndexOf(turns, "assistant");
@@ -127,31 +175,51 @@ function contexts(turns, actions, busy) {
   }));
 }
 
+/** @typedef {{sig: string, node: HTMLElement}} Entry */
+
 /** Keyed, incremental rendering of the log: what the panel uses. */
 export class TurnList {
+  /**
+   * @param {HTMLElement} container
+   * @param {TurnActions} actions
+   */
   constructor(container, actions) {
     this.container = container;
     this.actions = actions;
+    /** @type {Map<string, Entry>} */
     this.nodes = new Map(); // id -> {sig, node}
+    /** @type {Map<HTMLElement, string>} bodies whose Markdown waits, with their text */
+    this.pending = new Map();
+    this.idleQueued = false;
+    /** @type {IntersectionObserver | null} */
+    this.observer = null;
   }
 
+  /**
+   * Bring the log in line with `turns`: build the nodes whose data changed, insert new ones in
+   * one DocumentFragment per run, drop the nodes of turns that are gone.
+   * @param {Turn[]} turns
+   * @param {boolean} busy
+   */
   update(turns, busy) {
     const ctxs = contexts(turns, this.actions, busy);
+    const fresh = turns.filter((turn) => !this.nodes.has(turn.id)).length;
+    const eagerFrom = fresh > EAGER_TURNS ? turns.length - EAGER_TURNS : 0;
     const keep = new Set();
-    let previous = null;
+    /** @type {HTMLElement[]} */
+    const wanted = [];
     turns.forEach((turn, i) => {
       keep.add(turn.id);
       const sig = signature(turn, ctxs[i]);
       let entry = this.nodes.get(turn.id);
       if (!entry || entry.sig !== sig) {
-        const node = renderTurn(turn, ctxs[i]);
+        const node = renderTurn(turn, { ...ctxs[i], deferMarkdown: i < eagerFrom });
         if (entry) entry.node.replaceWith(node);
         entry = { sig, node };
         this.nodes.set(turn.id, entry);
+        if (i < eagerFrom) this.defer(node, turn.text || "");
       }
-      const expected = previous ? previous.nextSibling : this.container.firstChild;
-      if (expected !== entry.node) this.container.insertBefore(entry.node, expected);
-      previous = entry.node;
+      wanted.push(entry.node);
     });
     for (const [id, entry] of this.nodes) {
       if (!keep.has(id)) {
@@ -159,23 +227,126 @@ export class TurnList {
         this.nodes.delete(id);
       }
     }
+    this.place(wanted);
+    if (this.pending.size) this.queueIdle();
   }
 
-  /** Append streamed text to a turn; `offset` guards against a gap (the final text mends it). */
+  /**
+   * Put `wanted` in order in the container, moving as few nodes as it can and inserting each run
+   * of new or moved nodes at once.
+   * @param {HTMLElement[]} wanted
+   */
+  place(wanted) {
+    const batch = document.createDocumentFragment();
+    let cursor = this.container.firstChild;
+    for (const node of wanted) {
+      if (node === cursor) {
+        if (batch.firstChild) this.container.insertBefore(batch, cursor);
+        cursor = cursor.nextSibling;
+      } else {
+        batch.appendChild(node);
+      }
+    }
+    if (batch.firstChild) this.container.insertBefore(batch, cursor);
+  }
+
+  /**
+   * Leave a reply's Markdown for later: idle time, or as soon as it nears the view.
+   * @param {HTMLElement} node
+   * @param {string} text
+   */
+  defer(node, text) {
+    const body = /** @type {HTMLElement | null} */ (node.querySelector(".snw-markdown-pending"));
+    if (!body) return;
+    this.pending.set(body, text);
+    if (!this.observer && typeof IntersectionObserver === "function") {
+      this.observer = new IntersectionObserver((seen) => this.nearView(seen), {
+        root: this.container,
+        rootMargin: "600px 0px",
+      });
+    }
+    if (this.observer) this.observer.observe(body);
+  }
+
+  /** @param {IntersectionObserverEntry[]} seen */
+  nearView(seen) {
+    const bodies = seen.filter((e) => e.isIntersecting).map((e) => /** @type {HTMLElement} */ (e.target));
+    if (bodies.length) this.fill(bodies);
+  }
+
+  /**
+   * Render the waiting Markdown of `bodies` (all of it when omitted), keeping a log that was
+   * scrolled to the bottom at the bottom.
+   * @param {Iterable<HTMLElement>} [bodies]
+   * @param {() => boolean} [more] false stops early (idle time ran out)
+   */
+  fill(bodies = [...this.pending.keys()], more = () => true) {
+    const log = this.container;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 4;
+    for (const body of bodies) {
+      this.fillOne(body);
+      if (!more()) break;
+    }
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  /** @param {HTMLElement} body */
+  fillOne(body) {
+    const text = this.pending.get(body);
+    if (text === undefined) return;
+    this.pending.delete(body);
+    if (this.observer) this.observer.unobserve(body);
+    if (body.isConnected) fillMarkdown(body, text);
+  }
+
+  /** Render waiting Markdown in idle time, the newest (nearest the view) first. */
+  queueIdle() {
+    if (this.idleQueued) return;
+    this.idleQueued = true;
+    /** @param {{timeRemaining: () => number} | undefined} deadline */
+    const work = (deadline) => {
+      this.idleQueued = false;
+      const until = performance.now() + 12;
+      const more = () => (deadline ? deadline.timeRemaining() > 2 : performance.now() < until);
+      this.fill([...this.pending.keys()].reverse(), more);
+      if (this.pending.size) this.queueIdle();
+    };
+    if (typeof requestIdleCallback === "function") requestIdleCallback(work, { timeout: 1000 });
+    else setTimeout(() => work(undefined), 16);
+  }
+
+  /** Stop observing (the view is gone). */
+  dispose() {
+    if (this.observer) this.observer.disconnect();
+    this.pending.clear();
+  }
+
+  /**
+   * Append streamed text to a turn; `offset` guards against a gap (the final text mends it).
+   * @param {string} turnId
+   * @param {number | undefined} offset
+   * @param {string} text
+   */
   appendDelta(turnId, offset, text) {
     const entry = this.nodes.get(turnId);
     if (!entry) return false;
     const body = entry.node.querySelector(".snw-streaming");
     if (!body) return false;
-    const have = body.textContent.length;
+    const have = (body.textContent || "").length;
     if (offset !== undefined && offset !== have) return false;
-    if (body.lastChild && body.lastChild.nodeType === Node.TEXT_NODE) body.lastChild.appendData(text);
+    if (body.lastChild && body.lastChild instanceof Text) body.lastChild.appendData(text);
     else body.appendChild(document.createTextNode(text));
     return true;
   }
 }
 
-/** The naive way, for the benchmark's baseline: throw the whole log away and rebuild it. */
+/**
+ * The naive way, for the benchmark's baseline: throw the whole log away and rebuild it.
+ * @param {HTMLElement} container
+ * @param {Turn[]} turns
+ * @param {TurnActions} actions
+ * @param {boolean} busy
+ */
 export function renderAllTurns(container, turns, actions, busy) {
   const ctxs = contexts(turns, actions, busy);
   container.replaceChildren(...turns.map((turn, i) => renderTurn(turn, ctxs[i])));

@@ -60,29 +60,29 @@ PARAMETERS = {**protocol.OPENAI_PARAMETERS, "max_completion_tokens": "max_new_to
 _HEAD = "_openai_chunk_head"  # the native body's private key: the part every chunk of a reply shares
 
 
-def _invalid(field: str, value: Any, allowed: str) -> InvalidRequestError:
-    return protocol._invalid(field, value, allowed)  # the shared rules' wording
+def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
+    return protocol.invalid_value(field, value, allowed)  # the shared rules' wording
 
 
 def _check_data_url(url: str, field: str) -> None:
     """A `data:<type>;base64,<data>` URL (the data itself is decoded once, when described)."""
     head, comma, _ = url[:256].partition(",")
     if not comma or not head.endswith(";base64"):
-        raise _invalid(field, url[:40], "a data URL of the form data:<type>;base64,<data>")
+        raise invalid_value(field, url[:40], "a data URL of the form data:<type>;base64,<data>")
 
 
 def _url_of(part: Mapping[str, Any], key: str, field: str) -> str:
     value = part.get(key)
     url = value.get("url") if isinstance(value, Mapping) else value
     if not isinstance(url, str) or not url:
-        raise _invalid(f"{field}.{key}", value, '{"url": "data:...;base64,..." or "https://..."}')
+        raise invalid_value(f"{field}.{key}", value, '{"url": "data:...;base64,..." or "https://..."}')
     return url
 
 
 def _part(part: Any, field: str) -> dict[str, Any]:
     """One OpenAI content part as a native part."""
     if not isinstance(part, Mapping):
-        raise _invalid(field, part, "a part object with a 'type'")
+        raise invalid_value(field, part, "a part object with a 'type'")
     kind = part.get("type")
     if kind == "text":
         return {"type": "text", "text": part.get("text")}
@@ -97,7 +97,7 @@ def _part(part: Any, field: str) -> dict[str, Any]:
         if url.startswith("data:"):
             _check_data_url(url, f"{field}.video_url.url")
         return {"type": "video_url", "video_url": url}
-    raise _invalid(f"{field}.type", kind, "one of text, image_url, video_url")
+    raise invalid_value(f"{field}.type", kind, "one of text, image_url, video_url")
 
 
 def _message(message: Any, field: str) -> Any:

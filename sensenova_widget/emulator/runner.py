@@ -9,11 +9,12 @@ from typing import Any
 import uvicorn
 
 from .. import protocol
+from .app import build_app
 from .credentials import Credentials
 from .faults import Knobs
 from .files import FileStore
 from .request_log import KEEP_BYTES, KEEP_REQUESTS, RequestLog
-from .server import API_PREFIX, FILE_PREFIX, EmulatorState, build_app
+from .server import API_PREFIX, FILE_PREFIX, EmulatorState
 
 
 class Emulator:

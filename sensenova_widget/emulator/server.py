@@ -25,11 +25,8 @@ from json.encoder import (
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import protocol
@@ -511,42 +508,3 @@ async def get_model(request: Request) -> Response:
     if model not in state.models:
         return error_response(404, f"model {model!r} not found", details=[{"field": "model"}])
     return Response(dumps(model_info(state, model)), media_type="application/json")
-
-
-# ---- errors and the app ---------------------------------------------------------------------
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    dialect = NATIVE
-    if request.url.path.startswith(protocol.OPENAI_COMPATIBLE_PREFIX + "/"):
-        from .openai_routes import OPENAI
-        dialect = OPENAI
-    if exc.status_code == 404:
-        return dialect.error(404, f"no such endpoint: {request.method} {request.url.path}")
-    if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        return dialect.error(405, f"method {request.method} is not allowed on {request.url.path}: "
-                                  f"expected {allowed}", headers=exc.headers)
-    return dialect.error(exc.status_code, str(exc.detail))
-
-
-async def internal_error(request: Request, exc: Exception) -> Response:
-    return error_response(500, f"internal error in the emulator: {type(exc).__name__}")
-
-
-def build_app(state: EmulatorState) -> ASGIApp:
-    from .file_routes import (
-        file_routes,  # the file service lives beside the chat endpoints
-    )
-    from .openai_routes import openai_routes  # and the OpenAI-compatible entry points
-
-    routes = [
-        Route(API_PREFIX + protocol.CHAT_PATH, chat_completions, methods=["POST"]),
-        Route(API_PREFIX + protocol.MODELS_PATH, list_models, methods=["GET"]),
-        Route(API_PREFIX + protocol.MODELS_PATH + "/{model:path}", get_model, methods=["GET"]),
-        *file_routes(FILE_PREFIX),
-        *openai_routes(),
-    ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
-    app.state.emulator = state
-    return RequestIdMiddleware(app)

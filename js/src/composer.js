@@ -1,0 +1,90 @@
+// The composer: the message box, Send (Stop while a reply streams) and editing the last message.
+// Enter sends, Shift+Enter is a new line, Escape leaves an edit.
+import { h } from "./dom.js";
+import { lastSentUserIndex } from "./turns.js";
+
+export class Composer {
+  /**
+   * @param {import("./types").PanelModel} model
+   * @param {import("./types").Call} call
+   * @param {import("./dom.js").Reason} reason
+   * @param {() => string | null} problem why the staged attachments cannot be sent, or null
+   */
+  constructor(model, call, reason, problem) {
+    this.model = model;
+    this.call = call;
+    this.reason = reason;
+    this.problem = problem;
+    this.editing = false;
+    this.editBanner = h("div", { class: "snw-edit-banner", hidden: true });
+    this.textarea = h("textarea", {
+      class: "snw-input",
+      rows: "2",
+      "aria-label": "Message",
+      placeholder: "Message SenseNova (Enter sends, Shift+Enter for a new line)",
+    });
+    this.sendButton = h("button", { class: "snw-button snw-send snw-primary", type: "button" }, "Send");
+    this.row = h("div", { class: "snw-input-row" }, this.textarea, this.sendButton);
+    this.sendButton.addEventListener("click", () => this.sendOrStop());
+    this.textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (!this.model.get("busy")) this.sendOrStop();
+      } else if (event.key === "Escape" && this.editing) {
+        this.cancelEdit();
+      }
+    });
+  }
+
+  /** Put the last sent message in the box; Send then replaces it and its reply. */
+  startEdit() {
+    const turns = this.model.get("conversation") || [];
+    const last = turns[lastSentUserIndex(turns)];
+    if (!last) return;
+    this.editing = true;
+    this.textarea.value = last.text || "";
+    this.editBanner.replaceChildren(
+      h("span", {}, "Editing your last message: Send replaces it and its reply."),
+      h("button", { class: "snw-button", type: "button", onclick: () => this.cancelEdit() }, "Cancel"),
+    );
+    this.editBanner.hidden = false;
+    this.textarea.focus();
+  }
+
+  cancelEdit() {
+    this.editing = false;
+    this.editBanner.hidden = true;
+    this.textarea.value = "";
+  }
+
+  async sendOrStop() {
+    if (this.model.get("busy")) {
+      await this.call("stop", {});
+      return;
+    }
+    const text = this.textarea.value;
+    const staged = this.model.get("staged") || [];
+    if (this.editing) {
+      if (!text.trim()) return this.reason.show("The edited message is empty.");
+      this.textarea.value = "";
+      this.editing = false;
+      this.editBanner.hidden = true;
+      await this.call("edit", { text });
+      return;
+    }
+    const problem = this.problem();
+    if (problem) return this.reason.show(problem);
+    if (!text.trim() && !staged.length) return this.reason.show("Type a message or attach an image first.");
+    this.textarea.value = "";
+    const ok = await this.call("send", { text });
+    if (!ok && !this.textarea.value) this.textarea.value = text; // keep what was typed when the kernel refused
+  }
+
+  /** Send becomes Stop while a reply streams. */
+  renderBusy() {
+    const busy = !!this.model.get("busy");
+    this.sendButton.textContent = busy ? "Stop" : "Send";
+    this.sendButton.classList.toggle("snw-stop", busy);
+    this.sendButton.setAttribute("aria-label", busy ? "Stop the reply" : "Send the message");
+  }
+}

@@ -1,0 +1,75 @@
+// The conversation as the panel shows it: the log element, its empty-state hint and the keyed
+// turn list, rendered at most once per kernel state message, and the streamed deltas.
+import { h } from "./dom.js";
+import { TurnList } from "./turns.js";
+
+/** @typedef {import("./types").PanelModel} PanelModel */
+
+/**
+ * What the development build records around each render (see dev.js); absent in the shipped one.
+ * @typedef {{beforeRender: (turns: import("./types").Turn[], list: TurnList) => void,
+ *            rendered: (turns: number, ms: number) => void}} RenderProbe
+ */
+
+export class ConversationLog {
+  /**
+   * @param {PanelModel} model
+   * @param {import("./types").TurnActions} actions
+   */
+  constructor(model, actions) {
+    this.model = model;
+    this.actions = actions;
+    this.el = h("div", { class: "snw-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    this.empty = h(
+      "div",
+      { class: "snw-empty" },
+      "Ask about an image: attach one with the buttons below, drop or paste it here.",
+    );
+    this.turns = new TurnList(this.el, actions);
+    this.queued = false;
+    /** @type {RenderProbe | null} */
+    this.probe = null;
+  }
+
+  /**
+   * A turn starting or ending changes `conversation` and `busy` in one state message
+   * (hold_sync), and the log depends on both: render it once, after that message's change events.
+   */
+  queueRender() {
+    if (this.queued) return;
+    this.queued = true;
+    queueMicrotask(() => {
+      this.queued = false;
+      this.render();
+    });
+  }
+
+  render() {
+    const started = SNW_DEV ? performance.now() : 0;
+    const turns = this.model.get("conversation") || [];
+    if (SNW_DEV && this.probe) this.probe.beforeRender(turns, this.turns);
+    this.turns.update(turns, !!this.model.get("busy"));
+    this.empty.hidden = turns.length > 0;
+    if (!turns.length) this.el.appendChild(this.empty);
+    if (SNW_DEV && this.probe) {
+      void this.el.offsetHeight; // include layout in the measured time
+      this.probe.rendered(turns.length, performance.now() - started);
+    }
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  /**
+   * A streamed piece of a reply, shown at once (the final text replaces it when the turn ends).
+   * @param {string} turnId
+   * @param {number | undefined} offset
+   * @param {string} text
+   */
+  appendDelta(turnId, offset, text) {
+    this.turns.appendDelta(turnId, offset, text);
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  dispose() {
+    this.turns.dispose();
+  }
+}

@@ -1,0 +1,109 @@
+// The shapes the kernel syncs to the panel (see sensenova_widget/panel_state.py) and the model
+// interface anywidget hands to render(). Only types: nothing here reaches the bundle.
+
+export interface Attachment {
+  kind?: string;
+  label?: string;
+  thumb?: string | null;
+}
+
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+export interface Turn {
+  id: string;
+  role: "user" | "assistant" | string;
+  text?: string;
+  status?: string;
+  model?: string | null;
+  notice?: string | null;
+  omitted?: string[];
+  error?: string | null;
+  retry?: boolean;
+  usage?: Usage | null;
+  attachments?: Attachment[];
+  sent?: boolean;
+  [key: string]: unknown;
+}
+
+export interface StagedItem {
+  id: string;
+  kind: string;
+  label: string;
+  thumb?: string | null;
+}
+
+export interface ParamSpec {
+  min: number;
+  max: number;
+  min_inclusive?: boolean;
+  max_inclusive?: boolean;
+  integer?: boolean;
+  default?: number | null;
+  allowed: string;
+}
+
+export interface Limits {
+  max_images?: number;
+  max_videos?: number;
+}
+
+export interface PanelSettings {
+  model?: string | null;
+  system?: string | null;
+  [param: string]: string | number | null | undefined;
+}
+
+/** The synced traits of ChatPanel. */
+export interface Traits {
+  conversation: Turn[];
+  staged: StagedItem[];
+  settings: PanelSettings;
+  models: string[];
+  parameters: Record<string, ParamSpec>;
+  limits: Limits;
+  busy: boolean;
+}
+
+/** A custom message from the kernel: an RPC response or a streamed delta. */
+export interface KernelMessage {
+  type?: string;
+  id?: string;
+  ok?: boolean;
+  result?: unknown;
+  error?: string;
+  turn?: string;
+  offset?: number;
+  text?: string;
+}
+
+/** The part of anywidget's model the panel uses. */
+export interface PanelModel {
+  get<K extends keyof Traits>(name: K): Traits[K] | undefined;
+  set<K extends keyof Traits>(name: K, value: Traits[K]): void;
+  save_changes(): void;
+  send(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+  on(event: string, handler: (...args: any[]) => void): void;
+  off(event: string, handler: (...args: any[]) => void): void;
+}
+
+/** A kernel request that shows its failure in the panel and resolves to null then. */
+export type Call = (method: string, params: object, buffers?: ArrayBuffer[]) => Promise<any>;
+
+/** What the buttons of a turn do. */
+export interface TurnActions {
+  onEdit: () => void;
+  onRegenerate: () => void;
+  onRetry: () => void;
+}
+
+export interface TurnContext extends TurnActions {
+  busy: boolean;
+  isLastUser: boolean;
+  isLastAssistant: boolean;
+  /** Leave the Markdown for later (an older turn of a long log): the body shows the plain text. */
+  deferMarkdown?: boolean;
+}

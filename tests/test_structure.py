@@ -1,0 +1,83 @@
+"""The package's shape (issue "One house"): imports flow one way, no module takes another's private
+names or calls another object's private methods, and every file stays readable in one sitting."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import pathlib
+
+# found, not imported: a cycle must fail this test, not the collection of it
+ROOT = pathlib.Path(importlib.util.find_spec("sensenova_widget").submodule_search_locations[0])
+MAX_LINES = 600
+ALLOWED_PRIVATE_ATTRIBUTES = {"_getframe", "_exit", "_asdict", "_replace", "_fields", "_make"}  # stdlib's own API
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def imported(path: pathlib.Path, tree: ast.AST) -> list[tuple[str, list[str]]]:
+    """(module, names taken) for each import of the package's own modules, at any depth of the file."""
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            names = [alias.name for alias in node.names]
+            submodules = [f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES]
+            found += [(s, []) for s in submodules]
+            if target in MODULES and target != module_name(path):
+                found.append((target, [n for n in names if f"{target}.{n}" not in MODULES]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names if alias.name in MODULES]
+    return found
+
+
+def test_no_import_cycle_and_no_private_names_across_modules():
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        graph[name] = set()
+        for target, names in imported(path, tree):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            assert not private, f"{name} takes private names {private} from {target}"
+            if not (path.name == "__init__.py" and target.startswith(name + ".")):  # a package re-exporting
+                graph[name].add(target)
+    done: set[str] = set()
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        assert module not in trail, f"import cycle: {' -> '.join(trail + (module,))}"
+        if module not in done:
+            for target in graph.get(module, ()):
+                visit(target, trail + (module,))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())
+
+
+def test_no_call_or_read_of_another_objects_private_names():
+    offences = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and node.attr not in ALLOWED_PRIVATE_ATTRIBUTES
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                offences.append(f"{name}:{node.lineno} .{node.attr}")
+    assert not offences, offences
+
+
+def test_every_file_is_readable_in_one_sitting():
+    long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
