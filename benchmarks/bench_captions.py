@@ -224,15 +224,19 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
     df = pd.DataFrame({"image": [files[i % len(files)] for i in range(rows)], "n": range(rows)})
     client = snw.Client(api_key, base_url=base_url)
     with tempfile.TemporaryDirectory() as tmp:
-        warm = caption(
-            df.head(CONCURRENCY * 2),
-            "image",
-            "Warm up {n}.",
-            client=client,
-            cache=Path(tmp) / "w.sqlite",
-            progress=False,
-            concurrency=CONCURRENCY,
-        )
+
+        def run(frame, prompt: str, cache_name: str):
+            return caption(
+                frame,
+                "image",
+                prompt,
+                client=client,
+                cache=Path(tmp) / cache_name,
+                progress=False,
+                concurrency=CONCURRENCY,
+            )
+
+        warm = run(df.head(CONCURRENCY * 2), "Warm up {n}.", "w.sqlite")
         assert warm["caption"].notna().all()
         process = psutil.Process()
         start = process.memory_info().rss
@@ -246,15 +250,7 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        out = caption(
-            df,
-            "image",
-            "Describe picture {n}.",
-            client=client,
-            cache=Path(tmp) / "c.sqlite",
-            progress=False,
-            concurrency=CONCURRENCY,
-        )
+        out = run(df, "Describe picture {n}.", "c.sqlite")
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
