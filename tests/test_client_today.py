@@ -180,3 +180,17 @@ def test_the_openai_dialect_refuses_file_uploads_in_plain_words(emulator):
         with pytest.raises(InvalidRequestError, match="https URL") as info:
             client.chat("what happens?", video=b"\x00\x00\x00\x18ftypmp42")
     assert "native" in str(info.value) and len(emulator.requests) == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_conversation_never_sends_reasoning_back(dialect_client, emulator, stream):
+    from sensenova_widget import Conversation
+
+    talk = Conversation(dialect_client, model=REASONER, thinking=True)
+    talk.ask("first question", stream=stream)
+    assert talk.last_outcome.reasoning.startswith("Reasoning:")
+    assert talk.messages[-1]["content"] == [{"type": "text", "text": "first question"}]
+    talk.ask("second question", stream=stream)
+    sent = _sent(emulator)
+    assert sent["thinking"] == {"enabled": True}
+    assert "Reasoning" not in repr(sent["messages"])  # only the answers went back
