@@ -24,7 +24,9 @@ from typing import Any
 
 from IPython.display import display
 
-__all__ = ["LiveDisplay", "markdown_html", "footer_html", "reasoning_html", "reasoning_plain", "thought_label"]
+__all__ = [
+    "LiveDisplay", "markdown_html", "footer_html", "reasoning_html", "reasoning_plain", "thought_label"
+]
 
 _CURSOR = " \u258c"  # a block cursor while text is still arriving
 
