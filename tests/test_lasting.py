@@ -232,3 +232,14 @@ def test_an_unwritable_store_leaves_the_panel_working_unsaved(client, tmp_path):
     assert panel.name is None and panel.conversation_name == ""
     assert "hello" in panel.ask("hello").text
     assert json.dumps(panel.conversation)
+
+
+def test_reasoning_is_saved_and_shown_again_but_never_resent(client, emulator, tmp_path):
+    panel = ChatPanel(client=client, name="thinking", store=tmp_path, model="SenseNova-V6-Reasoner")
+    reply = panel.ask("is it so?")
+    assert reply.reasoning
+    back = ChatPanel(client=client, name="thinking", store=tmp_path, model="SenseNova-V6-Reasoner")
+    assert back.turns[1].reasoning == reply.reasoning
+    assert back.conversation[1]["reasoning"] == reply.reasoning
+    back.ask("and then?")
+    assert reply.reasoning not in json.dumps(emulator.requests[-1]["messages"])
