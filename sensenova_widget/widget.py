@@ -90,6 +90,7 @@ class ChatPanel(anywidget.AnyWidget):
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
     settings = traitlets.Dict().tag(sync=True)
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    models_error = traitlets.Unicode("").tag(sync=True)  # why the model list did not load, shown
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
@@ -367,8 +368,9 @@ class ChatPanel(anywidget.AnyWidget):
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)
             )
-        except Exception:  # the configured model is still usable; the list is a convenience
-            pass
+        except Exception as exc:  # the configured model is still usable; the list is a convenience
+            why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
+            self.models_error = f"The model list did not load ({why}); the configured model still works."
         finally:
             self.models_loaded.set()
 
@@ -406,6 +408,14 @@ class ChatPanel(anywidget.AnyWidget):
         self._staged_values.pop(item_id, None)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
+
+    def _request_preview(self, params: dict, _buffers: list) -> dict:
+        """A larger view of a staged image for the panel's lightbox (a JPEG/PNG data: URL of at most
+        PREVIEW_SIDE px, sent once and never kept in a trait), or null when it has none."""
+        value = self._staged_values.get(params.get("id"))
+        if value is None:
+            return {"src": None}
+        return {"src": panel_state.thumbnail_url(value, max_side=panel_state.PREVIEW_SIDE)}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
         return {
@@ -460,6 +470,7 @@ class ChatPanel(anywidget.AnyWidget):
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,
+        "preview": _request_preview,
         "list_variables": _request_list_variables,
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
