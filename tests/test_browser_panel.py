@@ -10,42 +10,19 @@ import json
 import time
 
 import pytest
+from browser_helpers import (
+    DEV_BUILD_CELL,
+    copy_to_docs,
+    run_all,
+    save_screenshot,
+    set_theme,
+    write_notebook,
+)
 from PIL import Image
-
-from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
-                             wait_kernel_idle, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SLOW = 'snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})'
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with lab_with_emulator(tmp_path_factory.mktemp("panel-lab") / "root") as running:
-        yield running
-
-
-@pytest.fixture
-def open_panel(lab):
-    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
-    pages = []
-
-    def opener(name: str, cells: list[str]):
-        write_notebook(lab["root"] / name, cells)
-        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
-        pages.append(page)
-        open_notebook(page, lab["url"], name)
-        run_all(page)
-        panel = page.locator(".jp-Notebook:visible .snw-panel").last
-        panel.wait_for(timeout=60_000)
-        wait_kernel_idle(page)
-        panel.scroll_into_view_if_needed()
-        return page, panel
-
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def send(panel, text: str) -> None:

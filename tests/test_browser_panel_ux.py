@@ -9,9 +9,7 @@ stopped and editing states have no light backgrounds in the dark theme.
 from __future__ import annotations
 
 import pytest
-
-from browser_helpers import (copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
-                             wait_kernel_idle, write_notebook)
+from browser_helpers import copy_to_docs, save_screenshot, set_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -37,34 +35,6 @@ LIGHT_BACKGROUNDS = """el => {
     }
     return light;
 }"""
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with lab_with_emulator(tmp_path_factory.mktemp("panel-ux-lab") / "root") as running:
-        yield running
-
-
-@pytest.fixture
-def open_panel(lab):
-    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
-    pages = []
-
-    def opener(name: str, cells: list[str]):
-        write_notebook(lab["root"] / name, cells)
-        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
-        pages.append(page)
-        open_notebook(page, lab["url"], name)
-        run_all(page)
-        panel = page.locator(".jp-Notebook:visible .snw-panel").last
-        panel.wait_for(timeout=60_000)
-        wait_kernel_idle(page)
-        panel.scroll_into_view_if_needed()
-        return page, panel
-
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def focused(page) -> str:
@@ -167,11 +137,12 @@ def test_history_opens_at_the_end_with_math_tables_line_breaks_and_a_lightbox(op
     assert reply.locator("math[display='block']").count() == 1
     assert reply.locator("math msup, math msqrt").count() >= 2 and "$" not in reply.inner_text()
     cell = reply.locator("td").first
-    border = cell.evaluate("el => { const s = getComputedStyle(el);"
-                           " return [s.borderTopStyle, parseFloat(s.borderTopWidth), parseFloat(s.paddingLeft)]; }")
+    border = cell.evaluate("el => { const s = getComputedStyle(el); return"
+                           " [s.borderTopStyle, parseFloat(s.borderTopWidth), parseFloat(s.paddingLeft)]; }")
     assert border[0] == "solid" and border[1] >= 1 and border[2] >= 4
     lines = reply.locator("p").last
-    assert lines.locator("br").count() == 1 and lines.inner_text().split("\n") == ["first line", "second line"]
+    assert lines.locator("br").count() == 1
+    assert lines.inner_text().split("\n") == ["first line", "second line"]  # two lines stay two lines
 
     log.evaluate("el => { el.style.maxHeight = 'none'; }")
     panel.locator(".snw-turn").nth(27).scroll_into_view_if_needed()
@@ -188,7 +159,8 @@ def test_history_opens_at_the_end_with_math_tables_line_breaks_and_a_lightbox(op
     assert box.is_hidden()
     # a staged one is fetched larger from the kernel (never kept in a trait); a click closes it
     panel.locator(".snw-staged-item img").click()
-    page.wait_for_function("el => el.naturalWidth > 256", arg=box.locator("img").element_handle(), timeout=30_000)
+    larger = box.locator("img").element_handle()
+    page.wait_for_function("el => el.naturalWidth > 256", arg=larger, timeout=30_000)
     box.click()
     assert box.is_hidden()
     assert panel.locator(".snw-turn").count() == 30  # nothing was sent or lost
