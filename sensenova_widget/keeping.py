@@ -7,6 +7,9 @@ the widget's own mime bundle), readable and testable without a comm.
 
 from __future__ import annotations
 
+import sys
+import traceback
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +17,7 @@ from . import panel_state, transcript
 from .errors import InvalidRequestError
 from .store import StoredTurn
 
-__all__ = ["RERUN_NOTE", "NO_SIDECAR", "dock", "export_for_browser", "transcript_bundle"]
+__all__ = ["RERUN_NOTE", "NO_SIDECAR", "KeptOutput", "dock", "export_for_browser", "transcript_bundle"]
 
 RERUN_NOTE = "Run the cell again to continue this conversation."
 NO_SIDECAR = (
@@ -63,3 +66,49 @@ def dock(view_bundle: Mapping[str, Any], name: str | None, *, label: str | None,
     with side:
         display(dict(view_bundle), raw=True)  # the live view only: the transcript stays in the cell
     return side
+
+
+class KeptOutput:
+    """ChatPanel's outputs beyond the live view: displaying it also shows the static transcript
+    (one display id per panel, refreshed by `_refresh_transcript` after each turn), and `dock()`.
+
+    The class using it provides `name`, `turns` and ipywidgets' `_repr_mimebundle_`.
+    """
+
+    name: str | None
+    turns: list[StoredTurn]
+    _transcript_id: str = ""
+    _transcript_shown = False
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return transcript_bundle(self.name, self.turns)["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
+        from IPython.display import display
+
+        if not self._transcript_id:
+            self._transcript_id = f"snw-transcript-{uuid.uuid4().hex}"
+        display(self._view_bundle(), raw=True)
+        display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+        self._transcript_shown = True
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()  # type: ignore[attr-defined]
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+
+    def _refresh_transcript(self) -> None:
+        if not self._transcript_shown:
+            return
+        from IPython.display import update_display
+
+        try:
+            update_display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+        except Exception:  # the transcript is a copy: never let it break a turn
+            traceback.print_exc(file=sys.stderr)

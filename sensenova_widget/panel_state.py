@@ -14,7 +14,8 @@ from . import media, protocol
 from .errors import SenseNovaError
 from .reasoning import reasons
 
-THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser
+THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
+PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)
 DELTA_INTERVAL = 0.05  # at most one delta message every 50 ms (jupyter_server drops IOPub floods)
 MAX_PICKER_ITEMS = 60
 
@@ -99,13 +100,13 @@ def image_mime(data: bytes) -> str:
     raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
 
 
-def thumbnail_url(value: Any) -> str | None:
-    """A data: URL of `value` at most 256 px on a side, or None when it cannot be shown here
+def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
+    """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
     import base64
 
     try:
-        data = media.thumbnail(value, max_side=THUMBNAIL_SIDE)
+        data = media.thumbnail(value, max_side=max_side)
         return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
     except (SenseNovaError, ValueError, OSError):
         return None

@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -89,7 +88,7 @@ class _InCell:
             _shell().reset_thread_parent(self.tokens)
 
 
-class ChatPanel(anywidget.AnyWidget):
+class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
@@ -103,6 +102,7 @@ class ChatPanel(anywidget.AnyWidget):
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
     settings = traitlets.Dict().tag(sync=True)
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    models_error = traitlets.Unicode("").tag(sync=True)  # why the model list did not load, shown
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
@@ -160,8 +160,6 @@ class ChatPanel(anywidget.AnyWidget):
             conversation=[panel_state.saved_turn(turn) for turn in self._conversation.turns],
             conversation_name=self._conversation.name or "",
         )
-        self._transcript_id = f"snw-transcript-{uuid.uuid4().hex}"
-        self._transcript_shown = False
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
@@ -196,38 +194,6 @@ class ChatPanel(anywidget.AnyWidget):
         """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
         given just "md", "html" or "ipynb", return the text instead."""
         return self._conversation.export(path_or_format, **options)
-
-    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
-        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
-        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
-
-    def transcript_html(self) -> str:
-        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
-        return keeping.transcript_bundle(self.name, self.turns)["text/html"]
-
-    def _ipython_display_(self) -> None:
-        """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
-        from IPython.display import display
-
-        display(self._view_bundle(), raw=True)
-        display(keeping.transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
-        self._transcript_shown = True
-
-    def _view_bundle(self) -> dict:
-        """The live view's mime bundle (anywidget returns it with its metadata)."""
-        bundle = self._repr_mimebundle_()
-        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-
-    def _refresh_transcript(self) -> None:
-        if not self._transcript_shown:
-            return
-        from IPython.display import update_display
-
-        try:
-            bundle = keeping.transcript_bundle(self.name, self.turns)
-            update_display(bundle, raw=True, display_id=self._transcript_id)
-        except Exception:  # the transcript is a copy: never let it break a turn
-            traceback.print_exc(file=sys.stderr)
 
     @property
     def last_outcome(self) -> Any:
@@ -477,8 +443,9 @@ class ChatPanel(anywidget.AnyWidget):
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)
             )
-        except Exception:  # the configured model is still usable; the list is a convenience
-            pass
+        except Exception as exc:  # the configured model is still usable; the list is a convenience
+            why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
+            self.models_error = f"The model list did not load ({why}); the configured model still works."
         finally:
             self.models_loaded.set()
 
@@ -520,6 +487,14 @@ class ChatPanel(anywidget.AnyWidget):
         self._staged_values.pop(item_id, None)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
+
+    def _request_preview(self, params: dict, _buffers: list) -> dict:
+        """A larger view of a staged image for the panel's lightbox (a JPEG/PNG data: URL of at most
+        PREVIEW_SIDE px, sent once and never kept in a trait), or null when it has none."""
+        value = self._staged_values.get(params.get("id"))
+        if value is None:
+            return {"src": None}
+        return {"src": panel_state.thumbnail_url(value, max_side=panel_state.PREVIEW_SIDE)}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
         return {
@@ -575,6 +550,7 @@ class ChatPanel(anywidget.AnyWidget):
         "clear": _request_clear,
         "unstage": _request_unstage,
         "export": _request_export,
+        "preview": _request_preview,
         "list_variables": _request_list_variables,
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,

@@ -11,7 +11,6 @@ import time
 
 import pytest
 from browser_helpers import (
-    lab_with_emulator,
     open_notebook,
     run_all,
     save_screenshot,
@@ -23,12 +22,6 @@ from browser_helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CELLS = ["import sensenova_widget as snw", "panel = snw.ChatPanel(name='lighthouse')\npanel"]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with lab_with_emulator(tmp_path_factory.mktemp("lasting-lab") / "root") as running:
-        yield running
 
 
 def _panel(page):

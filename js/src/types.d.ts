@@ -67,6 +67,8 @@ export interface Traits {
   staged: StagedItem[];
   settings: PanelSettings;
   models: string[];
+  /** why the model list did not load ("" when it did) */
+  models_error: string;
   parameters: Record<string, ParamSpec>;
   limits: Limits;
   busy: boolean;

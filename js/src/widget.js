@@ -9,11 +9,58 @@ import { Composer } from "./composer.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
 import { ExportMenu, staleText, watchKernel } from "./lasting.js";
+import { Lightbox } from "./lightbox.js";
 import { ConversationLog } from "./log.js";
 import { Rpc, caller } from "./rpc.js";
 import { Settings } from "./settings.js";
 
 export { stagedProblem } from "./attachments.js";
+
+/**
+ * Keys typed in the panel stay in the panel: JupyterLab 4 and Notebook 7 (Lumino, which handles
+ * keydown as it bubbles to the document) would otherwise run the cell on Shift+Enter or
+ * Ctrl+Enter, and take a, b, d d, m, y as command-mode shortcuts. Shortcuts with Ctrl, Alt or
+ * Meta other than Enter (Ctrl+S saves) still reach the notebook. Escape, when nothing inside
+ * the panel used it, stops a streaming reply.
+ * @param {HTMLElement} root
+ * @param {() => void} onEscape
+ */
+function keepKeysInside(root, onEscape) {
+  root.addEventListener("keydown", (event) => {
+    const modified = event.ctrlKey || event.altKey || event.metaKey;
+    if (!modified || event.key === "Enter") event.stopPropagation();
+    if (event.key === "Escape" && !event.defaultPrevented) onEscape();
+  });
+}
+
+/**
+ * Clear asks first: the first press turns it into "Clear all?" for a few seconds, the second clears.
+ * @param {() => void} clear
+ */
+function clearButton(clear) {
+  const button = h("button", { class: "snw-button snw-clear", type: "button" }, "Clear");
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const reset = () => {
+    clearTimeout(timer);
+    button.textContent = "Clear";
+    button.classList.remove("snw-confirm");
+    button.removeAttribute("aria-label");
+  };
+  button.addEventListener("click", () => {
+    if (button.classList.contains("snw-confirm")) {
+      reset();
+      clear();
+      return;
+    }
+    button.textContent = "Clear all?";
+    button.classList.add("snw-confirm");
+    button.setAttribute("aria-label", "Press again to clear the conversation");
+    timer = setTimeout(reset, 4000);
+  });
+  button.addEventListener("blur", reset);
+  return button;
+}
 
 /**
  * @param {{model: import("./types").PanelModel, el: HTMLElement}} view
@@ -26,6 +73,8 @@ function render({ model, el }) {
   const settings = new Settings(model, reason);
   const attachments = new Attachments(model, call, reason);
   const composer = new Composer(model, call, reason, () => attachments.problem());
+  attachments.onChange = () => composer.renderBusy();
+  const lightbox = new Lightbox(call);
   const log = new ConversationLog(model, {
     onEdit: () => composer.startEdit(),
     onRegenerate: () => call("regenerate", {}),
@@ -34,7 +83,6 @@ function render({ model, el }) {
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
-  const clearButton = h("button", { class: "snw-button snw-clear", type: "button", onclick: () => call("clear", {}) }, "Clear");
   const exportMenu = new ExportMenu(call, reason);
   const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
   const renderName = () => {
@@ -50,10 +98,11 @@ function render({ model, el }) {
     nameLabel,
     settings.modelLabel,
     settings.modelSelect,
+    settings.modelError,
     h("span", { class: "snw-spacer" }),
     settings.toggle,
     exportMenu.el,
-    clearButton,
+    clearButton(() => call("clear", {})),
   );
   const composerBox = h(
     "div",
@@ -66,9 +115,13 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, staleNotice, composerBox);
+  root.append(toolbar, settings.box, log.el, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
+  lightbox.listen(root);
+  keepKeysInside(root, () => {
+    if (model.get("busy")) call("stop", {});
+  });
 
   const renderBusy = () => {
     composer.renderBusy();
@@ -90,6 +143,7 @@ function render({ model, el }) {
     settings: () => settings.sync(),
     models: () => settings.sync(),
     conversation_name: renderName,
+    models_error: () => settings.sync(),
     thinks: () => settings.sync(),
     parameters: () => {
       settings.build();
