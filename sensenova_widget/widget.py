@@ -20,13 +20,14 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import anywidget
 import traitlets
 
-from . import media, panel_state, protocol
+from . import media, namespaces, panel_state, protocol
 from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
@@ -45,11 +46,6 @@ def _shell() -> Any:
     except ImportError:  # pragma: no cover - IPython is a dependency
         return None
     return get_ipython()
-
-
-def _user_ns() -> dict:
-    """The notebook's variables (empty outside IPython)."""
-    return getattr(_shell(), "user_ns", None) or {}
 
 
 def _cell_parent() -> Any:
@@ -81,6 +77,9 @@ class ChatPanel(anywidget.AnyWidget):
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
+    `namespace` is where the "From notebook" picker and `attach` look for variables: by default
+    IPython's (Jupyter), marimo's globals, else the globals of the code that made the panel;
+    `ChatPanel(namespace=globals())` says it explicitly.
     """
 
     _esm = _STATIC / f"widget{_BUILD}.js"
@@ -95,7 +94,13 @@ class ChatPanel(anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
-        self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
+        self,
+        client: Any = None,
+        model: str | None = None,
+        system: str | None = None,
+        *,
+        namespace: Mapping[str, Any] | None = None,
+        **params: Any,
     ) -> None:
         for name, value in params.items():
             if name not in protocol.PARAMETERS:
@@ -116,6 +121,7 @@ class ChatPanel(anywidget.AnyWidget):
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
+        self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
         self._worker: concurrent.futures.Future | None = None
@@ -141,12 +147,29 @@ class ChatPanel(anywidget.AnyWidget):
         return self._conversation.last_outcome
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
-        """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
+        """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
+
+        Without `label`, a value bound to a variable (in the caller's code or the notebook) is
+        labelled with that name, as the picker labels what it attaches.
+        """
+        if label is None:
+            label = self._name_of(value, sys._getframe(1))
+        return self._stage(value, label)
+
+    def _name_of(self, value: Any, frame: Any) -> str | None:
+        """The variable name the caller (its locals, then its globals) or the notebook gives `value`."""
+        return namespaces.variable_name(value, frame.f_locals, frame.f_globals, self._namespace())
+
+    @staticmethod
+    def _check_attachable(value: Any) -> None:
         if not (media.is_image_like(value) or media.is_video_like(value)):
             raise MediaError(
                 f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
+
+    def _stage(self, value: Any, label: str | None) -> str:
+        self._check_attachable(value)
         item = panel_state.staged_item(value, label)
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
@@ -160,10 +183,13 @@ class ChatPanel(anywidget.AnyWidget):
         """
         if self.busy:
             raise InvalidRequestError(_BUSY, field="busy")
+        caller = sys._getframe(1)
         for value in as_list(images):
-            self.attach(media.image(value) if not media.is_image_like(value) else value)
+            marked = media.image(value) if not media.is_image_like(value) else value
+            self._stage(marked, self._name_of(value, caller))
         if video is not None:
-            self.attach(video if media.is_video_like(video) else media.video(video))
+            marked = video if media.is_video_like(video) else media.video(video)
+            self._stage(marked, self._name_of(video, caller))
         future = self._start("send", text=text)
         return future.result() if wait else future
 
@@ -411,18 +437,30 @@ class ChatPanel(anywidget.AnyWidget):
         return {
             "items": [
                 panel_state.picker_entry(name, value)
-                for name, value in panel_state.notebook_images(_user_ns())
+                for name, value in panel_state.notebook_images(self._namespace())
             ]
         }
 
     def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
-        name = str(params.get("name", ""))
-        namespace = _user_ns()
-        if name not in namespace:
+        """`{"name": "photo"}` stages one variable (answer `{"id"}`); `{"names": [...]}` stages
+        several at once (answer `{"ids"}` in that order), all or none: a missing name stages nothing."""
+        many = "names" in params
+        names = params.get("names") if many else [params.get("name", "")]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise InvalidRequestError(
-                f"the notebook has no variable {name!r} any more: reopen the list.", field="name"
+                "attach_variable takes a name or a non-empty list of names.", field="names"
             )
-        return {"id": self.attach(namespace[name], label=name)}
+        namespace = self._namespace()
+        missing = [name for name in names if name not in namespace]
+        if missing:
+            listed = ", ".join(repr(name) for name in missing[:6])
+            raise InvalidRequestError(
+                f"the notebook has no variable {listed} any more: reopen the list.", field="name"
+            )
+        for name in names:
+            self._check_attachable(namespace[name])
+        ids = [self._stage(namespace[name], name) for name in names]
+        return {"ids": ids} if many else {"id": ids[0]}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
         if not buffers:
