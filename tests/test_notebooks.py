@@ -54,7 +54,14 @@ def check_captioning(nb) -> None:
     assert all("cache=cache" in cell.source for cell in code if "caption(" in cell.source)
 
 
-CHECKS = {"chat_panel": check_chat_panel, "captioning": check_captioning}
+def check_quickstart(nb) -> None:
+    """The captions table is whole: line breaks kept (no literal \\n), wrapped, thumbnails beside."""
+    [shown] = [cell for cell in nb.cells if "show_captions(" in cell.source]
+    [page] = [o["data"]["text/html"] for o in shown.outputs if "text/html" in o.get("data", {})]
+    assert page.count('<img src="data:image/') == 3 and "<br>image 1: " in page and "\\n" not in page
+
+
+CHECKS = {"chat_panel": check_chat_panel, "captioning": check_captioning, "quickstart": check_quickstart}
 
 
 @pytest.mark.notebook
