@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_helpers import OUTPUT, ROOT, chromium, free_port, require_chromium
+from browser_helpers import (
+    OUTPUT,
+    ROOT,
+    chromium,
+    free_port,
+    require_chromium,
+    stop_server,
+    wait_until_serving,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -32,18 +38,12 @@ def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
         env={**os.environ, **env, "MARIMO_SKIP_UPDATE_CHECK": "1"}, stdout=out, stderr=subprocess.STDOUT,
         cwd=NOTEBOOK.parent)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"marimo exited with {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                return process, url
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"marimo did not answer within 90 s; see {log}") from None
-            time.sleep(0.3)
+    try:
+        wait_until_serving(process, url + "/health", "marimo", str(log))
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, url
 
 
 def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tmp_path):
@@ -76,11 +76,6 @@ def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tm
             page.screenshot(path=str(OUTPUT / "marimo-panel.png"))
             page.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_server(process)
     assert "Hello from marimo" in text and "320x240" in text  # the emulator saw the text and the picture
     assert any("Hello from marimo" in str(body) for body in emulator.requests)
