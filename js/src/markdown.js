@@ -1,7 +1,8 @@
 // Model text is untrusted: Markdown is rendered with raw HTML off (markdown-it `html: false`
 // escapes every tag) and markdown-it's validateLink refuses javascript:, vbscript:, file: and
 // non-image data: URLs. Code blocks are highlighted with a handful of highlight.js languages
-// only, to keep the bundle small.
+// only, to keep the bundle small. Math goes through Temml (see math.js); single line breaks are
+// kept, as a model's list of lines is meant to stay a list of lines.
 import MarkdownIt from "markdown-it";
 import hljs from "highlight.js/lib/core";
 import python from "highlight.js/lib/languages/python";
@@ -13,6 +14,7 @@ import sql from "highlight.js/lib/languages/sql";
 import xml from "highlight.js/lib/languages/xml";
 import css from "highlight.js/lib/languages/css";
 import yaml from "highlight.js/lib/languages/yaml";
+import { mathPlugin } from "./math.js";
 
 for (const [name, lang] of Object.entries({ python, javascript, typescript, json, bash, sql, xml, css, yaml })) {
   hljs.registerLanguage(name, lang);
@@ -26,7 +28,7 @@ hljs.registerAliases(["html"], { languageName: "xml" });
 const md = new MarkdownIt({
   html: false,
   linkify: true,
-  breaks: false,
+  breaks: true,
   highlight(code, lang) {
     if (lang && hljs.getLanguage(lang)) {
       try {
@@ -38,6 +40,7 @@ const md = new MarkdownIt({
     return ""; // markdown-it escapes the code itself
   },
 });
+md.use(mathPlugin);
 
 // Links open in a new tab and cannot reach back into the notebook page.
 const defaultLinkOpen =
