@@ -63,7 +63,8 @@ def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tm
             panel.locator(".snw-picker-button").click()
             item = panel.locator(".snw-picker-item[data-name='photo']")
             item.wait_for(timeout=30_000)  # marimo's globals, found without IPython
-            item.click()
+            item.click()  # selected; Attach stages the selection (one request with every name)
+            panel.locator(".snw-picker-attach").click()
             panel.locator(".snw-staged-item").wait_for(timeout=30_000)
             assert "photo" in panel.locator(".snw-staged-item").inner_text()
             box = panel.locator(".snw-input")
