@@ -109,8 +109,9 @@ def _checked_base(value: str, field: str, env_name: str, given: str | None) -> s
         or parsed.fragment
     ):
         source = f"{field}=" if given is not None else f"the environment variable {env_name}="
+        shown = quote(value if isinstance(value, str) else repr(value))
         raise InvalidRequestError(
-            f"{source}{quote(value if isinstance(value, str) else repr(value))} is not allowed: expected an http(s) URL such as "
+            f"{source}{shown} is not allowed: expected an http(s) URL such as "
             f"{protocol.DEFAULT_BASE_URL if field == 'base_url' else protocol.DEFAULT_FILE_BASE_URL}.",
             field=field,
         )

@@ -299,7 +299,8 @@ class ChatPanel(anywidget.AnyWidget):
             and item["id"] in self._staged_values and item.get("kind") in STAGED_KINDS
         ]
         if len(known) != len(staged):
-            unknown = [item.get("id") if isinstance(item, dict) else item for item in staged if item not in known]
+            unknown = [item.get("id") if isinstance(item, dict) else item
+                       for item in staged if item not in known]
             self.staged = known
             raise InvalidRequestError(
                 f"staged item(s) {', '.join(repr(i)[:40] for i in unknown)} were not staged by this kernel: "

@@ -97,7 +97,8 @@ def test_numpy_scalars_are_sent_as_plain_json_numbers(client, emulator, name, va
 
 @pytest.mark.parametrize("value", [5.5, True, np.bool_(True), "5", 0, np.int64(0), 16385, float("nan"), 1j])
 def test_bad_max_new_tokens_are_refused_with_the_range_before_sending(client, emulator, value):
-    with pytest.raises(InvalidRequestError, match=r"max_new_tokens=.* is not allowed: expected an integer in \[1, 16384\]"):
+    allowed = r"max_new_tokens=.* is not allowed: expected an integer in \[1, 16384\]"
+    with pytest.raises(InvalidRequestError, match=allowed):
         client.chat("numbers", max_new_tokens=value)
     assert emulator.requests == []
 
@@ -143,7 +144,8 @@ def test_a_bad_base_url_from_the_environment_names_the_variable(monkeypatch):
 def test_good_client_settings_still_pass(emulator):
     client = snw.Client(emulator.api_key, base_url=emulator.base_url + "/", file_base_url=emulator.file_base_url,
                         timeout=(2, np.float64(30)), max_retries=np.int64(1))
-    assert client.base_url == emulator.base_url and client.timeout == (2.0, 30.0) and client.max_retries == 1
+    assert client.base_url == emulator.base_url and client.timeout == (2.0, 30.0)
+    assert client.max_retries == 1
     assert client.chat("still fine").text == "still fine"
 
 
