@@ -14,8 +14,15 @@ import json
 import time
 
 import pytest
-from browser_helpers import (DEV_BUILD_CELL, lab_with_emulator, open_notebook, run_all, stranger,
-                             wait_kernel_idle, write_notebook)
+from browser_helpers import (
+    DEV_BUILD_CELL,
+    lab_with_emulator,
+    open_notebook,
+    run_all,
+    stranger,
+    wait_kernel_idle,
+    write_notebook,
+)
 from render_payloads import payloads
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -86,14 +93,16 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             assert "(/files/notes.png)" in reply.inner_text()  # a relative image: its path as text
             log = panel.locator(".snw-log")
             assert log.locator(".snw-assistant").count() == len(hostile) + 1
-            assert log.evaluate("l => [...l.querySelectorAll('img')].every(i => i.src.startsWith('data:image/'))")
+            only_data = "[...l.querySelectorAll('img')].every(i => i.src.startsWith('data:image/'))"
+            assert log.evaluate(f"l => {only_data}")
             assert log.locator("script, iframe, object, embed, svg, video, [onerror], [onload]").count() == 0
             assert log.evaluate("l => [...l.querySelectorAll('a[href]')]"
                                 ".every(a => /^(https?:|mailto:)/.test(a.getAttribute('href')))")
 
             # (b) the magic's outputs
             assert rendered.count() == len(hostile)
-            assert rendered.locator(f'a.snw-image-link[href="{origin}/img?q=secret-conversation"]').count() == 1
+            secret = rendered.locator(f'a.snw-image-link[href="{origin}/img?q=secret-conversation"]')
+            assert secret.count() == 1
             assert page.evaluate("[...document.querySelectorAll('.snw-rendered img')]"
                                  ".every(i => i.src.startsWith('data:image/'))")
             settle(page)
@@ -151,7 +160,8 @@ def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):
         box.press("Enter")
         streaming = panel.locator(".snw-assistant .snw-streaming")
         streaming.wait_for(timeout=30_000)
-        page.wait_for_function("el => el.textContent.length > 20", arg=streaming.element_handle(), timeout=30_000)
+        page.wait_for_function("el => el.textContent.length > 20", arg=streaming.element_handle(),
+                               timeout=30_000)
         # one task: clear busy in the model, save it to the kernel, type and click Send before any answer
         page.evaluate(f"""() => {{
             const el = {PANEL}, model = el.snwModel;

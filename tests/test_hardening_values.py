@@ -142,8 +142,9 @@ def test_a_bad_base_url_from_the_environment_names_the_variable(monkeypatch):
 
 
 def test_good_client_settings_still_pass(emulator):
-    client = snw.Client(emulator.api_key, base_url=emulator.base_url + "/", file_base_url=emulator.file_base_url,
-                        timeout=(2, np.float64(30)), max_retries=np.int64(1))
+    client = snw.Client(emulator.api_key, base_url=emulator.base_url + "/",
+                        file_base_url=emulator.file_base_url, timeout=(2, np.float64(30)),
+                        max_retries=np.int64(1))
     assert client.base_url == emulator.base_url and client.timeout == (2.0, 30.0)
     assert client.max_retries == 1
     assert client.chat("still fine").text == "still fine"
