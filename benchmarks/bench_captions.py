@@ -8,7 +8,9 @@ of its own as the real service would be (it still counts the requests it receive
    change in the machine's load during the run weighs on both. Targets: at least 12x faster,
    and at least 85% of the ideal rate (16 requests in flight / 0.25 s = 64 rows/s). A reference
    row also compares with the ideal at the latency one request really has here (the sequential
-   run's time per row), which separates the emulator's overhead per request from ours.
+   run's time per row), which separates the emulator's overhead per request from ours; and
+   another with what whole rounds allow at that latency: 200 rows on 16 slots keep some slot
+   busy for 13 requests in a row, so 12.5/13 = 0.96 of the ideal is the most any scheduler reaches.
 2. The same call again: served from the cache, 0 requests (counted at the emulator).
 3. Memory: 1-megapixel JPEGs given as paths (a few hundred distinct files on disk, each row's
    prompt different so every row is a request), captioned in a child process whose resident
@@ -21,6 +23,7 @@ of its own as the real service would be (it still counts the requests it receive
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -63,9 +66,14 @@ class _EmulatorProcess:
     def __init__(self, ttft: float) -> None:
         self._args = [sys.executable, __file__, "--serve", str(ttft)]
 
-    def __enter__(self) -> "_EmulatorProcess":
-        self._process = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    def __enter__(self) -> _EmulatorProcess:
+        self._process = subprocess.Popen(
+            self._args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         self.base_url, self.api_key = json.loads(self._process.stdout.readline())
         return self
 
@@ -95,17 +103,29 @@ def _speed(quick: bool) -> list[dict]:
 
         def one_by_one(part):
             started = time.perf_counter()
-            part.apply(lambda row: client.chat(f"Describe picture {row['n']}.", images=[row["image"]]).text, axis=1)
+            part.apply(
+                lambda row: client.chat(f"Describe picture {row['n']}.", images=[row["image"]]).text, axis=1
+            )
             return time.perf_counter() - started
 
-        caption(df.head(4), "image", "Warm up {n}.", client=client, cache=False, progress=False, concurrency=4)
+        caption(
+            df.head(4), "image", "Warm up {n}.", client=client, cache=False, progress=False, concurrency=4
+        )
         half = rows // 2
         baseline = one_by_one(df.iloc[:half])
+
         def ours_run():
             """One caption() over all rows: (result, seconds, requests the emulator received)."""
             sent, started = emu.request_count, time.perf_counter()
-            result = caption(df, "image", "Describe picture {n}.", client=client, concurrency=CONCURRENCY,
-                             cache=Path(tmp) / "cache.sqlite", progress=False)
+            result = caption(
+                df,
+                "image",
+                "Describe picture {n}.",
+                client=client,
+                concurrency=CONCURRENCY,
+                cache=Path(tmp) / "cache.sqlite",
+                progress=False,
+            )
             return result, time.perf_counter() - started, emu.request_count - sent
 
         first, ours, ours_requests = ours_run()
@@ -116,23 +136,64 @@ def _speed(quick: bool) -> list[dict]:
     speedup = baseline / ours
     latency = baseline / rows  # what one request really takes here, the emulator's overhead included
     rate = rows / ours
+    rounds = math.ceil(rows / CONCURRENCY)  # 200 rows: 13, so no run reaches more than 12.5/13 of the ideal
     return [
-        {"benchmark": name, "metric": "seconds: sequential df.apply vs caption(concurrency=16); ratio = speedup",
-         "baseline": round(baseline, 2), "ours": round(ours, 2), "ratio": round(speedup, 2), "target": ">= 12",
-         "ok": speedup >= 12},
-        {"benchmark": name, "metric": "rows/s: ideal 16/0.25 s vs ours; ratio = ours / ideal",
-         "baseline": IDEAL_RATE, "ours": round(rate, 1), "ratio": round(rate / IDEAL_RATE, 3), "target": ">= 0.85",
-         "ok": rate / IDEAL_RATE >= 0.85},
-        {"benchmark": name, "metric": f"rows/s: ideal at the emulator's measured latency ({latency * 1000:.0f} ms a "
-                                      "request, one at a time) vs ours",
-         "baseline": round(CONCURRENCY / latency, 1), "ours": round(rate, 1),
-         "ratio": round(rate * latency / CONCURRENCY, 3), "target": "(reference)", "ok": True},
-        {"benchmark": name, "metric": "requests: first run vs the same call again (served by the cache)",
-         "baseline": ours_requests, "ours": cached_requests, "ratio": round(cached_requests / ours_requests, 3),
-         "target": "0 requests", "ok": cached_requests == 0 and ours_requests == rows},
-        {"benchmark": name, "metric": "seconds: first run vs the same call again (from the cache)",
-         "baseline": round(ours, 2), "ours": round(cached, 3), "ratio": round(cached / ours, 4), "target": "< 1",
-         "ok": cached < ours},
+        {
+            "benchmark": name,
+            "metric": "seconds: sequential df.apply vs caption(concurrency=16); ratio = speedup",
+            "baseline": round(baseline, 2),
+            "ours": round(ours, 2),
+            "ratio": round(speedup, 2),
+            "target": ">= 12",
+            "ok": speedup >= 12,
+        },
+        {
+            "benchmark": name,
+            "metric": "rows/s: ideal 16/0.25 s vs ours; ratio = ours / ideal",
+            "baseline": IDEAL_RATE,
+            "ours": round(rate, 1),
+            "ratio": round(rate / IDEAL_RATE, 3),
+            "target": ">= 0.85",
+            "ok": rate / IDEAL_RATE >= 0.85,
+        },
+        {
+            "benchmark": name,
+            "metric": f"rows/s: ideal at the emulator's measured latency ({latency * 1000:.0f} ms a "
+            "request, one at a time) vs ours",
+            "baseline": round(CONCURRENCY / latency, 1),
+            "ours": round(rate, 1),
+            "ratio": round(rate * latency / CONCURRENCY, 3),
+            "target": "(reference)",
+            "ok": True,
+        },
+        {
+            "benchmark": name,
+            "metric": f"rows/s: best possible at the measured latency in whole rounds ({rounds} requests one "
+            f"after another on the busiest of the {CONCURRENCY} slots) vs ours",
+            "baseline": round(rows / (rounds * latency), 1),
+            "ours": round(rate, 1),
+            "ratio": round(rate * rounds * latency / rows, 3),
+            "target": "(reference)",
+            "ok": True,
+        },
+        {
+            "benchmark": name,
+            "metric": "requests: first run vs the same call again (served by the cache)",
+            "baseline": ours_requests,
+            "ours": cached_requests,
+            "ratio": round(cached_requests / ours_requests, 3),
+            "target": "0 requests",
+            "ok": cached_requests == 0 and ours_requests == rows,
+        },
+        {
+            "benchmark": name,
+            "metric": "seconds: first run vs the same call again (from the cache)",
+            "baseline": round(ours, 2),
+            "ours": round(cached, 3),
+            "ratio": round(cached / ours, 4),
+            "target": "< 1",
+            "ok": cached < ours,
+        },
     ]
 
 
@@ -163,8 +224,19 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
     df = pd.DataFrame({"image": [files[i % len(files)] for i in range(rows)], "n": range(rows)})
     client = snw.Client(api_key, base_url=base_url)
     with tempfile.TemporaryDirectory() as tmp:
-        warm = caption(df.head(CONCURRENCY * 2), "image", "Warm up {n}.", client=client, cache=Path(tmp) / "w.sqlite",
-                       progress=False, concurrency=CONCURRENCY)
+
+        def run(frame, prompt: str, cache_name: str):
+            return caption(
+                frame,
+                "image",
+                prompt,
+                client=client,
+                cache=Path(tmp) / cache_name,
+                progress=False,
+                concurrency=CONCURRENCY,
+            )
+
+        warm = run(df.head(CONCURRENCY * 2), "Warm up {n}.", "w.sqlite")
         assert warm["caption"].notna().all()
         process = psutil.Process()
         start = process.memory_info().rss
@@ -178,14 +250,17 @@ def _memory_child(rows: int, folder: str, base_url: str, api_key: str) -> dict:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        out = caption(df, "image", "Describe picture {n}.", client=client, cache=Path(tmp) / "c.sqlite",
-                      progress=False, concurrency=CONCURRENCY)
+        out = run(df, "Describe picture {n}.", "c.sqlite")
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
     peak[0] = max(peak[0], process.memory_info().rss)
-    return {"rows": rows, "growth_mb": (peak[0] - start) / 2**20, "seconds": elapsed,
-            "captioned": int(out["caption"].notna().sum())}
+    return {
+        "rows": rows,
+        "growth_mb": (peak[0] - start) / 2**20,
+        "seconds": elapsed,
+        "captioned": int(out["caption"].notna().sum()),
+    }
 
 
 def _memory(quick: bool) -> list[dict]:
@@ -196,19 +271,31 @@ def _memory(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder, snw.Emulator() as emu:
         _write_images(Path(folder), 50 if quick else 200)
         for rows in (small, large):
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(rows), folder, emu.base_url],
-                                 input=emu.api_key, capture_output=True, text=True, timeout=600,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(rows), folder, emu.base_url],
+                input=emu.api_key,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             if out.returncode:
                 raise RuntimeError(f"memory child for {rows} rows failed: {out.stderr[-2000:]}")
             results[rows] = json.loads(out.stdout.strip().splitlines()[-1])
     a, b = results[small], results[large]
     assert a["captioned"] == small and b["captioned"] == large
     ratio = b["growth_mb"] / max(a["growth_mb"], 1.0)
-    return [{"benchmark": f"caption 1-MP image paths, {small} vs {large} rows",
-             "metric": f"peak RSS growth MB ({small} rows vs {large} rows; {b['seconds']:.0f} s for {large})",
-             "baseline": round(a["growth_mb"], 1), "ours": round(b["growth_mb"], 1), "ratio": round(ratio, 2),
-             "target": f"<= 1.5 for {large // small}x the rows", "ok": ratio <= 1.5}]
+    return [
+        {
+            "benchmark": f"caption 1-MP image paths, {small} vs {large} rows",
+            "metric": f"peak RSS growth MB ({small} rows vs {large} rows; {b['seconds']:.0f} s for {large})",
+            "baseline": round(a["growth_mb"], 1),
+            "ours": round(b["growth_mb"], 1),
+            "ratio": round(ratio, 2),
+            "target": f"<= 1.5 for {large // small}x the rows",
+            "ok": ratio <= 1.5,
+        }
+    ]
 
 
 def run(quick: bool = False) -> list[dict]:

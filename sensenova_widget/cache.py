@@ -3,8 +3,13 @@
 One SQLite file (WAL mode, so readers never block the writer and several processes, e.g. Dask
 workers on one machine, can share it). Each finished caption is committed at once, by the thread
 that received it, so an interrupt, an exception or a crash loses nothing that finished. The key
-is a SHA-256 over the images' content hashes, the rendered prompt, the model and the parameters
-(LOTUS keys its cache the same way), so the same question about the same pixels is asked once.
+is a SHA-256 over the endpoint, the images' content hashes, the encoding settings they were sent
+with, the rendered prompt, the model and the parameters (LOTUS keys its cache the same way), so
+the same question about the same pixels to the same service is asked once, and a caption the
+local emulator made is never served as the real service's. The credentials are never part of it.
+
+Captions of private images are private: the database and its -wal/-shm side files are created
+0600, and a folder made for them 0700 (SQLite gives the side files the database's mode).
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-__all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "open_cache"]
+__all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
 APP_NAME = "sensenova-widget"
-KEY_VERSION = 1  # bump when the meaning of a key changes, so old entries are not reused wrongly
+KEY_VERSION = 2  # bump when the meaning of a key changes, so old entries are not reused wrongly
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captions (
@@ -56,10 +63,21 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "captions.sqlite"
 
 
-def cache_key(image_hashes: Iterable[str], prompt: str, model: str, params: Mapping[str, Any]) -> str:
-    """A stable SHA-256 over what decides a caption: the pixels, the words, the model, the settings."""
+def cache_key(
+    image_hashes: Iterable[str],
+    prompt: str,
+    model: str,
+    params: Mapping[str, Any],
+    *,
+    endpoint: str,
+    encoding: Mapping[str, Any],
+) -> str:
+    """A stable SHA-256 over what decides a caption: the service, the pixels and how they were
+    encoded (e.g. max_side, JPEG quality), the words, the model, the settings. Never a credential."""
     payload = {
         "v": KEY_VERSION,
+        "endpoint": endpoint,
+        "encoding": dict(encoding),
         "images": list(image_hashes),
         "prompt": prompt,
         "model": model,
@@ -78,10 +96,12 @@ class ResultCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, so each put is durable the moment it returns.
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA busy_timeout = 30000")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
@@ -90,7 +110,8 @@ class ResultCache:
     def get(self, key: str) -> CachedReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens FROM captions WHERE key = ?",
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens "
+                "FROM captions WHERE key = ?",
                 (key,),
             ).fetchone()
         return CachedReply(*row) if row else None
@@ -99,8 +120,16 @@ class ResultCache:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
-                 reply.total_tokens, model, time.time()),
+                (
+                    key,
+                    reply.text,
+                    reply.finish_reason,
+                    reply.prompt_tokens,
+                    reply.completion_tokens,
+                    reply.total_tokens,
+                    model,
+                    time.time(),
+                ),
             )
 
     def __len__(self) -> int:
@@ -116,7 +145,7 @@ class ResultCache:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "ResultCache":
+    def __enter__(self) -> ResultCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,6 +155,29 @@ class ResultCache:
         return f"ResultCache({str(self.path)!r})"
 
 
+def _create_private(path: Path) -> None:
+    """Make the folder (0700, only if missing) and the empty database file (0600, only if missing)
+    before SQLite opens it: SQLite then creates the -wal and -shm files with the same 0600."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # missing parents: the usual mode
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # a file given by path keeps the mode its owner chose (a cache shared on purpose)
+
+
+def make_private(path: str | os.PathLike[str]) -> None:
+    """0600 for the database and its side files, 0700 for its folder: the default cache, which
+    an older version created readable by everyone."""
+    path = Path(path)
+    if stat.S_IMODE(path.parent.stat().st_mode) != 0o700:
+        path.parent.chmod(0o700)
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        side = path.with_name(name)
+        if side.exists() and stat.S_IMODE(side.stat().st_mode) != 0o600:
+            side.chmod(0o600)
+
+
 def open_cache(cache: bool | str | os.PathLike[str] | ResultCache | None) -> ResultCache | None:
     """`caption(cache=...)`: True -> the user cache file, a path -> that file, False/None -> no cache."""
     if cache is None or cache is False:
@@ -133,7 +185,10 @@ def open_cache(cache: bool | str | os.PathLike[str] | ResultCache | None) -> Res
     if isinstance(cache, ResultCache):
         return cache
     if cache is True:
-        return ResultCache(default_cache_path())
+        path = default_cache_path()
+        if path.exists():
+            make_private(path)
+        return ResultCache(path)
     if isinstance(cache, (str, os.PathLike)):
         return ResultCache(cache)
     raise TypeError(

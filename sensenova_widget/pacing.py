@@ -66,7 +66,9 @@ class RateLimiter:
 
     def __init__(self, rpm: float) -> None:
         if isinstance(rpm, bool) or not isinstance(rpm, (int, float)) or not rpm > 0:
-            raise ValueError(f"rpm={rpm!r} is not allowed: expected a positive number of requests per minute, or None.")
+            raise ValueError(
+                f"rpm={rpm!r} is not allowed: expected a positive number of requests per minute, or None."
+            )
         self.rpm = rpm
         self.interval = 60.0 / rpm
         self._next = 0.0

@@ -1,7 +1,9 @@
 """The caption cache: durable at once, shared across threads and processes, keyed by what matters."""
 
 import multiprocessing
+import os
 import sqlite3
+import stat
 import threading
 
 import pytest
@@ -11,14 +13,81 @@ from sensenova_widget.pacing import AIMDLimit, RateLimiter
 
 
 def test_key_changes_with_each_ingredient_and_ignores_unset_params():
-    base = cache_key(["h1"], "Describe.", "m", {"temperature": 0.5})
-    assert base == cache_key(["h1"], "Describe.", "m", {"temperature": 0.5, "top_p": None})
-    assert len({base,
-                cache_key(["h2"], "Describe.", "m", {"temperature": 0.5}),
-                cache_key(["h1", "h1"], "Describe.", "m", {"temperature": 0.5}),
-                cache_key(["h1"], "Describe!", "m", {"temperature": 0.5}),
-                cache_key(["h1"], "Describe.", "m2", {"temperature": 0.5}),
-                cache_key(["h1"], "Describe.", "m", {"temperature": 0.6})}) == 6
+    where = {"endpoint": "https://api.example/v1", "encoding": {"max_side": 2048, "jpeg_quality": 85}}
+
+    def key(hashes, prompt, model, params, **changed):
+        return cache_key(hashes, prompt, model, params, **{**where, **changed})
+
+    base = key(["h1"], "Describe.", "m", {"temperature": 0.5})
+    assert base == key(["h1"], "Describe.", "m", {"temperature": 0.5, "top_p": None})
+    assert (
+        len(
+            {
+                base,
+                key(["h2"], "Describe.", "m", {"temperature": 0.5}),
+                key(["h1", "h1"], "Describe.", "m", {"temperature": 0.5}),
+                key(["h1"], "Describe!", "m", {"temperature": 0.5}),
+                key(["h1"], "Describe.", "m2", {"temperature": 0.5}),
+                key(["h1"], "Describe.", "m", {"temperature": 0.6}),
+                key(["h1"], "Describe.", "m", {"temperature": 0.5}, endpoint="http://127.0.0.1:8000/v1"),
+                key(
+                    ["h1"],
+                    "Describe.",
+                    "m",
+                    {"temperature": 0.5},
+                    encoding={"max_side": 1024, "jpeg_quality": 85},
+                ),
+                key(
+                    ["h1"],
+                    "Describe.",
+                    "m",
+                    {"temperature": 0.5},
+                    encoding={"max_side": 2048, "jpeg_quality": 70},
+                ),
+            }
+        )
+        == 9
+    )
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def lax_umask():
+    """The common umask 022, under which a plainly created file is world-readable (0644)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_the_cache_its_side_files_and_the_folder_made_for_it_are_private(tmp_path, lax_umask):
+    path = tmp_path / "made" / "for" / "captions.sqlite"
+    with ResultCache(path) as cache:
+        cache.put("k", CachedReply("a private picture"))
+        files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+        assert all(f.exists() for f in files)
+        assert [oct(_mode(f)) for f in files] == [oct(0o600)] * 3
+    assert _mode(path.parent) == 0o700
+    assert _mode(tmp_path) == stat.S_IMODE(
+        tmp_path.stat().st_mode
+    )  # a folder that was there is left as it is
+
+
+def test_the_default_cache_is_private_even_when_an_older_version_made_it_readable(
+    tmp_path, monkeypatch, lax_umask
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = default_cache_path()
+    path.parent.mkdir(parents=True)
+    path.parent.chmod(0o755)
+    ResultCache(path).close()
+    path.chmod(0o644)
+    with open_cache(True) as cache:
+        cache.put("k", CachedReply("a private picture"))
+        assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
+        assert _mode(path.with_name(path.name + "-wal")) == 0o600
 
 
 def test_put_is_visible_to_another_connection_at_once(tmp_path):
@@ -39,9 +108,11 @@ def test_put_is_visible_to_another_connection_at_once(tmp_path):
 
 def test_threads_share_one_cache(tmp_path):
     with ResultCache(tmp_path / "c.sqlite") as cache:
+
         def write(t):
             for i in range(50):
                 cache.put(f"{t}-{i}", CachedReply(f"text {t} {i}"))
+
         threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
         for thread in threads:
             thread.start()

@@ -30,10 +30,21 @@ def test_map_partitions_on_a_local_cluster_with_a_shared_cache(emulator, tmp_pat
     cache = str(tmp_path / "shared.sqlite")
     settings = {"api_key": emulator.api_key, "base_url": emulator.base_url}
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as dask_client:
-        graph = ddf.map_partitions(caption_partition, "image", "Describe picture {n}.", client=settings,
-                                   cache=cache, concurrency=2, meta=caption_meta(ddf))
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as dask_client,
+    ):
+        graph = ddf.map_partitions(
+            caption_partition,
+            "image",
+            "Describe picture {n}.",
+            client=settings,
+            cache=cache,
+            concurrency=2,
+            meta=caption_meta(ddf),
+        )
         out = graph.compute()
         workers = dask_client.run(lambda: __import__("os").getpid())
         again = graph.compute()  # a recomputation costs no request: the workers share the cache

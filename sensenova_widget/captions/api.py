@@ -1,0 +1,199 @@
+"""`caption()`: the public function, its checks, and the error it raises with `on_error="raise"`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import cache as cache_module
+from ..errors import InvalidRequestError, SenseNovaError
+from ..pacing import RateLimiter
+from ..protocol import PARAMETERS, validate_parameter
+from .rows import check_fields, jobs, template_fields
+from .run import Run
+from .tables import table_for
+from .tally import Tally, interrupted_line, progress_bar, summary_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import Client
+
+__all__ = ["CHAT_PARAMS", "DEFAULT_PROMPT", "ON_ERROR", "CaptionError", "caption", "check_arguments"]
+
+DEFAULT_PROMPT = "Describe this image in one sentence."
+ON_ERROR = ("record", "raise")
+# client.chat's keyword arguments that `caption(**params)` passes through to every request.
+CHAT_PARAMS = tuple(PARAMETERS) + ("system", "user", "extra_headers")
+
+
+class CaptionError(SenseNovaError):
+    """`on_error="raise"`: the first failing row, after everything in flight finished and was cached.
+
+    `row` is the failing row's position, `finished` how many rows have a caption, and `partial`
+    the result so far (the same shape `caption()` returns), so nothing finished is lost.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int,
+        finished: int,
+        partial: Any = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        kw = {}
+        if isinstance(cause, SenseNovaError):
+            kw = {"status": cause.status, "code": cause.code, "request_id": cause.request_id}
+        super().__init__(message, **kw)
+        self.row = row
+        self.finished = finished
+        self.partial = partial
+
+
+def check_arguments(
+    *, out: Any, concurrency: Any, on_error: Any, rpm: Any, params: Mapping[str, Any]
+) -> None:
+    """Refuse bad arguments by name, with what is allowed, before anything is sent."""
+    if on_error not in ON_ERROR:
+        raise InvalidRequestError(
+            f"on_error={on_error!r} is not allowed: expected one of {', '.join(map(repr, ON_ERROR))}.",
+            field="on_error",
+        )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidRequestError(
+            f"concurrency={concurrency!r} is not allowed: expected an integer >= 1.", field="concurrency"
+        )
+    if not isinstance(out, str) or not out:
+        raise InvalidRequestError(
+            f"out={out!r} is not allowed: expected a non-empty column name.", field="out"
+        )
+    if rpm is not None:
+        try:
+            RateLimiter(rpm)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc), field="rpm") from None
+    for name, value in params.items():
+        if name not in CHAT_PARAMS:
+            raise InvalidRequestError(
+                f"{name}= is not a caption() parameter: expected one of {', '.join(CHAT_PARAMS)}.", field=name
+            )
+        if name in PARAMETERS and value is not None:
+            validate_parameter(name, value)
+
+
+def caption(
+    data: Any,
+    column: Any = None,
+    prompt: str = DEFAULT_PROMPT,
+    *,
+    model: str | None = None,
+    out: str = "caption",
+    concurrency: int = 8,
+    on_error: str = "record",
+    cache: bool | str | Any = True,
+    progress: bool = True,
+    rpm: float | None = None,
+    client: Client | None = None,
+    tokens: bool = False,
+    **params: Any,
+) -> Any:
+    """Ask the model about each row's image(s); return a new frame with the answers.
+
+    data: a pandas DataFrame (give `column`), a pandas Series, or a polars DataFrame (give
+      `column`). A row's value is anything `to_part` accepts (PIL image, array, bytes, path,
+      URL, matplotlib figure...), a list of up to 6 of them, or missing (None/NaN/NA: skipped).
+    prompt: a template over the row's fields, e.g. "Describe this {category}."; a field that
+      is not a column is an error before anything is sent.
+    out: the caption column; `{out}_error` holds None or the row's one-line error; with
+      `tokens=True`, `{out}_prompt_tokens`, `{out}_completion_tokens` and `{out}_total_tokens`.
+    concurrency: worker threads (requests in flight); lowered for a while after 429s.
+    on_error: "record" keeps going and records each failure in its row; "raise" stops at the
+      first failure, keeps (and caches) what finished, and raises `CaptionError` (its
+      `.partial` holds the result so far).
+    cache: True (the user cache dir), a file path (shareable, e.g. by Dask workers), or False.
+      A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
+      JPEG quality), prompt, model and parameters.
+    rpm: at most this many request starts a minute (the service allows about 60).
+    params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers.
+
+    Returns a pandas DataFrame / Series (summary in `.attrs["sensenova_summary"]`; a Series
+    also keeps its errors in `.attrs["sensenova_errors"]`) or a polars DataFrame (summary in its
+    `.sensenova_summary` attribute). The input is not changed. An interrupt stops handing out
+    rows, keeps every finished caption in the cache and re-raises: run the same call again to
+    continue where it stopped.
+    """
+    started = time.perf_counter()
+    check_arguments(out=out, concurrency=concurrency, on_error=on_error, rpm=rpm, params=params)
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequestError(
+            f"prompt={prompt!r} is not allowed: expected a non-empty string.", field="prompt"
+        )
+    table = table_for(data, column)
+    fields = template_fields(prompt)
+    check_fields(fields, table.fields, prompt)
+    owns_client = client is None
+    if client is None:
+        from ..client import Client
+
+        client = Client()
+    model = client.resolve_model(model)
+    store = cache_module.open_cache(cache)
+    owns_store = store is not None and store is not cache
+
+    total = len(table)
+    tally = Tally(total, tokens, progress_bar(total, progress))
+    run = Run(
+        client=client,
+        model=model,
+        params=params,
+        cache=store,
+        concurrency=concurrency,
+        rpm=rpm,
+        stop_at_error=on_error == "raise",
+    )
+
+    def summary() -> dict:
+        return {
+            "rows": total,
+            **tally.counts,
+            "elapsed": round(time.perf_counter() - started, 3),
+            "model": model,
+            "cache": str(store.path) if store is not None else None,
+            "lowest_concurrency": run.limit.lowest,
+        }
+
+    try:
+        run.execute(jobs(table, prompt, fields), tally)
+    except BaseException as exc:
+        tally.close()
+        if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
+            print(interrupted_line(summary()), file=sys.stderr)
+        raise
+    finally:
+        if owns_store:
+            store.close()
+        if owns_client:
+            client.close()
+    tally.close()
+    info = summary()
+    result = table.result(*tally.columns(out), info)
+    if on_error == "raise" and tally.first_failure is not None:
+        failed_at, failure = tally.first_failure
+        raise CaptionError(
+            f"row {table.label(failed_at)!r} failed: {failure.error}. "
+            f"{info['captioned']} of {total} rows finished"
+            + (
+                f" and are cached in {info['cache']}: run the same call again to continue."
+                if info["cache"]
+                else "."
+            ),
+            row=failed_at,
+            finished=info["captioned"],
+            partial=result,
+            cause=failure.exception,
+        ) from failure.exception
+    if progress:
+        print(summary_line(info, out))
+    return result

@@ -1,0 +1,61 @@
+"""Dask: `caption()` as a `map_partitions` step, and the `meta=` frame Dask needs for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .api import DEFAULT_PROMPT, caption
+from .rows import TOKEN_FIELDS
+from .tables import text_dtype
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import Client
+
+__all__ = ["caption_meta", "caption_partition"]
+
+
+def caption_partition(
+    partition: Any,
+    column: Any = None,
+    prompt: str = DEFAULT_PROMPT,
+    *,
+    client: Client | Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """`caption()` as a Dask `map_partitions` step, one partition per call on the workers.
+
+    ```python
+    import dask.dataframe as dd
+    from sensenova_widget.captions import caption_meta, caption_partition
+
+    ddf = dd.from_pandas(df, npartitions=8)           # or dd.read_parquet(...) of image paths
+    out = ddf.map_partitions(caption_partition, "image", "Describe this {category}.",
+                             cache="/shared/local/disk/captions.sqlite",  # one file all workers share
+                             concurrency=4, meta=caption_meta(ddf, "caption")).compute()
+    ```
+    `client`: None (each worker builds `Client()` from its environment, the safest way to give
+    workers credentials), a dict of `Client(...)` keyword arguments, or a Client. Progress bars
+    and the printed summary are off on the workers. The cache file must be on a disk all the
+    workers' processes see (SQLite is not safe over a network filesystem); a recomputed or
+    retried partition then costs no request for the rows already captioned.
+    """
+    if isinstance(client, Mapping):
+        from ..client import Client
+
+        client = Client(**client)
+    kwargs.setdefault("progress", False)
+    return caption(partition, column, prompt, client=client, **kwargs)
+
+
+def caption_meta(frame: Any, out: str = "caption", *, tokens: bool = False) -> Any:
+    """The empty pandas frame Dask needs as `meta=` for `caption_partition`'s output."""
+    import pandas as pd
+
+    meta = getattr(frame, "_meta", frame).iloc[:0].copy()
+    for name in [out, f"{out}_error"]:
+        meta[name] = pd.array([], dtype=text_dtype())
+    if tokens:
+        for name in TOKEN_FIELDS:
+            meta[f"{out}_{name}"] = pd.array([], dtype="Int64")
+    return meta

@@ -1,0 +1,89 @@
+"""The result of a run as it fills in: columns, counts, the progress bar and the printed lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rows import TOKEN_FIELDS, Outcome
+
+__all__ = ["Tally", "interrupted_line", "progress_bar", "summary_line"]
+
+
+class Tally:
+    """The result columns and counts, filled row by row in the main thread as outcomes arrive.
+
+    Outcomes are not kept: a finished row costs its caption text (and three ints with
+    `tokens=True`), so memory grows by the answers alone, not by anything a request held.
+    """
+
+    def __init__(self, total: int, tokens: bool, bar: Any) -> None:
+        self.texts: list[str | None] = [None] * total
+        self.errors: list[str | None] = [None] * total
+        self.usage = {name: [None] * total for name in TOKEN_FIELDS} if tokens else {}
+        self.counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0}
+        self.first_failure: tuple[int, Outcome] | None = None
+        self.bar = bar
+
+    def record(self, index: int, outcome: Outcome) -> None:
+        counts = self.counts
+        if outcome.skipped:
+            counts["skipped"] += 1
+        elif outcome.error is not None:
+            counts["failed"] += 1
+            self.errors[index] = outcome.error
+            if self.first_failure is None:
+                self.first_failure = (index, outcome)
+        else:
+            counts["captioned"] += 1
+            counts["from_cache"] += outcome.from_cache
+            if not outcome.from_cache:
+                counts["tokens"] += outcome.usage.get("total_tokens") or 0
+            self.texts[index] = outcome.text
+            for name, column in self.usage.items():
+                column[index] = outcome.usage.get(name)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(
+                failed=counts["failed"], cached=counts["from_cache"], tokens=counts["tokens"], refresh=False
+            )
+
+    def columns(self, out: str) -> tuple[dict[str, list], set[str]]:
+        """The new columns by name (text first), and the names of those holding token counts."""
+        counts = {f"{out}_{name}": values for name, values in self.usage.items()}
+        return {out: self.texts, f"{out}_error": self.errors, **counts}, set(counts)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def summary_line(info: dict, out: str) -> str:
+    """The one line printed after a run: what was captioned, cached, skipped, failed, and spent."""
+    parts = [f"{info['captioned']} captioned ({info['from_cache']} from cache)"]
+    if info["skipped"]:
+        parts.append(f"{info['skipped']} skipped (missing)")
+    if info["failed"]:
+        parts.append(f"{info['failed']} failed (see the {out}_error column)")
+    parts.append(f"{info['tokens']:,} tokens used")
+    return f"caption: {info['rows']} rows: " + ", ".join(parts) + f", in {info['elapsed']:.1f} s."
+
+
+def interrupted_line(info: dict) -> str:
+    """The line printed on an interrupt: how far it got and how to continue."""
+    where = (
+        f"they are cached in {info['cache']}: run the same call again to continue "
+        "(only the missing rows are sent)."
+        if info["cache"]
+        else "cache=False, so they are not kept: use the default cache to resume."
+    )
+    return f"caption: stopped after {info['captioned']} of {info['rows']} rows captioned; {where}"
+
+
+def progress_bar(total: int, progress: bool) -> Any:
+    """A tqdm bar (notebook or terminal), or None when `progress=False`."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="caption", unit="row", dynamic_ncols=True)
