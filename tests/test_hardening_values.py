@@ -1,79 +1,44 @@
 """Issue 14, "values as users have them" and "a file id leaves its URL path": bad values are
 refused before anything is sent, good ones of any number type are sent as plain JSON numbers.
 
-Every request goes over real HTTP: to the shared emulator, or to a small recording server on
-127.0.0.1 that answers every path and keeps the paths it was asked for.
+Every request goes over real HTTP: to the shared emulator, or to a "stranger" server on 127.0.0.1
+(tests/browser_helpers.py) that answers every path with an empty 200 and keeps what it was asked.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from browser_helpers import stranger
+from test_client import png_bytes
 
 import sensenova_widget as snw
 from sensenova_widget import InvalidRequestError
 
 
-@pytest.fixture
-def recorder():
-    """(base URL, paths asked for): answers any GET with a ready file record."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.path)
-            body = json.dumps({"id": self.path.rsplit("/", 1)[-1], "status": "READY"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def png() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 # ---------------------------------------------------------------- point 5: file ids
 @pytest.mark.parametrize("file_id", ["../../llm/models", "..", ".", "", "a/b", "a\\b", "a b", "x\n", 7, None])
-def test_a_file_id_that_is_not_one_path_segment_is_refused_before_sending(recorder, file_id):
-    base, seen = recorder
-    client = snw.Client("k", base_url=base, file_base_url=base)
-    with pytest.raises(InvalidRequestError, match="file id .* is not allowed") as caught:
-        client.file(file_id)
-    assert caught.value.field == "file_id"
-    with pytest.raises(InvalidRequestError):
-        client.wait_for_file(file_id, timeout=1)
+def test_a_file_id_that_is_not_one_path_segment_is_refused_before_sending(file_id):
+    with stranger() as (origin, seen):
+        client = snw.Client("k", base_url=origin + "/v1", file_base_url=origin + "/v1")
+        with pytest.raises(InvalidRequestError, match="file id .* is not allowed") as caught:
+            client.file(file_id)
+        assert caught.value.field == "file_id"
+        with pytest.raises(InvalidRequestError):
+            client.wait_for_file(file_id, timeout=1)
     assert seen == []
 
 
-def test_a_file_id_is_quoted_as_one_segment_and_real_ids_still_work(recorder, client):
-    base, seen = recorder
-    stranger = snw.Client("k", base_url=base, file_base_url=base)
-    assert stranger.file("a?b#c%d")["status"] == "READY"
-    assert seen == ["/v1/files/a%3Fb%23c%25d"]  # the query and fragment stayed inside the id
+def test_a_file_id_is_quoted_as_one_segment_and_real_ids_still_work(client):
+    with stranger() as (origin, seen):
+        other = snw.Client("k", base_url=origin + "/v1", file_base_url=origin + "/v1", max_retries=0)
+        with pytest.raises(snw.SenseNovaError):  # its empty 200 is no file record
+            other.file("a?b#c%d")
+    assert seen == ["GET /v1/files/a%3Fb%23c%25d"]  # the query and fragment stayed inside the id
 
-    file_id = client.upload(png(), filename="x.png")
+    file_id = client.upload(png_bytes(), filename="x.png")
     assert client.file(file_id)["id"] == file_id  # the emulator's own ids are one segment as they are
 
 
