@@ -216,6 +216,10 @@ class ChatPanel(anywidget.AnyWidget):
         The thread's output goes to the cell that called (captured now), or for a turn started in
         the browser, to the cell that made the panel.
         """
+        if not isinstance(text, str):  # `None` is not the message "None"
+            raise InvalidRequestError(
+                f"the {action} request's text must be a string, not {type(text).__name__}", field="text"
+            )
         with self._lock:
             if self._running:
                 raise InvalidRequestError(_BUSY, field="busy")
@@ -431,10 +435,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""
-        text = params.get("text", "")
-        if not isinstance(text, str):  # `None` is not the message "None"
-            raise InvalidRequestError(f"the {action} request's text must be a string", field="text")
-        self._start(action, text=text, from_browser=True)
+        self._start(action, text=params.get("text", ""), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from test_widget import SLOW, recording_comm, request, wait_idle  # noqa: F401 - the recording comm fixture
 
+from sensenova_widget.errors import InvalidRequestError
 from sensenova_widget.widget import KERNEL_OWNED, ChatPanel
 
 
@@ -95,6 +96,8 @@ def test_a_send_whose_text_is_not_a_string_is_refused(panel, emulator, text):
     answer = request(panel, "send", {"text": text})
     assert not answer["ok"] and "text must be a string" in answer["error"]
     assert panel.conversation == [] and emulator.requests == []  # "None" was never sent
+    with pytest.raises(InvalidRequestError, match="text must be a string"):
+        panel.ask(text)  # from code too
     assert request(panel, "send", {"text": "a real one"}, req_id="r2")["ok"]
     wait_idle(panel)
     assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "a real one"
