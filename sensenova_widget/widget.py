@@ -19,6 +19,7 @@ import io
 import os
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +32,7 @@ from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
+from .reasoning import reasons
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
@@ -40,7 +42,9 @@ _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) o
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
 # is the page's own (the settings form); it is checked when a turn is sent.
-KERNEL_OWNED = frozenset({"conversation", "staged", "models", "parameters", "limits", "busy"})
+KERNEL_OWNED = frozenset(
+    {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
+)
 STAGED_KINDS = ("image", "video")
 
 
@@ -95,18 +99,25 @@ class ChatPanel(anywidget.AnyWidget):
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
     settings = traitlets.Dict().tag(sync=True)
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    models_error = traitlets.Unicode("").tag(sync=True)  # why the model list did not load, shown
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    thinks = traitlets.Bool(False).tag(sync=True)  # the chosen model reasons: Settings shows its toggle
 
     def __init__(
         self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
     ) -> None:
+        thinking = params.pop("thinking", None)
+        if thinking is not None and not isinstance(thinking, bool):
+            raise InvalidRequestError(
+                f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
+            )
         for name, value in params.items():
             if name not in protocol.PARAMETERS:
                 raise InvalidRequestError(
                     f"{name!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=).",
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=).",
                     field=name,
                 )
             if value is not None:
@@ -115,9 +126,16 @@ class ChatPanel(anywidget.AnyWidget):
         self._conversation = Conversation(self._client, model=model, system=system, **params)
         model_id = self._client.resolve_model(model)
         super().__init__(
-            settings={"model": model_id, "system": system, **{  # plain JSON numbers, NumPy's too
-                k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
-                for k in protocol.PARAMETERS}},
+            settings={
+                "model": model_id,
+                "system": system,
+                "thinking": thinking,
+                **{  # plain JSON numbers, NumPy's too
+                    k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
+                    for k in protocol.PARAMETERS
+                },
+            },
+            thinks=reasons(model_id),
             models=[model_id],
             parameters=panel_state.parameter_specs(),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
@@ -350,11 +368,18 @@ class ChatPanel(anywidget.AnyWidget):
         coalescer = panel_state.Coalescer(
             lambda piece, offset: self.send(
                 {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
-            )
+            ),
+            emit_reasoning=lambda piece, offset: self.send(
+                {"type": "delta", "turn": turn["id"], "offset": offset, "reasoning": piece}
+            ),
         )
+        began, thought = time.monotonic(), [None, False]  # [seconds until the answer, reasoned yet]
 
         def on_delta(delta: Any) -> None:
-            coalescer.add(delta.text)
+            thought[1] = thought[1] or bool(delta.reasoning)
+            if delta.text and thought[1] and thought[0] is None:
+                thought[0] = time.monotonic() - began
+            coalescer.add(delta.text, delta.reasoning)
 
         reply, error, failure = None, None, None
         previous = self._conversation.last_reply
@@ -375,6 +400,9 @@ class ChatPanel(anywidget.AnyWidget):
         if ended is not None and ended is not previous_outcome and ended.finish_reason:
             reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
+        if done["reasoning"]:
+            seconds = thought[0] if thought[0] is not None else time.monotonic() - began
+            done["thought_seconds"] = round(seconds, 1)
         replaced = {turn["id"]: done}
         turns = self.conversation
         # Conversation.last_error is set only once a request was sent
@@ -391,6 +419,10 @@ class ChatPanel(anywidget.AnyWidget):
             raise failure
         return reply
 
+    @traitlets.observe("settings")
+    def _model_changed(self, change: Any) -> None:
+        self.thinks = reasons((change["new"] or {}).get("model"))
+
     def _load_models(self) -> None:
         """Offer the service's model list (the configured model stays first if it is not listed)."""
         try:
@@ -399,8 +431,9 @@ class ChatPanel(anywidget.AnyWidget):
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)
             )
-        except Exception:  # the configured model is still usable; the list is a convenience
-            pass
+        except Exception as exc:  # the configured model is still usable; the list is a convenience
+            why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
+            self.models_error = f"The model list did not load ({why}); the configured model still works."
         finally:
             self.models_loaded.set()
 
@@ -451,6 +484,14 @@ class ChatPanel(anywidget.AnyWidget):
         self._staged_values.pop(item_id, None)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
+
+    def _request_preview(self, params: dict, _buffers: list) -> dict:
+        """A larger view of a staged image for the panel's lightbox (a JPEG/PNG data: URL of at most
+        PREVIEW_SIDE px, sent once and never kept in a trait), or null when it has none."""
+        value = self._staged_values.get(params.get("id"))
+        if value is None:
+            return {"src": None}
+        return {"src": panel_state.thumbnail_url(value, max_side=panel_state.PREVIEW_SIDE)}
 
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
         return {
@@ -513,6 +554,7 @@ class ChatPanel(anywidget.AnyWidget):
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,
+        "preview": _request_preview,
         "list_variables": _request_list_variables,
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,

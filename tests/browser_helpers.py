@@ -89,6 +89,31 @@ def lab_with_emulator(root: Path) -> Iterator[dict]:
             yield {"url": url, "root": root, "browser": browser, "emulator": emu}
 
 
+@contextlib.contextmanager
+def panel_opener(lab: dict) -> Iterator[object]:
+    """Yields opener(name, cells) -> (page, panel locator): a notebook written, opened in its own
+    page, run top to bottom, its (last) panel shown; every page is closed afterwards."""
+    pages = []
+
+    def opener(name: str, cells: list[str]):
+        write_notebook(lab["root"] / name, cells)
+        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+        pages.append(page)
+        open_notebook(page, lab["url"], name)
+        run_all(page)
+        panel = page.locator(".jp-Notebook:visible .snw-panel").last
+        panel.wait_for(timeout=60_000)
+        wait_kernel_idle(page)
+        panel.scroll_into_view_if_needed()
+        return page, panel
+
+    try:
+        yield opener
+    finally:
+        for page in pages:
+            page.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

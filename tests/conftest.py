@@ -38,3 +38,23 @@ def client(emulator):
     from sensenova_widget import Client
 
     return Client(api_key=emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, request):
+    """The panel's browser tests: one emulator, JupyterLab and Chromium per test module (a module may
+    define its own `lab`, as the magic's does)."""
+    from browser_helpers import lab_with_emulator
+
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "root"
+    with lab_with_emulator(root) as running:
+        yield running
+
+
+@pytest.fixture
+def open_panel(lab):
+    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
+    from browser_helpers import panel_opener
+
+    with panel_opener(lab) as opener:
+        yield opener

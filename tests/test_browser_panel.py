@@ -10,42 +10,19 @@ import json
 import time
 
 import pytest
+from browser_helpers import (
+    DEV_BUILD_CELL,
+    copy_to_docs,
+    run_all,
+    save_screenshot,
+    set_theme,
+    write_notebook,
+)
 from PIL import Image
-
-from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
-                             wait_kernel_idle, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SLOW = 'snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})'
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with lab_with_emulator(tmp_path_factory.mktemp("panel-lab") / "root") as running:
-        yield running
-
-
-@pytest.fixture
-def open_panel(lab):
-    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
-    pages = []
-
-    def opener(name: str, cells: list[str]):
-        write_notebook(lab["root"] / name, cells)
-        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
-        pages.append(page)
-        open_notebook(page, lab["url"], name)
-        run_all(page)
-        panel = page.locator(".jp-Notebook:visible .snw-panel").last
-        panel.wait_for(timeout=60_000)
-        wait_kernel_idle(page)
-        panel.scroll_into_view_if_needed()
-        return page, panel
-
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def send(panel, text: str) -> None:
@@ -92,7 +69,7 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
 def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):
     page, panel = open_panel("attach.ipynb", [
         "import sensenova_widget as snw\nfrom PIL import Image",
-        "photo = Image.new('RGB', (640, 480), (200, 30, 30))",
+        "photo = Image.new('RGB', (640, 480), (200, 30, 30))\nsmall = Image.new('RGB', (64, 64), (0, 90, 200))",
         "panel = snw.ChatPanel()\npanel",
     ])
     picture = tmp_path / "upload.png"
@@ -109,18 +86,24 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
     item = panel.locator(".snw-picker-item[data-name='photo']")
     item.wait_for(timeout=30_000)
     assert "PIL RGB 640x480" in item.inner_text()
-    item.click()
-    panel.locator(".snw-staged-item").wait_for(timeout=30_000)
-    send(panel, "And this one? It is `photo` in the notebook:\n\n```python\nphoto = Image.new('RGB', (640, 480))\n```")
+    item.click()  # several at once: select two, then Attach 2
+    panel.locator(".snw-picker-item[data-name='small']").click()
+    assert item.get_attribute("aria-pressed") == "true"
+    panel.get_by_role("button", name="Attach 2").click()
+    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 2",
+                           arg=panel.element_handle(), timeout=30_000)
+    assert panel.locator(".snw-staged-label").all_inner_texts() == ["photo", "small"]
+    send(panel, "And these? One is `photo` in the notebook:\n\n```python\nphoto = Image.new('RGB', (640, 480))\n```")
     panel.locator(".snw-assistant").nth(1).locator(".snw-markdown").wait_for(timeout=30_000)
-    assert "640x480" in panel.locator(".snw-assistant").nth(1).inner_text()
+    answer = panel.locator(".snw-assistant").nth(1).inner_text()
+    assert ": 640x480 RGB" in answer and ": 64x64 RGB" in answer  # both reached the service
 
     panel.locator(".snw-log").evaluate("el => { el.style.maxHeight = 'none'; }")  # the whole conversation
     light = save_screenshot(panel, "panel-light.png")
     copy_to_docs(light, "panel.png")
     set_theme(page, "JupyterLab Dark")
     try:
-        save_screenshot(panel, "panel-dark.png")
+        copy_to_docs(save_screenshot(panel, "panel-dark.png"), "panel-dark.png")
         background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
         assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # follows the dark theme
     finally:
@@ -130,9 +113,18 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
 def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_path):
     page, panel = open_panel("limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
     panel.get_by_role("button", name="Settings").click()
-    panel.get_by_label("Top p").fill("1")
-    panel.get_by_label("Top p").press("Tab")
-    assert "expected a number in the open interval (0, 1)" in panel.locator(".snw-reason").inner_text()
+    labels = panel.locator(".snw-field[data-field] label").all_inner_texts()
+    assert labels == ["Temperature", "Top p", "Max new tokens", "Repetition penalty"]
+    top_p = panel.get_by_label("Top p")
+    top_p.fill("1")
+    top_p.press("Tab")
+    error = panel.locator(".snw-field[data-field='top_p'] .snw-field-error")
+    assert error.inner_text() == "1 is not allowed: expected above 0, below 1."  # next to its field, in words
+    assert top_p.get_attribute("aria-invalid") == "true"
+    top_p.fill("0.5")  # fixed: the error goes
+    assert error.is_hidden() and top_p.get_attribute("aria-invalid") is None
+    top_p.fill("")
+    top_p.press("Tab")
     panel.get_by_label("Temperature").fill("0.3")
     panel.get_by_label("Temperature").press("Tab")
     panel.get_by_label("System prompt").fill("Be terse.")
@@ -146,6 +138,8 @@ def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_pat
     page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 7",
                            arg=panel.element_handle(), timeout=30_000)
     assert "At most 6 images" in panel.locator(".snw-reason").inner_text()
+    assert panel.locator(".snw-send").is_disabled()  # with the reason as its title
+    assert "At most 6 images" in panel.locator(".snw-send").get_attribute("title")
     send(panel, "too many")
     assert panel.locator(".snw-turn").count() == 0  # nothing was sent
     panel.locator(".snw-staged-item .snw-remove").first.click()
@@ -156,6 +150,11 @@ def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_pat
     body = lab["emulator"].requests[-1]
     assert body["temperature"] == 0.3 and "top_p" not in body  # the refused value was never kept
     assert body["messages"][0]["content"][0]["text"] == "Be terse."
+    clear = panel.locator(".snw-clear")
+    clear.click()  # Clear asks first
+    assert clear.inner_text() == "Clear all?" and panel.locator(".snw-turn").count() == 2
+    clear.click()
+    page.wait_for_function("el => !el.querySelector('.snw-turn')", arg=panel.element_handle(), timeout=30_000)
 
 
 def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):
@@ -321,3 +320,36 @@ def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soo
     at_bottom = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 4")
     assert at_bottom  # the log stayed at its end while the replies above it grew
     assert "**" not in first.locator(".snw-body").inner_text()  # rendered, not shown as its source
+
+
+def test_reasoning_streams_open_above_the_answer_and_collapses_when_it_starts(open_panel):
+    """The thinking streams live into an open <details> above the answer, which collapses to
+    "Thought for N s" when the answer starts; the answer never holds the reasoning."""
+    page, panel = open_panel("reasoning.ipynb", [
+        "import sensenova_widget as snw",
+        'panel = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.15"}),\n'
+        '                      model="SenseNova-V6-5-Pro", thinking=True)\npanel',
+    ])
+    panel.get_by_role("button", name="Settings").click()
+    assert panel.locator(".snw-field-thinking").is_visible()  # a model that reasons: the toggle
+    assert panel.locator(".snw-thinking").is_checked()
+    send(panel, "what is in the picture of the quiet lake")
+    details = panel.locator(".snw-assistant .snw-reasoning").last
+    body = details.locator(".snw-reasoning-body")
+    page.wait_for_function("el => el.textContent.length > 10", arg=body.element_handle(), timeout=30_000)
+    # live: open and visible while the reasoning arrives, before any answer text
+    assert details.evaluate("el => el.open") and details.is_visible()
+    assert "Thinking" in details.locator("summary").inner_text()
+    streaming = panel.locator(".snw-assistant .snw-streaming").last
+    assert streaming.inner_text().strip() == ""
+    # the answer starts: the section collapses and says how long it thought
+    page.wait_for_function("el => el.textContent.length > 0", arg=streaming.element_handle(), timeout=30_000)
+    assert not details.evaluate("el => el.open")
+    assert "Thought for" in details.locator("summary").inner_text()
+    reply = panel.locator(".snw-assistant").last
+    reply.locator(".snw-body.snw-markdown").wait_for(timeout=60_000)
+    answer = reply.locator(".snw-body.snw-markdown").inner_text()
+    assert answer.startswith("what is in the picture") and "Reasoning:" not in answer
+    final = reply.locator(".snw-reasoning")
+    assert not final.evaluate("el => el.open") and "Thought for" in final.locator("summary").inner_text()
+    assert final.locator(".snw-reasoning-body").text_content().startswith("Reasoning: 1 message")

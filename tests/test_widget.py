@@ -233,6 +233,7 @@ def test_a_failed_reply_shows_inline_and_retry_works(emulator):
     panel = ChatPanel(client=failing)
     assert panel.models_loaded.wait(10)  # the model list took the first 503 (the configured model stays)
     assert panel.models == [panel.settings["model"]]
+    assert "503" in panel.models_error and emulator.api_key not in panel.models_error  # shown, not silent
     assert request(panel, "send", {"text": "hello?"})["ok"]  # accepted: the failure comes later, inline
     wait_idle(panel)
     turn = panel.conversation[-1]
@@ -441,3 +442,13 @@ def test_a_refused_new_message_is_marked_unsent(panel, emulator):
     panel.settings = {**panel.settings, "temperature": None}
     panel.regenerate()  # asks q1 again: q2 never reached the service
     assert shown(panel) == recorded(panel) and panel.conversation[0]["text"] == "q1"
+
+
+def test_the_lightbox_gets_a_larger_preview_of_a_staged_image_never_kept_in_a_trait(panel):
+    assert panel.models_loaded.wait(10) and panel.models_error == ""  # the list loaded: nothing to show
+    item_id = panel.attach(Image.new("RGB", (3000, 1500), (40, 90, 200)), label="big")
+    answer = request(panel, "preview", {"id": item_id})
+    width, height = decoded_sides(answer["result"]["src"])
+    assert 256 < width <= panel_state.PREVIEW_SIDE and width == 2 * height  # larger, same shape
+    assert max(decoded_sides(panel.staged[0]["thumb"])) <= 256  # the trait keeps the small one
+    assert request(panel, "preview", {"id": "gone"}, req_id="r2")["result"] == {"src": None}

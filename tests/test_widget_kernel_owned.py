@@ -57,9 +57,11 @@ def test_a_forged_busy_false_does_not_let_a_second_turn_start(slow_panel, emulat
 def test_page_writes_to_kernel_owned_traits_are_refused_and_settings_still_pass(panel_with_turn):
     panel = panel_with_turn
     before = {name: getattr(panel, name) for name in KERNEL_OWNED}
-    page_writes(panel, conversation=[{"id": "x", "role": "user", "text": "forged"}], models=["evil"],
-                limits={"max_images": 99}, staged=[{"id": "forged", "kind": "image", "label": "x"}],
-                parameters={}, busy=True, settings={**panel.settings, "temperature": 0.3})
+    forged = {"conversation": [{"id": "x", "role": "user", "text": "forged"}], "models": ["evil"],
+              "models_error": "forged", "limits": {"max_images": 99}, "parameters": {}, "busy": True,
+              "staged": [{"id": "forged", "kind": "image", "label": "x"}], "thinks": True}
+    assert set(forged) == KERNEL_OWNED
+    page_writes(panel, **forged, settings={**panel.settings, "temperature": 0.3})
     assert {name: getattr(panel, name) for name in KERNEL_OWNED} == before
     assert set(updates(panel)[-1]) == KERNEL_OWNED  # every refused one sent back
     assert panel.settings["temperature"] == 0.3  # the page's own trait

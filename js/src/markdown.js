@@ -4,7 +4,9 @@
 // (`![x](https://...)`, protocol-relative, relative) becomes a link showing its alt text and URL,
 // clicked by the user or not at all; only `data:` PNG/JPEG/GIF/WebP images stay inline. These are
 // the rules of the kernel's renderer (sensenova_widget/render.py) for the magic and transcripts.
-// Code blocks are highlighted with a handful of highlight.js languages only, to keep the bundle small.
+// Code blocks are highlighted with a handful of highlight.js languages only, to keep the bundle
+// small. Math goes through Temml (see math.js); single line breaks are kept, as a model's list of
+// lines is meant to stay a list of lines.
 import MarkdownIt from "markdown-it";
 import hljs from "highlight.js/lib/core";
 import python from "highlight.js/lib/languages/python";
@@ -16,6 +18,7 @@ import sql from "highlight.js/lib/languages/sql";
 import xml from "highlight.js/lib/languages/xml";
 import css from "highlight.js/lib/languages/css";
 import yaml from "highlight.js/lib/languages/yaml";
+import { mathPlugin } from "./math.js";
 
 for (const [name, lang] of Object.entries({ python, javascript, typescript, json, bash, sql, xml, css, yaml })) {
   hljs.registerLanguage(name, lang);
@@ -31,7 +34,7 @@ const LINK_REL = "noopener noreferrer nofollow";
 const md = new MarkdownIt({
   html: false,
   linkify: true,
-  breaks: false,
+  breaks: true,
   highlight(code, lang) {
     if (lang && hljs.getLanguage(lang)) {
       try {
@@ -43,6 +46,7 @@ const md = new MarkdownIt({
     return ""; // markdown-it escapes the code itself
   },
 });
+md.use(mathPlugin);
 
 // Links open in a new tab and cannot reach back into the notebook page; a link whose URL is not
 // http(s) or mailto (a relative one would point into the notebook server) keeps its text only.

@@ -8,11 +8,58 @@ import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
+import { Lightbox } from "./lightbox.js";
 import { ConversationLog } from "./log.js";
 import { Rpc, caller } from "./rpc.js";
 import { Settings } from "./settings.js";
 
 export { stagedProblem } from "./attachments.js";
+
+/**
+ * Keys typed in the panel stay in the panel: JupyterLab 4 and Notebook 7 (Lumino, which handles
+ * keydown as it bubbles to the document) would otherwise run the cell on Shift+Enter or
+ * Ctrl+Enter, and take a, b, d d, m, y as command-mode shortcuts. Shortcuts with Ctrl, Alt or
+ * Meta other than Enter (Ctrl+S saves) still reach the notebook. Escape, when nothing inside
+ * the panel used it, stops a streaming reply.
+ * @param {HTMLElement} root
+ * @param {() => void} onEscape
+ */
+function keepKeysInside(root, onEscape) {
+  root.addEventListener("keydown", (event) => {
+    const modified = event.ctrlKey || event.altKey || event.metaKey;
+    if (!modified || event.key === "Enter") event.stopPropagation();
+    if (event.key === "Escape" && !event.defaultPrevented) onEscape();
+  });
+}
+
+/**
+ * Clear asks first: the first press turns it into "Clear all?" for a few seconds, the second clears.
+ * @param {() => void} clear
+ */
+function clearButton(clear) {
+  const button = h("button", { class: "snw-button snw-clear", type: "button" }, "Clear");
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const reset = () => {
+    clearTimeout(timer);
+    button.textContent = "Clear";
+    button.classList.remove("snw-confirm");
+    button.removeAttribute("aria-label");
+  };
+  button.addEventListener("click", () => {
+    if (button.classList.contains("snw-confirm")) {
+      reset();
+      clear();
+      return;
+    }
+    button.textContent = "Clear all?";
+    button.classList.add("snw-confirm");
+    button.setAttribute("aria-label", "Press again to clear the conversation");
+    timer = setTimeout(reset, 4000);
+  });
+  button.addEventListener("blur", reset);
+  return button;
+}
 
 /**
  * @param {{model: import("./types").PanelModel, el: HTMLElement}} view
@@ -25,6 +72,8 @@ function render({ model, el }) {
   const settings = new Settings(model, reason);
   const attachments = new Attachments(model, call, reason);
   const composer = new Composer(model, call, reason, () => attachments.problem());
+  attachments.onChange = () => composer.renderBusy();
+  const lightbox = new Lightbox(call);
   const log = new ConversationLog(model, {
     onEdit: () => composer.startEdit(),
     onRegenerate: () => call("regenerate", {}),
@@ -33,16 +82,16 @@ function render({ model, el }) {
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
-  const clearButton = h("button", { class: "snw-button snw-clear", type: "button", onclick: () => call("clear", {}) }, "Clear");
   const toolbar = h(
     "div",
     { class: "snw-toolbar" },
     h("span", { class: "snw-title" }, "SenseNova"),
     settings.modelLabel,
     settings.modelSelect,
+    settings.modelError,
     h("span", { class: "snw-spacer" }),
     settings.toggle,
-    clearButton,
+    clearButton(() => call("clear", {})),
   );
   const composerBox = h(
     "div",
@@ -55,9 +104,13 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, composerBox);
+  root.append(toolbar, settings.box, log.el, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
+  lightbox.listen(root);
+  keepKeysInside(root, () => {
+    if (model.get("busy")) call("stop", {});
+  });
 
   const renderBusy = () => {
     composer.renderBusy();
@@ -68,7 +121,8 @@ function render({ model, el }) {
   const onCustom = (msg) => {
     if (SNW_DEV && dev) dev.custom(msg);
     if (rpc.handle(msg)) return;
-    if (msg && msg.type === "delta") log.appendDelta(msg.turn || "", msg.offset, msg.text || "");
+    if (msg && msg.type === "delta" && msg.reasoning) log.appendReasoning(msg.turn || "", msg.offset, msg.reasoning);
+    else if (msg && msg.type === "delta") log.appendDelta(msg.turn || "", msg.offset, msg.text || "");
   };
   /** @type {Record<string, (name: string) => void>} */
   const onChange = {
@@ -77,6 +131,8 @@ function render({ model, el }) {
     staged: () => attachments.render(),
     settings: () => settings.sync(),
     models: () => settings.sync(),
+    models_error: () => settings.sync(),
+    thinks: () => settings.sync(),
     parameters: () => {
       settings.build();
       settings.sync();
