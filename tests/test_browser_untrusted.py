@@ -16,7 +16,7 @@ import time
 import pytest
 from browser_helpers import DEV_BUILD_CELL, open_notebook, run_all, stranger, wait_kernel_idle, write_notebook
 from render_payloads import payloads
-from test_browser_panel import SLOW, lab  # noqa: F401 - one JupyterLab with the emulator for this module
+from test_browser_panel import SLOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -43,7 +43,7 @@ def settle(page) -> None:
     time.sleep(1.0)  # an image or a stylesheet a render added would be requested by now
 
 
-def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebook(lab):  # noqa: F811
+def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebook(lab):
     with stranger() as (origin, seen):
         hostile = payloads(origin)
         name = "untrusted.ipynb"
@@ -125,7 +125,7 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
         assert seen == [] and [url for url in requested if url.startswith(origin)] == []
 
 
-def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):  # noqa: F811
+def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):
     name = "forged-busy.ipynb"
     write_notebook(lab["root"] / name, [
         DEV_BUILD_CELL,  # its `el.snwModel` is what a hostile script reaches through the widget manager
