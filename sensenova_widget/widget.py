@@ -40,6 +40,13 @@ _STATIC = Path(__file__).parent / "static"
 # started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
 _BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
+# The traits only the kernel writes: the page reads them, and a write from the page (a script, a
+# second view, a forged comm message) is refused and answered with the kernel's value. `settings`
+# is the page's own (the settings form); it is checked when a turn is sent.
+KERNEL_OWNED = frozenset(
+    {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
+)
+STAGED_KINDS = ("image", "video")
 
 
 def _shell() -> Any:
@@ -128,7 +135,10 @@ class ChatPanel(anywidget.AnyWidget):
                 "model": model_id,
                 "system": system,
                 "thinking": thinking,
-                **{k: params.get(k) for k in protocol.PARAMETERS},
+                **{  # plain JSON numbers, NumPy's too
+                    k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
+                    for k in protocol.PARAMETERS
+                },
             },
             thinks=reasons(model_id),
             models=[model_id],
@@ -140,6 +150,7 @@ class ChatPanel(anywidget.AnyWidget):
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
         self._worker: concurrent.futures.Future | None = None
+        self._running = False  # the kernel's own word on whether a turn runs; `busy` only reports it
         # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
         self._home_parent = _cell_parent()
         self.on_msg(self._on_browser_message)
@@ -196,7 +207,7 @@ class ChatPanel(anywidget.AnyWidget):
         Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
         failure raises here, after the partial text was kept in the panel.
         """
-        if self.busy:
+        if self._running:
             raise InvalidRequestError(_BUSY, field="busy")
         caller = sys._getframe(1)
         for value in as_list(images):
@@ -249,8 +260,12 @@ class ChatPanel(anywidget.AnyWidget):
         The thread's output goes to the cell that called (captured now), or for a turn started in
         the browser, to the cell that made the panel.
         """
+        if not isinstance(text, str):  # `None` is not the message "None"
+            raise InvalidRequestError(
+                f"the {action} request's text must be a string, not {type(text).__name__}", field="text"
+            )
         with self._lock:
-            if self.busy:
+            if self._running:
                 raise InvalidRequestError(_BUSY, field="busy")
             turns = [panel_state.without_refusal(t) for t in self.conversation]
             restore = None  # a refused new message stays on screen, marked unsent
@@ -299,7 +314,7 @@ class ChatPanel(anywidget.AnyWidget):
 
             with self.hold_sync():
                 self.conversation = turns
-                self.busy = True
+                self._running = self.busy = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
@@ -313,7 +328,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _take_staged(self, text: str) -> tuple[dict, list, list]:
         """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
-        staged = list(self.staged)
+        staged = self._checked_staged()
         panel_state.check_staged(staged)
         if not text.strip() and not staged:
             raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
@@ -321,6 +336,26 @@ class ChatPanel(anywidget.AnyWidget):
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
+
+    def _checked_staged(self) -> list[dict]:
+        """The staged list, each item one this kernel staged (a known id and kind); otherwise the
+        list is repaired (unknown items dropped) and the send refused, naming them."""
+        staged = list(self.staged)
+        known = [
+            item for item in staged
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+            and item["id"] in self._staged_values and item.get("kind") in STAGED_KINDS
+        ]
+        if len(known) != len(staged):
+            unknown = [item.get("id") if isinstance(item, dict) else item
+                       for item in staged if item not in known]
+            self.staged = known
+            raise InvalidRequestError(
+                f"staged item(s) {', '.join(repr(i)[:40] for i in unknown)} were not staged by this kernel: "
+                "they were removed; send again.",
+                field="staged",
+            )
+        return staged
 
     def _run(
         self,
@@ -337,7 +372,7 @@ class ChatPanel(anywidget.AnyWidget):
                 reply = self._stream_turn(ask, user, turn, restore)
             except BaseException as exc:
                 with self.hold_sync():
-                    self.busy = False
+                    self._running = self.busy = False
                 future.set_exception(exc)
                 return
             for callback in list(self._callbacks):
@@ -405,7 +440,7 @@ class ChatPanel(anywidget.AnyWidget):
                 turns = panel_state.refused_turns(restore, error)
         with self.hold_sync():
             self.conversation = [replaced.get(t["id"], t) for t in turns]
-            self.busy = False
+            self._running = self.busy = False
         if failure is not None:
             raise failure
         return reply
@@ -429,15 +464,28 @@ class ChatPanel(anywidget.AnyWidget):
             self.models_loaded.set()
 
     # ------------------------------------------------------------------ browser requests
+    def set_state(self, sync_data: dict) -> None:
+        """A state update from the page: only `settings` is the page's to write. A write to a
+        kernel-owned trait (`KERNEL_OWNED`) is dropped and the kernel's value sent back, so the page
+        (a script, a second view) cannot clear `busy`, rewrite the conversation or forge `staged`."""
+        refused = [name for name in sync_data if name in KERNEL_OWNED]
+        allowed = {name: value for name, value in sync_data.items() if name not in KERNEL_OWNED}
+        if allowed:
+            super().set_state(allowed)
+        if refused:
+            self.send_state(refused)
+
     def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
-        method = content.get("method")
-        handler = self._HANDLERS.get(method)
+        method, params = content.get("method"), content.get("params")
         try:
+            handler = self._HANDLERS.get(method) if isinstance(method, str) else None
             if handler is None:
-                raise InvalidRequestError(f"unknown request {method!r}", field="method")
-            result = handler(self, content.get("params") or {}, buffers or [])
+                raise InvalidRequestError(f"unknown request {str(method)[:40]!r}", field="method")
+            if params is not None and not isinstance(params, dict):
+                raise InvalidRequestError(f"the {method} request's params must be an object", field="params")
+            result = handler(self, params or {}, buffers or [])
             answer = {"type": "response", "id": content.get("id"), "ok": True, "result": result}
         except Exception as exc:
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
@@ -446,7 +494,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""
-        self._start(action, text=str(params.get("text", "")), from_browser=True)
+        self._start(action, text=params.get("text", ""), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
@@ -505,6 +553,11 @@ class ChatPanel(anywidget.AnyWidget):
             raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
         data = bytes(buffers[0])
         name = str(params.get("name") or "file")
+        if params.get("kind", "image") not in STAGED_KINDS:
+            raise InvalidRequestError(
+                f"attach_file kind {str(params.get('kind'))[:20]!r} is not allowed: expected image or video.",
+                field="kind",
+            )
         if params.get("kind") == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
             self._client.wait_for_file(file_id)
@@ -522,7 +575,8 @@ class ChatPanel(anywidget.AnyWidget):
         return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
-        url = str(params.get("url", "")).strip()
+        url = params.get("url", "")
+        url = url.strip() if isinstance(url, str) else ""
         if not url.lower().startswith(("http://", "https://")):
             raise InvalidRequestError(
                 f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url"
