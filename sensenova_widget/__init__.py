@@ -30,6 +30,7 @@ _EXPORTS = {
     "delete_conversation": "store",
     "rename_conversation": "store",
     "caption": "captions",
+    "show_captions": "captions",
     "Emulator": "emulator",
     "connect": "connection",
     "SenseNovaError": "errors",
@@ -72,7 +73,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .captions import caption
+    from .captions import caption, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
     from .conversation import Conversation, Outcome

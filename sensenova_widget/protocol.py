@@ -8,6 +8,7 @@ function, so the two can never disagree about what the service accepts.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Mapping, NamedTuple
 
 from .errors import InvalidRequestError
@@ -71,21 +72,52 @@ def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
     return InvalidRequestError(f"{field}={shown} is not allowed: expected {allowed}.", field=field, code=3, status=400)
 
 
+def plain_number(value: Any) -> int | float:
+    """A real number of any type (int, float, NumPy scalars, ...) as a plain int or float for JSON.
+
+    A float of lower precision (`np.float32(0.1)`) keeps the decimal it shows, not its binary
+    neighbour (0.10000000149...), so `temperature`'s six-decimals rule reads what the user wrote.
+    """
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    plain = float(value)
+    if not isinstance(value, float) and math.isfinite(plain):
+        try:
+            shown = float(str(value))
+        except ValueError:  # e.g. Fraction's "1/2"
+            return plain
+        if abs(shown - plain) <= 1e-6 * max(1.0, abs(plain)):
+            return shown
+    return plain
+
+
 def validate_parameter(name: str, value: Any) -> None:
-    """Check one sampling parameter against its range, with the spec's open or closed ends."""
+    """Check one sampling parameter against its range, with the spec's open or closed ends.
+
+    Any real number type passes (`numbers.Integral` / `numbers.Real`: NumPy scalars too), never
+    a bool or a string; `plain_number` is what is sent.
+    """
     spec = PARAMETERS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise invalid_value(name, value, spec.allowed)
-    if spec.type is int and not (isinstance(value, int) or float(value).is_integer()):
+    plain = plain_number(value)
+    if not math.isfinite(plain):
         raise invalid_value(name, value, spec.allowed)
-    if isinstance(value, float) and not math.isfinite(value):
+    if spec.type is int and not float(plain).is_integer():
         raise invalid_value(name, value, spec.allowed)
-    above = value >= spec.low if spec.low_inclusive else value > spec.low
-    below = value <= spec.high if spec.high_inclusive else value < spec.high
+    above = plain >= spec.low if spec.low_inclusive else plain > spec.low
+    below = plain <= spec.high if spec.high_inclusive else plain < spec.high
     if not (above and below):
         raise invalid_value(name, value, spec.allowed)
-    if name == "temperature" and round(value, 6) != value:
+    if name == "temperature" and round(plain, 6) != plain:
         raise invalid_value(name, value, spec.allowed)
+
+
+def wire_parameter(name: str, value: Any) -> int | float:
+    """A checked sampling parameter as the body carries it: an int for integer ones, else a float."""
+    validate_parameter(name, value)
+    plain = plain_number(value)
+    return int(plain) if PARAMETERS[name].type is int else float(plain)
 
 
 def media_kind(part: Any) -> str | None:

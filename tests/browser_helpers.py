@@ -138,27 +138,37 @@ def jupyterlab(root: Path, env: dict[str, str]) -> Iterator[str]:
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "/api/status", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not answer within 90 s; see {log.name}") from None
-                time.sleep(0.3)
+        wait_until_serving(process, url + "/api/status", "jupyter lab", log.name)
         yield url
     finally:
         _shutdown_kernels(url)
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_server(process)
         log.close()
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Terminate a server the test started, killing it if it has not exited 15 s later."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, name: str, log: str) -> None:
+    """Wait (90 s at most) until `url` answers; raise, pointing at the log, if the server exits first."""
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within 90 s; see {log}") from None
+            time.sleep(0.3)
 
 
 def _shutdown_kernels(url: str) -> None:

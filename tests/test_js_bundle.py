@@ -15,7 +15,7 @@ from sensenova_widget import widget
 
 STATIC = Path(sensenova_widget.__file__).parent / "static"
 # What only the development build may hold: the hooks on the view's element and the recording.
-HOOKS = ("snwStats", "snwRenderNaiveMs", "customMessages", "beforeRender", "renders.push")
+HOOKS = ("snwStats", "snwRenderNaiveMs", "snwModel", "customMessages", "beforeRender", "renders.push")
 BUILD = "run `cd js && npm ci && npm run build` (it writes static/widget.js and static/widget.dev.js)"
 
 

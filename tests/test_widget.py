@@ -452,3 +452,51 @@ def test_the_lightbox_gets_a_larger_preview_of_a_staged_image_never_kept_in_a_tr
     assert 256 < width <= panel_state.PREVIEW_SIDE and width == 2 * height  # larger, same shape
     assert max(decoded_sides(panel.staged[0]["thumb"])) <= 256  # the trait keeps the small one
     assert request(panel, "preview", {"id": "gone"}, req_id="r2")["result"] == {"src": None}
+
+
+# ---------------------------------------------------------------- names of attached values
+def test_attach_labels_a_value_with_its_variable_name(panel):
+    photo = Image.new("RGB", (40, 30))
+    panel.attach(photo)
+    panel.attach(Image.new("RGB", (20, 10)))  # no name: described
+    panel.attach(photo, label="mine")
+    assert [item["label"] for item in panel.staged] == ["photo", "PIL RGB 20x10", "mine"]
+    panel.ask("Which?", images=[photo])
+    assert panel.conversation[-2]["attachments"][-1]["label"] == "photo"
+
+
+def test_the_picker_attaches_several_variables_at_once_all_or_none(client):
+    names = {"a": Image.new("RGB", (16, 16)), "b": Image.new("RGB", (24, 24)), "n": 3}
+    panel = ChatPanel(client=client, namespace=names)
+    listed = request(panel, "list_variables")["result"]["items"]
+    assert sorted(item["name"] for item in listed) == ["a", "b"]
+    missing = request(panel, "attach_variable", {"names": ["a", "gone"]}, req_id="r2")
+    assert not missing["ok"] and "'gone'" in missing["error"] and panel.staged == []
+    not_image = request(panel, "attach_variable", {"names": ["a", "n"]}, req_id="r3")
+    assert not not_image["ok"] and panel.staged == []
+    for bad in ([], "a", [1]):
+        assert not request(panel, "attach_variable", {"names": bad}, req_id=f"r{bad!r}")["ok"]
+    answer = request(panel, "attach_variable", {"names": ["b", "a"]}, req_id="r4")
+    assert answer["ok"] and len(answer["result"]["ids"]) == 2
+    assert [item["label"] for item in panel.staged] == ["b", "a"]
+    assert [item["id"] for item in panel.staged] == answer["result"]["ids"]
+    one = request(panel, "attach_variable", {"name": "a"}, req_id="r5")  # the single form stays
+    assert one["ok"] and one["result"]["id"] == panel.staged[-1]["id"]
+    reply = panel.ask("Sizes?")
+    assert "image 1: 24x24" in reply.text and "image 3: 16x16" in reply.text
+
+
+picked_up_from_this_module = Image.new("RGB", (12, 8))
+
+
+def test_without_ipython_the_picker_reads_the_globals_of_the_code_that_made_the_panel(client):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    saved = InteractiveShell._instance if InteractiveShell.initialized() else None
+    InteractiveShell.clear_instance()  # a plain script (marimo is tested in a browser)
+    try:
+        panel = ChatPanel(client=client)
+        listed = [item["name"] for item in request(panel, "list_variables")["result"]["items"]]
+    finally:
+        InteractiveShell._instance = saved
+    assert "picked_up_from_this_module" in listed

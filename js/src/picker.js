@@ -87,13 +87,12 @@ export class NotebookPicker {
   }
 
   /**
-   * Stage the named variables, in order, one request each; the picker closes once all are in.
+   * Stage the named variables, in order, in one request (the kernel stages all or none); the
+   * picker closes once they are in.
    * @param {string[]} names
    */
   async attach(names) {
-    let ok = names.length > 0;
-    for (const name of [...names]) ok = !!(await this.call("attach_variable", { name })) && ok;
-    if (ok) this.close();
+    if (names.length && (await this.call("attach_variable", { names: [...names] }))) this.close();
   }
 
   close() {

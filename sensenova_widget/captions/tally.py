@@ -20,7 +20,8 @@ class Tally:
         self.texts: list[str | None] = [None] * total
         self.errors: list[str | None] = [None] * total
         self.usage = {name: [None] * total for name in TOKEN_FIELDS} if tokens else {}
-        self.counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0}
+        self.counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0,
+                       "cached_tokens": 0}
         self.first_failure: tuple[int, Outcome] | None = None
         self.bar = bar
 
@@ -36,8 +37,8 @@ class Tally:
         else:
             counts["captioned"] += 1
             counts["from_cache"] += outcome.from_cache
-            if not outcome.from_cache:
-                counts["tokens"] += outcome.usage.get("total_tokens") or 0
+            spent = "cached_tokens" if outcome.from_cache else "tokens"  # paid by an earlier run, or now
+            counts[spent] += outcome.usage.get("total_tokens") or 0
             self.texts[index] = outcome.text
             for name, column in self.usage.items():
                 column[index] = outcome.usage.get(name)
@@ -65,7 +66,10 @@ def summary_line(info: dict, out: str) -> str:
         parts.append(f"{info['skipped']} skipped (missing)")
     if info["failed"]:
         parts.append(f"{info['failed']} failed (see the {out}_error column)")
-    parts.append(f"{info['tokens']:,} tokens used")
+    tokens = f"{info['tokens']:,} new tokens"
+    if info["from_cache"]:
+        tokens += f", {info['cached_tokens']:,} from the cache"  # spent by the run that cached them
+    parts.append(tokens)
     return f"caption: {info['rows']} rows: " + ", ".join(parts) + f", in {info['elapsed']:.1f} s."
 
 
