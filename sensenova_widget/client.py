@@ -146,11 +146,15 @@ class Client:
         env = os.environ
         self.base_url = _checked_base(
             base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL,
-            "base_url", "SENSENOVA_API_BASE", base_url,
+            "base_url",
+            "SENSENOVA_API_BASE",
+            base_url,
         )
         self.file_base_url = _checked_base(
             file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL,
-            "file_base_url", "SENSENOVA_API_BASE_FILE", file_base_url,
+            "file_base_url",
+            "SENSENOVA_API_BASE_FILE",
+            file_base_url,
         )
         self.api = pick(api, self.base_url)
         self.dialect: Dialect = dialect_for(self.api)

@@ -51,6 +51,8 @@ LINE_USAGE = (
     "usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
     "  config keys: " + ", ".join(CONFIG_KEYS)
 )
+
+
 class SenseNovaCellError(Exception):
     """An error the magic reports as its one-line message (IPython calls `_render_traceback_`)."""
 
@@ -302,8 +304,11 @@ class SenseNovaMagics(Magics):
         notes = list(notes or [])
         if fmt == "code":
             code = extract_code(text)
-            notes.append(self._offer(mark_generated(code, code_language(text)), cell_key) if code
-                         else "No code in the reply.")
+            notes.append(
+                self._offer(mark_generated(code, code_language(text)), cell_key)
+                if code
+                else "No code in the reply."
+            )
         notes += reply.footer_lines()
         reasoning = getattr(reply, "reasoning", "")
         seconds = live.thought_for() if reasoning else None

@@ -65,7 +65,8 @@ def build_messages(
         for i, message in enumerate(prompt_or_messages):
             if not isinstance(message, Mapping):
                 raise invalid_value(
-                    f"messages[{i}]", message,
+                    f"messages[{i}]",
+                    message,
                     "a message {'role': ..., 'content': ...} (one prompt is a str, not a list of them)",
                 )
         messages = [_message(m, uploader) for m in prompt_or_messages]

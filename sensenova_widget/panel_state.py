@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import media, protocol
 from .errors import SenseNovaError

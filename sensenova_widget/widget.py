@@ -353,13 +353,17 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         list is repaired (unknown items dropped) and the send refused, naming them."""
         staged = list(self.staged)
         known = [
-            item for item in staged
-            if isinstance(item, dict) and isinstance(item.get("id"), str)
-            and item["id"] in self._staged_values and item.get("kind") in STAGED_KINDS
+            item
+            for item in staged
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and item["id"] in self._staged_values
+            and item.get("kind") in STAGED_KINDS
         ]
         if len(known) != len(staged):
-            unknown = [item.get("id") if isinstance(item, dict) else item
-                       for item in staged if item not in known]
+            unknown = [
+                item.get("id") if isinstance(item, dict) else item for item in staged if item not in known
+            ]
             self.staged = known
             raise InvalidRequestError(
                 f"staged item(s) {', '.join(repr(i)[:40] for i in unknown)} were not staged by this kernel: "

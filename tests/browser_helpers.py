@@ -18,15 +18,21 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output" / "browser"
 
@@ -35,8 +41,10 @@ OUTPUT = ROOT / "test-output" / "browser"
 DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
 
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                         "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
     "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": "JupyterLab Light"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
@@ -83,8 +91,13 @@ def lab_with_emulator(root: Path) -> Iterator[dict]:
 
     root.mkdir(parents=True, exist_ok=True)
     with Emulator() as emu:
-        env = {"SENSENOVA_API_BASE": emu.base_url, "SENSENOVA_API_BASE_FILE": emu.file_base_url,
-               "SENSENOVA_API_KEY": emu.api_key, "SENSENOVA_ACCESS_KEY_ID": "", "SENSENOVA_SECRET_ACCESS_KEY": ""}
+        env = {
+            "SENSENOVA_API_BASE": emu.base_url,
+            "SENSENOVA_API_BASE_FILE": emu.file_base_url,
+            "SENSENOVA_API_KEY": emu.api_key,
+            "SENSENOVA_ACCESS_KEY_ID": "",
+            "SENSENOVA_SECRET_ACCESS_KEY": "",
+        }
         with jupyterlab(root, env) as url, chromium() as browser:
             yield {"url": url, "root": root, "browser": browser, "emulator": emu}
 
@@ -131,11 +144,27 @@ def jupyterlab(root: Path, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     log = open(root.parent / (root.name + "-jupyterlab.log"), "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabServerApp.open_browser=False"],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={settings / 'workspaces'}",
+            "--LabServerApp.open_browser=False",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(process, url + "/api/status", "jupyter lab", log.name)

@@ -74,8 +74,12 @@ def test_restart_shows_the_stale_notice_and_the_cell_brings_the_conversation_bac
     saved = lab["root"] / "lasting.ipynb"
     wait_saved(saved, "Remember the lighthouse keeper", "its transcript")
     html = tmp_path / "lasting.html"
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(saved), "--output",
-                    str(html)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(saved), "--output", str(html)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert "Remember the lighthouse keeper" in html.read_text(encoding="utf-8")
     assert "sensenova-transcript" in html.read_text(encoding="utf-8")
 

@@ -33,10 +33,25 @@ def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     out = open(log, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "-y", "run", str(NOTEBOOK), "--headless", "--no-token",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env, "MARIMO_SKIP_UPDATE_CHECK": "1"}, stdout=out, stderr=subprocess.STDOUT,
-        cwd=NOTEBOOK.parent)
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "-y",
+            "run",
+            str(NOTEBOOK),
+            "--headless",
+            "--no-token",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, **env, "MARIMO_SKIP_UPDATE_CHECK": "1"},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=NOTEBOOK.parent,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(process, url + "/health", "marimo", str(log))
@@ -48,9 +63,14 @@ def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
 
 def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tmp_path):
     require_chromium()
-    env = {"SENSENOVA_API_BASE": emulator.base_url, "SENSENOVA_API_BASE_FILE": emulator.file_base_url,
-           "SENSENOVA_API_KEY": emulator.api_key, "SENSENOVA_ACCESS_KEY_ID": "",
-           "SENSENOVA_SECRET_ACCESS_KEY": "", "PYTHONPATH": str(ROOT)}
+    env = {
+        "SENSENOVA_API_BASE": emulator.base_url,
+        "SENSENOVA_API_BASE_FILE": emulator.file_base_url,
+        "SENSENOVA_API_KEY": emulator.api_key,
+        "SENSENOVA_ACCESS_KEY_ID": "",
+        "SENSENOVA_SECRET_ACCESS_KEY": "",
+        "PYTHONPATH": str(ROOT),
+    }
     emulator.configure(delta_delay=0.05, reply_tokens=80)  # slow enough to see it stream
     OUTPUT.mkdir(parents=True, exist_ok=True)
     process, url = marimo_app(env, OUTPUT / "marimo.log")

@@ -39,13 +39,16 @@ LIGHT_BACKGROUNDS = """el => {
 
 def focused(page) -> str:
     """What has the focus, in words: its aria-label, else its text."""
-    return page.evaluate("() => { const a = document.activeElement;"
-                         " return a.getAttribute('aria-label') || a.textContent.trim(); }")
+    return page.evaluate(
+        "() => { const a = document.activeElement;"
+        " return a.getAttribute('aria-label') || a.textContent.trim(); }"
+    )
 
 
 def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_light_notices(open_panel):
-    page, panel = open_panel("keys.ipynb", ["import sensenova_widget as snw",
-                                            f"panel = snw.ChatPanel(client={SLOW})\npanel"])
+    page, panel = open_panel(
+        "keys.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+    )
     cells = page.locator(".jp-Notebook:visible .jp-Cell")
     prompt = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1).locator(".jp-InputPrompt")
     before = (cells.count(), prompt.inner_text())
@@ -56,8 +59,16 @@ def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_lig
     for _ in range(8):
         page.keyboard.press("Tab")
         walked.append(focused(page))
-    assert walked == ["Settings", "Clear", "Message", "Send the message", "Image…", "Video…", "Video URL",
-                      "From notebook"]
+    assert walked == [
+        "Settings",
+        "Clear",
+        "Message",
+        "Send the message",
+        "Image…",
+        "Video…",
+        "Video URL",
+        "From notebook",
+    ]
 
     box = panel.locator(".snw-input")
     box.click()
@@ -100,7 +111,7 @@ def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_lig
     assert not panel.locator(".snw-edit-banner").is_visible() and box.input_value() == ""
 
 
-HISTORY = r'''
+HISTORY = r"""
 from sensenova_widget import panel_state
 from PIL import Image
 
@@ -121,14 +132,15 @@ for i in range(30):
 panel = snw.ChatPanel()
 panel.conversation = turns
 panel.attach(Image.new("RGB", (2000, 1000), (20, 160, 90)), label="big")
-'''
+"""
 
 
 def test_history_opens_at_the_end_with_math_tables_line_breaks_and_a_lightbox(open_panel):
     page, panel = open_panel("history.ipynb", ["import sensenova_widget as snw", HISTORY, "panel"])
     log = panel.locator(".snw-log")
-    page.wait_for_function("el => el.querySelectorAll('.snw-turn').length === 30", arg=panel.element_handle(),
-                           timeout=30_000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-turn').length === 30", arg=panel.element_handle(), timeout=30_000
+    )
     gap = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight")
     assert log.evaluate("el => el.scrollHeight > el.clientHeight + 200") and gap < 24  # opened at the end
 
@@ -137,8 +149,10 @@ def test_history_opens_at_the_end_with_math_tables_line_breaks_and_a_lightbox(op
     assert reply.locator("math[display='block']").count() == 1
     assert reply.locator("math msup, math msqrt").count() >= 2 and "$" not in reply.inner_text()
     cell = reply.locator("td").first
-    border = cell.evaluate("el => { const s = getComputedStyle(el); return"
-                           " [s.borderTopStyle, parseFloat(s.borderTopWidth), parseFloat(s.paddingLeft)]; }")
+    border = cell.evaluate(
+        "el => { const s = getComputedStyle(el); return"
+        " [s.borderTopStyle, parseFloat(s.borderTopWidth), parseFloat(s.paddingLeft)]; }"
+    )
     assert border[0] == "solid" and border[1] >= 1 and border[2] >= 4
     lines = reply.locator("p").last
     assert lines.locator("br").count() == 1

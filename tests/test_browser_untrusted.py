@@ -33,8 +33,19 @@ def preloaded_turns(texts: list[str]) -> str:
     turns = []
     for i, text in enumerate(texts):
         turns.append({"id": f"u{i}", "role": "user", "text": f"payload {i}", "attachments": []})
-        turns.append({"id": f"a{i}", "role": "assistant", "text": text, "status": "done", "model": "m",
-                      "notice": None, "omitted": [], "usage": None, "error": None})
+        turns.append(
+            {
+                "id": f"a{i}",
+                "role": "assistant",
+                "text": text,
+                "status": "done",
+                "model": "m",
+                "notice": None,
+                "omitted": [],
+                "usage": None,
+                "error": None,
+            }
+        )
     return f"import json\npanel.conversation = json.loads({json.dumps(json.dumps(turns))})"
 
 
@@ -47,12 +58,15 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
     with stranger() as (origin, seen):
         hostile = payloads(origin)
         name = "untrusted.ipynb"
-        write_notebook(lab["root"] / name, [
-            "import sensenova_widget as snw\n%load_ext sensenova_widget",
-            "panel = snw.ChatPanel()\npanel",
-            preloaded_turns(hostile),
-            *[magic_cell(text) for text in hostile],
-        ])
+        write_notebook(
+            lab["root"] / name,
+            [
+                "import sensenova_widget as snw\n%load_ext sensenova_widget",
+                "panel = snw.ChatPanel()\npanel",
+                preloaded_turns(hostile),
+                *[magic_cell(text) for text in hostile],
+            ],
+        )
         requested: list[str] = []
         page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
         page.on("request", lambda request: requested.append(request.url))
@@ -62,8 +76,11 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             panel = page.locator(".jp-Notebook:visible .snw-panel").last
             panel.wait_for(timeout=60_000)
             rendered = page.locator(".jp-Notebook:visible .jp-OutputArea-output .snw-rendered")
-            page.wait_for_function(f"() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
-                                   f".length >= {len(hostile)}", timeout=120_000)
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
+                f".length >= {len(hostile)}",
+                timeout=120_000,
+            )
             wait_kernel_idle(page)
 
             # (a) the panel: a real reply (the emulator echoes the prompt) and every payload as a reply
@@ -82,15 +99,19 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             only_data = "[...l.querySelectorAll('img')].every(i => i.src.startsWith('data:image/'))"
             assert log.evaluate(f"l => {only_data}")
             assert log.locator("script, iframe, object, embed, svg, video, [onerror], [onload]").count() == 0
-            assert log.evaluate("l => [...l.querySelectorAll('a[href]')]"
-                                ".every(a => /^(https?:|mailto:)/.test(a.getAttribute('href')))")
+            assert log.evaluate(
+                "l => [...l.querySelectorAll('a[href]')]"
+                ".every(a => /^(https?:|mailto:)/.test(a.getAttribute('href')))"
+            )
 
             # (b) the magic's outputs
             assert rendered.count() == len(hostile)
             secret = rendered.locator(f'a.snw-image-link[href="{origin}/img?q=secret-conversation"]')
             assert secret.count() == 1
-            assert page.evaluate("[...document.querySelectorAll('.snw-rendered img')]"
-                                 ".every(i => i.src.startsWith('data:image/'))")
+            assert page.evaluate(
+                "[...document.querySelectorAll('.snw-rendered img')]"
+                ".every(i => i.src.startsWith('data:image/'))"
+            )
             settle(page)
             assert page.title() != "pwned"
             assert seen == [] and [url for url in requested if url.startswith(origin)] == []
@@ -111,13 +132,18 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
         again.on("request", lambda request: requested.append(request.url))
         try:
             open_notebook(again, lab["url"], name)
-            again.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
-                                    f".length >= {len(hostile)}", timeout=60_000)
+            again.wait_for_function(
+                "() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
+                f".length >= {len(hostile)}",
+                timeout=60_000,
+            )
             reopened = again.locator(".jp-Notebook:visible .snw-panel").last
             reopened.locator(".snw-assistant .snw-markdown").last.wait_for(timeout=60_000)
             assert reopened.locator(f'a.snw-image-link[href="{origin}/panel-img?q=secret"]').count() == 1
-            assert again.evaluate("[...document.querySelectorAll('.snw-rendered img, .snw-log img')]"
-                                  ".every(i => i.src.startsWith('data:image/'))")
+            assert again.evaluate(
+                "[...document.querySelectorAll('.snw-rendered img, .snw-log img')]"
+                ".every(i => i.src.startsWith('data:image/'))"
+            )
             settle(again)
             assert again.title() != "pwned"
         finally:
@@ -127,11 +153,14 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
 
 def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):
     name = "forged-busy.ipynb"
-    write_notebook(lab["root"] / name, [
-        DEV_BUILD_CELL,  # its `el.snwModel` is what a hostile script reaches through the widget manager
-        "import sensenova_widget as snw",
-        f"panel = snw.ChatPanel(client={SLOW})\npanel",
-    ])
+    write_notebook(
+        lab["root"] / name,
+        [
+            DEV_BUILD_CELL,  # its `el.snwModel` is what a hostile script reaches through the widget manager
+            "import sensenova_widget as snw",
+            f"panel = snw.ChatPanel(client={SLOW})\npanel",
+        ],
+    )
     page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
     emulator = lab["emulator"]
     try:
@@ -146,8 +175,9 @@ def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):
         box.press("Enter")
         streaming = panel.locator(".snw-assistant .snw-streaming")
         streaming.wait_for(timeout=30_000)
-        page.wait_for_function("el => el.textContent.length > 20", arg=streaming.element_handle(),
-                               timeout=30_000)
+        page.wait_for_function(
+            "el => el.textContent.length > 20", arg=streaming.element_handle(), timeout=30_000
+        )
         # one task: clear busy in the model, save it to the kernel, type and click Send before any answer
         page.evaluate(f"""() => {{
             const el = {PANEL}, model = el.snwModel;

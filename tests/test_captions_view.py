@@ -18,10 +18,16 @@ from sensenova_widget.errors import InvalidRequestError
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "image": [Image.new("RGB", (64, 48), (200, 30, 30)), Image.new("RGB", (30, 60), (30, 30, 200)), None],
-        "kind": ["red <b>box</b>", "blue box", "nothing"],
-    })
+    return pd.DataFrame(
+        {
+            "image": [
+                Image.new("RGB", (64, 48), (200, 30, 30)),
+                Image.new("RGB", (30, 60), (30, 30, 200)),
+                None,
+            ],
+            "kind": ["red <b>box</b>", "blue box", "nothing"],
+        }
+    )
 
 
 def test_the_summary_counts_tokens_of_cached_rows_apart(client, tmp_path, capsys):
@@ -39,8 +45,9 @@ def test_the_summary_counts_tokens_of_cached_rows_apart(client, tmp_path, capsys
 
 
 def test_show_captions_keeps_line_breaks_wraps_and_puts_thumbnails_beside(client, tmp_path):
-    out = caption(frame(), "image", "Describe this {kind}.", client=client, cache=tmp_path / "c.sqlite",
-                  progress=False)
+    out = caption(
+        frame(), "image", "Describe this {kind}.", client=client, cache=tmp_path / "c.sqlite", progress=False
+    )
     assert "\n" in out["caption"][0]  # the emulator's caption: the prompt, then a line per image
     table = show_captions(out, images="image", columns=["kind", "caption", "caption_error"])
     page = table._repr_html_()

@@ -43,16 +43,19 @@ def test_a_file_id_is_quoted_as_one_segment_and_real_ids_still_work(client):
 
 
 # ---------------------------------------------------------------- point 8: number types
-@pytest.mark.parametrize(("name", "value", "sent"), [
-    ("max_new_tokens", np.int64(5), 5),
-    ("max_new_tokens", np.int32(7), 7),
-    ("max_new_tokens", 5.0, 5),
-    ("temperature", np.float32(0.5), 0.5),
-    ("temperature", np.float32(0.1), 0.1),  # the decimal the user wrote, not float32's neighbour
-    ("top_p", np.float16(0.5), 0.5),
-    ("repetition_penalty", np.float64(1.05), 1.05),
-    ("repetition_penalty", np.int8(1), 1.0),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "sent"),
+    [
+        ("max_new_tokens", np.int64(5), 5),
+        ("max_new_tokens", np.int32(7), 7),
+        ("max_new_tokens", 5.0, 5),
+        ("temperature", np.float32(0.5), 0.5),
+        ("temperature", np.float32(0.1), 0.1),  # the decimal the user wrote, not float32's neighbour
+        ("top_p", np.float16(0.5), 0.5),
+        ("repetition_penalty", np.float64(1.05), 1.05),
+        ("repetition_penalty", np.int8(1), 1.0),
+    ],
+)
 def test_numpy_scalars_are_sent_as_plain_json_numbers(client, emulator, name, value, sent):
     reply = client.chat("numbers", **{name: value})
     assert reply.text == "numbers"
@@ -76,23 +79,26 @@ def test_a_panel_made_with_numpy_settings_syncs_plain_numbers(client):
 
 
 # ---------------------------------------------------------------- point 9: the client's own settings
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"timeout": -1}, "timeout"),
-    ({"timeout": 0}, "timeout"),
-    ({"timeout": float("inf")}, "timeout"),
-    ({"timeout": "10"}, "timeout"),
-    ({"timeout": True}, "timeout"),
-    ({"timeout": (5, -1)}, "timeout"),
-    ({"timeout": (1, 2, 3)}, "timeout"),
-    ({"max_retries": True}, "max_retries"),
-    ({"max_retries": -1}, "max_retries"),
-    ({"max_retries": 1.5}, "max_retries"),
-    ({"base_url": "not a url"}, "base_url"),
-    ({"base_url": "ftp://example.com/v1"}, "base_url"),
-    ({"base_url": "https://"}, "base_url"),
-    ({"file_base_url": "not a url"}, "file_base_url"),
-    ({"file_base_url": "https://exa mple.com"}, "file_base_url"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": "10"}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"timeout": (5, -1)}, "timeout"),
+        ({"timeout": (1, 2, 3)}, "timeout"),
+        ({"max_retries": True}, "max_retries"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"base_url": "not a url"}, "base_url"),
+        ({"base_url": "ftp://example.com/v1"}, "base_url"),
+        ({"base_url": "https://"}, "base_url"),
+        ({"file_base_url": "not a url"}, "file_base_url"),
+        ({"file_base_url": "https://exa mple.com"}, "file_base_url"),
+    ],
+)
 def test_bad_client_settings_are_refused_when_the_client_is_made(kwargs, field):
     with pytest.raises(InvalidRequestError, match="is not allowed") as caught:
         snw.Client("k", **kwargs)
@@ -107,9 +113,13 @@ def test_a_bad_base_url_from_the_environment_names_the_variable(monkeypatch):
 
 
 def test_good_client_settings_still_pass(emulator):
-    client = snw.Client(emulator.api_key, base_url=emulator.base_url + "/",
-                        file_base_url=emulator.file_base_url, timeout=(2, np.float64(30)),
-                        max_retries=np.int64(1))
+    client = snw.Client(
+        emulator.api_key,
+        base_url=emulator.base_url + "/",
+        file_base_url=emulator.file_base_url,
+        timeout=(2, np.float64(30)),
+        max_retries=np.int64(1),
+    )
     assert client.base_url == emulator.base_url and client.timeout == (2.0, 30.0)
     assert client.max_retries == 1
     assert client.chat("still fine").text == "still fine"
@@ -136,13 +146,16 @@ def test_a_list_of_strings_is_a_clear_invalid_request(client, emulator):
     assert emulator.requests == []
 
 
-@pytest.mark.parametrize("part", [
-    {"type": "image_url", "image_url": "https://a b/x.png"},
-    {"type": "image_url", "image_url": "javascript:alert(1)"},
-    {"type": "video_url", "video_url": "file:///etc/passwd"},
-    {"type": "image_url", "image_url": ""},
-    {"type": "picture", "picture": "x"},
-])
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "image_url", "image_url": "https://a b/x.png"},
+        {"type": "image_url", "image_url": "javascript:alert(1)"},
+        {"type": "video_url", "video_url": "file:///etc/passwd"},
+        {"type": "image_url", "image_url": ""},
+        {"type": "picture", "picture": "x"},
+    ],
+)
 def test_wire_dicts_given_directly_are_checked_by_the_media_layer(client, emulator, part):
     kind = "video" if part["type"].startswith("video") else "images"
     with pytest.raises(InvalidRequestError):

@@ -176,9 +176,10 @@ def test_a_named_panel_comes_back_with_its_turns_and_thumbnails(client, emulator
     assert [t["role"] for t in back.conversation] == ["user", "assistant"]
     [thumb] = back.conversation[0]["attachments"]
     assert thumb["thumb"].startswith("data:image/") and thumb["kind"] == "image"
-    assert back.conversation[1]["status"] == "done" and back.conversation[1]["text"] == panel.messages[1][
-        "content"
-    ][0]["text"]
+    assert (
+        back.conversation[1]["status"] == "done"
+        and back.conversation[1]["text"] == panel.messages[1]["content"][0]["text"]
+    )
     back.ask("Still there?")
     assert _image_parts(emulator.requests[-1]["messages"][0]) == sent_image
 

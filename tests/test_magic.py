@@ -82,7 +82,9 @@ def run(shell, emulator):
                 result = shell.run_cell(cell, store_history=True)
         finally:
             shell.display_pub = saved
-        ran = Ran(list(getattr(publisher, "outputs", [])), captured.stdout, captured.stderr, result.error_in_exec)
+        ran = Ran(
+            list(getattr(publisher, "outputs", [])), captured.stdout, captured.stderr, result.error_in_exec
+        )
         for secret in (emulator.api_key, emulator.secret_access_key):
             assert secret not in ran.everything
         assert "Traceback" not in ran.everything
@@ -93,9 +95,16 @@ def run(shell, emulator):
 
 def use_faults(shell, emulator, faults: str, max_retries: int = 0) -> None:
     """Point the magic at a client whose requests carry the emulator's fault header."""
-    magic.use_client(Client(api_key=emulator.api_key, base_url=emulator.base_url,
-                            file_base_url=emulator.file_base_url, max_retries=max_retries,
-                            headers={"x-emulator-fault": faults}), shell)
+    magic.use_client(
+        Client(
+            api_key=emulator.api_key,
+            base_url=emulator.base_url,
+            file_base_url=emulator.file_base_url,
+            max_retries=max_retries,
+            headers={"x-emulator-fault": faults},
+        ),
+        shell,
+    )
 
 
 def texts(ran: Ran) -> list[str]:
@@ -167,12 +176,19 @@ def test_no_stream_waits_then_shows_the_whole_reply(run, shell, emulator):
 
 
 def test_options_reach_the_request(run, emulator):
-    run("%%sensenova -m SenseChat-Vision -s 'Answer tersely.' --temperature 0.2 --top-p 0.5 "
-        "--max-new-tokens 64 --repetition-penalty 1.1\nhello")
+    run(
+        "%%sensenova -m SenseChat-Vision -s 'Answer tersely.' --temperature 0.2 --top-p 0.5 "
+        "--max-new-tokens 64 --repetition-penalty 1.1\nhello"
+    )
     body = emulator.requests[-1]
     assert body["model"] == "SenseChat-Vision"
     assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Answer tersely."}]}
-    assert (body["temperature"], body["top_p"], body["max_new_tokens"], body["repetition_penalty"]) == (0.2, 0.5, 64, 1.1)
+    assert (body["temperature"], body["top_p"], body["max_new_tokens"], body["repetition_penalty"]) == (
+        0.2,
+        0.5,
+        64,
+        1.1,
+    )
 
 
 def test_length_ending_gets_a_footer_notice(run):
@@ -182,8 +198,21 @@ def test_length_ending_gets_a_footer_notice(run):
 
 def test_help_lists_the_options(shell):
     doc = shell.find_cell_magic("sensenova").__doc__
-    for option in ("--model", "--image", "--video", "--system", "--temperature", "--top-p", "--max-new-tokens",
-                   "--repetition-penalty", "--no-stream", "--out", "--format", "--chat", "--new"):
+    for option in (
+        "--model",
+        "--image",
+        "--video",
+        "--system",
+        "--temperature",
+        "--top-p",
+        "--max-new-tokens",
+        "--repetition-penalty",
+        "--no-stream",
+        "--out",
+        "--format",
+        "--chat",
+        "--new",
+    ):
         assert option in doc
 
 
@@ -212,7 +241,7 @@ def test_video_from_frames(run, shell, emulator):
 
 def test_prompt_interpolates_expressions_and_keeps_doubled_braces(run, shell, emulator):
     shell.user_ns.update(label="the cat", n=21, words=["a", "b", "c"])
-    run("%%sensenova\nIs {label} {n * 2} {words[1:]}? Reply as {{\"yes\": true}} and keep $HOME")
+    run('%%sensenova\nIs {label} {n * 2} {words[1:]}? Reply as {{"yes": true}} and keep $HOME')
     text = emulator.requests[-1]["messages"][-1]["content"][-1]["text"]
     assert text == "Is the cat 42 ['b', 'c']? Reply as {\"yes\": true} and keep $HOME"
 
@@ -337,7 +366,7 @@ def test_a_bad_option_prints_the_usage_line(run):
     assert "invalid float value: 'warm'" in ran.stderr
     ran = run("%%sensenova -f md\nhi")
     assert "invalid choice: 'md'" in ran.stderr and "'markdown', 'text', 'code', 'json'" in ran.stderr
-    ran = run("%%sensenova -s \"unclosed\nhi")
+    ran = run('%%sensenova -s "unclosed\nhi')
     assert "No closing quotation" in ran.stderr and "usage" not in ran.stdout
 
 
@@ -395,7 +424,8 @@ def sigint_later(seconds: float) -> threading.Timer:
 
 
 class SigintPublisher(CapturingDisplayPublisher):
-    """Sends SIGINT to the main thread a moment after the first streamed text, while it waits on the socket."""
+    """Sends SIGINT to the main thread a moment after the first streamed text, while it waits on
+    the socket."""
 
     timer = None
 
@@ -433,13 +463,19 @@ def test_an_interrupt_before_the_reply_says_nothing_came(run, shell, emulator, o
     timer.cancel()
     assert isinstance(ran.error, ReplyInterrupted)
     assert ran.stdout.strip() == "KeyboardInterrupt: stopped before any reply came."
-    assert any(word in ran.final["text/plain"] for word in ("Stopped", "interrupted")) and CURSOR not in ran.final["text/plain"]
+    assert (
+        any(word in ran.final["text/plain"] for word in ("Stopped", "interrupted"))
+        and CURSOR not in ran.final["text/plain"]
+    )
 
 
-@pytest.mark.parametrize("faults, prompt, notice", [
-    ("", "a sensitive-trigger word", "content filter"),
-    ("context_length=12", "one two three four five six seven eight", "context length"),
-])
+@pytest.mark.parametrize(
+    "faults, prompt, notice",
+    [
+        ("", "a sensitive-trigger word", "content filter"),
+        ("context_length=12", "one two three four five six seven eight", "context length"),
+    ],
+)
 def test_unusual_endings_get_a_footer_notice(run, shell, emulator, faults, prompt, notice):
     if faults:
         use_faults(shell, emulator, faults)

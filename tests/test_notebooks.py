@@ -14,8 +14,13 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OUTPUT = ROOT / "test-output" / "notebooks"
-CREDENTIALS = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY",
-               "SENSENOVA_API_BASE", "SENSENOVA_API_BASE_FILE")
+CREDENTIALS = (
+    "SENSENOVA_API_KEY",
+    "SENSENOVA_ACCESS_KEY_ID",
+    "SENSENOVA_SECRET_ACCESS_KEY",
+    "SENSENOVA_API_BASE",
+    "SENSENOVA_API_BASE_FILE",
+)
 
 
 def problems(nb) -> list[str]:
@@ -30,15 +35,19 @@ def problems(nb) -> list[str]:
 
 
 def said_by(cell) -> str:
-    return " ".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                    for o in cell.get("outputs", []))
+    return " ".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])
+    )
 
 
 def check_chat_panel(nb) -> None:
     """The tour ends with its panel still holding the conversation: Clear is shown on another one."""
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert not any("panel.clear()" in line and not line.lstrip().startswith("#")
-                   for cell in code for line in cell.source.splitlines())
+    assert not any(
+        "panel.clear()" in line and not line.lstrip().startswith("#")
+        for cell in code
+        for line in cell.source.splitlines()
+    )
     found = re.search(r"(\d+) messages after clear\(\); (\d+) in the panel above", said_by(code[-1]))
     assert found and found.group(1) == "0" and int(found.group(2)) >= 4, said_by(code[-1])
 
@@ -72,13 +81,21 @@ def test_notebook_runs_without_credentials(path, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # caption() cache, away from the user's
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUTPUT / path.name)
     assert problems(nb) == []
-    said = " ".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                    for cell in nb.cells for o in cell.get("outputs", []))
+    said = " ".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+    )
     assert "local emulator" in said, "the notebook should say it fell back to the local emulator"
     CHECKS.get(path.stem, lambda nb: None)(nb)

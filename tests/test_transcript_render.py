@@ -21,14 +21,14 @@ def test_every_payload_is_inert_in_transcripts_and_html_exports(payload):
         assert audit(markup, copy_handler="") == []
         assert "<button" not in markup and "<style" not in markup
     page = export(turns, "html")
-    body = page[page.index("</style>") + len("</style>"):] if "</style>" in page else page
+    body = page[page.index("</style>") + len("</style>") :] if "</style>" in page else page
     assert audit(body, copy_handler="") == []
 
 
 def test_a_remote_image_is_a_link_showing_its_alt_text_and_url():
     markup = safe_markdown_html(f"![chart]({ORIGIN}/img?q=secret)")
     assert f'<a href="{ORIGIN}/img?q=secret" rel="nofollow noopener noreferrer">' in markup
-    assert f"image: chart <span class=\"snw-url\">({ORIGIN}/img?q=secret)</span>" in markup
+    assert f'image: chart <span class="snw-url">({ORIGIN}/img?q=secret)</span>' in markup
     assert "<img" not in markup
 
 
@@ -41,8 +41,10 @@ def test_math_code_and_tables_still_read_well():
 
 
 def test_math_smuggled_into_html_keeps_only_clean_mathml():
-    markup = sanitize_html('<math><mi href="javascript:x" onclick="y()">z</mi><img src="https://e/x">'
-                           '<script>bad()</script></math>after<math><mi>open')
+    markup = sanitize_html(
+        '<math><mi href="javascript:x" onclick="y()">z</mi><img src="https://e/x">'
+        "<script>bad()</script></math>after<math><mi>open"
+    )
     assert audit(markup, copy_handler="") == []
     assert "<mi>z</mi>" in markup and markup.endswith("</mi></math>") and "after" in markup
     assert "href" not in markup and "onclick" not in markup

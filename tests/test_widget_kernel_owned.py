@@ -18,8 +18,9 @@ from sensenova_widget.widget import KERNEL_OWNED, ChatPanel
 
 def page_writes(panel, **state) -> None:
     """What the page sends when a script (or a view) does `model.set(...); model.save_changes()`."""
-    panel._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
-                       "buffers": []})
+    panel._handle_msg(
+        {"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []}
+    )
 
 
 def updates(panel) -> list[dict]:
@@ -30,8 +31,9 @@ def updates(panel) -> list[dict]:
 def slow_panel(emulator):
     from sensenova_widget import Client
 
-    client = Client(emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url,
-                    headers=SLOW)
+    client = Client(
+        emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url, headers=SLOW
+    )
     return ChatPanel(client=client)
 
 
@@ -57,9 +59,16 @@ def test_a_forged_busy_false_does_not_let_a_second_turn_start(slow_panel, emulat
 def test_page_writes_to_kernel_owned_traits_are_refused_and_settings_still_pass(panel_with_turn):
     panel = panel_with_turn
     before = {name: getattr(panel, name) for name in KERNEL_OWNED}
-    forged = {"conversation": [{"id": "x", "role": "user", "text": "forged"}], "models": ["evil"],
-              "models_error": "forged", "limits": {"max_images": 99}, "parameters": {}, "busy": True,
-              "staged": [{"id": "forged", "kind": "image", "label": "x"}], "thinks": True}
+    forged = {
+        "conversation": [{"id": "x", "role": "user", "text": "forged"}],
+        "models": ["evil"],
+        "models_error": "forged",
+        "limits": {"max_images": 99},
+        "parameters": {},
+        "busy": True,
+        "staged": [{"id": "forged", "kind": "image", "label": "x"}],
+        "thinks": True,
+    }
     assert set(forged) == KERNEL_OWNED
     page_writes(panel, **forged, settings={**panel.settings, "temperature": 0.3})
     assert {name: getattr(panel, name) for name in KERNEL_OWNED} == before
@@ -81,8 +90,11 @@ def panel(client):
 def test_an_unknown_staged_id_is_named_the_list_repaired_and_the_next_send_works(panel, emulator):
     good = panel.attach(Image.new("RGB", (20, 20), (200, 0, 0)))
     # staged is kernel-owned, so only kernel code can put an unknown item there (the page's write is refused)
-    panel.staged = [*panel.staged, {"id": "forged-id", "kind": "image", "label": "x"},
-                    {"id": good, "kind": "spreadsheet", "label": "odd kind"}]
+    panel.staged = [
+        *panel.staged,
+        {"id": "forged-id", "kind": "image", "label": "x"},
+        {"id": good, "kind": "spreadsheet", "label": "odd kind"},
+    ]
     refused = request(panel, "send", {"text": "with the forged one"})
     assert not refused["ok"] and "'forged-id'" in refused["error"] and "were removed" in refused["error"]
     assert [item["id"] for item in panel.staged] == [good]
@@ -111,12 +123,15 @@ def test_an_unknown_method_gets_an_error_reply(panel, method):
     assert not answer["ok"] and "unknown request" in answer["error"]
 
 
-@pytest.mark.parametrize(("method", "params", "error"), [
-    ("send", ["not", "an", "object"], "params must be an object"),
-    ("attach_variable", {"name": ["x"]}, "variable name"),
-    ("attach_file", {"name": "a.png", "kind": "spreadsheet"}, "kind 'spreadsheet' is not allowed"),
-    ("attach_video_url", {"url": 5}, "is not allowed"),
-])
+@pytest.mark.parametrize(
+    ("method", "params", "error"),
+    [
+        ("send", ["not", "an", "object"], "params must be an object"),
+        ("attach_variable", {"name": ["x"]}, "variable name"),
+        ("attach_file", {"name": "a.png", "kind": "spreadsheet"}, "kind 'spreadsheet' is not allowed"),
+        ("attach_video_url", {"url": 5}, "is not allowed"),
+    ],
+)
 def test_malformed_params_get_an_error_reply_and_change_nothing(panel, method, params, error):
     answer = request(panel, method, params, [b"\x89PNG"])
     assert not answer["ok"] and error in answer["error"]

@@ -20,8 +20,14 @@ class Tally:
         self.texts: list[str | None] = [None] * total
         self.errors: list[str | None] = [None] * total
         self.usage = {name: [None] * total for name in TOKEN_FIELDS} if tokens else {}
-        self.counts = {"captioned": 0, "from_cache": 0, "skipped": 0, "failed": 0, "tokens": 0,
-                       "cached_tokens": 0}
+        self.counts = {
+            "captioned": 0,
+            "from_cache": 0,
+            "skipped": 0,
+            "failed": 0,
+            "tokens": 0,
+            "cached_tokens": 0,
+        }
         self.first_failure: tuple[int, Outcome] | None = None
         self.bar = bar
 
