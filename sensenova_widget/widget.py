@@ -550,7 +550,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         names = params.get("names") if many else [params.get("name", "")]
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise InvalidRequestError(
-                "attach_variable takes a name or a non-empty list of names.", field="names"
+                "attach_variable takes a variable name (a string) or a non-empty list of them.", field="names"
             )
         namespace = self._namespace()
         missing = [name for name in names if name not in namespace]
