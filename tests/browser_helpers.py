@@ -4,6 +4,12 @@
 keep it off the internet (no news, no update check) and widget state saved into the notebook;
 `chromium()` launches /usr/bin/chromium through Playwright (its own browser download cannot
 work here). `open_notebook` / `run_all` drive the page as a person would.
+
+On a loaded 2-core machine JupyterLab's page can open a notebook before it has fetched the kernel
+specs; it then cannot pick the notebook's kernel and asks in a "Select Kernel" dialog (its
+cancel button reads "No Kernel") that covers the notebook. `open_notebook` starts the notebook's
+session through the server's REST API first, so the page connects to that kernel and never asks.
+A helper that fails on a page saves a screenshot and names any dialog on it (`diagnosed`).
 """
 
 from __future__ import annotations
@@ -116,7 +122,7 @@ def panel_opener(lab: dict) -> Iterator[object]:
         run_all(page)
         panel = page.locator(".jp-Notebook:visible .snw-panel").last
         panel.wait_for(timeout=60_000)
-        wait_kernel_idle(page)
+        wait_cells_ran(page)
         panel.scroll_into_view_if_needed()
         return page, panel
 
@@ -159,6 +165,9 @@ def jupyterlab(root: Path, env: dict[str, str]) -> Iterator[str]:
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={settings / 'workspaces'}",
             "--LabServerApp.open_browser=False",
+            # window.jupyterapp: the helpers read the notebook's kernel connection from the page
+            "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
         ],
         env={**os.environ, **env},
         stdout=log,
@@ -231,16 +240,79 @@ def write_notebook(path: Path, cells: list[str]) -> None:
     nbformat.write(nb, path)
 
 
-def open_notebook(page, url: str, name: str) -> None:
-    """Open a notebook alone in its own workspace and wait until its kernel is idle."""
-    workspace = name.replace(".", "-")
-    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?reset")
-    page.wait_for_selector(".jp-Notebook:visible", timeout=60_000)
-    wait_kernel_idle(page)
+def start_kernel(url: str, name: str, kernel: str = "python3") -> str:
+    """Start (or find) the session of notebook `name` through the server's REST API; its kernel id.
+
+    A page opening a notebook that already has a session connects to its kernel; left to start
+    one itself, it needs the kernel specs first and, when they are late, asks "Select Kernel".
+    """
+    body = {"path": name, "name": name, "type": "notebook", "kernel": {"name": kernel}}
+    request = urllib.request.Request(
+        url + "/api/sessions",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)["kernel"]["id"]
 
 
-def wait_kernel_idle(page, timeout: float = 60_000) -> None:
+# The page's own view of its notebook's kernel: connected (websocket open) and idle. JupyterLab's
+# execution indicator says "idle" before a notebook has any kernel, so it cannot tell this.
+KERNEL_CONNECTED_AND_IDLE = """() => {
+    const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = widget && widget.sessionContext && widget.sessionContext.session
+        && widget.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === "connected" && kernel.status === "idle";
+}"""
+
+
+@contextlib.contextmanager
+def diagnosed(page, what: str) -> Iterator[None]:
+    """Run a step on `page`; if it fails, save a screenshot and raise naming any JupyterLab dialog
+    on the page, so an intermittent failure says what covered the notebook."""
+    try:
+        yield
+    except Exception as error:
+        dialogs = dialog_texts(page)
+        shot = _failure_screenshot(page, what)
+        raise AssertionError(f"{what} failed; dialogs on the page: {dialogs or 'none'}; {shot}") from error
+
+
+def open_notebook(page, url: str, name: str, ui: str = "lab") -> None:
+    """Open a notebook (alone in its own workspace in JupyterLab, `ui="lab"`, or in Notebook 7's
+    page, `ui="notebook"`) with its kernel already started, and wait until the page is connected
+    to that kernel and it is idle."""
+    start_kernel(url, name)
+    if ui == "lab":
+        workspace = name.replace(".", "-")
+        address = f"{url}/lab/workspaces/{workspace}/tree/{name}?reset"
+    else:
+        address = f"{url}/notebooks/{name}"
+    with diagnosed(page, f"opening {name}"):
+        page.goto(address)
+        page.wait_for_selector(".jp-Notebook:visible", timeout=120_000)
+        page.wait_for_function(KERNEL_CONNECTED_AND_IDLE, timeout=120_000)
+        wait_kernel_idle(page)
+
+
+def wait_kernel_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout)
+
+
+def wait_cells_ran(page, timeout: float = 120_000) -> None:
+    """Wait until every code cell of the open notebook shows an execution count and its kernel is
+    idle: the kernel reports idle between two queued cells, so idle alone does not mean done."""
+    with diagnosed(page, "waiting for the notebook's cells to run"):
+        page.wait_for_function(
+            """() => {
+                const widget = window.jupyterapp.shell.currentWidget;
+                const prompts = [...widget.node.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+                return prompts.every((prompt) => /\\[\\d+\\]/.test(prompt.textContent));
+            }""",
+            timeout=timeout,
+        )
+        wait_kernel_idle(page, timeout)
 
 
 def run_all(page) -> None:
@@ -250,16 +322,17 @@ def run_all(page) -> None:
     until the first cell shows it ran (or is running).
     """
     first_prompt = page.locator(".jp-Notebook:visible .jp-InputPrompt").first
-    for _ in range(5):
-        page.click(".jp-Notebook:visible")
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if first_prompt.inner_text().strip() not in ("[ ]:", ""):
-                return
-            time.sleep(0.2)
-    raise AssertionError("JupyterLab did not start running the notebook's cells")
+    with diagnosed(page, "Run All Cells"):
+        for _ in range(5):
+            page.click(".jp-Notebook:visible")
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if first_prompt.inner_text().strip() not in ("[ ]:", ""):
+                    return
+                time.sleep(0.2)
+        raise AssertionError("JupyterLab did not start running the notebook's cells")
 
 
 def wait_saved(path: Path, needle: str, what: str) -> str:
@@ -281,6 +354,36 @@ def set_theme(page, theme: str) -> None:
     light = "false" if "Dark" in theme else "true"
     page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached", timeout=30_000)
     page.wait_for_timeout(500)  # let the new theme's CSS variables settle before a screenshot
+
+
+def dialog_texts(page) -> list[str]:
+    """The text of every JupyterLab dialog (`.jp-Dialog`) open in `page`, title first."""
+    try:
+        return [text.strip() for text in page.locator(".jp-Dialog").all_inner_texts()]
+    except Exception as error:  # a closed or crashed page: say so rather than hide the test's failure
+        return [f"(could not read the page's dialogs: {error})"]
+
+
+def _failure_screenshot(page, what: str) -> str:
+    """A full-page screenshot under test-output/browser/ named after `what`; where it went, in words."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in what)[:120]
+    path = OUTPUT / f"failure-{safe}-{int(time.time() * 1000)}.png"
+    try:
+        page.screenshot(path=str(path), full_page=True, timeout=15_000)
+    except Exception as error:  # a closed or crashed page
+        return f"no screenshot ({error})"
+    return f"screenshot {path}"
+
+
+def report_pages(browser, test_name: str) -> list[str]:
+    """After a browser test failed: a screenshot of every page still open and the text of any
+    JupyterLab dialog on it; one line per page (its URL, screenshot and dialogs)."""
+    pages = [page for context in browser.contexts for page in context.pages if not page.is_closed()]
+    return [
+        f"{page.url}: {_failure_screenshot(page, test_name)}; dialogs: {dialog_texts(page) or 'none'}"
+        for page in pages
+    ]
 
 
 def save_screenshot(locator, name: str) -> Path:

@@ -64,3 +64,18 @@ def open_panel(lab):
 
     with panel_opener(lab) as opener:
         yield opener
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test (any with a `lab`) gets, before its pages close, a screenshot of each
+    page and the text of any JupyterLab dialog in its report (section "browser pages")."""
+    outcome = yield
+    report = outcome.get_result()
+    lab = getattr(item, "funcargs", {}).get("lab")
+    if report.when != "call" or not report.failed or not isinstance(lab, dict) or "browser" not in lab:
+        return
+    from browser_helpers import report_pages
+
+    lines = report_pages(lab["browser"], item.nodeid)
+    report.sections.append(("browser pages", "\n".join(lines)))

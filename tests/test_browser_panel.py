@@ -13,6 +13,7 @@ import pytest
 from browser_helpers import (
     DEV_BUILD_CELL,
     copy_to_docs,
+    open_notebook,
     run_all,
     save_screenshot,
     set_theme,
@@ -256,8 +257,7 @@ def test_works_in_notebook_7_with_markdown_code_and_notices(lab):
     )
     page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
     try:
-        page.goto(f"{lab['url']}/notebooks/nb7.ipynb")
-        page.wait_for_selector(".jp-Notebook:visible", timeout=60_000)
+        open_notebook(page, lab["url"], "nb7.ipynb", ui="notebook")
         run_all(page)
         panel = page.locator(".jp-Notebook:visible .snw-panel").last
         panel.wait_for(timeout=60_000)
