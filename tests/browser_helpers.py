@@ -337,7 +337,7 @@ def run_all(page) -> None:
 
 def wait_saved(path: Path, needle: str, what: str) -> str:
     """The file's text once it holds `needle` (JupyterLab saves asynchronously after Ctrl+S)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while needle not in (text := path.read_text()):
         assert time.monotonic() < deadline, f"the notebook was not saved with {what}"
         time.sleep(0.3)
@@ -348,7 +348,7 @@ def set_theme(page, theme: str) -> None:
     """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") from the command palette."""
     page.keyboard.press("Control+Shift+c")
     palette = page.locator(".lm-CommandPalette-input:visible")
-    palette.wait_for(timeout=20_000)
+    palette.wait_for(timeout=60_000)
     palette.fill(f"Use Theme: {theme}")
     page.keyboard.press("Enter")
     light = "false" if "Dark" in theme else "true"

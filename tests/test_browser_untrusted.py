@@ -189,7 +189,7 @@ def test_a_page_script_that_clears_busy_cannot_start_a_second_turn(lab):
             el.querySelector('.snw-send').click();
         }}""")
         # the kernel sends its own value back: the page shows Stop again while the first reply streams
-        page.wait_for_function(f"() => {PANEL}.snwModel.get('busy') === true", timeout=10_000)
+        page.wait_for_function(f"() => {PANEL}.snwModel.get('busy') === true", timeout=30_000)
         done = panel.locator(".snw-assistant").last.locator(".snw-markdown")
         done.wait_for(timeout=120_000)
         wait_kernel_idle(page)
