@@ -20,6 +20,10 @@ from test_browser_panel import SLOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
+# The magic's rendered outputs: not the panel cell's static transcript (hidden while the panel is
+# live), which renders the panel's turns the same way and is refreshed a moment after each turn.
+MAGIC_OUTPUT = ".jp-OutputArea-output .snw-rendered:not(.sensenova-transcript .snw-rendered)"
+
 PANEL = "[...document.querySelectorAll('.snw-panel')].pop().parentElement"
 
 
@@ -75,10 +79,9 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             run_all(page)
             panel = page.locator(".jp-Notebook:visible .snw-panel").last
             panel.wait_for(timeout=60_000)
-            rendered = page.locator(".jp-Notebook:visible .jp-OutputArea-output .snw-rendered")
+            rendered = page.locator(f".jp-Notebook:visible {MAGIC_OUTPUT}")
             page.wait_for_function(
-                f"() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
-                f".length >= {len(hostile)}",
+                f"() => document.querySelectorAll('{MAGIC_OUTPUT}').length >= {len(hostile)}",
                 timeout=120_000,
             )
             wait_kernel_idle(page)
@@ -133,8 +136,7 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
         try:
             open_notebook(again, lab["url"], name)
             again.wait_for_function(
-                "() => document.querySelectorAll('.jp-OutputArea-output .snw-rendered')"
-                f".length >= {len(hostile)}",
+                f"() => document.querySelectorAll('{MAGIC_OUTPUT}').length >= {len(hostile)}",
                 timeout=60_000,
             )
             reopened = again.locator(".jp-Notebook:visible .snw-panel").last
