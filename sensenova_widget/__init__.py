@@ -41,6 +41,8 @@ _EXPORTS = {
     "APITimeoutError": "errors",
     "StreamError": "errors",
     "MediaError": "errors",
+    "ContextLengthError": "errors",
+    "ContentFilterError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension"]

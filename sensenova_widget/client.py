@@ -9,6 +9,9 @@ reply or `streaming.Stream` for a streamed one; errors are typed in `errors`.
 The seam every surface uses (the conversation, the panel, the magic, captions):
 `prepare(...) -> PreparedRequest`, then `send(prepared) -> Reply` or `open_stream(prepared) -> Stream`;
 `media_parts(images, video)` makes a turn's media parts once. `chat` and `stream` do both steps.
+
+Two dialects, one client: `api="native"` (the reference API) or `api="openai"` (the
+OpenAI-compatible entry points); `dialects` holds all that differs (paths, body, reading).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import requests
 
 from . import protocol
 from .auth import Credentials
+from .dialects import Dialect, dialect_for, pick
 from .errors import APITimeoutError, InvalidRequestError, ServerError, quote
 from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
@@ -95,13 +99,18 @@ class Client:
         model: str | None = None,
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
+        api: str | None = None,
     ) -> None:
+        """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
+        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = (base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL).rstrip("/")
         self.file_base_url = (
             file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL
         ).rstrip("/")
+        self.api = pick(api, self.base_url)
+        self.dialect: Dialect = dialect_for(self.api)
         self.model = model
         self.history_media = history_media
         self.transport = Transport(
@@ -113,7 +122,10 @@ class Client:
 
     def __repr__(self) -> str:
         kind = self.transport.credentials.kind
-        return f"Client(base_url={self.base_url!r}, model={self.resolve_model()!r}, auth=<{kind}>)"
+        return (
+            f"Client(base_url={self.base_url!r}, api={self.api!r}, model={self.resolve_model()!r}, "
+            f"auth=<{kind}>)"
+        )
 
     @property
     def session(self) -> requests.Session:
@@ -184,6 +196,7 @@ class Client:
             messages, omitted = apply_media_policy(messages, policy=self.history_media)
         body = wire_body(messages, params, model=self.resolve_model(params.model), stream=stream)
         protocol.validate_body(body)
+        body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -196,7 +209,7 @@ class Client:
     def send(self, prepared: PreparedRequest) -> Reply:
         """Send a prepared request and return the whole reply (HTTP errors raise after their retries)."""
         response = self._post_chat(prepared, stream=False)
-        return reply_of(response, model=prepared.model, omitted=prepared.omitted)
+        return reply_of(response, model=prepared.model, omitted=prepared.omitted, dialect=self.dialect)
 
     def open_stream(self, prepared: PreparedRequest) -> Stream:
         """Send a prepared request as a stream: an HTTP error (after its retries) raises here."""
@@ -207,9 +220,10 @@ class Client:
         return Stream(
             open_response,
             retry=self.transport.retry,
-            url=self.base_url + protocol.CHAT_PATH,
+            url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
             omitted=list(prepared.omitted),
+            dialect=self.dialect,
         )
 
     def _post_chat(
@@ -222,7 +236,7 @@ class Client:
         }
         return self.transport.request(
             "POST",
-            self.base_url + protocol.CHAT_PATH,
+            self.base_url + self.dialect.chat_path,
             data=prepared.data,
             stream=stream,
             extra_headers=headers,
@@ -242,7 +256,7 @@ class Client:
 
         Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
         `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
-        temperature, top_p, repetition_penalty, user).
+        temperature, top_p, repetition_penalty, user, thinking).
         """
         return self.send(self._prepare_call(prompt_or_messages, call, stream=False))
 
@@ -272,8 +286,8 @@ class Client:
 
     # ----------------------------------------------------------------- models and files
     def models(self) -> list[str]:
-        """The model ids from GET {base}/llm/models."""
-        url = self.base_url + protocol.MODELS_PATH
+        """The model ids from GET {base}/llm/models (native) or GET {base}/models (openai)."""
+        url = self.base_url + self.dialect.models_path
         payload = json_of(self.transport.request("GET", url), "the model list")
         items: Any = payload.get("data", payload) if isinstance(payload, Mapping) else payload
         if isinstance(items, Mapping):
@@ -294,7 +308,15 @@ class Client:
         filename: str | None = None,
         description: str | None = None,
     ) -> str:
-        """Upload a file to the file service and return its id (for image_file_id / video_file_id)."""
+        """Upload a file to the file service and return its id (for image_file_id / video_file_id).
+        Native dialect only: the OpenAI-compatible entry points take media as URLs or data URLs."""
+        if not self.dialect.files:
+            raise InvalidRequestError(
+                "the file service works with the native API only: in the OpenAI-compatible dialect "
+                "send a video as an https URL (video='https://...') and images as pixels or URLs, "
+                "or use Client(api='native').",
+                field="file",
+            )
         if scheme not in protocol.FILE_SCHEMES:
             raise InvalidRequestError(
                 f"scheme={scheme!r} is not allowed: expected one of "

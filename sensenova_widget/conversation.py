@@ -40,11 +40,12 @@ class Outcome:
     finish_reason: str | None
     error: BaseException | None = None
     chars: int = 0  # how much text the reply had when it ended
+    reasoning: str = ""  # a reasoning model's thinking: shown and stored, never sent back in the history
 
     @classmethod
     def of(cls, live: Stream) -> Outcome:
         """The ending a stream has reached (final once it is closed, ended or failed)."""
-        return cls(live.finish_reason, live.error, len(live.text))
+        return cls(live.finish_reason, live.error, len(live.text), live.reasoning)
 
     @property
     def stopped(self) -> bool:
@@ -275,7 +276,7 @@ class Conversation:
             self._end_turn(Outcome(None, exc))
             raise
         if not stream:
-            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text)))
+            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text), sent.reasoning))
             return sent
         sent.add_done_callback(self._stream_done)
         with self._lock:

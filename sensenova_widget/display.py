@@ -24,7 +24,9 @@ from typing import Any
 
 from IPython.display import display
 
-__all__ = ["LiveDisplay", "markdown_html", "footer_html"]
+__all__ = [
+    "LiveDisplay", "markdown_html", "footer_html", "reasoning_html", "reasoning_plain", "thought_label"
+]
 
 _CURSOR = " \u258c"  # a block cursor while text is still arriving
 
@@ -45,6 +47,35 @@ def footer_html(lines: list[str]) -> str:
     return f'<div class="sensenova-footer" style="{style}">{body}</div>'
 
 
+def thought_label(seconds: float | None) -> str:
+    """"Thinking..." while the reasoning arrives, "Thought for N s" once the answer began."""
+    return "Thinking\u2026" if seconds is None else f"Thought for {max(1, round(seconds))} s"
+
+
+def reasoning_html(reasoning: str, seconds: float | None, *, live: bool = False) -> str:
+    """A reasoning model's thinking as a collapsible section above the answer: open while it
+    arrives, closed after. Untrusted text: escaped while live, rendered by `render`'s safe rules after."""
+    if not reasoning:
+        return ""
+    if live:
+        body = f'<div style="white-space: pre-wrap">{html.escape(reasoning)}</div>'
+    else:
+        from .render import markdown_html as safe_markdown
+
+        body = safe_markdown(reasoning)
+    state = " open" if seconds is None else ""
+    style = "color: #666; border-left: 3px solid #ddd; padding-left: 0.6em; margin-bottom: 0.5em"
+    return (
+        f'<details class="sensenova-reasoning"{state} style="{style}">'
+        f"<summary>{thought_label(seconds)}</summary>{body}</details>"
+    )
+
+
+def reasoning_plain(reasoning: str, seconds: float | None) -> str:
+    """The text/plain twin of `reasoning_html`: a labelled block before the answer ('' when none)."""
+    return f"[{thought_label(seconds)}]\n{reasoning.strip()}\n[answer]\n" if reasoning else ""
+
+
 class LiveDisplay:
     """One output that grows while a reply streams and is replaced by the final rendering.
 
@@ -56,6 +87,9 @@ class LiveDisplay:
     def __init__(self, *, interval: float = 0.08, placeholder: str = "\u2026") -> None:
         self.interval = interval
         self.text = ""
+        self.reasoning = ""  # a reasoning model's thinking, shown above the text in a <details>
+        self.thought_seconds: float | None = None  # set when the answer begins after reasoning
+        self._began = time.monotonic()
         self._placeholder = placeholder
         self._handle: Any = None
         self._last = 0.0
@@ -65,30 +99,55 @@ class LiveDisplay:
     def start(self) -> "LiveDisplay":
         if not self._terminal:
             self._handle = display({"text/plain": self._placeholder}, raw=True, display_id=True)
-        self._last = time.monotonic()
+        self._last = self._began = time.monotonic()
         return self
 
-    def write(self, text: str) -> None:
-        """Append streamed text; repaint when the last repaint is `interval` old."""
-        if not text:
+    def write(self, text: str, reasoning: str = "") -> None:
+        """Append streamed text (and reasoning); repaint when the last repaint is `interval` old."""
+        if not text and not reasoning:
             return
+        if reasoning:
+            if self._terminal and not self.reasoning:
+                sys.stdout.write("[Thinking\u2026]\n")
+            self.reasoning += reasoning
+        if text and self.reasoning and self.thought_seconds is None:
+            self.thought_seconds = time.monotonic() - self._began
+            if self._terminal:
+                sys.stdout.write("\n[answer]\n")
         self.text += text
         if self._terminal:
-            sys.stdout.write(text)
+            sys.stdout.write(reasoning + text)
             sys.stdout.flush()
             return
         self._dirty = True
         if time.monotonic() - self._last >= self.interval:
             self.flush()
 
+    def thought_for(self) -> float:
+        """Seconds the reasoning took: until the answer began, else until now."""
+        if self.thought_seconds is not None:
+            return self.thought_seconds
+        return time.monotonic() - self._began
+
     def flush(self) -> None:
         """Repaint now with the text so far (plain text and a cursor)."""
         if self._dirty:
-            self._show({"text/plain": self.text + _CURSOR})
+            if self.reasoning:  # the thinking in its open section, the answer below it
+                seconds = self.thought_seconds
+                answer = f'<div style="white-space: pre-wrap">{html.escape(self.text + _CURSOR)}</div>'
+                self._show(
+                    {
+                        "text/html": reasoning_html(self.reasoning, seconds, live=True) + answer,
+                        "text/plain": reasoning_plain(self.reasoning, seconds) + self.text + _CURSOR,
+                    }
+                )
+            else:
+                self._show({"text/plain": self.text + _CURSOR})
             self._dirty = False
 
-    def follow(self, texts: Iterable[str], *, stop: Callable[[], None]) -> None:
-        """Show the pieces of `texts` as they come, repainting every `interval` even while none come.
+    def follow(self, texts: Iterable[str | tuple[str, str]], *, stop: Callable[[], None]) -> None:
+        """Show the pieces of `texts` (text, or (text, reasoning)) as they come, repainting every
+        `interval` even while none come.
 
         `texts` is read in a worker thread so that this (the cell's) thread stays free: it
         repaints text that arrived just before a stall, and a kernel interrupt, which lands in
@@ -120,7 +179,10 @@ class LiveDisplay:
                     return
                 if isinstance(piece, _Failed):
                     raise piece.error
-                self.write(piece)
+                if isinstance(piece, tuple):
+                    self.write(*piece)
+                else:
+                    self.write(piece)
         except KeyboardInterrupt:
             stop()
             worker.join(timeout=5)
@@ -132,6 +194,7 @@ class LiveDisplay:
         self._dirty = False
         if self._terminal:
             plain = bundle.get("text/plain", "")
+            plain = plain.split("[answer]\n", 1)[-1] if self.reasoning else plain  # printed already
             if self.text and plain.startswith(self.text):
                 print(plain[len(self.text) :])  # the rest: the footer
             else:

@@ -24,6 +24,8 @@ __all__ = [
     "APITimeoutError",
     "StreamError",
     "MediaError",
+    "ContextLengthError",
+    "ContentFilterError",
     "error_for_status",
     "error_for_code",
     "error_fields",
@@ -36,7 +38,10 @@ __all__ = [
 
 QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
-CODE_STATUS = {1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409}
+# 17 and 18 are today's service (../shared/spec/service-today.md): context length, content filter.
+CODE_STATUS = {
+    1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 17: 400, 18: 400
+}
 OK_CODES = (0, "0", None)  # a `status.code` that means no error
 
 
@@ -61,9 +66,13 @@ class SenseNovaError(Exception):
         self.details = details
         self.partial_text = partial_text
 
+    advice: str | None = None  # what a person can do about it, in plain words (None: nothing to add)
+
     def one_line(self) -> str:
-        """`Class: message (status 429, code 8, request id abc)`: what the surfaces print."""
-        return f"{type(self).__name__}: {self}"
+        """`Class: message (status 429, code 8, request id abc)`, then the advice when there is one:
+        what every surface (panel, magic, captions, the store) prints."""
+        line = f"{type(self).__name__}: {self}"
+        return f"{line}. {self.advice}" if self.advice else line
 
     def __str__(self) -> str:
         """The message and, in brackets, the status, code and request id that are known."""
@@ -93,6 +102,21 @@ class InvalidRequestError(SenseNovaError):
 
 class MediaError(InvalidRequestError):
     """A notebook value that cannot become an image or video part."""
+
+
+class ContextLengthError(InvalidRequestError):
+    """Code 17: the input plus `max_new_tokens` is longer than the model's context (never retried)."""
+
+    advice = (
+        "The conversation is longer than the model can read: shorten it (or clear it), "
+        "send fewer images, or lower max_new_tokens."
+    )
+
+
+class ContentFilterError(InvalidRequestError):
+    """Code 18: the service's content filter judged the input unsafe (never retried)."""
+
+    advice = "The service's content filter refused this request: rephrase it and try again."
 
 
 class AuthenticationError(SenseNovaError):
@@ -141,6 +165,9 @@ _BY_STATUS: dict[int, type[SenseNovaError]] = {
 }
 
 
+_BY_CODE: dict[int, type[SenseNovaError]] = {17: ContextLengthError, 18: ContentFilterError}
+
+
 def error_for_status(status: int) -> type[SenseNovaError]:
     """The class for an HTTP error status (5xx and 408 are server errors)."""
     if status in _BY_STATUS:
@@ -161,7 +188,7 @@ def error_for_code(
 ) -> SenseNovaError:
     """The error for a service error code met in a 200 reply or a stream event (typed by its status)."""
     status = CODE_STATUS.get(code) if isinstance(code, int) else None
-    kind = cls or error_for_status(status or 500)
+    kind = cls or _BY_CODE.get(code) or error_for_status(status or 500)  # type: ignore[arg-type]
     return kind(
         message or "the service reported an error",
         status=status,
@@ -183,13 +210,18 @@ def quote(body: bytes | str) -> str:
     return repr(shorten(body.decode("utf-8", "replace") if isinstance(body, bytes) else body))
 
 
+def numeric_code(code: Any) -> Any:
+    """The OpenAI-compatible dialect sends the service's code as a string ("17"): as an int."""
+    return int(code) if isinstance(code, str) and code.isdigit() else code
+
+
 def error_fields(payload: Any) -> tuple[int | str | None, str | None, Any]:
-    """(code, message, details) from `{"error": {...}}` or a non-zero `{"status": {...}}`."""
+    """(code, message, details) from `{"error": {...}}` (either dialect) or a non-zero `{"status": {...}}`."""
     if not isinstance(payload, Mapping):
         return None, None, None
     error = payload.get("error")
     if isinstance(error, Mapping):
-        return error.get("code"), error.get("message"), error.get("details")
+        return numeric_code(error.get("code")), error.get("message"), error.get("details")
     if isinstance(error, str) and error:
         return None, error, None
     status = payload.get("status")
@@ -218,4 +250,5 @@ def error_from_response(response: Any) -> SenseNovaError:
         message = f"HTTP {status} {response.reason or ''}".rstrip() + f" with {kind}"
     if status == 401:
         message += " (check SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY)"
-    return error_for_status(status)(message, status=status, code=code, request_id=request_id, details=details)
+    kind = _BY_CODE.get(code) or error_for_status(status)  # type: ignore[arg-type]
+    return kind(message, status=status, code=code, request_id=request_id, details=details)

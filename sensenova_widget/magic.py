@@ -38,7 +38,7 @@ from IPython.utils.process import arg_split
 from IPython.utils.text import FullEvalFormatter
 
 from . import media, protocol
-from .display import LiveDisplay, footer_html, markdown_html
+from .display import LiveDisplay, footer_html, markdown_html, reasoning_html, reasoning_plain
 from .errors import SenseNovaError
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
@@ -119,6 +119,14 @@ class SenseNovaMagics(Magics):
     @argument("--top-p", type=float, metavar="P", help="nucleus sampling in the open interval (0, 1)")
     @argument("--max-new-tokens", type=int, metavar="N", help="reply length limit in [1, 16384]")
     @argument("--repetition-penalty", type=float, metavar="R", help="in (0, 2]; 1 = no penalty")
+    @argument(
+        "--thinking",
+        action="store_const",
+        const=True,
+        default=None,
+        help="ask a reasoning model to think first (its thinking is shown apart, above the answer)",
+    )
+    @argument("--no-thinking", dest="thinking", action="store_const", const=False, help="ask it not to")
     @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
     @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
     @argument(
@@ -201,6 +209,8 @@ class SenseNovaMagics(Magics):
             if value is not None:
                 protocol.validate_parameter(name, value)
                 params[name] = value
+        if args.thinking is not None:
+            params["thinking"] = args.thinking
         return params
 
     def _media_parts(self, expr: str, option: str, client: Any) -> list[dict]:
@@ -248,7 +258,7 @@ class SenseNovaMagics(Magics):
         try:
             stream = start()
             with stream:
-                live.follow((delta.text for delta in stream), stop=conversation.stop)
+                live.follow(((delta.text, delta.reasoning) for delta in stream), stop=conversation.stop)
         except KeyboardInterrupt as err:
             failure = err
             conversation.stop()
@@ -291,8 +301,11 @@ class SenseNovaMagics(Magics):
             else:
                 notes.append("No code in the reply.")
         notes += reply.footer_lines()
+        reasoning = getattr(reply, "reasoning", "")
+        seconds = live.thought_for() if reasoning else None
+        thought_html, thought_plain = reasoning_html(reasoning, seconds), reasoning_plain(reasoning, seconds)
         if fmt == "text":
-            live.finish({"text/plain": _with_notes(text, notes)})
+            live.finish({"text/plain": thought_plain + _with_notes(text, notes)})
         elif fmt == "json":
             try:
                 shown = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
@@ -301,15 +314,15 @@ class SenseNovaMagics(Magics):
                 shown = text
             live.finish(
                 {
-                    "text/html": f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
-                    "text/plain": _with_notes(shown, notes),
+                    "text/html": thought_html + f"<pre>{html.escape(shown)}</pre>" + footer_html(notes),
+                    "text/plain": thought_plain + _with_notes(shown, notes),
                 }
             )
         else:
             live.finish(
                 {
-                    "text/html": markdown_html(text) + footer_html(notes),
-                    "text/plain": _with_notes(text, notes),
+                    "text/html": thought_html + markdown_html(text) + footer_html(notes),
+                    "text/plain": thought_plain + _with_notes(text, notes),
                 }
             )
 

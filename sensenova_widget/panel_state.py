@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 from . import media, protocol
 from .errors import SenseNovaError
+from .reasoning import reasons
 
 THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser
 DELTA_INTERVAL = 0.05  # at most one delta message every 50 ms (jupyter_server drops IOPub floods)
@@ -36,27 +37,43 @@ class Coalescer:
     `close()` emits the rest, so the pieces always add up to the whole text.
     """
 
-    def __init__(self, emit: Callable[[str, int], None], interval: float = DELTA_INTERVAL) -> None:
+    def __init__(
+        self,
+        emit: Callable[[str, int], None],
+        interval: float = DELTA_INTERVAL,
+        *,
+        emit_reasoning: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.emit = emit
+        self.emit_reasoning = emit_reasoning  # reasoning travels apart, coalesced the same way
         self.interval = interval
         self._pending: list[str] = []
         self._offset = 0
+        self._thought: list[str] = []
+        self._thought_offset = 0
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="snw-coalescer", daemon=True)
         self._thread.start()
 
-    def add(self, text: str) -> None:
-        if text:
+    def add(self, text: str, reasoning: str = "") -> None:
+        if text or reasoning:
             with self._lock:
-                self._pending.append(text)
+                if text:
+                    self._pending.append(text)
+                if reasoning:
+                    self._thought.append(reasoning)
 
     def _flush(self) -> None:
         with self._lock:
-            text = "".join(self._pending)
+            text, thought = "".join(self._pending), "".join(self._thought)
             self._pending.clear()
-            offset = self._offset
+            self._thought.clear()
+            offset, thought_offset = self._offset, self._thought_offset
             self._offset += utf16_len(text)
+            self._thought_offset += utf16_len(thought)
+        if thought and self.emit_reasoning is not None:
+            self.emit_reasoning(thought, thought_offset)  # before the text: reasoning comes first
         if text:
             self.emit(text, offset)
 
@@ -125,8 +142,12 @@ def parameter_specs() -> dict[str, dict]:
 
 
 def request_params(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The sampling parameters set in the panel (unset ones are left to the service)."""
-    return {name: settings[name] for name in protocol.PARAMETERS if settings.get(name) is not None}
+    """The sampling parameters set in the panel (unset ones are left to the service), and
+    `thinking` when set for a model that reasons (the toggle is hidden for the others)."""
+    params = {name: settings[name] for name in protocol.PARAMETERS if settings.get(name) is not None}
+    if isinstance(settings.get("thinking"), bool) and reasons(settings.get("model")):
+        params["thinking"] = settings["thinking"]
+    return params
 
 
 def check_staged(items: list[Mapping[str, Any]]) -> None:
@@ -158,6 +179,8 @@ def assistant_turn(model: str) -> dict:
         "notice": None,
         "omitted": [],
         "usage": None,
+        "reasoning": "",
+        "thought_seconds": None,
         "error": None,
     }
 
@@ -172,6 +195,7 @@ def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dic
         "notice": reply.notice,
         "omitted": list(reply.omitted),
         "usage": dict(reply.usage) or None,
+        "reasoning": getattr(reply, "reasoning", ""),
         "error": error,
         "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done"),
     }

@@ -30,6 +30,7 @@ class ParamsDict(TypedDict, total=False):
     top_p: float | None
     repetition_penalty: float | None
     user: str | None
+    thinking: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Params:
     top_p: float | None = None
     repetition_penalty: float | None = None
     user: str | None = None
+    thinking: bool | None = None  # reasoning on/off for models that offer it; None: the model's default
 
     @classmethod
     def of(cls, **kwargs: Any) -> Params:
@@ -79,5 +81,12 @@ def wire_body(messages: list, params: Params, *, model: str, stream: bool) -> di
     body.update(params.sampling())
     if params.user is not None:
         body["user"] = params.user
+    if params.thinking is not None:  # sent only when asked for (service-today.md, "Reasoning")
+        if not isinstance(params.thinking, bool):
+            raise InvalidRequestError(
+                f"thinking={params.thinking!r} is not allowed: expected True, False or None.",
+                field="thinking",
+            )
+        body["thinking"] = {"enabled": params.thinking}
     body["stream"] = stream
     return body

@@ -4,28 +4,32 @@ reading of a JSON reply, whose errors (in a 200 body too) are raised typed by th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
+from .dialects import Dialect, dialect_for
 from .errors import ServerError, error_fields, error_for_code, quote
+from .reasoning import OPEN, split_think
 
 __all__ = ["Reply", "Delta", "read_reply", "reply_of", "json_of"]
 
 
 @dataclass(slots=True)
 class Delta:
-    """One piece of a streamed reply: its new text, and on the last one the finish reason."""
+    """One piece of a streamed reply: its new answer text (`reasoning`: new reasoning, which comes
+    before the answer and is never part of `text`), and on the last one the finish reason."""
 
     text: str
     finish_reason: str | None = None
     usage: dict | None = None
+    reasoning: str = ""
 
 
 @dataclass
 class Reply:
-    """A whole reply. `finish_reason` is stop|length|sensitive|context, or `stopped` when closed early."""
+    """A whole reply. `finish_reason` is stop|length|sensitive|context, or `stopped` when closed early.
+    `text` is the answer only; a reasoning model's thinking is in `reasoning` ('' when none)."""
 
     text: str = ""
     finish_reason: str | None = None
@@ -34,6 +38,7 @@ class Reply:
     request_id: str | None = None
     model: str | None = None
     omitted: list[str] = field(default_factory=list)
+    reasoning: str = ""
 
     @property
     def notice(self) -> str | None:
@@ -72,8 +77,12 @@ def json_of(response: Any, what: str) -> Any:
         ) from None
 
 
-def read_reply(response: Any) -> tuple[dict, str, str | None]:
-    """(data, text, finish reason) of a whole JSON reply; an error it carries is raised, typed by its code."""
+_NATIVE = dialect_for("native")
+
+
+def read_reply(response: Any, dialect: Dialect = _NATIVE) -> tuple[dict, str, str, str | None]:
+    """(data, text, reasoning, finish reason) of a whole JSON reply in `dialect`'s shape; an error
+    it carries is raised, typed by its code. A leading `<think>` block in the text is reasoning."""
     request_id = response.headers.get("x-request-id")
     content = response.content
     try:
@@ -88,23 +97,23 @@ def read_reply(response: Any) -> tuple[dict, str, str | None]:
     if message is not None or code is not None:
         raise error_for_code(code, message, request_id=request_id, details=details)
     try:
-        body = payload["data"]
-        choice = body["choices"][0]
-        text = choice["message"]
-    except (KeyError, IndexError, TypeError):
+        body, text, reasoning, finish = dialect.reply(payload)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        where = "data.choices[0].message" if dialect.name == "native" else "choices[0].message"
         raise ServerError(
-            f"the reply has no data.choices[0].message: {quote(content)}",
+            f"the reply has no {where}: {quote(content)}",
             status=response.status_code,
             request_id=request_id,
         ) from None
-    if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
-        text = text.get("content") or ""
-    return body, text, choice.get("finish_reason") or None
+    if isinstance(text, str) and text.lstrip().startswith(OPEN):
+        thought, text = split_think(text)
+        reasoning += thought
+    return body, text, reasoning, finish
 
 
-def reply_of(response: Any, *, model: str, omitted: list[str]) -> Reply:
+def reply_of(response: Any, *, model: str, omitted: list[str], dialect: Dialect = _NATIVE) -> Reply:
     """The `Reply` of a non-streamed request's successful response."""
-    body, text, finish = read_reply(response)
+    body, text, reasoning, finish = read_reply(response, dialect)
     return Reply(
         text=text,
         finish_reason=finish,
@@ -113,4 +122,5 @@ def reply_of(response: Any, *, model: str, omitted: list[str]) -> Reply:
         request_id=response.headers.get("x-request-id"),
         model=model,
         omitted=list(omitted),
+        reasoning=reasoning,
     )

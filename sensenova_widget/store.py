@@ -239,6 +239,20 @@ def _private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _enter_wal(db: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch to WAL, retrying: two kernels opening a new store at once can both hold a shared lock
+    and want the exclusive one, and SQLite then answers "locked" at once instead of waiting (the
+    busy timeout does not apply where waiting could deadlock)."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (1 + attempt % 5))
+
+
 class ConversationStore:
     """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
 
@@ -278,7 +292,7 @@ class ConversationStore:
         db = self._db
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._check_version(db.execute("PRAGMA user_version").fetchone()[0])
-        db.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         with self._write() as tx:

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from .dialects import Dialect, dialect_for
 from .errors import (
     OK_CODES,
     APIConnectionError,
@@ -26,6 +27,7 @@ from .errors import (
     error_fields,
     error_for_code,
 )
+from .reasoning import ThinkSplitter
 from .replies import Delta, Reply, read_reply
 from .sse import DONE, SSEDecoder
 from .transport import RetryPolicy, abort, connection_error, iter_body, socket_of
@@ -35,7 +37,6 @@ __all__ = ["Stream", "parse_event", "carries_error", "event_error"]
 logger = logging.getLogger("sensenova_widget")
 
 DRAIN_TIMEOUT = 1.0  # after [DONE], how long the rest of the body (its end marker) may take
-_EMPTY: dict = {}
 _SCAN_JSON = json.JSONDecoder().scan_once  # the C scanner behind json.loads, without its wrapping
 _UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 
@@ -86,8 +87,13 @@ class Stream:
         url: str,
         model: str,
         omitted: list[str],
+        dialect: Dialect | None = None,
     ) -> None:
         self._open = open_response
+        self._dialect = dialect or dialect_for("native")
+        self._fields = self._dialect.event  # reads one event of the dialect's shape
+        self._think: ThinkSplitter | None = ThinkSplitter()  # None once the answer has begun
+        self._thoughts: list[str] = []
         self._retry = retry
         self._url = url
         self._lock = threading.Lock()
@@ -118,6 +124,11 @@ class Stream:
         return "".join(self._pieces)
 
     @property
+    def reasoning(self) -> str:
+        """The reasoning so far (a reasoning model's thinking, never part of `text`)."""
+        return "".join(self._thoughts)
+
+    @property
     def reply(self) -> Reply:
         """The reply so far; whole once the stream ended (`finish_reason` None while it runs)."""
         return Reply(
@@ -128,6 +139,7 @@ class Stream:
             request_id=self.request_id,
             model=self.model,
             omitted=list(self.omitted),
+            reasoning=self.reasoning,
         )
 
     def until_done(self) -> Reply:
@@ -270,31 +282,43 @@ class Stream:
                 yield parse_event(data)
 
     def _apply(self, event: Any) -> Delta | None:
-        """Take in one event: its text, finish reason, usage and id; None for one that carries none."""
+        """Take in one event: its text, reasoning, finish reason, usage and id; None for one that
+        carries none. A leading `<think>` block of the text is read as reasoning, piece by piece."""
         if carries_error(event):
             raise event_error(event, request_id=self.request_id, partial_text=self.text)
-        body = event.get("data") or _EMPTY  # an event with nothing (keep-alive) is skipped
-        choices = body.get("choices")
-        choice = choices[0] if choices else _EMPTY  # e.g. a usage-only last event
-        text = choice.get("delta") or ""
-        finish = choice.get("finish_reason") or None
-        usage = body.get("usage")
+        text, reasoning, finish, usage, reply_id = self._fields(event)
         if usage:
             self.usage = usage
         if self.id is None:
-            self.id = body.get("id")
+            self.id = reply_id
+        if self._think is not None and (text or finish):
+            text, reasoning = self._split(text, reasoning, finish)
+        if reasoning:
+            self._thoughts.append(reasoning)
         if text:
             self._pieces.append(text)
-        elif not finish:
+        elif not finish and not reasoning:
             return None
         if finish:
             self.finish_reason = finish
-        return Delta(text, finish, usage)
+        return Delta(text, finish, usage, reasoning)
+
+    def _split(self, text: str, reasoning: str, finish: str | None) -> tuple[str, str]:
+        """(answer, reasoning) of a piece while the answer has not begun (a `<think>` block may lead)."""
+        think = self._think
+        assert think is not None
+        thought, text = think.feed(text)
+        if finish:
+            more_thought, more_text = think.flush()
+            thought, text = thought + more_thought, text + more_text
+        if think.state == "answer" or finish:
+            self._think = None
+        return text, reasoning + thought
 
     def _retry_or_raise(self, error: APIConnectionError, retries_done: int) -> None:
         """Wait before retrying a broken connection, or raise when text came or retries ran out."""
         error.request_id = error.request_id or self.request_id
-        if self._pieces or retries_done >= self._retry.max_retries:
+        if self._pieces or self._thoughts or retries_done >= self._retry.max_retries:
             error.partial_text = self.text
             raise error from None
         self._retry.wait(retries_done, error, self._url)
@@ -313,14 +337,8 @@ class Stream:
     def _json_reply_as_events(self) -> list[bytes]:
         """A stream request answered with plain JSON (a whole reply, or an error, which is raised):
         the same reply as the events a stream would have sent."""
-        body, text, finish = read_reply(self._response)
-        event = {
-            "data": {
-                "id": body.get("id"),
-                "usage": body.get("usage"),
-                "choices": [{"delta": text, "finish_reason": finish or "stop"}],
-            }
-        }
+        body, text, reasoning, finish = read_reply(self._response, self._dialect)
+        event = self._dialect.event_of_reply(body, text, reasoning, finish)
         return [json.dumps(event).encode(), DONE]
 
     def _release(self, reads: Iterator) -> None:

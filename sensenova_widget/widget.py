@@ -19,6 +19,7 @@ import io
 import os
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +32,7 @@ from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
+from .reasoning import reasons
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
@@ -93,15 +95,21 @@ class ChatPanel(anywidget.AnyWidget):
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    thinks = traitlets.Bool(False).tag(sync=True)  # the chosen model reasons: Settings shows its toggle
 
     def __init__(
         self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
     ) -> None:
+        thinking = params.pop("thinking", None)
+        if thinking is not None and not isinstance(thinking, bool):
+            raise InvalidRequestError(
+                f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
+            )
         for name, value in params.items():
             if name not in protocol.PARAMETERS:
                 raise InvalidRequestError(
                     f"{name!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=).",
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=).",
                     field=name,
                 )
             if value is not None:
@@ -110,7 +118,13 @@ class ChatPanel(anywidget.AnyWidget):
         self._conversation = Conversation(self._client, model=model, system=system, **params)
         model_id = self._client.resolve_model(model)
         super().__init__(
-            settings={"model": model_id, "system": system, **{k: params.get(k) for k in protocol.PARAMETERS}},
+            settings={
+                "model": model_id,
+                "system": system,
+                "thinking": thinking,
+                **{k: params.get(k) for k in protocol.PARAMETERS},
+            },
+            thinks=reasons(model_id),
             models=[model_id],
             parameters=panel_state.parameter_specs(),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
@@ -318,11 +332,18 @@ class ChatPanel(anywidget.AnyWidget):
         coalescer = panel_state.Coalescer(
             lambda piece, offset: self.send(
                 {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
-            )
+            ),
+            emit_reasoning=lambda piece, offset: self.send(
+                {"type": "delta", "turn": turn["id"], "offset": offset, "reasoning": piece}
+            ),
         )
+        began, thought = time.monotonic(), [None, False]  # [seconds until the answer, reasoned yet]
 
         def on_delta(delta: Any) -> None:
-            coalescer.add(delta.text)
+            thought[1] = thought[1] or bool(delta.reasoning)
+            if delta.text and thought[1] and thought[0] is None:
+                thought[0] = time.monotonic() - began
+            coalescer.add(delta.text, delta.reasoning)
 
         reply, error, failure = None, None, None
         previous = self._conversation.last_reply
@@ -343,6 +364,9 @@ class ChatPanel(anywidget.AnyWidget):
         if ended is not None and ended is not previous_outcome and ended.finish_reason:
             reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
+        if done["reasoning"]:
+            seconds = thought[0] if thought[0] is not None else time.monotonic() - began
+            done["thought_seconds"] = round(seconds, 1)
         replaced = {turn["id"]: done}
         turns = self.conversation
         # Conversation.last_error is set only once a request was sent
@@ -358,6 +382,10 @@ class ChatPanel(anywidget.AnyWidget):
         if failure is not None:
             raise failure
         return reply
+
+    @traitlets.observe("settings")
+    def _model_changed(self, change: Any) -> None:
+        self.thinks = reasons((change["new"] or {}).get("model"))
 
     def _load_models(self) -> None:
         """Offer the service's model list (the configured model stays first if it is not listed)."""

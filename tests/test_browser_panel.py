@@ -321,3 +321,36 @@ def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soo
     at_bottom = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 4")
     assert at_bottom  # the log stayed at its end while the replies above it grew
     assert "**" not in first.locator(".snw-body").inner_text()  # rendered, not shown as its source
+
+
+def test_reasoning_streams_open_above_the_answer_and_collapses_when_it_starts(open_panel):
+    """The thinking streams live into an open <details> above the answer, which collapses to
+    "Thought for N s" when the answer starts; the answer never holds the reasoning."""
+    page, panel = open_panel("reasoning.ipynb", [
+        "import sensenova_widget as snw",
+        'panel = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.15"}),\n'
+        '                      model="SenseNova-V6-5-Pro", thinking=True)\npanel',
+    ])
+    panel.get_by_role("button", name="Settings").click()
+    assert panel.locator(".snw-field-thinking").is_visible()  # a model that reasons: the toggle
+    assert panel.locator(".snw-thinking").is_checked()
+    send(panel, "what is in the picture of the quiet lake")
+    details = panel.locator(".snw-assistant .snw-reasoning").last
+    body = details.locator(".snw-reasoning-body")
+    page.wait_for_function("el => el.textContent.length > 10", arg=body.element_handle(), timeout=30_000)
+    # live: open and visible while the reasoning arrives, before any answer text
+    assert details.evaluate("el => el.open") and details.is_visible()
+    assert "Thinking" in details.locator("summary").inner_text()
+    streaming = panel.locator(".snw-assistant .snw-streaming").last
+    assert streaming.inner_text().strip() == ""
+    # the answer starts: the section collapses and says how long it thought
+    page.wait_for_function("el => el.textContent.length > 0", arg=streaming.element_handle(), timeout=30_000)
+    assert not details.evaluate("el => el.open")
+    assert "Thought for" in details.locator("summary").inner_text()
+    reply = panel.locator(".snw-assistant").last
+    reply.locator(".snw-body.snw-markdown").wait_for(timeout=60_000)
+    answer = reply.locator(".snw-body.snw-markdown").inner_text()
+    assert answer.startswith("what is in the picture") and "Reasoning:" not in answer
+    final = reply.locator(".snw-reasoning")
+    assert not final.evaluate("el => el.open") and "Thought for" in final.locator("summary").inner_text()
+    assert final.locator(".snw-reasoning-body").text_content().startswith("Reasoning: 1 message")

@@ -429,3 +429,49 @@ def test_media_left_out_of_a_long_chat_are_noted_in_the_footer(run, shell):
     ran = run("%%sensenova --chat album -i pics\nfour more")
     assert "omitted" in ran.final["text/plain"]
     assert "omitted" in " ".join(shell.user_ns["_"].omitted)
+
+
+# -- today's service: reasoning, codes 17 and 18 ------------------------------------------------
+
+
+def test_thinking_shows_the_reasoning_live_in_an_open_section_then_closed_above_the_answer(run, emulator):
+    emulator.configure(delta_delay=0.03)
+    ran = run("%%sensenova --thinking -m SenseNova-V6-5-Pro -o r\nis the sky blue today")
+    assert ran.error is None and emulator.requests[-1]["thinking"] == {"enabled": True}
+    live = [o["data"].get("text/html", "") for o in ran.outputs[1:-1]]
+    thinking = [h for h in live if "<details" in h and " open" in h.split(">", 1)[0]]
+    assert thinking and "Thinking\u2026" in thinking[0]  # open while the reasoning arrives
+    html = ran.final["text/html"]
+    details, answer = html.split("</details>", 1)
+    assert "<details" in details and " open" not in details.split(">", 1)[0]
+    assert "Thought for " in details and "Reasoning: 1 message" in details
+    assert "Reasoning" not in answer and "is the sky blue today" in answer
+    assert ran.final["text/plain"].startswith("[Thought for ")
+
+
+def test_no_thinking_is_sent_and_shows_no_section(run, emulator):
+    ran = run("%%sensenova --no-thinking -m SenseNova-V6-5-Pro\nplain please")
+    assert ran.error is None and emulator.requests[-1]["thinking"] == {"enabled": False}
+    assert "<details" not in ran.final["text/html"]
+
+
+def test_inline_think_blocks_are_shown_apart_without_streaming_too(run, emulator):
+    emulator.configure(think_inline=True)
+    ran = run("%%sensenova --no-stream -m SenseNova-V6-Reasoner -o r\nwhy so")
+    assert ran.error is None
+    assert "always on" in ran.final["text/html"].split("</details>")[0]
+    assert "<think>" not in ran.final["text/html"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ("%%sensenova --max-new-tokens 16000\nhi", ("ContextLengthError", "shorten", "max_new_tokens")),
+        ("%%sensenova\nsay EMULATOR-UNSAFE", ("ContentFilterError", "code 18", "rephrase")),
+    ],
+)
+def test_codes_17_and_18_say_what_happened_and_what_to_do(run, emulator, cell, words):
+    emulator.configure(context_length=1000)
+    ran = run(cell)
+    assert all(word in ran.stdout for word in words), ran.stdout
+    assert len(emulator.requests) == 1  # never retried

@@ -69,6 +69,17 @@ export class ConversationLog {
     this.el.scrollTop = this.el.scrollHeight;
   }
 
+  /**
+   * A streamed piece of a reply's reasoning, shown at once in its open section.
+   * @param {string} turnId
+   * @param {number | undefined} offset
+   * @param {string} text
+   */
+  appendReasoning(turnId, offset, text) {
+    this.turns.appendReasoning(turnId, offset, text);
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
   dispose() {
     this.turns.dispose();
   }

@@ -46,6 +46,15 @@ export class Settings {
       placeholder: "Optional instructions for every reply",
     });
     this.system.addEventListener("change", () => this.patch({ system: this.system.value || null }));
+    this.thinking = h("input", { type: "checkbox", class: "snw-thinking", id: nextId("thinking") });
+    this.thinking.addEventListener("change", () => this.patch({ thinking: this.thinking.checked }));
+    this.thinkingField = h(
+      "div",
+      { class: "snw-field snw-field-thinking", title: "Reasoning models think before they answer" },
+      h("label", { for: this.thinking.id }, "Thinking"),
+      this.thinking,
+      h("small", {}, "show the model's reasoning above its answer"),
+    );
     this.modelSelect.addEventListener("change", () => this.patch({ model: this.modelSelect.value }));
     this.toggle.addEventListener("click", () => {
       this.box.hidden = !this.box.hidden;
@@ -76,6 +85,7 @@ export class Settings {
       const label = h("label", { for: id }, PARAM_LABELS[name] || name);
       this.box.appendChild(h("div", { class: "snw-field" }, label, input, h("small", {}, spec.allowed)));
     }
+    this.box.appendChild(this.thinkingField);
     const systemLabel = h("label", { for: this.system.id }, "System prompt");
     this.box.appendChild(h("div", { class: "snw-field snw-field-wide" }, systemLabel, this.system));
   }
@@ -87,6 +97,8 @@ export class Settings {
       if (document.activeElement !== input) input.value = String(settings[name] ?? "");
     }
     if (document.activeElement !== this.system) this.system.value = settings.system || "";
+    this.thinking.checked = settings.thinking === true;
+    this.thinkingField.hidden = !this.model.get("thinks"); // only for models that reason
     const models = this.model.get("models") || [];
     const current = settings.model || "";
     const names = models.includes(current) || !current ? models : [current, ...models];

@@ -69,6 +69,40 @@ export function fillMarkdown(body, text) {
 }
 
 /**
+ * "Thinking…" while the reasoning arrives, "Thought for N s" once the answer began.
+ * @param {number | null | undefined} seconds
+ */
+export function thoughtLabel(seconds) {
+  return seconds === null || seconds === undefined ? "Thinking…" : `Thought for ${Math.max(1, Math.round(seconds))} s`;
+}
+
+/**
+ * The collapsible section of a reply's reasoning, above the answer: while streaming an empty,
+ * hidden one that `appendReasoning` opens; after, closed, its Markdown rendered safely.
+ * @param {Turn} turn
+ * @returns {HTMLElement | null}
+ */
+function reasoningSection(turn) {
+  const streaming = turn.status === "streaming";
+  if (!streaming && !turn.reasoning) return null;
+  const body = h("div", { class: "snw-reasoning-body snw-plain" });
+  const details = h(
+    "details",
+    { class: "snw-reasoning", "data-started": String(performance.now()) },
+    h("summary", {}, thoughtLabel(streaming ? null : turn.thought_seconds ?? 0)),
+    body,
+  );
+  if (streaming) {
+    details.hidden = true;
+    body.textContent = turn.reasoning || "";
+  } else {
+    body.className = "snw-reasoning-body snw-markdown";
+    body.innerHTML = renderMarkdown(turn.reasoning || ""); // safe: raw HTML is escaped by markdown-it
+  }
+  return details;
+}
+
+/**
  * Build the node of one turn. `ctx` carries the actions: {isLastUser, isLastAssistant, busy,
  * onEdit, onRegenerate, onRetry} and whether to defer the Markdown.
  * @param {Turn} turn
@@ -87,6 +121,8 @@ export function renderTurn(turn, ctx) {
   const att = attachmentsRow(turn.attachments);
   if (att) node.appendChild(att);
 
+  const reasoning = role === "assistant" ? reasoningSection(turn) : null;
+  if (reasoning) node.appendChild(reasoning);
   const body = h("div", { class: "snw-body" });
   if (role === "user") {
     body.classList.add("snw-plain");
@@ -336,6 +372,35 @@ export class TurnList {
     if (offset !== undefined && offset !== have) return false;
     if (body.lastChild && body.lastChild instanceof Text) body.lastChild.appendData(text);
     else body.appendChild(document.createTextNode(text));
+    const details = /** @type {HTMLDetailsElement | null} */ (entry.node.querySelector(".snw-reasoning"));
+    if (details && !details.hidden && !details.dataset.answered) {
+      // the answer began: collapse the thinking, and say how long it took
+      details.dataset.answered = "1";
+      details.open = false;
+      const seconds = (performance.now() - Number(details.dataset.started)) / 1000;
+      const summary = details.querySelector("summary");
+      if (summary) summary.textContent = thoughtLabel(seconds);
+    }
+    return true;
+  }
+
+  /**
+   * Append streamed reasoning to a turn, in its section, shown open while it arrives.
+   * @param {string} turnId
+   * @param {number | undefined} offset
+   * @param {string} text
+   */
+  appendReasoning(turnId, offset, text) {
+    const entry = this.nodes.get(turnId);
+    const details = /** @type {HTMLDetailsElement | null} */ (entry && entry.node.querySelector(".snw-reasoning"));
+    const body = details && details.querySelector(".snw-reasoning-body");
+    if (!details || !body) return false;
+    if ((offset ?? 0) !== (body.textContent || "").length) return false;
+    if (details.hidden) {
+      details.hidden = false;
+      details.open = true;
+    }
+    body.appendChild(document.createTextNode(text));
     return true;
   }
 }

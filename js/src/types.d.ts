@@ -24,6 +24,9 @@ export interface Turn {
   error?: string | null;
   retry?: boolean;
   usage?: Usage | null;
+  /** a reasoning model's thinking, shown apart above the answer (never part of `text`) */
+  reasoning?: string;
+  thought_seconds?: number | null;
   attachments?: Attachment[];
   sent?: boolean;
   [key: string]: unknown;
@@ -54,7 +57,8 @@ export interface Limits {
 export interface PanelSettings {
   model?: string | null;
   system?: string | null;
-  [param: string]: string | number | null | undefined;
+  thinking?: boolean | null;
+  [param: string]: string | number | boolean | null | undefined;
 }
 
 /** The synced traits of ChatPanel. */
@@ -66,6 +70,7 @@ export interface Traits {
   parameters: Record<string, ParamSpec>;
   limits: Limits;
   busy: boolean;
+  thinks: boolean;
 }
 
 /** A custom message from the kernel: an RPC response or a streamed delta. */
@@ -78,6 +83,7 @@ export interface KernelMessage {
   turn?: string;
   offset?: number;
   text?: string;
+  reasoning?: string;
 }
 
 /** The part of anywidget's model the panel uses. */

@@ -68,7 +68,8 @@ function render({ model, el }) {
   const onCustom = (msg) => {
     if (SNW_DEV && dev) dev.custom(msg);
     if (rpc.handle(msg)) return;
-    if (msg && msg.type === "delta") log.appendDelta(msg.turn || "", msg.offset, msg.text || "");
+    if (msg && msg.type === "delta" && msg.reasoning) log.appendReasoning(msg.turn || "", msg.offset, msg.reasoning);
+    else if (msg && msg.type === "delta") log.appendDelta(msg.turn || "", msg.offset, msg.text || "");
   };
   /** @type {Record<string, (name: string) => void>} */
   const onChange = {
@@ -77,6 +78,7 @@ function render({ model, el }) {
     staged: () => attachments.render(),
     settings: () => settings.sync(),
     models: () => settings.sync(),
+    thinks: () => settings.sync(),
     parameters: () => {
       settings.build();
       settings.sync();
