@@ -3,8 +3,11 @@
 `Transport.request` sends one request and returns a successful response or raises the typed
 error (errors.py), retrying what is worth retrying: 408/409/429/5xx and connection errors,
 0.5 s doubling to 8 s with jitter, `Retry-After` honoured up to 120 s. `RetryPolicy` is public
-so a `Stream` can retry a dropped connection the same way. The response helpers at the end
-(`iter_body`, `abort`, `socket_of`) are what streaming needs from a raw response.
+so a `Stream` can retry a dropped connection the same way. What requests takes from the
+environment (proxies, NO_PROXY, CA bundle) is kept per origin and re-read when one of the
+`ENVIRONMENT_NAMES` changes; a system proxy setting (macOS, Windows) changed mid-session is not.
+The response helpers at the end (`iter_body`, `abort`, `socket_of`) are what streaming needs
+from a raw response.
 """
 
 from __future__ import annotations
