@@ -23,7 +23,7 @@ COLUMNS = ("benchmark", "metric", "baseline", "ours", "ratio", "target", "ok")
 
 
 def available() -> list[str]:
-    return sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
+    return sorted(p.stem[len("bench_") :] for p in HERE.glob("bench_*.py"))
 
 
 def machine() -> str:
@@ -34,7 +34,8 @@ def machine() -> str:
     except (ValueError, OSError, AttributeError):
         pass
     cpu = platform.processor() or platform.machine()
-    return f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.machine()} ({cpu})"
+    return f"{system}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
 def cell(value: object) -> str:
@@ -50,7 +51,8 @@ def render(rows: list[dict], failures: dict[str, str], quick: bool) -> str:
         "# Benchmarks",
         "",
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} on {machine()}"
-        + (" (quick mode)" if quick else "") + ".",
+        + (" (quick mode)" if quick else "")
+        + ".",
         "Each row runs a baseline and ours side by side in one run; `ratio` is ours / baseline",
         "unless the metric says otherwise. Regenerate with `python -m benchmarks`.",
         "",
@@ -65,7 +67,9 @@ def render(rows: list[dict], failures: dict[str, str], quick: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available())})")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available())})"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--output", type=Path, default=REPORT, help="where to write the Markdown table")
     args = parser.parse_args(argv)

@@ -93,9 +93,17 @@ def run(quick: bool = False) -> list[dict]:
         for index, (metric, target) in enumerate(zip(metrics, targets)):
             baseline, ours = best["baseline"][index], best["ours"][index]
             ratio = ours / baseline if baseline else float("inf")
-            rows.append({"benchmark": f"magic_display: {tokens} tokens, {scenario}", "metric": metric,
-                         "baseline": round(baseline, 3), "ours": round(ours, 3), "ratio": round(ratio, 3),
-                         "target": f"<= {target}", "ok": ratio <= target})
+            rows.append(
+                {
+                    "benchmark": f"magic_display: {tokens} tokens, {scenario}",
+                    "metric": metric,
+                    "baseline": round(baseline, 3),
+                    "ours": round(ours, 3),
+                    "ratio": round(ratio, 3),
+                    "target": f"<= {target}",
+                    "ok": ratio <= target,
+                }
+            )
     return rows
 
 
@@ -103,5 +111,8 @@ if __name__ == "__main__":
     table = run(quick="--quick" in sys.argv)
     print(f"{'benchmark':<58} {'metric':<28} {'baseline':>10} {'ours':>8} {'ratio':>7} {'target':>7}  ok")
     for row in table:
-        print(f"{row['benchmark']:<58} {row['metric']:<28} {row['baseline']:>10} {row['ours']:>8} {row['ratio']:>7} "
-              f"{row['target']:>7}  {row['ok']}")
+        print(
+            f"{row['benchmark']:<58} {row['metric']:<28} {row['baseline']:>10} {row['ours']:>8} "
+            f"{row['ratio']:>7} "
+            f"{row['target']:>7}  {row['ok']}"
+        )

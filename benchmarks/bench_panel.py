@@ -38,7 +38,7 @@ from browser_helpers import lab_with_emulator, open_notebook, run_all, write_not
 FAST = {"x-emulator-fault": "delta_delay=0.001,reply_tokens=3000"}
 PROMPT = "Stream a long reply"
 
-SETUP = f'''
+SETUP = f"""
 import os
 os.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel's development build, with its hooks
 import json, pathlib, time
@@ -53,7 +53,7 @@ def wait_for(name):
 
 def done(name, text):
     (here / name).write_text(json.dumps(text))
-'''
+"""
 
 NAIVE = '''
 class NaiveText(anywidget.AnyWidget):
@@ -62,7 +62,10 @@ class NaiveText(anywidget.AnyWidget):
       const stats = { events: [], final: "" };
       el.naiveStats = stats;
       el.classList.add("naive-text");
-      model.on("change:text", () => { stats.events.push(performance.now()); stats.final = model.get("text"); });
+      model.on("change:text", () => {
+        stats.events.push(performance.now());
+        stats.final = model.get("text");
+      });
     } }"""
     text = traitlets.Unicode("").tag(sync=True)
 
@@ -70,17 +73,17 @@ naive = NaiveText()
 naive
 '''
 
-PANEL = '''
+PANEL = """
 panel = snw.ChatPanel(client=snw.Client(headers=FAST), max_new_tokens=4000)
 panel
-'''
+"""
 
-SLOW_PANEL = '''
+SLOW_PANEL = """
 slow = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"}))
 slow
-'''
+"""
 
-ROUNDS = '''
+ROUNDS = """
 for r in range({rounds}):
     wait_for(f"go-ours-{{r}}")
     panel.clear()
@@ -94,22 +97,25 @@ for r in range({rounds}):
         for delta in stream:
             naive.text += delta.text
             count += 1
-    done(f"done-naive-{{r}}", {{"text": stream.text, "deltas": count, "seconds": time.perf_counter() - started}})
-'''
+    seconds = time.perf_counter() - started
+    done(f"done-naive-{{r}}", {{"text": stream.text, "deltas": count, "seconds": seconds}})
+"""
 
-RENDER = '''
+RENDER = """
 def turns(n, start=0):
     out = []
     for i in range(start, start + n):
         if i % 2 == 0:
-            out.append({{"id": f"u{{i}}", "role": "user", "text": f"Question {{i}}: what does this code do?", "attachments": []}})
+            text = f"Question {{i}}: what does this code do?"
+            out.append({{"id": f"u{{i}}", "role": "user", "text": text, "attachments": []}})
         else:
             text = (f"Answer {{i}}. The function **adds** two numbers and returns the sum; see `add`.\\n\\n"
                     "- it takes `a` and `b`\\n- it returns `a + b`\\n\\n"
                     "```python\\ndef add(a, b):\\n    # the sum\\n    return a + b\\n```\\n")
             out.append({{"id": f"a{{i}}", "role": "assistant", "text": text, "status": "done", "model": "m",
                         "finish_reason": "stop", "notice": None, "omitted": [],
-                        "usage": {{"prompt_tokens": 10, "completion_tokens": 40, "total_tokens": 50}}, "error": None}})
+                        "usage": {{"prompt_tokens": 10, "completion_tokens": 40, "total_tokens": 50}},
+                        "error": None}})
     return out
 
 for r in range({rounds}):
@@ -121,7 +127,7 @@ for r in range({rounds}):
     panel.conversation = panel.conversation + turns(1, start=200)
     done(f"done-more-{{r}}", 201)
 done("done-all", True)
-'''
+"""
 
 
 def _signal(root: Path, name: str) -> None:
@@ -178,8 +184,14 @@ def _stop_latency_ms(page, panel) -> float:
 
 def run(quick: bool = False) -> list[dict]:
     rounds = 1 if quick else 3
-    cells = [SETUP, NAIVE, PANEL, SLOW_PANEL, ROUNDS.format(rounds=rounds, prompt=PROMPT),
-             RENDER.format(rounds=rounds)]
+    cells = [
+        SETUP,
+        NAIVE,
+        PANEL,
+        SLOW_PANEL,
+        ROUNDS.format(rounds=rounds, prompt=PROMPT),
+        RENDER.format(rounds=rounds),
+    ]
     stream_runs: dict[str, list[dict]] = {"ours": [], "naive": []}
     renders: dict[str, list[float]] = {"ours200": [], "naive200": [], "ours201": [], "naive201": []}
     with tempfile.TemporaryDirectory() as tmp, lab_with_emulator(Path(tmp) / "root") as lab:
@@ -199,23 +211,40 @@ def run(quick: bool = False) -> list[dict]:
             sent = _wait(root, f"done-ours-{r}")
             expected = sent["text"]
             time.sleep(0.5)  # the final state update is on its way
-            got = panel_el.evaluate("""(el, before) => {
+            got = panel_el.evaluate(
+                """(el, before) => {
                 const s = el.snwStats;
                 const events = s.events.slice(before).map(e => e.t);
                 const ids = Object.keys(s.final);
                 const id = ids[ids.length - 1];
                 return {events, final: s.final[id], streamed: s.streamed[id]};
-            }""", before)
-            stream_runs["ours"].append({"times": got["events"], "exact": got["final"] == expected,
-                                        "streamed_exact": got["streamed"] == expected, "seconds": sent["seconds"]})
+            }""",
+                before,
+            )
+            stream_runs["ours"].append(
+                {
+                    "times": got["events"],
+                    "exact": got["final"] == expected,
+                    "streamed_exact": got["streamed"] == expected,
+                    "seconds": sent["seconds"],
+                }
+            )
             before = naive_el.evaluate("el => el.naiveStats.events.length")
             _signal(root, f"go-naive-{r}")
             sent = _wait(root, f"done-naive-{r}")
             time.sleep(1.0)
-            got = naive_el.evaluate("(el, before) => ({events: el.naiveStats.events.slice(before),"
-                                    " final: el.naiveStats.final})", before)
-            stream_runs["naive"].append({"times": got["events"], "exact": got["final"] == sent["text"],
-                                         "deltas": sent["deltas"], "seconds": sent["seconds"]})
+            got = naive_el.evaluate(
+                "(el, before) => ({events: el.naiveStats.events.slice(before), final: el.naiveStats.final})",
+                before,
+            )
+            stream_runs["naive"].append(
+                {
+                    "times": got["events"],
+                    "exact": got["final"] == sent["text"],
+                    "deltas": sent["deltas"],
+                    "seconds": sent["seconds"],
+                }
+            )
             time.sleep(3.5)  # let jupyter_server's 3-s IOPub rate window pass before the next run
         for r in range(rounds):
             for step, count in (("render", 200), ("more", 201)):
@@ -224,8 +253,12 @@ def run(quick: bool = False) -> list[dict]:
                 page.wait_for_function(
                     "([el, n]) => el.snwStats.renders.some(x => x.turns === n)"
                     " && el.querySelectorAll('.snw-turn').length === n",
-                    arg=[panel_el.element_handle(), count], timeout=60_000)
-                ours = panel_el.evaluate("(el, n) => el.snwStats.renders.filter(x => x.turns === n).pop().ms", count)
+                    arg=[panel_el.element_handle(), count],
+                    timeout=60_000,
+                )
+                ours = panel_el.evaluate(
+                    "(el, n) => el.snwStats.renders.filter(x => x.turns === n).pop().ms", count
+                )
                 naive = panel_el.evaluate("el => el.snwRenderNaiveMs()")
                 renders[f"ours{count}"].append(ours)
                 renders[f"naive{count}"].append(naive)
@@ -235,9 +268,17 @@ def run(quick: bool = False) -> list[dict]:
         page.close()
 
     rows = []
-    rows.append({"benchmark": "panel: Stop while a reply streams", "metric": "click to stopped turn shown (ms)",
-                 "baseline": "", "ours": round(max(stops)), "ratio": "", "target": "ours <= 500",
-                 "ok": max(stops) <= 500})
+    rows.append(
+        {
+            "benchmark": "panel: Stop while a reply streams",
+            "metric": "click to stopped turn shown (ms)",
+            "baseline": "",
+            "ours": round(max(stops)),
+            "ratio": "",
+            "target": "ours <= 500",
+            "ok": max(stops) <= 500,
+        }
+    )
     for side in ("ours", "naive"):
         for run_ in stream_runs[side]:
             run_["rate"], run_["peak"] = _rate(run_["times"])
@@ -249,27 +290,71 @@ def run(quick: bool = False) -> list[dict]:
     deltas = stream_runs["naive"][-1]["deltas"]
     naive_speed = max(deltas / x["seconds"] for x in stream_runs["naive"])
     ours_speed = max(deltas / x["seconds"] for x in stream_runs["ours"])
-    rows.append({"benchmark": name, "metric": f"deltas/s read from the server ({deltas} deltas)",
-                 "baseline": round(naive_speed), "ours": round(ours_speed),
-                 "ratio": round(ours_speed / naive_speed, 2), "target": "~1000 (the emulator's pace)",
-                 "ok": deltas >= 2000})
-    rows.append({"benchmark": name, "metric": "comm msgs/s kernel->browser (peak 1-s window)",
-                 "baseline": naive_peak, "ours": ours_peak, "ratio": round(ours_peak / max(naive_peak, 1), 3),
-                 "target": "ours <= 25", "ok": ours_peak <= 25})
-    rows.append({"benchmark": name, "metric": "comm msgs/s kernel->browser (mean over the stream)",
-                 "baseline": round(naive_rate, 1), "ours": round(ours_rate, 1),
-                 "ratio": round(ours_rate / max(naive_rate, 1e-9), 3), "target": "ours <= 25", "ok": ours_rate <= 25})
+    rows.append(
+        {
+            "benchmark": name,
+            "metric": f"deltas/s read from the server ({deltas} deltas)",
+            "baseline": round(naive_speed),
+            "ours": round(ours_speed),
+            "ratio": round(ours_speed / naive_speed, 2),
+            "target": "~1000 (the emulator's pace)",
+            "ok": deltas >= 2000,
+        }
+    )
+    rows.append(
+        {
+            "benchmark": name,
+            "metric": "comm msgs/s kernel->browser (peak 1-s window)",
+            "baseline": naive_peak,
+            "ours": ours_peak,
+            "ratio": round(ours_peak / max(naive_peak, 1), 3),
+            "target": "ours <= 25",
+            "ok": ours_peak <= 25,
+        }
+    )
+    rows.append(
+        {
+            "benchmark": name,
+            "metric": "comm msgs/s kernel->browser (mean over the stream)",
+            "baseline": round(naive_rate, 1),
+            "ours": round(ours_rate, 1),
+            "ratio": round(ours_rate / max(naive_rate, 1e-9), 3),
+            "target": "ours <= 25",
+            "ok": ours_rate <= 25,
+        }
+    )
     ours_exact = all(x["exact"] and x["streamed_exact"] for x in stream_runs["ours"])
     naive_exact = all(x["exact"] for x in stream_runs["naive"])
-    rows.append({"benchmark": name, "metric": "browser's final text == reply (every run; ours: final and streamed)",
-                 "baseline": naive_exact, "ours": ours_exact, "ratio": "", "target": "ours True", "ok": ours_exact})
-    for count, label in ((200, "render a 200-turn conversation (ms)"), (201, "re-render after one more turn (ms)")):
+    rows.append(
+        {
+            "benchmark": name,
+            "metric": "browser's final text == reply (every run; ours: final and streamed)",
+            "baseline": naive_exact,
+            "ours": ours_exact,
+            "ratio": "",
+            "target": "ours True",
+            "ok": ours_exact,
+        }
+    )
+    for count, label in (
+        (200, "render a 200-turn conversation (ms)"),
+        (201, "re-render after one more turn (ms)"),
+    ):
         ours = min(renders[f"ours{count}"])
         naive = min(renders[f"naive{count}"])
         target = "ratio <= 1.0" if count == 200 else "ours < baseline"
         ok = ours <= naive if count == 200 else ours < naive
-        rows.append({"benchmark": "panel: Chromium rendering", "metric": label, "baseline": round(naive, 1),
-                     "ours": round(ours, 1), "ratio": round(ours / max(naive, 1e-9), 3), "target": target, "ok": ok})
+        rows.append(
+            {
+                "benchmark": "panel: Chromium rendering",
+                "metric": label,
+                "baseline": round(naive, 1),
+                "ours": round(ours, 1),
+                "ratio": round(ours / max(naive, 1e-9), 3),
+                "target": target,
+                "ok": ok,
+            }
+        )
     return rows
 
 

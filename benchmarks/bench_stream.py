@@ -24,19 +24,37 @@ TARGET = 1.3  # ours may take at most 1.3x the floor's time
 
 
 def _event(i: int) -> bytes:
-    body = {"data": {"id": "bench", "choices": [{"delta": f" word{i} 字", "finish_reason": "", "index": 0,
-                                                 "role": "assistant"}],
-                     "usage": {"prompt_tokens": 12, "knowledge_tokens": 0, "completion_tokens": i + 1,
-                               "total_tokens": i + 13}},
-            "status": {"code": 0, "message": "ok"}}
+    body = {
+        "data": {
+            "id": "bench",
+            "choices": [{"delta": f" word{i} 字", "finish_reason": "", "index": 0, "role": "assistant"}],
+            "usage": {
+                "prompt_tokens": 12,
+                "knowledge_tokens": 0,
+                "completion_tokens": i + 1,
+                "total_tokens": i + 13,
+            },
+        },
+        "status": {"code": 0, "message": "ok"},
+    }
     return b"data:" + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
 def _openai_event(i: int, finish: str | None = None) -> bytes:
     """The same piece in the OpenAI-compatible shape (`choices[0].delta.content`)."""
-    body = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "sensenova-v6-pro",
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": "" if finish else f" word{i} 字"},
-                         "finish_reason": finish}]}
+    body = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "sensenova-v6-pro",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "" if finish else f" word{i} 字"},
+                "finish_reason": finish,
+            }
+        ],
+    }
     if finish:
         body["usage"] = {"prompt_tokens": 12, "completion_tokens": i, "total_tokens": i + 12}
     return b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
@@ -48,12 +66,18 @@ def _response(events: int, dialect: str = "native") -> bytes:
         payloads = [_openai_event(i) for i in range(events)] + [_openai_event(events, "stop")]
     else:
         payloads = [_event(i) for i in range(events)]
-        payloads.append(_event(events).replace(b'"finish_reason":""', b'"finish_reason":"stop"')
-                        .replace(" word".encode(), b"").replace(f"{events} 字".encode(), b""))
+        payloads.append(
+            _event(events)
+            .replace(b'"finish_reason":""', b'"finish_reason":"stop"')
+            .replace(b" word", b"")
+            .replace(f"{events} 字".encode(), b"")
+        )
     payloads.append(b"data:[DONE]\n\n")
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in payloads)
-    head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-            b"x-request-id: bench\r\n\r\n")
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+        b"x-request-id: bench\r\n\r\n"
+    )
     return head + chunks + b"0\r\n\r\n"
 
 
@@ -84,8 +108,14 @@ class _Server:
                         return
                     pending += data
                 head, _, pending = pending.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 while len(pending) < length:
                     pending += conn.recv(65536)
                 pending = pending[length:]
@@ -133,11 +163,11 @@ def _run(quick: bool, dialect: str) -> dict:
     client = Client(api_key="bench-key", base_url=server.url, max_retries=0, api=dialect)
     best = {"floor": float("inf"), "ours": float("inf")}
     try:
-        for label, fn, target in (("floor", floor, session), ("ours", ours, client)):
+        for fn, target in ((floor, session), (ours, client)):
             fn(target, server.url)  # warm up: connection, imports
         for i in range(rounds):
             order = [("floor", floor, session), ("ours", ours, client)]
-            for label, fn, target in (order if i % 2 == 0 else order[::-1]):
+            for label, fn, target in order if i % 2 == 0 else order[::-1]:
                 start = time.perf_counter()
                 count = fn(target, server.url)
                 best[label] = min(best[label], time.perf_counter() - start)
@@ -149,10 +179,16 @@ def _run(quick: bool, dialect: str) -> dict:
     floor_rate, ours_rate = events / best["floor"], events / best["ours"]
     ratio = best["ours"] / best["floor"]
     name = "stream" if dialect == "native" else "stream (openai)"
-    return {"benchmark": name, "metric": f"events/s over {events:,} {dialect} SSE events; floor = "
-                                         "iter_content+split+json.loads; ratio = our time / floor's time",
-            "baseline": floor_rate, "ours": ours_rate, "ratio": floor_rate / ours_rate,
-            "target": f"time <= {TARGET}x floor", "ok": ratio <= TARGET}
+    return {
+        "benchmark": name,
+        "metric": f"events/s over {events:,} {dialect} SSE events; floor = "
+        "iter_content+split+json.loads; ratio = our time / floor's time",
+        "baseline": floor_rate,
+        "ours": ours_rate,
+        "ratio": floor_rate / ours_rate,
+        "target": f"time <= {TARGET}x floor",
+        "ok": ratio <= TARGET,
+    }
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ _EXPORTS = {
     "video": "media",
     "file_id": "media",
     "ChatPanel": "widget",
+    "conversations": "store",
+    "delete_conversation": "store",
+    "rename_conversation": "store",
     "caption": "captions",
+    "show_captions": "captions",
     "Emulator": "emulator",
     "connect": "connection",
     "SenseNovaError": "errors",
@@ -69,7 +73,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .captions import caption
+    from .captions import caption, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
     from .conversation import Conversation, Outcome
@@ -77,4 +81,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import *  # noqa: F403
     from .media import file_id, image, to_part, video
     from .params import Params
+    from .store import conversations, delete_conversation, rename_conversation
     from .widget import ChatPanel

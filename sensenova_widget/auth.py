@@ -44,16 +44,22 @@ class Credentials:
             if not access_key_id and not secret_access_key:
                 raise AuthenticationError("No SenseNova credentials found. " + _HOW_TO_SET)
             if not access_key_id or not secret_access_key:
-                missing = "access_key_id (SENSENOVA_ACCESS_KEY_ID)" if not access_key_id else \
-                    "secret_access_key (SENSENOVA_SECRET_ACCESS_KEY)"
-                raise AuthenticationError(f"The access key pair is incomplete: {missing} is missing. " + _HOW_TO_SET)
+                missing = (
+                    "access_key_id (SENSENOVA_ACCESS_KEY_ID)"
+                    if not access_key_id
+                    else "secret_access_key (SENSENOVA_SECRET_ACCESS_KEY)"
+                )
+                raise AuthenticationError(
+                    f"The access key pair is incomplete: {missing} is missing. " + _HOW_TO_SET
+                )
         if api_key:
             api_key = api_key.strip()  # a key pasted with its line break still works
             if not all(33 <= ord(c) <= 126 for c in api_key):
                 # Refused here because requests would quote the whole header (the key) in its error.
-                raise AuthenticationError("The API key contains spaces, line breaks or non-ASCII characters, "
-                                          "which an HTTP header cannot carry (the key itself is not shown). "
-                                          + _HOW_TO_SET)
+                raise AuthenticationError(
+                    "The API key contains spaces, line breaks or non-ASCII characters, "
+                    "which an HTTP header cannot carry (the key itself is not shown). " + _HOW_TO_SET
+                )
         self._api_key = api_key or None
         self._access_key_id = None if api_key else access_key_id
         self._secret = None if api_key else secret_access_key
@@ -77,8 +83,9 @@ class Credentials:
 
                 exp = int(now) + TOKEN_SECONDS
                 payload = {"iss": self._access_key_id, "exp": exp, "nbf": int(now) - NOT_BEFORE_SKEW}
-                self._token = jwt.encode(payload, self._secret, algorithm="HS256",
-                                         headers={"alg": "HS256", "typ": "JWT"})
+                self._token = jwt.encode(
+                    payload, self._secret, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"}
+                )
                 self._token_expires = exp
             return self._token
 

@@ -17,8 +17,11 @@ OpenAI-compatible entry points); `dialects` holds all that differs (paths, body,
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack
@@ -66,21 +69,57 @@ class CallDict(ParamsDict, total=False):
     params: Params | None
 
 
+def _seconds(value: Any, given: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < math.inf:
+        raise InvalidRequestError(
+            f"timeout={given!r} is not allowed: expected a number of seconds > 0, a (connect, read) "
+            "pair of them, or None for the defaults.",
+            field="timeout",
+        )
+    return float(value)
+
+
 def _timeout(timeout: float | tuple[float, float] | None) -> tuple[float, float]:
-    """(connect, read) seconds; one number is the longest wait for the next bytes (connect up to 10 s)."""
+    """(connect, read) seconds; one number is the longest wait for the next bytes (connect up to 10 s).
+    A negative, zero, infinite or non-number timeout is refused here, not by the first request."""
     if timeout is None:
         return (CONNECT_TIMEOUT, READ_TIMEOUT)
     if isinstance(timeout, (tuple, list)):
-        return (float(timeout[0]), float(timeout[1]))
-    return (min(float(timeout), CONNECT_TIMEOUT), float(timeout))
+        if len(timeout) != 2:
+            _seconds(None, timeout)  # raises
+        return (_seconds(timeout[0], timeout), _seconds(timeout[1], timeout))
+    seconds = _seconds(timeout, timeout)
+    return (min(seconds, CONNECT_TIMEOUT), seconds)
 
 
 def _checked_retries(value: Any) -> int:
-    if not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise InvalidRequestError(
             f"max_retries={value!r} is not allowed: expected an integer >= 0.", field="max_retries"
         )
-    return value
+    return int(value)
+
+
+def _checked_base(value: str, field: str, env_name: str, given: str | None) -> str:
+    """An http(s) URL with a host, without its trailing slash; where it came from is named when not."""
+    url = value.strip().rstrip("/") if isinstance(value, str) else value
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if (
+        parsed is None
+        or parsed.scheme.lower() not in ("http", "https")
+        or not parsed.hostname
+        or any(c.isspace() for c in url)
+        or parsed.query
+        or parsed.fragment
+    ):
+        source = f"{field}=" if given is not None else f"the environment variable {env_name}="
+        shown = quote(value if isinstance(value, str) else repr(value))
+        raise InvalidRequestError(
+            f"{source}{shown} is not allowed: expected an http(s) URL such as "
+            f"{protocol.DEFAULT_BASE_URL if field == 'base_url' else protocol.DEFAULT_FILE_BASE_URL}.",
+            field=field,
+        )
+    return url
 
 
 class Client:
@@ -105,10 +144,18 @@ class Client:
         the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
-        self.base_url = (base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL).rstrip("/")
-        self.file_base_url = (
-            file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL
-        ).rstrip("/")
+        self.base_url = _checked_base(
+            base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL,
+            "base_url",
+            "SENSENOVA_API_BASE",
+            base_url,
+        )
+        self.file_base_url = _checked_base(
+            file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL,
+            "file_base_url",
+            "SENSENOVA_API_BASE_FILE",
+            file_base_url,
+        )
         self.api = pick(api, self.base_url)
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model
@@ -360,9 +407,27 @@ class Client:
             )
         return str(file_id)
 
+    def file_url(self, file_id: str) -> str:
+        """{file_base}/files/{id}, the id one quoted path segment: an id cannot leave its URL path.
+
+        An id that is not one segment ("../../llm/models", "a/b", ".", blank, or with spaces or
+        control characters) is refused before anything is sent; `?`, `#` and `%` are quoted.
+        """
+        if (
+            not isinstance(file_id, str)
+            or file_id in ("", ".", "..")
+            or any(c in "/\\" or c.isspace() or not c.isprintable() for c in file_id)
+        ):
+            raise InvalidRequestError(
+                f"file id {quote(file_id if isinstance(file_id, str) else repr(file_id))} is not allowed: "
+                "expected the id the file service gave (one path segment, no '/', '..' or spaces).",
+                field="file_id",
+            )
+        return f"{self.file_base_url}{protocol.FILES_PATH}/{urllib.parse.quote(file_id, safe='')}"
+
     def file(self, file_id: str) -> dict:
         """The file service's record of one file (GET {file_base}/files/{id})."""
-        response = self.transport.request("GET", f"{self.file_base_url}{protocol.FILES_PATH}/{file_id}")
+        response = self.transport.request("GET", self.file_url(file_id))
         return self._file_info(response)
 
     def wait_for_file(self, file_id: str, timeout: float = 30.0) -> dict:

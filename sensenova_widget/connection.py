@@ -30,7 +30,9 @@ def connect(*, verbose: bool = True, **emulator_knobs) -> str:
     """
     global _emulator
     if _emulator is None and has_credentials():
-        base = os.environ.get("SENSENOVA_API_BASE") or DEFAULT_BASE_URL  # as Client() reads it: empty is unset
+        base = (
+            os.environ.get("SENSENOVA_API_BASE") or DEFAULT_BASE_URL
+        )  # as Client() reads it: empty is unset
         where = f"Using SenseNova at {base} (credentials from the environment)."
     else:
         if _emulator is None:
@@ -42,8 +44,11 @@ def connect(*, verbose: bool = True, **emulator_knobs) -> str:
         os.environ["SENSENOVA_API_BASE"] = _emulator.base_url
         os.environ["SENSENOVA_API_BASE_FILE"] = _emulator.file_base_url
         os.environ["SENSENOVA_API_KEY"] = _emulator.api_key
-        where = (f"No SenseNova credentials set: using the local emulator at {_emulator.base_url}. "
-                 "Set SENSENOVA_API_KEY (or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY) to use the service.")
+        where = (
+            f"No SenseNova credentials set: using the local emulator at {_emulator.base_url}. "
+            "Set SENSENOVA_API_KEY (or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY) "
+            "to use the service."
+        )
     if verbose:
         print(where)
     return where

@@ -15,10 +15,17 @@ How each reply ended is kept too (`last_outcome`, and `outcomes` for every reply
 included: `stop()` during a turn stops it even when its stream has not opened yet (the panel's
 Stop pressed while the request is being sent), so the panel, the magic and a transcript read
 the ending here rather than keeping their own flags.
+
+Saved conversations: `Conversation(name="review")` writes every turn to a local store as it
+completes (`store.py`: `.sensenova/` in the working directory, `$SENSENOVA_HOME`, or `store=`)
+and, made again with the same name in a new kernel, starts from the saved turns, original
+media included. Without `name=` and `store=` nothing is written (library use); `store=` alone
+saves under a generated name.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +35,8 @@ from . import protocol
 from .client import Client, Delta, PreparedRequest, Reply, Stream
 from .messages import text_message
 from .params import Params, ParamsDict
+from .store import ConversationStore, StoredTurn, open_store
+from .turnlog import TurnLog, assistant_turn, user_turn
 
 __all__ = ["Conversation", "Outcome"]
 
@@ -69,6 +78,8 @@ class Conversation:
         *,
         model: str | None = None,
         system: str | None = None,
+        name: str | None = None,
+        store: str | os.PathLike[str] | ConversationStore | None = None,
         **params: Unpack[ParamsDict],
     ) -> None:
         self.client = client if client is not None else Client()
@@ -83,6 +94,34 @@ class Conversation:
         self.outcomes: list[Outcome] = []  # how each reply asked ended, in order
         self._turn_open = False  # a turn was begun and has not ended
         self._stop_requested = False  # stop() came during the open turn
+        opened = open_store(store) if name is not None or store is not None else None
+        if opened is not None and name is None:
+            name = opened.new_name()
+        self._log = TurnLog(opened, name)
+        self._messages = self._log.load()  # a saved conversation continues where it was
+
+    @property
+    def name(self) -> str | None:
+        """The name the conversation is saved under (None: not saved)."""
+        return self._log.name
+
+    @property
+    def store(self) -> ConversationStore | None:
+        """Where the conversation is saved (None: it is not)."""
+        return self._log.store
+
+    @property
+    def turns(self) -> list[StoredTurn]:
+        """Every turn as it ended (failed replies included): what `export` writes and the store keeps."""
+        return list(self._log.turns)
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        from .export import export
+
+        options.setdefault("title", self.name)
+        return export(self.turns, path_or_format, **options)
 
     @property
     def messages(self) -> list[dict]:
@@ -179,6 +218,7 @@ class Conversation:
             self._messages.clear()
             self.outcomes.clear()
             self.last_reply = self.last_error = None
+        self._log.cut(0)
 
     # ----------------------------------------------------------------- stopping
     def begin_turn(self) -> None:
@@ -273,6 +313,7 @@ class Conversation:
             sent = self.client.open_stream(prepared) if stream else self.client.send(prepared)
         except BaseException as exc:
             self.last_error = exc
+            self._log.add(assistant_turn(None, error=exc, model=prepared.model), is_message=False)
             self._end_turn(Outcome(None, exc))
             raise
         if not stream:
@@ -292,6 +333,9 @@ class Conversation:
                 del self._messages[start:]
             self._messages.append(message)
             self.last_error = None
+        if start is not None:
+            self._log.cut(start)
+        self._log.add(user_turn(message), is_message=True)
 
     def _stream_done(self, live: Stream) -> None:
         if self.current_stream is live:
@@ -300,10 +344,13 @@ class Conversation:
         self._record_reply(live.reply, Outcome.of(live))
 
     def _record_reply(self, reply: Reply, outcome: Outcome) -> None:
+        kept = bool(reply.text or reply.finish_reason not in (None, "stopped"))
         with self._lock:
             self.last_reply = reply
-            if reply.text or reply.finish_reason not in (None, "stopped"):
+            if kept:
                 self._messages.append(text_message("assistant", reply.text))
+        turn = assistant_turn(reply, error=outcome.error, finish_reason=outcome.finish_reason)
+        self._log.add(turn, is_message=kept)
         self._end_turn(outcome)
 
     def _end_turn(self, outcome: Outcome | None) -> None:

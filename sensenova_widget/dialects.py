@@ -160,7 +160,10 @@ def _message(message: Mapping[str, Any]) -> dict:
 
 
 _IMAGE_TYPES = (
-    ("/9j/", "image/jpeg"), ("iVBOR", "image/png"), ("R0lG", "image/gif"), ("UklGR", "image/webp")
+    ("/9j/", "image/jpeg"),
+    ("iVBOR", "image/png"),
+    ("R0lG", "image/gif"),
+    ("UklGR", "image/webp"),
 )
 
 

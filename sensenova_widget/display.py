@@ -25,7 +25,12 @@ from typing import Any
 from IPython.display import display
 
 __all__ = [
-    "LiveDisplay", "markdown_html", "footer_html", "reasoning_html", "reasoning_plain", "thought_label"
+    "LiveDisplay",
+    "markdown_html",
+    "footer_html",
+    "reasoning_html",
+    "reasoning_plain",
+    "thought_label",
 ]
 
 _CURSOR = " \u258c"  # a block cursor while text is still arriving
@@ -48,7 +53,7 @@ def footer_html(lines: list[str]) -> str:
 
 
 def thought_label(seconds: float | None) -> str:
-    """"Thinking..." while the reasoning arrives, "Thought for N s" once the answer began."""
+    """ "Thinking..." while the reasoning arrives, "Thought for N s" once the answer began."""
     return "Thinking\u2026" if seconds is None else f"Thought for {max(1, round(seconds))} s"
 
 
@@ -96,7 +101,7 @@ class LiveDisplay:
         self._dirty = False
         self._terminal = _in_terminal()
 
-    def start(self) -> "LiveDisplay":
+    def start(self) -> LiveDisplay:
         if not self._terminal:
             self._handle = display({"text/plain": self._placeholder}, raw=True, display_id=True)
         self._last = self._began = time.monotonic()

@@ -40,7 +40,18 @@ QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
 # 17 and 18 are today's service (../shared/spec/service-today.md): context length, content filter.
 CODE_STATUS = {
-    1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 17: 400, 18: 400
+    1: 408,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    17: 400,
+    18: 400,
 }
 OK_CODES = (0, "0", None)  # a `status.code` that means no error
 

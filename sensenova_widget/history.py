@@ -89,6 +89,10 @@ def apply_media_policy(messages: list[dict], policy: str = "recent") -> tuple[li
         if kind == keep_kind:
             why = f" to stay within {plural(LIMITS[kind], kind)} per request"
         else:
-            why = f": images and a video cannot travel in one request, and the newest medium is {'an' if keep_kind == 'image' else 'a'} {keep_kind}"
+            article = "an" if keep_kind == "image" else "a"
+            why = (
+                ": images and a video cannot travel in one request, "
+                f"and the newest medium is {article} {keep_kind}"
+            )
         notices.append(f"{plural(n, 'earlier ' + kind)} omitted{why}")
     return out, notices

@@ -26,7 +26,6 @@ import ast
 import html
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -40,6 +39,7 @@ from IPython.utils.text import FullEvalFormatter
 from . import media, protocol
 from .display import LiveDisplay, footer_html, markdown_html, reasoning_html, reasoning_plain
 from .errors import SenseNovaError
+from .fences import code_language, extract_code, mark_generated, parse_json
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
 
@@ -51,7 +51,6 @@ LINE_USAGE = (
     "usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
     "  config keys: " + ", ".join(CONFIG_KEYS)
 )
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
 class SenseNovaCellError(Exception):
@@ -80,6 +79,7 @@ class SenseNovaMagics(Magics):
         self.settings: dict[str, Any] = {}
         self.chats: dict[str, Any] = {}
         self._client: Any = None
+        self._offered: dict[str, str] = {}  # the code last offered as the next cell, per magic cell
 
     # -- the client -------------------------------------------------------------------------
 
@@ -147,6 +147,7 @@ class SenseNovaMagics(Magics):
         cell's result (`_`, `Out[n]`) and `--out NAME`; nothing is returned, so it is not shown twice.
         """
         args = self._parse(line)
+        args.cell_key = _cell_key(self.shell, f"{line}\n{cell}")
         try:
             self._ask(args, cell)
         except SenseNovaError as err:
@@ -219,6 +220,12 @@ class SenseNovaMagics(Magics):
             value = eval(expr, self.shell.user_ns)  # noqa: S307 - the notebook's own code, like a cell
         except Exception as err:
             raise SenseNovaCellError(f"{option} {expr}: {type(err).__name__}: {err}") from None
+        if _is_frame(value):
+            raise SenseNovaCellError(
+                f"{option} {expr}: a DataFrame is not sent as images; caption its images row by row "
+                f"with snw.caption({expr}, column, prompt), or give a column's images: "
+                f'{option} "{expr}[column][:3]"'
+            )
         if option == "-v":
             items, mark = [value], media.video
         else:
@@ -273,7 +280,7 @@ class SenseNovaMagics(Magics):
         reply.finish_reason = conversation.ending(stream).finish_reason
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             notes.append("Incomplete: the reply broke off with the error below.")
-        self._show(live, reply, args.format, notes)
+        self._show(live, reply, args.format, notes, args.cell_key)
         return reply, failure
 
     def _wait(self, wait: Callable[[], Any], args: Any) -> tuple[Any, BaseException | None]:
@@ -286,20 +293,22 @@ class SenseNovaMagics(Magics):
         except SenseNovaError as err:
             live.finish({"text/plain": "(no reply: see the error below)"})
             return None, SenseNovaCellError(err.one_line())
-        self._show(live, reply, args.format)
+        self._show(live, reply, args.format, cell_key=args.cell_key)
         return reply, None
 
-    def _show(self, live: LiveDisplay, reply: Any, fmt: str, notes: list[str] | None = None) -> None:
+    def _show(
+        self, live: LiveDisplay, reply: Any, fmt: str, notes: list[str] | None = None, cell_key: str = ""
+    ) -> None:
         """The final rendering of a reply in the chosen format, with its footer."""
         text = reply.text or ""
         notes = list(notes or [])
         if fmt == "code":
             code = extract_code(text)
-            if code:
-                self.shell.set_next_input(code, replace=False)
-                notes.append("The code is offered as the next cell.")
-            else:
-                notes.append("No code in the reply.")
+            notes.append(
+                self._offer(mark_generated(code, code_language(text)), cell_key)
+                if code
+                else "No code in the reply."
+            )
         notes += reply.footer_lines()
         reasoning = getattr(reply, "reasoning", "")
         seconds = live.thought_for() if reasoning else None
@@ -325,6 +334,19 @@ class SenseNovaMagics(Magics):
                     "text/plain": thought_plain + _with_notes(text, notes),
                 }
             )
+
+    def _offer(self, code: str, cell_key: str) -> str:
+        """Offer the code as a new cell below this one (never run); the footer's note.
+
+        JupyterLab and Notebook 7 insert a cell below for `replace=False` and overwrite the magic's
+        own cell for `replace=True`; neither can replace the cell below. So the magic remembers
+        what each cell offered: a cell run again offering the same code inserts nothing.
+        """
+        if self._offered.get(cell_key) == code:
+            return "The same code was offered as the next cell by an earlier run: not inserted again."
+        self._offered[cell_key] = code
+        self.shell.set_next_input(code, replace=False)
+        return "The code is offered as the next cell, marked as generated: review it before running it."
 
     def _store(self, reply: Any, out: str | None) -> None:
         """The Reply becomes the cell's result (`_`, `Out[n]`) without being displayed again."""
@@ -471,29 +493,24 @@ def _items(value: Any) -> list[Any]:
     return [value]
 
 
+def _cell_key(shell: Any, source: str) -> str:
+    """Which notebook cell runs now: the front end's cell id (JupyterLab and Notebook 7 send it in
+    the execute request's metadata), else the cell's own text."""
+    get_parent = getattr(shell, "get_parent", None)
+    parent = get_parent() if callable(get_parent) else None
+    metadata = parent.get("metadata") if isinstance(parent, Mapping) else None
+    cell_id = metadata.get("cellId") if isinstance(metadata, Mapping) else None
+    return f"id:{cell_id}" if isinstance(cell_id, str) and cell_id else f"source:{source}"
+
+
+def _is_frame(value: Any) -> bool:
+    """A table (pandas, polars, Dask, ...): iterating it gives column names, not images."""
+    return type(value).__name__ in ("DataFrame", "LazyFrame") and hasattr(value, "columns")
+
+
 def _with_notes(text: str, notes: list[str]) -> str:
     """The plain-text twin of a final output: the text, then the footer's lines."""
     return text + ("\n\n" + "\n".join(notes) if notes else "")
-
-
-def extract_code(text: str) -> str:
-    """The fenced code blocks of a reply joined by blank lines, else the whole reply."""
-    blocks = [match.group(2).rstrip("\n") for match in _FENCE.finditer(text)]
-    return "\n\n".join(blocks) if blocks else text.strip()
-
-
-def parse_json(text: str) -> Any:
-    """The reply as JSON, or the first fenced block that is JSON; ValueError says why not."""
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        first = err
-    for match in _FENCE.finditer(text):
-        try:
-            return json.loads(match.group(2))
-        except ValueError:
-            continue
-    raise first
 
 
 def message_summary(message: Mapping[str, Any], width: int = 300) -> str:

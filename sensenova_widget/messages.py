@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidRequestError, quote
+from .protocol import invalid_value, media_kind
 
 __all__ = ["as_list", "text_message", "media_parts", "build_messages"]
 
@@ -32,14 +33,17 @@ def text_message(role: str, text: str) -> dict:
 
 def media_parts(images: Any, video: Any, *, uploader: Any = None) -> list[dict]:
     """The wire parts of `images=` and `video=` (one value or a list each), images first.
-    A wire dict is kept as it is; anything else is marked as an image or a video and encoded."""
+    A wire dict is checked by the media layer (its type, its URL) and kept as it is; anything
+    else is marked as an image or a video and encoded."""
     parts = []
     for kind, values in (("image", as_list(images)), ("video", as_list(video))):
         for value in values:
-            if isinstance(value, Mapping):
-                parts.append(dict(value))
-                continue
             from . import media
+            from .media.parts import wire_part
+
+            if isinstance(value, Mapping):
+                parts.append(dict(wire_part(value)))
+                continue
 
             marked = media.image(value) if kind == "image" else media.video(value)
             parts.append(media.to_part(marked, client=uploader))
@@ -52,8 +56,19 @@ def build_messages(
     """The request's messages: a prompt or a list of messages, `media` (parts) added to the last
     user turn, and the system prompt first. Malformed messages are left for validate_body to name."""
     if isinstance(prompt_or_messages, str):
+        if not prompt_or_messages.strip() and not media:
+            raise InvalidRequestError(
+                "the prompt is empty: expected some text (or images=/video= to ask about).", field="prompt"
+            )
         messages = [{"role": "user", "content": media + [{"type": "text", "text": prompt_or_messages}]}]
     elif isinstance(prompt_or_messages, Sequence) and not isinstance(prompt_or_messages, (bytes, bytearray)):
+        for i, message in enumerate(prompt_or_messages):
+            if not isinstance(message, Mapping):
+                raise invalid_value(
+                    f"messages[{i}]",
+                    message,
+                    "a message {'role': ..., 'content': ...} (one prompt is a str, not a list of them)",
+                )
         messages = [_message(m, uploader) for m in prompt_or_messages]
         if media:
             last = messages[-1] if messages else None
@@ -101,8 +116,13 @@ def _content(content: Any, uploader: Any) -> Any:
 
 
 def _part(part: Any, uploader: Any) -> Any:
-    """A wire dict as it is, a str as text, anything else through the media layer."""
+    """A wire dict as it is (a media part checked by the media layer: its URL too), a str as text,
+    anything else through the media layer."""
     if isinstance(part, Mapping):
+        if media_kind(part) is not None:
+            from .media.parts import wire_part
+
+            return dict(wire_part(part))
         return dict(part)
     if isinstance(part, str):
         return {"type": "text", "text": part}

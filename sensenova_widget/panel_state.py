@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import media, protocol
 from .errors import SenseNovaError
 from .reasoning import reasons
 
-THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser
+THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
+PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)
 DELTA_INTERVAL = 0.05  # at most one delta message every 50 ms (jupyter_server drops IOPub floods)
 MAX_PICKER_ITEMS = 60
 
@@ -99,13 +101,13 @@ def image_mime(data: bytes) -> str:
     raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
 
 
-def thumbnail_url(value: Any) -> str | None:
-    """A data: URL of `value` at most 256 px on a side, or None when it cannot be shown here
+def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
+    """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
     import base64
 
     try:
-        data = media.thumbnail(value, max_side=THUMBNAIL_SIDE)
+        data = media.thumbnail(value, max_side=max_side)
         return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
     except (SenseNovaError, ValueError, OSError):
         return None
@@ -240,3 +242,41 @@ def picker_entry(name: str, value: Any) -> dict:
         "description": media.describe(value),
         "thumb": thumbnail_url(value),
     }
+
+
+def saved_turn(turn: Any) -> dict:
+    """A saved `StoredTurn` as the panel shows it: a conversation brought back after a restart."""
+    import base64
+
+    if turn.role == "user":
+        attachments = []
+        for i, part in enumerate(turn.media):
+            thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
+            try:
+                url = f"data:{image_mime(thumb)};base64,{base64.b64encode(thumb).decode('ascii')}"
+            except ValueError:
+                url = None
+            medium = protocol.media_kind(part) or "image"
+            attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
+        return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}
+    status = "error" if turn.error else ("stopped" if turn.finish_reason == "stopped" else "done")
+    return {
+        **assistant_turn(turn.model or ""),
+        "text": turn.text,
+        "reasoning": turn.reasoning,
+        "finish_reason": turn.finish_reason,
+        "notice": protocol.FINISH_NOTICES.get(turn.finish_reason or ""),
+        "usage": dict(turn.usage) if turn.usage else None,
+        "error": turn.error,
+        "status": status,
+    }
+
+
+def plain_text(turns: list[Any]) -> str:
+    """The conversation as plain text for the clipboard: who spoke, then what was said."""
+    labels = {"user": "You", "assistant": "Assistant", "system": "System"}
+    blocks = []
+    for turn in turns:
+        media = f" [{len(turn.media)} attachment{'s' if len(turn.media) != 1 else ''}]" if turn.media else ""
+        blocks.append(f"{labels.get(turn.role, turn.role)}:{media}\n{turn.text}")
+    return "\n\n".join(blocks) + "\n"

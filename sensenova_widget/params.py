@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
 from .errors import InvalidRequestError
+from .protocol import wire_parameter
 
 __all__ = ["Params", "ParamsDict", "SAMPLING", "wire_body"]
 
@@ -71,6 +72,10 @@ class Params:
         """The sampling parameters that are set (unset ones are left to the service)."""
         return {name: getattr(self, name) for name in SAMPLING if getattr(self, name) is not None}
 
+    def wire_sampling(self) -> dict[str, int | float]:
+        """`sampling()` checked and as plain JSON numbers (a NumPy scalar becomes an int or a float)."""
+        return {name: wire_parameter(name, value) for name, value in self.sampling().items()}
+
 
 _NAMES = tuple(f.name for f in fields(Params))
 
@@ -78,7 +83,7 @@ _NAMES = tuple(f.name for f in fields(Params))
 def wire_body(messages: list, params: Params, *, model: str, stream: bool) -> dict[str, Any]:
     """The chat-completions body for `messages` (system already in them) asked with `params`."""
     body: dict[str, Any] = {"model": model, "messages": messages}
-    body.update(params.sampling())
+    body.update(params.wire_sampling())
     if params.user is not None:
         body["user"] = params.user
     if params.thinking is not None:  # sent only when asked for (service-today.md, "Reasoning")

@@ -8,7 +8,9 @@ function, so the two can never disagree about what the service accepts.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NamedTuple
+import numbers
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from .errors import InvalidRequestError
 
@@ -36,10 +38,11 @@ FINISH_REASONS = ("stop", "length", "sensitive", "context")
 FINISH_NOTICES = {
     "length": "The reply was cut off: it reached max_new_tokens. Raise max_new_tokens to get more.",
     "sensitive": "The reply was stopped by the service's content filter.",
-    "context": "The reply stopped at the model's context length: shorten the conversation or send fewer images.",
+    "context": (
+        "The reply stopped at the model's context length: shorten the conversation or send fewer images."
+    ),
     "stopped": "Stopped: the reply was interrupted before it finished.",
 }
-
 
 
 class ParameterSpec(NamedTuple):
@@ -57,8 +60,9 @@ class ParameterSpec(NamedTuple):
 PARAMETERS: dict[str, ParameterSpec] = {
     "max_new_tokens": ParameterSpec(int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
     "repetition_penalty": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2]", 1.0),
-    "temperature": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places",
-                                 0.8),
+    "temperature": ParameterSpec(
+        float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places", 0.8
+    ),
     "top_p": ParameterSpec(float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
 }
 
@@ -68,24 +72,57 @@ def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return InvalidRequestError(f"{field}={shown} is not allowed: expected {allowed}.", field=field, code=3, status=400)
+    return InvalidRequestError(
+        f"{field}={shown} is not allowed: expected {allowed}.", field=field, code=3, status=400
+    )
+
+
+def plain_number(value: Any) -> int | float:
+    """A real number of any type (int, float, NumPy scalars, ...) as a plain int or float for JSON.
+
+    A float of lower precision (`np.float32(0.1)`) keeps the decimal it shows, not its binary
+    neighbour (0.10000000149...), so `temperature`'s six-decimals rule reads what the user wrote.
+    """
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    plain = float(value)
+    if not isinstance(value, float) and math.isfinite(plain):
+        try:
+            shown = float(str(value))
+        except ValueError:  # e.g. Fraction's "1/2"
+            return plain
+        if abs(shown - plain) <= 1e-6 * max(1.0, abs(plain)):
+            return shown
+    return plain
 
 
 def validate_parameter(name: str, value: Any) -> None:
-    """Check one sampling parameter against its range, with the spec's open or closed ends."""
+    """Check one sampling parameter against its range, with the spec's open or closed ends.
+
+    Any real number type passes (`numbers.Integral` / `numbers.Real`: NumPy scalars too), never
+    a bool or a string; `plain_number` is what is sent.
+    """
     spec = PARAMETERS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise invalid_value(name, value, spec.allowed)
-    if spec.type is int and not (isinstance(value, int) or float(value).is_integer()):
+    plain = plain_number(value)
+    if not math.isfinite(plain):
         raise invalid_value(name, value, spec.allowed)
-    if isinstance(value, float) and not math.isfinite(value):
+    if spec.type is int and not float(plain).is_integer():
         raise invalid_value(name, value, spec.allowed)
-    above = value >= spec.low if spec.low_inclusive else value > spec.low
-    below = value <= spec.high if spec.high_inclusive else value < spec.high
+    above = plain >= spec.low if spec.low_inclusive else plain > spec.low
+    below = plain <= spec.high if spec.high_inclusive else plain < spec.high
     if not (above and below):
         raise invalid_value(name, value, spec.allowed)
-    if name == "temperature" and round(value, 6) != value:
+    if name == "temperature" and round(plain, 6) != plain:
         raise invalid_value(name, value, spec.allowed)
+
+
+def wire_parameter(name: str, value: Any) -> int | float:
+    """A checked sampling parameter as the body carries it: an int for integer ones, else a float."""
+    validate_parameter(name, value)
+    plain = plain_number(value)
+    return int(plain) if PARAMETERS[name].type is int else float(plain)
 
 
 def media_kind(part: Any) -> str | None:
@@ -137,14 +174,17 @@ def count_media(messages: list[Mapping[str, Any]]) -> tuple[int, int]:
 
 
 def plural(n: int, kind: str) -> str:
-    """"1 image", "2 images": how every message about media counts names them."""
+    """ "1 image", "2 images": how every message about media counts names them."""
     return f"{n} {kind}" + ("s" if n != 1 else "")
 
 
 def media_count_problem(images: int, videos: int) -> tuple[str, str] | None:
     """(what was counted, what is allowed) when the counts break the limits, else None."""
     if images and videos:
-        return f"{plural(images, 'image')} and {plural(videos, 'video')}", "images or a video in one request, never both"
+        return (
+            f"{plural(images, 'image')} and {plural(videos, 'video')}",
+            "images or a video in one request, never both",
+        )
     if images > MAX_IMAGES:
         return f"{images} images", f"at most {MAX_IMAGES} images in one request"
     if videos > MAX_VIDEOS:
@@ -183,7 +223,9 @@ def validate_body(body: Any) -> None:
         for j, part in enumerate(content):
             kinds[_validate_part(part, f"messages[{i}].content[{j}]")] += 1
     if messages[-1].get("role") != "user":
-        raise invalid_value("messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'")
+        raise invalid_value(
+            "messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'"
+        )
     check_media_counts(kinds["image"], kinds["video"])
     for name in PARAMETERS:
         if name in body and body[name] is not None:
@@ -197,8 +239,12 @@ def validate_body(body: Any) -> None:
 def check_body_size(size: int) -> None:
     """The whole request body must stay under 45 MB."""
     if size >= MAX_BODY_BYTES:
-        raise invalid_value("body", f"{size / 1e6:.1f} MB", f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
-                       "(send fewer or smaller images, or lower max_side)")
+        raise invalid_value(
+            "body",
+            f"{size / 1e6:.1f} MB",
+            f"a request body under {MAX_BODY_BYTES // 1_000_000} MB "
+            "(send fewer or smaller images, or lower max_side)",
+        )
 
 
 # ---- today's service, beyond the 2024 reference (../shared/spec/service-today.md) -------------

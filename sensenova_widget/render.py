@@ -77,7 +77,7 @@ def safe_href(url: str) -> str | None:
         return None  # relative: in JupyterLab it would point into the notebook server
     name = scheme.group(1).lower()
     if name in ("http", "https"):
-        return url if url[len(name) + 1:].startswith("//") and len(url) > len(name) + 3 else None
+        return url if url[len(name) + 1 :].startswith("//") and len(url) > len(name) + 3 else None
     if name == "mailto":
         return url
     return None
@@ -93,16 +93,22 @@ def _link(href: str, label_html: str, css_class: str = "", title: str | None = N
 
 # The MathML that may come out of latex2mathml, rebuilt element by element: anything else (an
 # `href`, a `style`, HTML smuggled through `\text{...}`) is dropped and its text kept, escaped.
-_MATHML_TAGS = frozenset(str.split(
-    "math mrow mi mn mo ms mtext mspace msub msup msubsup mfrac msqrt mroot mover munder munderover "
-    "mtable mtr mtd mstyle mpadded mphantom menclose merror mmultiscripts mprescripts none semantics "
-    "annotation mlabeledtr maligngroup malignmark mfenced"))
-_MATHML_ATTRS = frozenset(str.split(
-    "display mathvariant stretchy fence separator lspace rspace minsize maxsize symmetric largeop "
-    "movablelimits accent accentunder columnalign rowalign columnspacing rowspacing columnlines rowlines "
-    "frame framespacing linethickness width height depth notation displaystyle scriptlevel mathcolor "
-    "mathbackground mathsize open close separators align form equalrows equalcolumns columnspan rowspan "
-    "voffset linebreak"))
+_MATHML_TAGS = frozenset(
+    str.split(
+        "math mrow mi mn mo ms mtext mspace msub msup msubsup mfrac msqrt mroot mover munder munderover "
+        "mtable mtr mtd mstyle mpadded mphantom menclose merror mmultiscripts mprescripts none semantics "
+        "annotation mlabeledtr maligngroup malignmark mfenced"
+    )
+)
+_MATHML_ATTRS = frozenset(
+    str.split(
+        "display mathvariant stretchy fence separator lspace rspace minsize maxsize symmetric largeop "
+        "movablelimits accent accentunder columnalign rowalign columnspacing rowspacing columnlines rowlines "
+        "frame framespacing linethickness width height depth notation displaystyle scriptlevel mathcolor "
+        "mathbackground mathsize open close separators align form equalrows equalcolumns columnspan rowspan "
+        "voffset linebreak"
+    )
+)
 _ATTR_VALUE = re.compile(r"[#A-Za-z0-9 .%+-]{0,64}")
 _VOID_MATHML = frozenset({"mspace", "none", "mprescripts", "malignmark", "maligngroup"})
 
@@ -118,8 +124,11 @@ class _MathMLFilter(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _MATHML_TAGS:
             return
-        kept = "".join(f' {name}="{_escape(value)}"' for name, value in attrs
-                       if name in _MATHML_ATTRS and value is not None and _ATTR_VALUE.fullmatch(value))
+        kept = "".join(
+            f' {name}="{_escape(value)}"'
+            for name, value in attrs
+            if name in _MATHML_ATTRS and value is not None and _ATTR_VALUE.fullmatch(value)
+        )
         if tag == "math":
             kept = ' xmlns="http://www.w3.org/1998/Math/MathML"' + kept
         if tag in _VOID_MATHML:
@@ -180,8 +189,10 @@ _COPY_JS = (
     "if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t).then(ok,sel)}"
     "else{sel()}"
 )
-_COPY_BUTTON = (f'<button type="button" class="snw-copy" title="Copy the code" '
-                f'onclick="{_escape(_COPY_JS)}">Copy</button>')
+_COPY_BUTTON = (
+    f'<button type="button" class="snw-copy" title="Copy the code" '
+    f'onclick="{_escape(_COPY_JS)}">Copy</button>'
+)
 
 
 def highlight_code(code: str, language: str | None = None) -> str:
@@ -197,9 +208,11 @@ def highlight_code(code: str, language: str | None = None) -> str:
         lexer = None
     body = highlight(code, lexer, HtmlFormatter(nowrap=True)) if lexer is not None else _escape(code)
     label = f'<span class="snw-code-lang">{_escape(language)}</span>' if language else ""
-    lang_class = f' language-{_escape(language)}' if language else ""
-    return (f'<div class="snw-code">{label}{_COPY_BUTTON}'
-            f'<pre class="snw-hl"><code class="snw-hl-code{lang_class}">{body}</code></pre></div>\n')
+    lang_class = f" language-{_escape(language)}" if language else ""
+    return (
+        f'<div class="snw-code">{label}{_COPY_BUTTON}'
+        f'<pre class="snw-hl"><code class="snw-hl-code{lang_class}">{body}</code></pre></div>\n'
+    )
 
 
 # -- the Markdown renderer ----------------------------------------------------------------------
@@ -265,8 +278,9 @@ def _math_plugin(md: Any) -> None:
     """mistune's math plugin with the stricter `$` rule above and MathML output."""
     from mistune.plugins import math as mistune_math
 
-    md.block.register("block_math", mistune_math.BLOCK_MATH_PATTERN, mistune_math.parse_block_math,
-                      before="list")
+    md.block.register(
+        "block_math", mistune_math.BLOCK_MATH_PATTERN, mistune_math.parse_block_math, before="list"
+    )
     md.inline.register("inline_math", _INLINE_MATH, _parse_inline_math, before="codespan")
     md.renderer.register("block_math", _render_math_block)
     md.renderer.register("inline_math", _render_math_inline)
@@ -291,8 +305,10 @@ def _markdown() -> Callable[[str], str]:
     except ImportError:  # math then shows as TeX source
         pass
     return mistune.create_markdown(
-        escape=True, renderer=_render_class()(escape=True),
-        plugins=["strikethrough", _table_plugin, "url", _math_plugin, math_in_quote, math_in_list])
+        escape=True,
+        renderer=_render_class()(escape=True),
+        plugins=["strikethrough", _table_plugin, "url", _math_plugin, math_in_quote, math_in_list],
+    )
 
 
 # -- the stylesheet -----------------------------------------------------------------------------
@@ -321,14 +337,19 @@ def _token_css() -> str:
     for variable, (classes, fallback) in _TOKEN_COLOURS.items():
         selector = ", ".join(f".snw-rendered .snw-hl .{name}" for name in classes.split())
         rules.append(f"{selector} {{ color: var(--jp-mirror-editor-{variable}-color, {fallback}); }}")
-    rules.append(".snw-rendered .snw-hl .c, .snw-rendered .snw-hl .c1, .snw-rendered .snw-hl .cm "
-                 "{ font-style: italic; }")
-    rules.append(".snw-rendered .snw-hl .k, .snw-rendered .snw-hl .kn, .snw-rendered .snw-hl .kd "
-                 "{ font-weight: bold; }")
+    rules.append(
+        ".snw-rendered .snw-hl .c, .snw-rendered .snw-hl .c1, .snw-rendered .snw-hl .cm "
+        "{ font-style: italic; }"
+    )
+    rules.append(
+        ".snw-rendered .snw-hl .k, .snw-rendered .snw-hl .kn, .snw-rendered .snw-hl .kd "
+        "{ font-weight: bold; }"
+    )
     return "\n".join(rules)
 
 
-CSS = """
+CSS = (
+    """
 .snw-rendered { line-height: 1.5; overflow-wrap: anywhere; }
 .snw-rendered .snw-table { overflow-x: auto; margin: 0.5em 0; }
 .snw-rendered table { border-collapse: collapse; margin: 0; }
@@ -356,4 +377,7 @@ CSS = """
 .snw-rendered .snw-url { color: var(--jp-ui-font-color2, #888); word-break: break-all; }
 .snw-rendered .snw-link-off { text-decoration: underline dotted; }
 .snw-rendered img.snw-img { max-width: 100%; }
-""".strip() + "\n" + _token_css()
+""".strip()
+    + "\n"
+    + _token_css()
+)

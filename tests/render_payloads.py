@@ -36,21 +36,56 @@ def payloads(origin: str) -> list[str]:
         f'<div style="background:url({origin}/css)">x</div><style>@import url({origin}/import.css)</style>',
         f"<link rel=stylesheet href={origin}/link.css><iframe src={origin}/frame></iframe>",
         f"<svg><image href={origin}/svg.png /></svg><video poster={origin}/poster></video>",
-        (f'<object data={origin}/obj></object><base href="{origin}/">'
-         f'<meta http-equiv=refresh content="0;url={origin}/m">'),
+        (
+            f'<object data={origin}/obj></object><base href="{origin}/">'
+            f'<meta http-equiv=refresh content="0;url={origin}/m">'
+        ),
         f'<a href="{origin}/a" ping="{origin}/ping">ping</a> [t]({origin}/t "a\\" onmouseover=\\"{PWN}")',
-        f"![angle](<{origin}/angle.png>) ![title]({origin}/title.png \"t\")",
-        f"```\"><img src=x onerror={PWN}>\ncode\n```",
+        f'![angle](<{origin}/angle.png>) ![title]({origin}/title.png "t")',
+        f'```"><img src=x onerror={PWN}>\ncode\n```',
         f"| a | b |\n|---|---|\n| <img src={origin}/cell.png> | ![c]({origin}/cell-md.png) |",
     ]
 
 
 ALLOWED_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/]+=*", re.IGNORECASE)
-FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "link", "meta", "base", "svg", "image", "video",
-                  "audio", "source", "form", "input", "frame", "frameset", "applet", "portal", "picture",
-                  "track"}
-FETCHING_ATTRS = {"src", "srcset", "poster", "data", "action", "formaction", "background", "xlink:href",
-                  "ping", "lowsrc", "dynsrc", "codebase", "cite", "manifest"}
+FORBIDDEN_TAGS = {
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "link",
+    "meta",
+    "base",
+    "svg",
+    "image",
+    "video",
+    "audio",
+    "source",
+    "form",
+    "input",
+    "frame",
+    "frameset",
+    "applet",
+    "portal",
+    "picture",
+    "track",
+}
+FETCHING_ATTRS = {
+    "src",
+    "srcset",
+    "poster",
+    "data",
+    "action",
+    "formaction",
+    "background",
+    "xlink:href",
+    "ping",
+    "lowsrc",
+    "dynsrc",
+    "codebase",
+    "cite",
+    "manifest",
+}
 
 FETCHING_CSS = re.compile(r"url\(|@import|image-set|expression\(", re.IGNORECASE)
 

@@ -10,42 +10,20 @@ import json
 import time
 
 import pytest
+from browser_helpers import (
+    DEV_BUILD_CELL,
+    copy_to_docs,
+    run_all,
+    save_screenshot,
+    set_theme,
+    wait_saved,
+    write_notebook,
+)
 from PIL import Image
-
-from browser_helpers import (DEV_BUILD_CELL, copy_to_docs, lab_with_emulator, open_notebook, run_all, save_screenshot, set_theme,
-                             wait_kernel_idle, write_notebook)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SLOW = 'snw.Client(headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})'
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with lab_with_emulator(tmp_path_factory.mktemp("panel-lab") / "root") as running:
-        yield running
-
-
-@pytest.fixture
-def open_panel(lab):
-    """open_panel(name, cells) -> (page, panel locator): a notebook run top to bottom, its panel shown."""
-    pages = []
-
-    def opener(name: str, cells: list[str]):
-        write_notebook(lab["root"] / name, cells)
-        page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
-        pages.append(page)
-        open_notebook(page, lab["url"], name)
-        run_all(page)
-        panel = page.locator(".jp-Notebook:visible .snw-panel").last
-        panel.wait_for(timeout=60_000)
-        wait_kernel_idle(page)
-        panel.scroll_into_view_if_needed()
-        return page, panel
-
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def send(panel, text: str) -> None:
@@ -62,14 +40,18 @@ def last_reply(panel, timeout: float = 30_000):
 
 
 def test_type_send_and_watch_the_reply_stream_in(open_panel):
-    page, panel = open_panel("stream.ipynb", [
-        DEV_BUILD_CELL,  # this test reads the view's own message counts
-        "import sensenova_widget as snw",
-        f"panel = snw.ChatPanel(client={SLOW})\n"
-        "panel.on_reply(lambda reply: print('on_reply:', reply.finish_reason, len(reply.text.split()), 'words'))\n"
-        "panel",
-        "after = 1 + 1",  # a later cell ran: the reply's output must still land in the panel's cell
-    ])
+    page, panel = open_panel(
+        "stream.ipynb",
+        [
+            DEV_BUILD_CELL,  # this test reads the view's own message counts
+            "import sensenova_widget as snw",
+            f"panel = snw.ChatPanel(client={SLOW})\n"
+            "panel.on_reply(lambda reply: print(\n"
+            "    'on_reply:', reply.finish_reason, len(reply.text.split()), 'words'))\n"
+            "panel",
+            "after = 1 + 1",  # a later cell ran: the reply's output must still land in the panel's cell
+        ],
+    )
     send(panel, "Hello panel, how are you?")
     assert panel.locator(".snw-user .snw-body").last.inner_text() == "Hello panel, how are you?"
     streaming = panel.locator(".snw-assistant .snw-streaming")
@@ -81,8 +63,10 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
     assert text.startswith("Hello panel, how are you?")
     assert "Tokens:" in reply.locator(".snw-usage").inner_text()
     assert panel.locator(".snw-send").inner_text() == "Send"
-    stats = page.evaluate("() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
-                          " return {custom: s.customMessages}; }")
+    stats = page.evaluate(
+        "() => { const s = [...document.querySelectorAll('.snw-panel')].pop().parentElement.snwStats;"
+        " return {custom: s.customMessages}; }"
+    )
     assert stats["custom"] >= 2  # deltas came as custom messages, not one trait update per token
     panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(2)
     panel_cell.get_by_text("on_reply: stop").wait_for(timeout=30_000)  # the thread's print, in the right cell
@@ -90,11 +74,15 @@ def test_type_send_and_watch_the_reply_stream_in(open_panel):
 
 
 def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, lab, tmp_path):
-    page, panel = open_panel("attach.ipynb", [
-        "import sensenova_widget as snw\nfrom PIL import Image",
-        "photo = Image.new('RGB', (640, 480), (200, 30, 30))",
-        "panel = snw.ChatPanel()\npanel",
-    ])
+    page, panel = open_panel(
+        "attach.ipynb",
+        [
+            "import sensenova_widget as snw\nfrom PIL import Image",
+            "photo = Image.new('RGB', (640, 480), (200, 30, 30))\n"
+            "small = Image.new('RGB', (64, 64), (0, 90, 200))",
+            "panel = snw.ChatPanel()\npanel",
+        ],
+    )
     picture = tmp_path / "upload.png"
     Image.new("RGB", (320, 200), (20, 40, 220)).save(picture)
     panel.locator("input[type=file][accept='image/*']").set_input_files(str(picture))
@@ -109,18 +97,30 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
     item = panel.locator(".snw-picker-item[data-name='photo']")
     item.wait_for(timeout=30_000)
     assert "PIL RGB 640x480" in item.inner_text()
-    item.click()
-    panel.locator(".snw-staged-item").wait_for(timeout=30_000)
-    send(panel, "And this one? It is `photo` in the notebook:\n\n```python\nphoto = Image.new('RGB', (640, 480))\n```")
+    item.click()  # several at once: select two, then Attach 2
+    panel.locator(".snw-picker-item[data-name='small']").click()
+    assert item.get_attribute("aria-pressed") == "true"
+    panel.get_by_role("button", name="Attach 2").click()
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-staged-item').length === 2",
+        arg=panel.element_handle(),
+        timeout=30_000,
+    )
+    assert panel.locator(".snw-staged-label").all_inner_texts() == ["photo", "small"]
+    send(
+        panel,
+        "And these? One is `photo` in the notebook:\n\n```python\nphoto = Image.new('RGB', (640, 480))\n```",
+    )
     panel.locator(".snw-assistant").nth(1).locator(".snw-markdown").wait_for(timeout=30_000)
-    assert "640x480" in panel.locator(".snw-assistant").nth(1).inner_text()
+    answer = panel.locator(".snw-assistant").nth(1).inner_text()
+    assert ": 640x480 RGB" in answer and ": 64x64 RGB" in answer  # both reached the service
 
     panel.locator(".snw-log").evaluate("el => { el.style.maxHeight = 'none'; }")  # the whole conversation
     light = save_screenshot(panel, "panel-light.png")
     copy_to_docs(light, "panel.png")
     set_theme(page, "JupyterLab Dark")
     try:
-        save_screenshot(panel, "panel-dark.png")
+        copy_to_docs(save_screenshot(panel, "panel-dark.png"), "panel-dark.png")
         background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
         assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # follows the dark theme
     finally:
@@ -128,11 +128,22 @@ def test_attach_by_file_dialog_and_notebook_picker_then_screenshots(open_panel, 
 
 
 def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_path):
-    page, panel = open_panel("limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    page, panel = open_panel(
+        "limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
     panel.get_by_role("button", name="Settings").click()
-    panel.get_by_label("Top p").fill("1")
-    panel.get_by_label("Top p").press("Tab")
-    assert "expected a number in the open interval (0, 1)" in panel.locator(".snw-reason").inner_text()
+    labels = panel.locator(".snw-field[data-field] label").all_inner_texts()
+    assert labels == ["Temperature", "Top p", "Max new tokens", "Repetition penalty"]
+    top_p = panel.get_by_label("Top p")
+    top_p.fill("1")
+    top_p.press("Tab")
+    error = panel.locator(".snw-field[data-field='top_p'] .snw-field-error")
+    assert error.inner_text() == "1 is not allowed: expected above 0, below 1."  # next to its field, in words
+    assert top_p.get_attribute("aria-invalid") == "true"
+    top_p.fill("0.5")  # fixed: the error goes
+    assert error.is_hidden() and top_p.get_attribute("aria-invalid") is None
+    top_p.fill("")
+    top_p.press("Tab")
     panel.get_by_label("Temperature").fill("0.3")
     panel.get_by_label("Temperature").press("Tab")
     panel.get_by_label("System prompt").fill("Be terse.")
@@ -143,24 +154,38 @@ def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_pat
         Image.new("RGB", (40, 30), (i * 30, 0, 0)).save(path)
         files.append(str(path))
     panel.locator("input[type=file][accept='image/*']").set_input_files(files)
-    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 7",
-                           arg=panel.element_handle(), timeout=30_000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-staged-item').length === 7",
+        arg=panel.element_handle(),
+        timeout=30_000,
+    )
     assert "At most 6 images" in panel.locator(".snw-reason").inner_text()
+    assert panel.locator(".snw-send").is_disabled()  # with the reason as its title
+    assert "At most 6 images" in panel.locator(".snw-send").get_attribute("title")
     send(panel, "too many")
     assert panel.locator(".snw-turn").count() == 0  # nothing was sent
     panel.locator(".snw-staged-item .snw-remove").first.click()
-    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 6",
-                           arg=panel.element_handle(), timeout=30_000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-staged-item').length === 6",
+        arg=panel.element_handle(),
+        timeout=30_000,
+    )
     send(panel, "six is fine")
     assert "image 6" in last_reply(panel).inner_text()
     body = lab["emulator"].requests[-1]
     assert body["temperature"] == 0.3 and "top_p" not in body  # the refused value was never kept
     assert body["messages"][0]["content"][0]["text"] == "Be terse."
+    clear = panel.locator(".snw-clear")
+    clear.click()  # Clear asks first
+    assert clear.inner_text() == "Clear all?" and panel.locator(".snw-turn").count() == 2
+    clear.click()
+    page.wait_for_function("el => !el.querySelector('.snw-turn')", arg=panel.element_handle(), timeout=30_000)
 
 
 def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):
-    page, panel = open_panel("stop.ipynb", ["import sensenova_widget as snw",
-                                            f"panel = snw.ChatPanel(client={SLOW})\npanel"])
+    page, panel = open_panel(
+        "stop.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+    )
     send(panel, "Tell me a long story")
     streaming = panel.locator(".snw-assistant .snw-streaming")
     streaming.wait_for(timeout=30_000)
@@ -181,9 +206,13 @@ def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):
 
 
 def test_model_text_stays_inert(open_panel):
-    page, panel = open_panel("xss.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
-    payload = ('<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> '
-               '[x](javascript:window.__xss=1) <a href="javascript:window.__xss=1">y</a>')
+    page, panel = open_panel(
+        "xss.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
+    payload = (
+        '<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> '
+        '[x](javascript:window.__xss=1) <a href="javascript:window.__xss=1">y</a>'
+    )
     send(panel, payload)
     reply = last_reply(panel)
     time.sleep(0.5)  # give any injected handler the chance to run
@@ -195,17 +224,15 @@ def test_model_text_stays_inert(open_panel):
 
 
 def test_saved_notebook_reloads_with_its_conversation_and_no_credentials(open_panel, lab):
-    page, panel = open_panel("saved.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    page, panel = open_panel(
+        "saved.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
     send(panel, "Remember this conversation")
     last_reply(panel)
     page.click(".jp-Notebook:visible")
     page.keyboard.press("Control+s")
     saved = lab["root"] / "saved.ipynb"
-    deadline = time.monotonic() + 30
-    while "application/vnd.jupyter.widget-state+json" not in saved.read_text():
-        assert time.monotonic() < deadline, "the notebook was not saved with its widget state"
-        time.sleep(0.3)
-    text = saved.read_text()
+    text = wait_saved(saved, "application/vnd.jupyter.widget-state+json", "its widget state")
     assert "Remember this conversation" in text
     assert lab["emulator"].api_key not in text
     assert "Bearer" not in text
@@ -223,8 +250,10 @@ def test_saved_notebook_reloads_with_its_conversation_and_no_credentials(open_pa
 
 def test_works_in_notebook_7_with_markdown_code_and_notices(lab):
     """The same panel in Notebook 7's page: Markdown, highlighted code with copy buttons, a length notice."""
-    write_notebook(lab["root"] / "nb7.ipynb", ["import sensenova_widget as snw",
-                                                 "panel = snw.ChatPanel(max_new_tokens=12)\npanel"])
+    write_notebook(
+        lab["root"] / "nb7.ipynb",
+        ["import sensenova_widget as snw", "panel = snw.ChatPanel(max_new_tokens=12)\npanel"],
+    )
     page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
     try:
         page.goto(f"{lab['url']}/notebooks/nb7.ipynb")
@@ -259,10 +288,15 @@ DROP_AND_PASTE = """async (panel) => {
 
 
 def test_drop_and_paste_attach_images(open_panel):
-    page, panel = open_panel("drop.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"])
+    page, panel = open_panel(
+        "drop.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
     panel.evaluate(DROP_AND_PASTE)
-    page.wait_for_function("el => el.querySelectorAll('.snw-staged-item').length === 2",
-                           arg=panel.element_handle(), timeout=30_000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-staged-item').length === 2",
+        arg=panel.element_handle(),
+        timeout=30_000,
+    )
     labels = panel.locator(".snw-staged-label").all_inner_texts()
     assert labels == ["dropped.png (200x150)", "pasted.png (200x150)"]
     send(panel, "Two green ones")
@@ -272,10 +306,14 @@ def test_drop_and_paste_attach_images(open_panel):
 
 def test_an_error_shows_inline_and_retry_recovers(open_panel):
     failing = 'snw.Client(max_retries=0, headers={"x-emulator-fault": "status=503,times=2"})'
-    page, panel = open_panel("retry.ipynb", [
-        "import sensenova_widget as snw",
-        f"panel = snw.ChatPanel(client={failing})\npanel.models_loaded.wait(10)  # the model list took one 503\npanel",
-    ])
+    page, panel = open_panel(
+        "retry.ipynb",
+        [
+            "import sensenova_widget as snw",
+            f"panel = snw.ChatPanel(client={failing})\n"
+            "panel.models_loaded.wait(10)  # the model list took one 503\npanel",
+        ],
+    )
     send(panel, "Are you there?")
     error = panel.locator(".snw-assistant .snw-error")
     error.wait_for(timeout=30_000)
@@ -286,7 +324,7 @@ def test_an_error_shows_inline_and_retry_recovers(open_panel):
     assert panel.locator(".snw-assistant .snw-markdown").inner_text().startswith("Are you there?")
 
 
-LONG_CONVERSATION = '''
+LONG_CONVERSATION = """
 def turns(n):
     out = []
     for i in range(n):
@@ -300,20 +338,22 @@ def turns(n):
     return out
 
 panel.conversation = turns(60)
-'''
+"""
 
 
 def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soon_after(open_panel):
     cells = ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel", LONG_CONVERSATION]
     page, panel = open_panel("long.ipynb", cells)
-    page.wait_for_function("el => el.querySelectorAll('.snw-turn').length === 60", arg=panel.element_handle(),
-                           timeout=30_000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-turn').length === 60", arg=panel.element_handle(), timeout=30_000
+    )
     log = panel.locator(".snw-log")
     last = panel.locator(".snw-assistant").last
     assert last.locator(".snw-markdown strong").inner_text() == "bold"  # the end is Markdown at once
     # older replies become Markdown in idle time: in the end every one is, none left as plain text
-    page.wait_for_function("el => !el.querySelector('.snw-markdown-pending')", arg=panel.element_handle(),
-                           timeout=30_000)
+    page.wait_for_function(
+        "el => !el.querySelector('.snw-markdown-pending')", arg=panel.element_handle(), timeout=30_000
+    )
     assert panel.locator(".snw-assistant .snw-markdown").count() == 30
     first = panel.locator(".snw-assistant").first
     assert first.locator(".snw-code pre code .hljs-keyword").first.inner_text() == "def"
@@ -326,11 +366,14 @@ def test_a_long_conversation_shows_its_end_at_once_and_renders_older_replies_soo
 def test_reasoning_streams_open_above_the_answer_and_collapses_when_it_starts(open_panel):
     """The thinking streams live into an open <details> above the answer, which collapses to
     "Thought for N s" when the answer starts; the answer never holds the reasoning."""
-    page, panel = open_panel("reasoning.ipynb", [
-        "import sensenova_widget as snw",
-        'panel = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.15"}),\n'
-        '                      model="SenseNova-V6-5-Pro", thinking=True)\npanel',
-    ])
+    page, panel = open_panel(
+        "reasoning.ipynb",
+        [
+            "import sensenova_widget as snw",
+            'panel = snw.ChatPanel(client=snw.Client(headers={"x-emulator-fault": "delta_delay=0.15"}),\n'
+            '                      model="SenseNova-V6-5-Pro", thinking=True)\npanel',
+        ],
+    )
     panel.get_by_role("button", name="Settings").click()
     assert panel.locator(".snw-field-thinking").is_visible()  # a model that reasons: the toggle
     assert panel.locator(".snw-thinking").is_checked()

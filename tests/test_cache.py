@@ -1,12 +1,12 @@
 """The caption cache: durable at once, shared across threads and processes, keyed by what matters."""
 
-import multiprocessing
 import os
 import sqlite3
 import stat
 import threading
 
 import pytest
+from process_helpers import run_in_processes
 
 from sensenova_widget.cache import CachedReply, ResultCache, cache_key, default_cache_path, open_cache
 from sensenova_widget.pacing import AIMDLimit, RateLimiter
@@ -131,13 +131,7 @@ def _write_many(path, prefix):
 def test_processes_share_one_cache_file(tmp_path):
     path = tmp_path / "shared.sqlite"
     ResultCache(path).close()
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_many, args=(path, p)) for p in ("a", "b")]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-        assert proc.exitcode == 0
+    run_in_processes(_write_many, [(path, p) for p in ("a", "b")], timeout=60)
     with ResultCache(path) as cache:
         assert len(cache) == 200
 

@@ -58,24 +58,40 @@ def test_chat_returns_the_whole_reply(client, emulator):
     assert reply.id and reply.request_id and reply.model == protocol.DEFAULT_MODEL
     assert str(reply) == reply.text
     [sent] = emulator.requests
-    assert sent["messages"] == [{"role": "user", "content": [{"type": "text", "text": "What is in this picture?"}]}]
+    assert sent["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "What is in this picture?"}]}
+    ]
     assert sent["stream"] is False
     for name in ("max_new_tokens", "temperature", "top_p", "repetition_penalty", "user"):
         assert name not in sent, f"{name} should be left to the server's default"
 
 
 def test_parameters_and_system_are_sent(client, emulator):
-    client.chat("hi", system="Answer briefly.", temperature=0.2, top_p=0.5, max_new_tokens=64,
-                repetition_penalty=1.05, user="analyst-7")
+    client.chat(
+        "hi",
+        system="Answer briefly.",
+        temperature=0.2,
+        top_p=0.5,
+        max_new_tokens=64,
+        repetition_penalty=1.05,
+        user="analyst-7",
+    )
     [sent] = emulator.requests
     assert sent["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Answer briefly."}]}
-    assert (sent["temperature"], sent["top_p"], sent["max_new_tokens"], sent["repetition_penalty"], sent["user"]) \
-        == (0.2, 0.5, 64, 1.05, "analyst-7")
+    assert (
+        sent["temperature"],
+        sent["top_p"],
+        sent["max_new_tokens"],
+        sent["repetition_penalty"],
+        sent["user"],
+    ) == (0.2, 0.5, 64, 1.05, "analyst-7")
 
 
 def test_a_prepared_request_is_checked_once_and_sent_by_the_public_seam(client, emulator):
     params = snw.Params(system="Answer briefly.", temperature=0.2, user="analyst-7")
-    prepared = client.prepare("hi", params, stream=False, images=[image_part(1)], extra_headers={"x-trace": "t1"})
+    prepared = client.prepare(
+        "hi", params, stream=False, images=[image_part(1)], extra_headers={"x-trace": "t1"}
+    )
     assert emulator.requests == []  # preparing sends nothing
     assert prepared.model == protocol.DEFAULT_MODEL and prepared.omitted == []
     assert [p["type"] for p in prepared.body["messages"][1]["content"]] == ["image_base64", "text"]
@@ -149,8 +165,12 @@ def test_model_comes_from_the_argument_the_client_the_environment_then_the_defau
     chosen = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url, model="SenseChat-Vision")
     assert chosen.chat("c").model == "SenseChat-Vision"
     assert chosen.chat("d", model="SenseNova-V6-5-Pro").model == "SenseNova-V6-5-Pro"
-    assert [r["model"] for r in emulator.requests] == [protocol.DEFAULT_MODEL, "SenseNova-V6-Turbo",
-                                                       "SenseChat-Vision", "SenseNova-V6-5-Pro"]
+    assert [r["model"] for r in emulator.requests] == [
+        protocol.DEFAULT_MODEL,
+        "SenseNova-V6-Turbo",
+        "SenseChat-Vision",
+        "SenseNova-V6-5-Pro",
+    ]
 
 
 def test_environment_gives_key_and_base_url(emulator, monkeypatch, no_credentials_env):
@@ -177,8 +197,10 @@ BAD_INPUTS = {
     "7 images": (lambda: ("look", {"images": [image_part(i) for i in range(7)]}), "messages"),
     "image and video": (lambda: ([{"role": "user", "content": ["x", image_part(), VIDEO]}], {}), "messages"),
     "two videos": (lambda: ([{"role": "user", "content": ["x", VIDEO, dict(VIDEO)]}], {}), "messages"),
-    "last message assistant": (lambda: ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
-                                        {}), "messages[-1].role"),
+    "last message assistant": (
+        lambda: ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], {}),
+        "messages[-1].role",
+    ),
     "unknown role": (lambda: ([{"role": "robot", "content": "hi"}], {}), "messages[0].role"),
     "empty messages": (lambda: ([], {}), "messages"),
     "top_p 0": (lambda: ("x", {"top_p": 0}), "top_p"),
@@ -187,10 +209,25 @@ BAD_INPUTS = {
     "temperature 2.0000001": (lambda: ("x", {"temperature": 2.0000001}), "temperature"),
     "max_new_tokens 0": (lambda: ("x", {"max_new_tokens": 0}), "max_new_tokens"),
     "max_new_tokens 16385": (lambda: ("x", {"max_new_tokens": 16385}), "max_new_tokens"),
-    "unknown part type": (lambda: ([{"role": "user", "content": [{"type": "audio_url", "audio_url": "u"}]}], {}),
-                          "type"),
-    "body over 45 MB": (lambda: ([{"role": "user", "content": [
-        "big", {"type": "image_base64", "image_base64": "A" * protocol.MAX_BODY_BYTES}]}], {}), "body"),
+    "unknown part type": (
+        lambda: ([{"role": "user", "content": [{"type": "audio_url", "audio_url": "u"}]}], {}),
+        "type",
+    ),
+    "body over 45 MB": (
+        lambda: (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        "big",
+                        {"type": "image_base64", "image_base64": "A" * protocol.MAX_BODY_BYTES},
+                    ],
+                }
+            ],
+            {},
+        ),
+        "body",
+    ),
 }
 
 
@@ -277,8 +314,13 @@ def test_a_model_list_or_file_record_that_is_not_json_is_quoted():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_port}"
-        client = snw.Client(api_key="k", base_url=base + "/v1", file_base_url=base + "/file/v1", max_retries=0)
-        for call, what in ((client.models, "the model list"), (lambda: client.file("f1"), "the file service's reply")):
+        client = snw.Client(
+            api_key="k", base_url=base + "/v1", file_base_url=base + "/file/v1", max_retries=0
+        )
+        for call, what in (
+            (client.models, "the model list"),
+            (lambda: client.file("f1"), "the file service's reply"),
+        ):
             with pytest.raises(snw.ServerError) as info:
                 call()
             message = info.value.message
@@ -296,8 +338,15 @@ def test_a_client_error_is_not_retried(client, emulator):
     assert info.value.status == 404 and info.value.code == 5 and "no-such-model" in info.value.message
 
 
-@pytest.mark.parametrize("status,kind", [(400, snw.InvalidRequestError), (403, snw.PermissionDeniedError),
-                                         (409, snw.ConflictError), (504, snw.ServerError)])
+@pytest.mark.parametrize(
+    "status,kind",
+    [
+        (400, snw.InvalidRequestError),
+        (403, snw.PermissionDeniedError),
+        (409, snw.ConflictError),
+        (504, snw.ServerError),
+    ],
+)
 def test_each_status_has_its_error_class(emulator, status, kind):
     client = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=0)
     with pytest.raises(kind) as info:
@@ -393,8 +442,11 @@ def test_close_from_another_thread_stops_the_stream_and_keeps_the_text(client, e
 # ---------------------------------------------------------------- credentials
 def test_access_key_pair_signs_a_jwt_the_emulator_accepts(emulator, caplog):
     caplog.set_level(logging.DEBUG)
-    client = snw.Client(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key,
-                        base_url=emulator.base_url)
+    client = snw.Client(
+        access_key_id=emulator.access_key_id,
+        secret_access_key=emulator.secret_access_key,
+        base_url=emulator.base_url,
+    )
     assert client.chat("signed").text == "signed"
     with client.stream("signed stream") as stream:
         assert "".join(d.text for d in stream) == "signed stream"
@@ -451,14 +503,24 @@ def test_wrong_credentials_are_a_401_without_the_key_anywhere(emulator, caplog):
 
 def test_no_secret_in_retry_logs_or_stream_errors(emulator, caplog):
     caplog.set_level(logging.DEBUG)
-    client = snw.Client(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key,
-                        base_url=emulator.base_url, max_retries=1)
+    client = snw.Client(
+        access_key_id=emulator.access_key_id,
+        secret_access_key=emulator.secret_access_key,
+        base_url=emulator.base_url,
+        max_retries=1,
+    )
     with pytest.raises(snw.ServerError) as info:
         client.chat("x", extra_headers=fault(status=500, retry_after=0))
     with pytest.raises(snw.StreamError) as streamed:
         client.stream("a b c", extra_headers=fault(error_after=1)).until_done()
     token = client.transport.credentials.token()
-    texts = [caplog.text, repr(client), repr(client.transport.credentials), str(info.value), repr(streamed.value)]
+    texts = [
+        caplog.text,
+        repr(client),
+        repr(client.transport.credentials),
+        str(info.value),
+        repr(streamed.value),
+    ]
     for text in texts:
         assert emulator.secret_access_key not in text and token not in text
 

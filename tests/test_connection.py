@@ -9,8 +9,14 @@ import pytest
 import sensenova_widget as snw
 from sensenova_widget import connection, protocol
 
-VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY",
-             "SENSENOVA_API_BASE", "SENSENOVA_API_BASE_FILE", "SENSENOVA_MODEL")
+VARIABLES = (
+    "SENSENOVA_API_KEY",
+    "SENSENOVA_ACCESS_KEY_ID",
+    "SENSENOVA_SECRET_ACCESS_KEY",
+    "SENSENOVA_API_BASE",
+    "SENSENOVA_API_BASE_FILE",
+    "SENSENOVA_MODEL",
+)
 
 
 @pytest.fixture
@@ -51,10 +57,13 @@ def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
     assert emu.api_key not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("credentials", [
-    {"SENSENOVA_API_KEY": "sk-test-secret-123"},
-    {"SENSENOVA_ACCESS_KEY_ID": "ak-test-id", "SENSENOVA_SECRET_ACCESS_KEY": "sk-test-secret-456"},
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"SENSENOVA_API_KEY": "sk-test-secret-123"},
+        {"SENSENOVA_ACCESS_KEY_ID": "ak-test-id", "SENSENOVA_SECRET_ACCESS_KEY": "sk-test-secret-456"},
+    ],
+)
 def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, capsys, credentials):
     for name, value in credentials.items():
         clean_env.setenv(name, value)

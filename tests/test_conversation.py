@@ -65,9 +65,15 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
     conv = snw.Conversation(client)
     seen: list[str] = []
     result: list[snw.Reply] = []
-    worker = threading.Thread(target=lambda: result.append(conv.ask(
-        " ".join(f"w{i}" for i in range(300)), on_delta=lambda d: seen.append(d.text),
-        extra_headers={FAULT: "delta_delay=0.05"})))
+    worker = threading.Thread(
+        target=lambda: result.append(
+            conv.ask(
+                " ".join(f"w{i}" for i in range(300)),
+                on_delta=lambda d: seen.append(d.text),
+                extra_headers={FAULT: "delta_delay=0.05"},
+            )
+        )
+    )
     worker.start()
     while len(seen) < 2:
         time.sleep(0.01)
@@ -101,7 +107,10 @@ def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
     with pytest.raises(snw.StreamError) as info:
         conv.ask("alpha beta gamma delta epsilon zeta", extra_headers={FAULT: "error_after=2"})
     partial = info.value.partial_text
-    assert partial and conv.messages[-1] == {"role": "assistant", "content": [{"type": "text", "text": partial}]}
+    assert partial and conv.messages[-1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": partial}],
+    }
     assert conv.last_error is info.value
     assert conv.last_outcome.error is info.value and conv.last_outcome.finish_reason is None
     assert conv.last_outcome.notice == info.value.one_line()

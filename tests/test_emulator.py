@@ -22,8 +22,9 @@ def _png(size=(640, 480), colour=(200, 20, 20)) -> bytes:
 
 def _post(emulator, body, *, headers=None, stream=False):
     headers = {"Authorization": f"Bearer {emulator.api_key}", **(headers or {})}
-    return requests.post(emulator.base_url + "/llm/chat-completions", json=body, headers=headers, stream=stream,
-                         timeout=10)
+    return requests.post(
+        emulator.base_url + "/llm/chat-completions", json=body, headers=headers, stream=stream, timeout=10
+    )
 
 
 def _body(*parts, **extra):
@@ -36,15 +37,17 @@ def _events(response) -> list[dict | str]:
     events = []
     for block in text.split("\n\n")[:-1]:
         assert block.startswith("data:"), block
-        payload = block[len("data:"):]
+        payload = block[len("data:") :]
         events.append(payload if payload == "[DONE]" else json.loads(payload))
     return events
 
 
 def test_non_streaming_reply_proves_text_and_image(emulator):
     png = base64.b64encode(_png()).decode()
-    body = _body({"type": "text", "text": "What is  this?"},
-                 {"type": "image_base64", "image_base64": png, "image_url": "", "image_file_id": "", "text": ""})
+    body = _body(
+        {"type": "text", "text": "What is  this?"},
+        {"type": "image_base64", "image_base64": png, "image_url": "", "image_file_id": "", "text": ""},
+    )
     response = _post(emulator, body)
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"]
@@ -85,23 +88,39 @@ def test_client_fixture_talks_to_the_emulator(client, emulator):
 
 
 def test_url_only_image_and_video_parts_are_named_not_fetched(emulator):
-    body = _body({"type": "image_url", "image_url": "https://example.com/cat.jpg"},
-                 {"type": "image_url", "image_url": "http://127.0.0.1:9/unreachable.png"})
+    body = _body(
+        {"type": "image_url", "image_url": "https://example.com/cat.jpg"},
+        {"type": "image_url", "image_url": "http://127.0.0.1:9/unreachable.png"},
+    )
     text = _post(emulator, body).json()["data"]["choices"][0]["message"]
     assert text == "image 1: url https://example.com/cat.jpg\nimage 2: url http://127.0.0.1:9/unreachable.png"
-    video = _post(emulator, _body({"type": "text", "text": "clip"}, {"type": "video_url", "video_url": "https://v/x.mp4"}))
+    video = _post(
+        emulator,
+        _body({"type": "text", "text": "clip"}, {"type": "video_url", "video_url": "https://v/x.mp4"}),
+    )
     assert video.json()["data"]["choices"][0]["message"] == "clip\nvideo 1: url https://v/x.mp4"
 
 
 def test_media_from_earlier_turns_is_described_and_numbered_in_order(emulator):
     png = base64.b64encode(_png((32, 16), (30, 160, 50))).decode()
-    body = {"model": "SenseNova-V6-Pro", "messages": [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": [{"type": "image_base64", "image_base64": png}, {"type": "text", "text": "a?"}]},
-        {"role": "assistant", "content": "green"},
-        {"role": "user", "content": [{"type": "text", "text": "and" + " this" * 150},
-                                     {"type": "image_url", "image_url": "https://x/y.png"}]},
-    ]}
+    body = {
+        "model": "SenseNova-V6-Pro",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {
+                "role": "user",
+                "content": [{"type": "image_base64", "image_base64": png}, {"type": "text", "text": "a?"}],
+            },
+            {"role": "assistant", "content": "green"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "and" + " this" * 150},
+                    {"type": "image_url", "image_url": "https://x/y.png"},
+                ],
+            },
+        ],
+    }
     text = _post(emulator, body).json()["data"]["choices"][0]["message"]
     echo, first, second = text.split("\n")
     assert echo == ("and" + " this" * 150)[:200]
@@ -109,12 +128,16 @@ def test_media_from_earlier_turns_is_described_and_numbered_in_order(emulator):
 
 
 def test_undecodable_or_prefixed_base64_is_a_400_naming_the_part(emulator):
-    for value, words in [(base64.b64encode(b"not an image").decode(), "not a decodable image"),
-                         ("data:image/png;base64,AAAA", "data: URL prefix")]:
+    for value, words in [
+        (base64.b64encode(b"not an image").decode(), "not a decodable image"),
+        ("data:image/png;base64,AAAA", "data: URL prefix"),
+    ]:
         response = _post(emulator, _body({"type": "image_base64", "image_base64": value}))
         assert response.status_code == 400
         error = response.json()["error"]
-        assert words in error["message"] and error["details"] == [{"field": "messages[0].content[0].image_base64"}]
+        assert words in error["message"] and error["details"] == [
+            {"field": "messages[0].content[0].image_base64"}
+        ]
 
 
 def test_emulator_object_reports_resets_and_refuses_a_restart():

@@ -22,23 +22,39 @@ def _post(emulator, *, fault=None, stream=False, lazy=None, timeout=10, **body):
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
     if fault is not None:
         headers["x-emulator-fault"] = fault
-    payload = {"model": "SenseNova-V6-Pro", "messages": [{"role": "user", "content": PROMPT}], "stream": stream,
-               **body}
-    return requests.post(emulator.base_url + "/llm/chat-completions", json=payload, headers=headers,
-                         stream=stream if lazy is None else lazy, timeout=timeout)
+    payload = {
+        "model": "SenseNova-V6-Pro",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": stream,
+        **body,
+    }
+    return requests.post(
+        emulator.base_url + "/llm/chat-completions",
+        json=payload,
+        headers=headers,
+        stream=stream if lazy is None else lazy,
+        timeout=timeout,
+    )
 
 
 def _events(raw: bytes) -> list:
-    return [block[5:].decode() if block == b"data:[DONE]" else json.loads(block[5:])
-            for block in raw.split(b"\n\n") if block]
+    return [
+        block[5:].decode() if block == b"data:[DONE]" else json.loads(block[5:])
+        for block in raw.split(b"\n\n")
+        if block
+    ]
 
 
 def _raw_chat(emulator, fault: str, *, stream: bool) -> tuple[bytes, bool]:
     """Send one request over a raw socket; return every byte received and whether the server closed."""
-    body = json.dumps({"model": "SenseNova-V6-Pro", "stream": stream,
-                       "messages": [{"role": "user", "content": PROMPT}]}).encode()
-    head = (f"POST /v1/llm/chat-completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {emulator.api_key}"
-            f"\r\nContent-Type: application/json\r\nx-emulator-fault: {fault}\r\nContent-Length: {len(body)}\r\n\r\n")
+    body = json.dumps(
+        {"model": "SenseNova-V6-Pro", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
+    ).encode()
+    head = (
+        "POST /v1/llm/chat-completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {emulator.api_key}\r\nContent-Type: application/json\r\n"
+        f"x-emulator-fault: {fault}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return raw_exchange(emulator.port, head.encode() + body)
 
 
@@ -140,7 +156,11 @@ def test_drop_after_cuts_a_non_streaming_body(emulator):
     received, closed = _raw_chat(emulator, "drop_after=0", stream=False)
     assert closed
     head, _, body = received.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
     assert 0 < len(body) < length
 
 
@@ -155,8 +175,12 @@ def test_context_length_cuts_the_reply_with_context(emulator):
 
 def test_max_new_tokens_cuts_the_reply_with_length(emulator):
     data = _post(emulator, max_new_tokens=3).json()["data"]
-    assert data["choices"][0] == {"message": "alpha beta gamma", "finish_reason": "length", "index": 0,
-                                  "role": "assistant"}
+    assert data["choices"][0] == {
+        "message": "alpha beta gamma",
+        "finish_reason": "length",
+        "index": 0,
+        "role": "assistant",
+    }
     assert data["usage"]["completion_tokens"] == 3
 
 
@@ -165,14 +189,21 @@ def test_sensitive_word_stops_the_reply(emulator):
     assert data["choices"][0]["finish_reason"] == "sensitive"
     assert data["choices"][0]["message"] == "alpha beta"
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
-    body = {"model": "SenseNova-V6-Pro", "messages": [{"role": "user", "content": "say sensitive-trigger now"}]}
+    body = {
+        "model": "SenseNova-V6-Pro",
+        "messages": [{"role": "user", "content": "say sensitive-trigger now"}],
+    }
     reply = requests.post(emulator.base_url + "/llm/chat-completions", json=body, headers=headers, timeout=10)
     assert reply.json()["data"]["choices"][0]["finish_reason"] == "sensitive"
 
 
 def test_a_bad_fault_header_is_a_400_naming_the_knob(emulator):
-    for fault, word in [("ttft=-1", "ttft"), ("nonsense=1", "nonsense"), ("status", "name=value"),
-                        ("status=200", "status")]:
+    for fault, word in [
+        ("ttft=-1", "ttft"),
+        ("nonsense=1", "nonsense"),
+        ("status", "name=value"),
+        ("status=200", "status"),
+    ]:
         response = _post(emulator, fault=fault)
         assert response.status_code == 400
         assert word in response.json()["error"]["message"]
@@ -190,16 +221,27 @@ def test_constructor_knobs_and_configure_apply_to_every_request():
 
 
 def test_command_line_prints_urls_and_credentials_and_serves():
-    process = subprocess.Popen([sys.executable, "-m", "sensenova_widget.emulator", "--port", "0",
-                                "--reply-tokens", "4"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sensenova_widget.emulator", "--port", "0", "--reply-tokens", "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [process.stdout.readline() for _ in range(6)]
         env = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines[1:])
-        assert set(env) == {"SENSENOVA_API_BASE", "SENSENOVA_API_BASE_FILE", "SENSENOVA_API_KEY",
-                            "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY"}
-        response = requests.post(env["SENSENOVA_API_BASE"] + "/llm/chat-completions", timeout=10,
-                                 headers={"Authorization": "Bearer " + env["SENSENOVA_API_KEY"]},
-                                 json={"model": "SenseNova-V6-Pro", "messages": [{"role": "user", "content": "hi"}]})
+        assert set(env) == {
+            "SENSENOVA_API_BASE",
+            "SENSENOVA_API_BASE_FILE",
+            "SENSENOVA_API_KEY",
+            "SENSENOVA_ACCESS_KEY_ID",
+            "SENSENOVA_SECRET_ACCESS_KEY",
+        }
+        response = requests.post(
+            env["SENSENOVA_API_BASE"] + "/llm/chat-completions",
+            timeout=10,
+            headers={"Authorization": "Bearer " + env["SENSENOVA_API_KEY"]},
+            json={"model": "SenseNova-V6-Pro", "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert response.json()["data"]["usage"]["completion_tokens"] == 4
     finally:
         process.terminate()
@@ -207,8 +249,12 @@ def test_command_line_prints_urls_and_credentials_and_serves():
 
 
 def test_command_line_refuses_a_bad_knob_with_a_clear_message():
-    done = subprocess.run([sys.executable, "-m", "sensenova_widget.emulator", "--port", "0", "--ttft", "soon"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sensenova_widget.emulator", "--port", "0", "--ttft", "soon"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "ttft='soon' is not allowed" in done.stderr
 

@@ -20,16 +20,22 @@ def _stream_once(emulator, index: int, barrier: threading.Barrier) -> tuple:
     headers = {"Authorization": f"Bearer {emulator.api_key}", "x-emulator-fault": "delta_delay=0.01"}
     with requests.Session() as session:
         barrier.wait(timeout=30)
-        with session.post(emulator.base_url + "/llm/chat-completions", json=body, headers=headers, stream=True,
-                          timeout=60) as response:
+        with session.post(
+            emulator.base_url + "/llm/chat-completions", json=body, headers=headers, stream=True, timeout=60
+        ) as response:
             raw = b"".join(response.iter_content(chunk_size=None))
     blocks = [b for b in raw.split(b"\n\n") if b]
     assert blocks[-1] == b"data:[DONE]"
-    events = [json.loads(b[len(b"data:"):]) for b in blocks[:-1]]
+    events = [json.loads(b[len(b"data:") :]) for b in blocks[:-1]]
     text = "".join(e["data"]["choices"][0]["delta"] for e in events)
     last = events[-1]["data"]
-    return prompt, text, last["choices"][0]["finish_reason"], last["usage"]["completion_tokens"], \
-        {e["data"]["id"] for e in events}
+    return (
+        prompt,
+        text,
+        last["choices"][0]["finish_reason"],
+        last["usage"]["completion_tokens"],
+        {e["data"]["id"] for e in events},
+    )
 
 
 def test_64_concurrent_streams_each_get_their_own_complete_reply(emulator):
@@ -52,8 +58,13 @@ def test_keep_alive_serves_many_requests_on_one_connection(emulator):
     with requests.Session() as session:
         ports = set()
         for _ in range(5):
-            response = session.post(emulator.base_url + "/llm/chat-completions", json=body, headers=headers,
-                                    timeout=10, stream=True)
+            response = session.post(
+                emulator.base_url + "/llm/chat-completions",
+                json=body,
+                headers=headers,
+                timeout=10,
+                stream=True,
+            )
             ports.add(response.raw._connection.sock.getsockname()[1])
             assert response.json()["data"]["choices"][0]["message"] == "again"
         assert len(ports) == 1

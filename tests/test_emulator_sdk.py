@@ -68,11 +68,21 @@ def _red_png_base64() -> str:
 
 def test_official_sdk_completes_image_requests_with_its_own_jwt(emulator):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENSENOVA_")}
-    env.update({"SENSENOVA_API_BASE": emulator.base_url, "SENSENOVA_API_BASE_FILE": emulator.file_base_url,
-                "SENSENOVA_ACCESS_KEY_ID": emulator.access_key_id,
-                "SENSENOVA_SECRET_ACCESS_KEY": emulator.secret_access_key})
-    done = subprocess.run([sys.executable, "-c", SDK_SCRIPT, _red_png_base64()], env=env, capture_output=True,
-                          text=True, timeout=120)
+    env.update(
+        {
+            "SENSENOVA_API_BASE": emulator.base_url,
+            "SENSENOVA_API_BASE_FILE": emulator.file_base_url,
+            "SENSENOVA_ACCESS_KEY_ID": emulator.access_key_id,
+            "SENSENOVA_SECRET_ACCESS_KEY": emulator.secret_access_key,
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_SCRIPT, _red_png_base64()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     expected = "Describe the picture\nimage 1: 320x200 RGB, mostly red"
@@ -85,7 +95,9 @@ def test_official_sdk_completes_image_requests_with_its_own_jwt(emulator):
     assert "SenseNova-V6-Pro" in out["models"]
     assert "temperature" in out["invalid"]
     assert out["file_status"] == "VALID"
-    assert out["by_file_id"].startswith(f"and this?\nimage 1: 320x200 RGB, mostly red (file {out['file_id']}: file, ")
+    assert out["by_file_id"].startswith(
+        f"and this?\nimage 1: 320x200 RGB, mostly red (file {out['file_id']}: file, "
+    )
     assert emulator.files.get(out["file_id"]) is None  # deleted through the SDK
     # The SDK had only the access key pair, so every request above carried its own HS256 JWT.
     assert emulator.requests[0]["messages"][0]["content"][0]["text"] == "Describe the picture"

@@ -15,7 +15,7 @@ from sensenova_widget import widget
 
 STATIC = Path(sensenova_widget.__file__).parent / "static"
 # What only the development build may hold: the hooks on the view's element and the recording.
-HOOKS = ("snwStats", "snwRenderNaiveMs", "customMessages", "beforeRender", "renders.push")
+HOOKS = ("snwStats", "snwRenderNaiveMs", "snwModel", "customMessages", "beforeRender", "renders.push")
 BUILD = "run `cd js && npm ci && npm run build` (it writes static/widget.js and static/widget.dev.js)"
 
 
@@ -40,8 +40,10 @@ def test_the_development_build_holds_every_hook():
 def test_the_panel_serves_the_shipped_bundle_unless_asked_for_the_development_build():
     assert os.environ.get("SENSENOVA_WIDGET_DEV") != "1"
     assert str(widget.ChatPanel._esm) == _bundle("widget.js")  # what this process's panels send
-    code = ("from pathlib import Path; from sensenova_widget import widget as w;"
-            "print(str(w.ChatPanel._esm) == (w._STATIC / 'widget.dev.js').read_text(encoding='utf-8'))")
+    code = (
+        "from pathlib import Path; from sensenova_widget import widget as w;"
+        "print(str(w.ChatPanel._esm) == (w._STATIC / 'widget.dev.js').read_text(encoding='utf-8'))"
+    )
     root = str(Path(sensenova_widget.__file__).parent.parent)
     env = {**os.environ, "SENSENOVA_WIDGET_DEV": "1", "PYTHONPATH": root}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

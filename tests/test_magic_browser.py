@@ -21,8 +21,10 @@ from browser_helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CURSOR = "\u258c"
-ATTACK = ('**Bold** <img src=x onerror="document.title=\'pwned\'"> <script>document.title="pwned"</script> '
-          '[link](javascript:document.title="pwned")')
+ATTACK = (
+    '**Bold** <img src=x onerror="document.title=\'pwned\'"> <script>document.title="pwned"</script> '
+    '[link](javascript:document.title="pwned")'
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +34,15 @@ def lab(tmp_path_factory):
 
 
 def test_reply_grows_in_one_output_and_renders_without_running_model_html(lab):
-    write_notebook(lab["root"] / "magic.ipynb", [
-        "%load_ext sensenova_widget",
-        "import sensenova_widget as snw\nfrom sensenova_widget import magic\n"
-        "magic.use_client(snw.Client(headers={'x-emulator-fault': 'delta_delay=0.05,reply_tokens=80'}))",
-        f"%%sensenova -o reply\n{ATTACK}",
-    ])
+    write_notebook(
+        lab["root"] / "magic.ipynb",
+        [
+            "%load_ext sensenova_widget",
+            "import sensenova_widget as snw\nfrom sensenova_widget import magic\n"
+            "magic.use_client(snw.Client(headers={'x-emulator-fault': 'delta_delay=0.05,reply_tokens=80'}))",
+            f"%%sensenova -o reply\n{ATTACK}",
+        ],
+    )
     page = lab["browser"].new_page(viewport={"width": 1100, "height": 900})
     try:
         open_notebook(page, lab["url"], "magic.ipynb")
@@ -72,8 +77,10 @@ def test_final_output_in_jupyterlab_fetches_nothing_typesets_and_copies(lab):
     """Issue 14.1 and 16.3-5 in a real JupyterLab: a remote image is a link (the stranger gets no
     request), math is MathML, the table has borders, and Copy works in the notebook's trusted output."""
     with stranger() as (origin, seen):
-        reply = (f"![x]({origin}/img?q=secret) $\\frac{{{{a}}}}{{{{b}}}}$\n\n| a |\n|---|\n| 1 |\n\n"
-                 "one\ntwo\n\n```python\nprint(1)\n```")
+        reply = (
+            f"![x]({origin}/img?q=secret) $\\frac{{{{a}}}}{{{{b}}}}$\n\n| a |\n|---|\n| 1 |\n\n"
+            "one\ntwo\n\n```python\nprint(1)\n```"
+        )
         write_notebook(lab["root"] / "render.ipynb", ["%load_ext sensenova_widget", f"%%sensenova\n{reply}"])
         context = lab["browser"].new_context(viewport={"width": 1100, "height": 900})
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab["url"])
@@ -88,7 +95,9 @@ def test_final_output_in_jupyterlab_fetches_nothing_typesets_and_copies(lab):
             assert rendered.locator("img").count() == 0
             assert rendered.locator(f'a.snw-image-link[href="{origin}/img?q=secret"]').count() == 1
             assert rendered.locator("mfrac").count() == 1
-            assert rendered.locator("td").first.evaluate("td => getComputedStyle(td).borderTopStyle") == "solid"
+            assert (
+                rendered.locator("td").first.evaluate("td => getComputedStyle(td).borderTopStyle") == "solid"
+            )
             assert rendered.locator("br").count() >= 1
             button = rendered.locator("button.snw-copy")
             button.click()

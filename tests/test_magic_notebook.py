@@ -40,13 +40,22 @@ def _text(output) -> str:
 @pytest.mark.timeout(300)
 def test_cell_magic_notebook_runs_in_a_real_kernel(emulator, kernel_env, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUTPUT / ("magic-" + NOTEBOOK.name))
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    errors = [f"{cell.source[:40]!r}: {_text(o)}" for cell in cells for o in cell.outputs
-              if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")]
+    errors = [
+        f"{cell.source[:40]!r}: {_text(o)}"
+        for cell in cells
+        for o in cell.outputs
+        if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
+    ]
     assert errors == []
     saved = json.dumps(nb)
     assert emulator.api_key not in saved and emulator.secret_access_key not in saved
@@ -74,8 +83,11 @@ def test_cell_magic_notebook_runs_in_a_real_kernel(emulator, kernel_env, tmp_pat
     assert "user: [image] What kind of vehicle is this?" in _text(outputs("%sensenova history")[0])
 
     # the named chat's second request carried the first turn
-    [second] = [body for body in emulator.requests
-                if body["messages"][-1]["content"][-1].get("text") == "And what powers it?"]
+    [second] = [
+        body
+        for body in emulator.requests
+        if body["messages"][-1]["content"][-1].get("text") == "And what powers it?"
+    ]
     roles = [message["role"] for message in second["messages"]]
     assert roles == ["user", "assistant", "user"]
     assert second["messages"][0]["content"][-1]["text"] == "What kind of vehicle is this?"
@@ -89,10 +101,13 @@ def test_interrupting_the_kernel_keeps_the_partial_text(emulator, kernel_env):
 
     km, kc = start_new_kernel(kernel_name="python3")
     try:
-        setup = ("import sensenova_widget as snw\n"
-                 "from sensenova_widget import magic\n"
-                 "%load_ext sensenova_widget\n"
-                 "magic.use_client(snw.Client(headers={'x-emulator-fault': 'stall_after=2,stall=30'}, max_retries=0))")
+        setup = (
+            "import sensenova_widget as snw\n"
+            "from sensenova_widget import magic\n"
+            "%load_ext sensenova_widget\n"
+            "stalling = {'x-emulator-fault': 'stall_after=2,stall=30'}\n"
+            "magic.use_client(snw.Client(headers=stalling, max_retries=0))"
+        )
         assert kc.execute_interactive(setup, timeout=60)["content"]["status"] == "ok"
         msg_id = kc.execute("%%sensenova -o r\none two three four five six seven")
         seen = []
@@ -118,10 +133,15 @@ def test_interrupting_the_kernel_keeps_the_partial_text(emulator, kernel_env):
                 break
         final = updates[-1]
         assert final.startswith("one two") and "Stopped" in final and not final.endswith(CURSOR)
-        assert errors == [["KeyboardInterrupt: the reply was stopped; the text received is kept above and in `r`."]]
+        assert errors == [
+            ["KeyboardInterrupt: the reply was stopped; the text received is kept above and in `r`."]
+        ]
         printed = []
-        kc.execute_interactive("print(r.finish_reason, '|', r.text)", timeout=30,
-                               output_hook=lambda m: printed.append(m["content"].get("text", "")))
+        kc.execute_interactive(
+            "print(r.finish_reason, '|', r.text)",
+            timeout=30,
+            output_hook=lambda m: printed.append(m["content"].get("text", "")),
+        )
         said = "".join(printed)
         assert said.startswith("stopped | one two") and "seven" not in said
     finally:

@@ -82,9 +82,17 @@ def chart(size=(480, 320)) -> Image.Image:
 
 
 def test_wire_parts_pass_through_untouched():
-    part = {"type": "image_base64", "image_base64": "aGVsbG8=", "image_url": "", "image_file_id": "", "text": ""}
+    part = {
+        "type": "image_base64",
+        "image_base64": "aGVsbG8=",
+        "image_url": "",
+        "image_file_id": "",
+        "text": "",
+    }
     assert snw.to_part(part) is part
-    assert snw.to_part({"type": "video_url", "video_url": "https://x/v.mp4"})["video_url"] == "https://x/v.mp4"
+    assert (
+        snw.to_part({"type": "video_url", "video_url": "https://x/v.mp4"})["video_url"] == "https://x/v.mp4"
+    )
     assert snw.to_part(snw.image(part)) is part
 
 
@@ -96,8 +104,14 @@ def test_a_wire_dict_of_an_unknown_type_is_refused():
 
 
 def test_http_urls_are_sent_as_urls_not_downloaded():
-    assert snw.to_part("https://example.com/cat.jpg") == {"type": "image_url", "image_url": "https://example.com/cat.jpg"}
-    assert snw.to_part(snw.image("http://example.com/a.png")) == {"type": "image_url", "image_url": "http://example.com/a.png"}
+    assert snw.to_part("https://example.com/cat.jpg") == {
+        "type": "image_url",
+        "image_url": "https://example.com/cat.jpg",
+    }
+    assert snw.to_part(snw.image("http://example.com/a.png")) == {
+        "type": "image_url",
+        "image_url": "http://example.com/a.png",
+    }
 
 
 def test_file_ids_for_images_and_videos():
@@ -113,7 +127,9 @@ def test_file_ids_for_images_and_videos():
 # --- PIL images in every mode --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "P", "L", "I;16", "I", "F", "CMYK", "1", "PA", "YCbCr"])
+@pytest.mark.parametrize(
+    "mode", ["RGB", "RGBA", "LA", "P", "L", "I;16", "I", "F", "CMYK", "1", "PA", "YCbCr"]
+)
 def test_every_pil_mode_becomes_an_image_of_the_same_size(astronaut, mode):
     rgb = Image.fromarray(astronaut)
     gray = np.asarray(rgb.convert("L"))
@@ -181,8 +197,10 @@ def test_array_shapes(astronaut, shape):
     assert close(np.asarray(out), expected)
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "bool", "float16", "float32", "float64 [0,1]",
-                                   "float64 [0,255]", "int64 [0,255]"])
+@pytest.mark.parametrize(
+    "dtype",
+    ["uint8", "uint16", "bool", "float16", "float32", "float64 [0,1]", "float64 [0,255]", "int64 [0,255]"],
+)
 def test_array_dtypes_follow_the_stated_rule(astronaut, dtype):
     a = astronaut
     value, expected = {
@@ -200,7 +218,9 @@ def test_array_dtypes_follow_the_stated_rule(astronaut, dtype):
 
 
 def test_floats_outside_both_ranges_name_the_rule():
-    with pytest.raises(MediaError, match=r"float64 values span \[-1, 1\].*\[0, 1\] \(scaled by 255\).*\[0, 255\]"):
+    with pytest.raises(
+        MediaError, match=r"float64 values span \[-1, 1\].*\[0, 1\] \(scaled by 255\).*\[0, 255\]"
+    ):
         snw.to_part(np.linspace(-1, 1, 64 * 64).reshape(64, 64))
     with pytest.raises(MediaError, match=r"\[0, 300\]"):
         snw.to_part(np.linspace(0, 300, 64 * 64).reshape(64, 64).astype(np.float32))
@@ -317,7 +337,9 @@ def test_settings_set_on_the_package_reach_the_encoder_and_key_the_cache(monkeyp
     assert decode(snw.to_part(astronaut)).size == (256, 256)
 
 
-@pytest.mark.parametrize("size,max_side", [((4000, 3000), 2048), ((3000, 4000), 1024), ((999, 333), 500), ((2049, 10), 2048)])
+@pytest.mark.parametrize(
+    "size,max_side", [((4000, 3000), 2048), ((3000, 4000), 1024), ((999, 333), 500), ((2049, 10), 2048)]
+)
 def test_downscaling_keeps_the_aspect_and_fits_max_side(size, max_side):
     im = Image.fromarray(skimage.data.coffee()).resize(size)
     out = decode(snw.to_part(im, max_side=max_side))
@@ -350,7 +372,9 @@ def test_exif_orientation_is_applied(orientation, size):
     out = decode(snw.to_part(data))
     assert out.size == size
     assert out.getexif().get(0x0112, 1) == 1
-    upright = {6: Image.Transpose.ROTATE_270, 8: Image.Transpose.ROTATE_90, 3: Image.Transpose.ROTATE_180}[orientation]
+    upright = {6: Image.Transpose.ROTATE_270, 8: Image.Transpose.ROTATE_90, 3: Image.Transpose.ROTATE_180}[
+        orientation
+    ]
     expected = Image.open(DATA / "chelsea.png").convert("RGB").transpose(upright)
     assert close(out, expected, 8)
 
@@ -375,7 +399,9 @@ def test_corrupt_bytes_name_the_item_and_why():
     with pytest.raises(MediaError, match=r"bytes of 2,000 bytes is not an image PIL can read \(JPEG, PNG"):
         snw.to_part(b"\x00" + os.urandom(1999))
     truncated = (DATA / "rocket.jpg").read_bytes()[:3000]
-    with pytest.raises(MediaError, match=r"bytes of 3,000 bytes is not a readable image: .* JPEG .*truncated") as info:
+    with pytest.raises(
+        MediaError, match=r"bytes of 3,000 bytes is not a readable image: .* JPEG .*truncated"
+    ) as info:
         snw.to_part(truncated)
     assert "\\x" not in str(info.value)  # what the bytes are is said in words, never quoted
     with pytest.raises(MediaError, match="the base64 string is not an image PIL can read"):
@@ -411,8 +437,13 @@ def test_a_bare_path_string_asks_to_be_marked():
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [(object(), "a bare object()"), (3.5, "the float 3.5"), ([1, 2, 3], "a list of 3 items"),
-     ({"no": "type"}, "part type None"), (None, "None")],
+    [
+        (object(), "a bare object()"),
+        (3.5, "the float 3.5"),
+        ([1, 2, 3], "a list of 3 items"),
+        ({"no": "type"}, "part type None"),
+        (None, "None"),
+    ],
 )
 def test_unsupported_types_name_the_type_and_the_accepted_kinds(value, words):
     with pytest.raises(MediaError) as info:
@@ -451,7 +482,10 @@ def test_ipython_display_images():
     data = (DATA / "rocket.jpg").read_bytes()
     assert raw(snw.to_part(IPyImage(data=data))) == data
     assert raw(snw.to_part(IPyImage(filename=str(DATA / "rocket.jpg")))) == data
-    assert snw.to_part(IPyImage(url="https://example.com/x.png")) == {"type": "image_url", "image_url": "https://example.com/x.png"}
+    assert snw.to_part(IPyImage(url="https://example.com/x.png")) == {
+        "type": "image_url",
+        "image_url": "https://example.com/x.png",
+    }
 
 
 # --- choosing the format -------------------------------------------------------------------
@@ -600,7 +634,13 @@ def test_describe_is_short_and_human(astronaut):
 
 
 def test_thumbnails_are_small_images_for_the_browser(astronaut):
-    for value in (astronaut, Image.fromarray(astronaut), DATA / "retina.jpg", chart(), np.zeros((5, 300, 200, 3), np.uint8)):
+    for value in (
+        astronaut,
+        Image.fromarray(astronaut),
+        DATA / "retina.jpg",
+        chart(),
+        np.zeros((5, 300, 200, 3), np.uint8),
+    ):
         data = media.thumbnail(value, max_side=128)
         im = Image.open(io.BytesIO(data))
         assert im.format in ("PNG", "JPEG") and max(im.size) <= 128
@@ -609,7 +649,9 @@ def test_thumbnails_are_small_images_for_the_browser(astronaut):
         media.thumbnail("https://example.com/a.png")
     with pytest.raises(MediaError, match="not held in the kernel"):
         media.thumbnail(snw.file_id("abc"))
-    with pytest.raises(MediaError, match=r"a bare object\(\) cannot be shown as an image: expected a PIL image"):
+    with pytest.raises(
+        MediaError, match=r"a bare object\(\) cannot be shown as an image: expected a PIL image"
+    ):
         media.thumbnail(object())
 
 
@@ -620,8 +662,11 @@ def test_a_sent_part_can_be_shown_again(astronaut):
 
 
 def test_importing_the_media_layer_stays_cheap():
-    code = ("import sys, sensenova_widget.media, sensenova_widget.history\n"
-            "print(','.join(m for m in ('numpy', 'PIL', 'pandas', 'anywidget', 'matplotlib', 'av') if m in sys.modules))")
+    code = (
+        "import sys, sensenova_widget.media, sensenova_widget.history\n"
+        "heavy = ('numpy', 'PIL', 'pandas', 'anywidget', 'matplotlib', 'av')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -629,9 +674,15 @@ def test_importing_the_media_layer_stays_cheap():
 def test_keyed_gives_the_content_key_and_a_value_that_sends_the_same_part(tmp_path):
     path = tmp_path / "red.png"
     Image.new("RGB", (40, 30), (220, 30, 30)).save(path)
-    values = [Image.new("RGB", (40, 30), (30, 60, 220)), np.zeros((8, 8, 3), np.uint8), media.image(str(path)),
-              path.read_bytes(), "https://example.com/cat.jpg", media.file_id("file-1"),
-              {"type": "image_url", "image_url": "https://example.com/dog.png"}]
+    values = [
+        Image.new("RGB", (40, 30), (30, 60, 220)),
+        np.zeros((8, 8, 3), np.uint8),
+        media.image(str(path)),
+        path.read_bytes(),
+        "https://example.com/cat.jpg",
+        media.file_id("file-1"),
+        {"type": "image_url", "image_url": "https://example.com/dog.png"},
+    ]
     for value in values:
         key, held = media.keyed(value)
         assert key == media.content_key(value) == media.content_key(held)

@@ -19,8 +19,10 @@ def red_square(size: int = 64) -> np.ndarray:
 
 def test_images_of_every_kind_reach_the_service_decodable(client, emulator):
     coffee = skimage.data.coffee()  # 600x400
-    reply = client.chat("what are these?", images=[coffee, Image.fromarray(red_square()).convert("P"),
-                                                   (coffee / 255).astype(np.float32)])
+    reply = client.chat(
+        "what are these?",
+        images=[coffee, Image.fromarray(red_square()).convert("P"), (coffee / 255).astype(np.float32)],
+    )
     assert "image 1: 600x400 RGB" in reply.text
     assert "image 2: 64x64 P, mostly red" in reply.text
     assert "image 3: 600x400 RGB" in reply.text
@@ -43,7 +45,9 @@ def test_frames_become_a_video_uploaded_through_the_file_service(client, emulato
 def test_a_long_conversation_keeps_the_newest_six_images(client, emulator):
     messages = []
     for turn in range(4):
-        messages.append({"role": "user", "content": [red_square(16 + turn), red_square(32 + turn), f"turn {turn}"]})
+        messages.append(
+            {"role": "user", "content": [red_square(16 + turn), red_square(32 + turn), f"turn {turn}"]}
+        )
         messages.append({"role": "assistant", "content": "ok"})
     messages.append({"role": "user", "content": ["and now?"]})
     body, notices = client.build_body(messages)

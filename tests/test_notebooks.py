@@ -4,6 +4,7 @@ Exactly what a newcomer gets: no SenseNova key in the environment, so each noteb
 cell starts the local emulator (`snw.connect()`). Any error output fails the test.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,13 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OUTPUT = ROOT / "test-output" / "notebooks"
-CREDENTIALS = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_SECRET_ACCESS_KEY",
-               "SENSENOVA_API_BASE", "SENSENOVA_API_BASE_FILE")
+CREDENTIALS = (
+    "SENSENOVA_API_KEY",
+    "SENSENOVA_ACCESS_KEY_ID",
+    "SENSENOVA_SECRET_ACCESS_KEY",
+    "SENSENOVA_API_BASE",
+    "SENSENOVA_API_BASE_FILE",
+)
 
 
 def problems(nb) -> list[str]:
@@ -28,6 +34,45 @@ def problems(nb) -> list[str]:
     return found
 
 
+def said_by(cell) -> str:
+    return " ".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])
+    )
+
+
+def check_chat_panel(nb) -> None:
+    """The tour ends with its panel still holding the conversation: Clear is shown on another one."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert not any(
+        "panel.clear()" in line and not line.lstrip().startswith("#")
+        for cell in code
+        for line in cell.source.splitlines()
+    )
+    found = re.search(r"(\d+) messages after clear\(\); (\d+) in the panel above", said_by(code[-1]))
+    assert found and found.group(1) == "0" and int(found.group(2)) >= 4, said_by(code[-1])
+
+
+def check_captioning(nb) -> None:
+    """Its own fresh cache: the first run asks for every row, the second serves them from the cache."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    [summary] = [cell for cell in code if cell.source.strip() == 'captioned.attrs["sensenova_summary"]']
+    assert re.search(r"'from_cache': 0\b", said_by(summary)), said_by(summary)
+    [again] = [cell for cell in code if "again = " in cell.source]
+    found = re.search(r"(\d+) rows came from the cache", said_by(again))
+    assert found and int(found.group(1)) >= 5, said_by(again)
+    assert all("cache=cache" in cell.source for cell in code if "caption(" in cell.source)
+
+
+def check_quickstart(nb) -> None:
+    """The captions table is whole: line breaks kept (no literal \\n), wrapped, thumbnails beside."""
+    [shown] = [cell for cell in nb.cells if "show_captions(" in cell.source]
+    [page] = [o["data"]["text/html"] for o in shown.outputs if "text/html" in o.get("data", {})]
+    assert page.count('<img src="data:image/') == 3 and "<br>image 1: " in page and "\\n" not in page
+
+
+CHECKS = {"chat_panel": check_chat_panel, "captioning": check_captioning, "quickstart": check_quickstart}
+
+
 @pytest.mark.notebook
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -36,12 +81,21 @@ def test_notebook_runs_without_credentials(path, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # caption() cache, away from the user's
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUTPUT / path.name)
     assert problems(nb) == []
-    said = " ".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                    for cell in nb.cells for o in cell.get("outputs", []))
+    said = " ".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+    )
     assert "local emulator" in said, "the notebook should say it fell back to the local emulator"
+    CHECKS.get(path.stem, lambda nb: None)(nb)

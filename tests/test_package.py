@@ -15,8 +15,9 @@ def test_import_pulls_in_no_heavy_modules():
 
 
 def test_unknown_name_is_an_attribute_error():
-    import sensenova_widget as snw
     import pytest
+
+    import sensenova_widget as snw
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         snw.nope

@@ -22,10 +22,22 @@ def vid():
 
 @pytest.mark.parametrize(
     "name,value",
-    [("top_p", 0), ("top_p", 1), ("top_p", 1.0), ("temperature", 0), ("temperature", 2.0000001),
-     ("temperature", 0.1234567), ("max_new_tokens", 0), ("max_new_tokens", 16385),
-     ("max_new_tokens", 1.5), ("repetition_penalty", 0), ("repetition_penalty", 2.01),
-     ("temperature", float("nan")), ("top_p", True), ("temperature", "0.5")],
+    [
+        ("top_p", 0),
+        ("top_p", 1),
+        ("top_p", 1.0),
+        ("temperature", 0),
+        ("temperature", 2.0000001),
+        ("temperature", 0.1234567),
+        ("max_new_tokens", 0),
+        ("max_new_tokens", 16385),
+        ("max_new_tokens", 1.5),
+        ("repetition_penalty", 0),
+        ("repetition_penalty", 2.01),
+        ("temperature", float("nan")),
+        ("top_p", True),
+        ("temperature", "0.5"),
+    ],
 )
 def test_parameter_out_of_range_names_field_value_and_range(name, value):
     with pytest.raises(InvalidRequestError) as err:
@@ -36,8 +48,15 @@ def test_parameter_out_of_range_names_field_value_and_range(name, value):
 
 @pytest.mark.parametrize(
     "name,value",
-    [("top_p", 0.999), ("temperature", 2), ("temperature", 0.123456), ("max_new_tokens", 16384),
-     ("max_new_tokens", 1), ("repetition_penalty", 2), ("repetition_penalty", 0.01)],
+    [
+        ("top_p", 0.999),
+        ("temperature", 2),
+        ("temperature", 0.123456),
+        ("max_new_tokens", 16384),
+        ("max_new_tokens", 1),
+        ("repetition_penalty", 2),
+        ("repetition_penalty", 0.01),
+    ],
 )
 def test_parameter_edges_inside_the_range_pass(name, value):
     validate_body(body(**{name: value}))
@@ -55,8 +74,12 @@ def test_media_counts_span_the_whole_request():
 
 @pytest.mark.parametrize(
     "content,match",
-    [([img(), vid()], "never both"), ([vid(), vid()], "at most 1 video"),
-     ([{"type": "audio", "audio": "x"}], "one of text"), ([img()] * 7, "at most 6 images")],
+    [
+        ([img(), vid()], "never both"),
+        ([vid(), vid()], "at most 1 video"),
+        ([{"type": "audio", "audio": "x"}], "one of text"),
+        ([img()] * 7, "at most 6 images"),
+    ],
 )
 def test_bad_media(content, match):
     with pytest.raises(InvalidRequestError, match=match):
@@ -65,8 +88,11 @@ def test_bad_media(content, match):
 
 @pytest.mark.parametrize(
     "messages,match",
-    [([], "non-empty list"), ([{"role": "assistant", "content": "hi"}], "last message"),
-     ([{"role": "robot", "content": "hi"}], "one of user")],
+    [
+        ([], "non-empty list"),
+        ([{"role": "assistant", "content": "hi"}], "last message"),
+        ([{"role": "robot", "content": "hi"}], "one of user"),
+    ],
 )
 def test_bad_messages(messages, match):
     with pytest.raises(InvalidRequestError, match=match):
@@ -86,14 +112,27 @@ def test_a_parts_kind_is_read_in_one_place():
 
     text, audio = {"type": "text", "text": "hi"}, {"type": "audio", "audio": "x"}
     assert [media_kind(p) for p in (img(), vid(), text, audio, "image_url", None)] == [
-        "image", "video", None, None, None, None]
+        "image",
+        "video",
+        None,
+        None,
+        None,
+        None,
+    ]
     assert [part_kind(p) for p in (img(), vid(), text)] == ["image", "video", "text"]
     with pytest.raises(InvalidRequestError, match="one of text"):
         part_kind(audio)
-    messages = [{"role": "user", "content": [img(), text, audio, "stray"]}, {"role": "user", "content": [vid()]}]
+    messages = [
+        {"role": "user", "content": [img(), text, audio, "stray"]},
+        {"role": "user", "content": [vid()]},
+    ]
     assert count_media(messages) == (1, 1)
     assert (is_image_like(img()), is_video_like(vid()), is_image_like(audio), is_video_like(audio)) == (
-        True, True, False, False)
+        True,
+        True,
+        False,
+        False,
+    )
     kept, notices = apply_media_policy(messages)
     assert kept[0]["content"][0] == {"type": "text", "text": "[earlier image omitted]"}
     assert kept[1]["content"] == [vid()] and len(notices) == 1

@@ -81,8 +81,9 @@ def test_a_remote_image_becomes_a_link_showing_alt_and_url():
 
 
 def test_reference_protocol_relative_and_relative_images_are_never_images():
-    shown = markdown_html("![r][ref] ![p](//host.example/p.png) ![l](local.png)\n\n"
-                          "[ref]: http://host.example/r.png")
+    shown = markdown_html(
+        "![r][ref] ![p](//host.example/p.png) ![l](local.png)\n\n[ref]: http://host.example/r.png"
+    )
     hrefs = [attrs["href"] for tag, attrs in tags(shown) if tag == "a"]
     assert hrefs == ["http://host.example/r.png", "https://host.example/p.png"]
     assert "<img" not in shown and "(local.png)" in shown  # a relative path: text, no link into the server
@@ -99,13 +100,25 @@ def test_data_images_stay_inline_only_for_raster_types():
     assert "image: s" in shown  # the refused one still says an image was there
 
 
-@pytest.mark.parametrize("url, href", [
-    ("https://a.example/x", "https://a.example/x"), ("http://a.example", "http://a.example"),
-    ("mailto:a@b.example", "mailto:a@b.example"), ("//a.example/x", "https://a.example/x"),
-    ("javascript:alert(1)", None), (" JavaScript:alert(1)", None), ("java\tscript:alert(1)", None),
-    ("vbscript:x", None), ("data:text/html,x", None), ("file:///etc/passwd", None), ("relative/x", None),
-    ("https:no-slashes", None), ("https://", None), ("http://a.example/\\x", None),
-])
+@pytest.mark.parametrize(
+    "url, href",
+    [
+        ("https://a.example/x", "https://a.example/x"),
+        ("http://a.example", "http://a.example"),
+        ("mailto:a@b.example", "mailto:a@b.example"),
+        ("//a.example/x", "https://a.example/x"),
+        ("javascript:alert(1)", None),
+        (" JavaScript:alert(1)", None),
+        ("java\tscript:alert(1)", None),
+        ("vbscript:x", None),
+        ("data:text/html,x", None),
+        ("file:///etc/passwd", None),
+        ("relative/x", None),
+        ("https:no-slashes", None),
+        ("https://", None),
+        ("http://a.example/\\x", None),
+    ],
+)
 def test_links_carry_only_http_and_mailto_hrefs(url, href):
     assert safe_href(url) == href
 
@@ -137,8 +150,10 @@ def test_dollars_that_are_not_math_stay_text(text):
 
 
 def test_tex_cannot_inject_html_or_links():
-    shown = markdown_html(r"$<img src=x onerror=alert(1)>$ $\text{<b>x</b><script>y</script>}$ "
-                          r"$\href{javascript:alert(1)}{z}$ $\style{background:url(http://h.example)}{w}$")
+    shown = markdown_html(
+        r"$<img src=x onerror=alert(1)>$ $\text{<b>x</b><script>y</script>}$ "
+        r"$\href{javascript:alert(1)}{z}$ $\style{background:url(http://h.example)}{w}$"
+    )
     assert audit(shown, copy_handler()) == []
     assert {tag for tag, _ in tags(shown)} <= {"div", "p", "span", "math", "mrow", "mi", "mo", "mn", "mtext"}
     assert "href" not in shown and "style" not in shown and "&lt;" in shown
@@ -179,8 +194,29 @@ def test_display_markdown_html_is_the_renderer_with_its_stylesheet():
     assert display.markdown_html("**b** $x$") == output_html("**b** $x$")
 
 
-FRAGMENTS = payloads(ORIGIN) + ["$", "$$", "\n", "[", "]", "(", ")", "!", "<", ">", "`", "```", "|", "\\",
-                                "&", "javascript:", "data:image/png;base64,AAAA", "x", " ", "*", "\n\n"]
+FRAGMENTS = payloads(ORIGIN) + [
+    "$",
+    "$$",
+    "\n",
+    "[",
+    "]",
+    "(",
+    ")",
+    "!",
+    "<",
+    ">",
+    "`",
+    "```",
+    "|",
+    "\\",
+    "&",
+    "javascript:",
+    "data:image/png;base64,AAAA",
+    "x",
+    " ",
+    "*",
+    "\n\n",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -197,8 +233,11 @@ def test_the_audit_catches_what_plain_mistune_lets_through():
     assert any("stranger.example/img?q=secret" in problem for problem in caught)
     assert any("stranger.example/reference.png" in problem for problem in caught)
     hostile = '<p onclick="x"><a href="javascript:x">a</a><b style="color:red;background:URL(/x)">'
-    assert audit(hostile, "") == ["<p onclick='x'>", "<a href='javascript:x'>",
-                                  "<b style='color:red;background:URL(/x)'>"]
+    assert audit(hostile, "") == [
+        "<p onclick='x'>",
+        "<a href='javascript:x'>",
+        "<b style='color:red;background:URL(/x)'>",
+    ]
 
 
 def test_the_magic_and_reply_repr_show_this_rendering_with_its_footer(run, client):  # noqa: F811

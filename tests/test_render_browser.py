@@ -17,8 +17,10 @@ from test_magic import ipython, run, shell  # noqa: F401 - the magic's in-proces
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-GOOD = ("| a | b |\n|---|---|\n| 1 | 2 |\n\nline one\nline two\n\n$\\frac{a}{b}$ and $$x^2$$\n\n"
-        "```python\ndef f():\n    return 1\n```")
+GOOD = (
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\nline one\nline two\n\n$\\frac{a}{b}$ and $$x^2$$\n\n"
+    "```python\ndef f():\n    return 1\n```"
+)
 
 
 def test_the_magic_output_fetches_nothing_runs_nothing_and_reads_well_in_chromium(run):  # noqa: F811
@@ -28,8 +30,10 @@ def test_the_magic_output_fetches_nothing_runs_nothing_and_reads_well_in_chromiu
         good = magic_output(run, GOOD)
         page_url = f"http://127.0.0.1:{free_port()}/notebook"  # served by the route below, a secure context
         body = "".join(f'<div class="output">{html}</div>' for html in outputs)
-        document = (f"<!doctype html><html><head><meta charset='utf-8'><title>safe</title></head><body>{body}"
-                    f'<div id="good">{good}</div></body></html>')
+        document = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>safe</title></head><body>{body}"
+            f'<div id="good">{good}</div></body></html>'
+        )
         context = browser.new_context()
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=page_url.rsplit("/", 1)[0])
         page = context.new_page()

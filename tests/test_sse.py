@@ -38,8 +38,14 @@ TRICKY = (
     b"event: only-a-name\n\n"
     b"data:[DONE]\n\n"
 )
-TRICKY_DATA = [b'{"a":1}', b"with one space stripped", b" two spaces keep one", "你好".encode(),
-               b"line1\nline2", b"[DONE]"]
+TRICKY_DATA = [
+    b'{"a":1}',
+    b"with one space stripped",
+    b" two spaces keep one",
+    "你好".encode(),
+    b"line1\nline2",
+    b"[DONE]",
+]
 
 
 def test_every_two_way_split_gives_the_same_events():
@@ -58,9 +64,12 @@ def test_any_splits(cuts):
 
 
 @settings(max_examples=100, deadline=None)
-@given(texts=st.lists(st.text(min_size=0, max_size=20), min_size=1, max_size=8),
-       ending=st.sampled_from([b"\n", b"\r", b"\r\n"]), space=st.booleans(),
-       cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10))
+@given(
+    texts=st.lists(st.text(min_size=0, max_size=20), min_size=1, max_size=8),
+    ending=st.sampled_from([b"\n", b"\r", b"\r\n"]),
+    space=st.booleans(),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
 def test_json_events_with_any_line_end(texts, ending, space, cuts):
     prefix = b"data: " if space else b"data:"
     raw = b"".join(prefix + json.dumps({"t": t}, ensure_ascii=False).encode() + ending * 2 for t in texts)
@@ -90,11 +99,19 @@ def test_a_last_event_without_its_blank_line_is_kept_at_the_end():
 
 # ---------------------------------------------------------------- over a raw socket server
 def event(text: str, finish: str = "", tokens: int = 1) -> bytes:
-    body = {"data": {"id": "raw1", "choices": [{"delta": text, "finish_reason": finish, "index": 0,
-                                                "role": "assistant"}],
-                     "usage": {"prompt_tokens": 3, "knowledge_tokens": 0, "completion_tokens": tokens,
-                               "total_tokens": 3 + tokens}},
-            "status": {"code": 0, "message": "ok"}}
+    body = {
+        "data": {
+            "id": "raw1",
+            "choices": [{"delta": text, "finish_reason": finish, "index": 0, "role": "assistant"}],
+            "usage": {
+                "prompt_tokens": 3,
+                "knowledge_tokens": 0,
+                "completion_tokens": tokens,
+                "total_tokens": 3 + tokens,
+            },
+        },
+        "status": {"code": 0, "message": "ok"},
+    }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -137,8 +154,14 @@ class RawServer:
                             raise ConnectionResetError
                         pending += data
                     header, _, pending = pending.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in header.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        0,
+                    )
                     while len(pending) < length:
                         pending += conn.recv(65536)
                     pending = pending[length:]
@@ -152,8 +175,14 @@ class RawServer:
     def _send_script(self, conn: socket.socket) -> bool:
         """One reply; False when the connection ends with it (closed by either side)."""
         framing = b"Transfer-Encoding: chunked" if self.chunked else b"Connection: close"
-        conn.sendall(self.status_line + b"\r\nContent-Type: " + self.content_type + b"\r\nx-request-id: raw-req\r\n"
-                     + framing + b"\r\n\r\n")
+        conn.sendall(
+            self.status_line
+            + b"\r\nContent-Type: "
+            + self.content_type
+            + b"\r\nx-request-id: raw-req\r\n"
+            + framing
+            + b"\r\n\r\n"
+        )
         for item in self.script:
             if isinstance(item, float):
                 if self._client_hung_up_during(conn, item):
@@ -176,7 +205,7 @@ class RawServer:
         conn.settimeout(pause)
         try:
             return conn.recv(1) == b""
-        except socket.timeout:
+        except TimeoutError:
             return False
         except OSError:
             return True
@@ -210,17 +239,27 @@ def test_byte_edges_over_a_socket(raw_server, raw_client, chunked):
     raw_server.chunked = chunked
     one, two, three = event("Hello"), event(" wörld 你"), event("", "stop", 3)
     raw_server.script = [
-        b": keep-alive comment\r\n", PAUSE,
-        b"data:" + one + b"\r", PAUSE, b"\n\r", PAUSE, b"\n",  # CRLF split across two writes
-        b"data: " + two[:-20], PAUSE, two[-20:] + b"\r\r",  # event split, a space after data:, CR-only
-        two[:0] + b"data:" + three[:30], PAUSE, three[30:] + b"\n\n", PAUSE,
+        b": keep-alive comment\r\n",
+        PAUSE,
+        b"data:" + one + b"\r",
+        PAUSE,
+        b"\n\r",
+        PAUSE,
+        b"\n",  # CRLF split across two writes
+        b"data: " + two[:-20],
+        PAUSE,
+        two[-20:] + b"\r\r",  # event split, a space after data:, CR-only
+        two[:0] + b"data:" + three[:30],
+        PAUSE,
+        three[30:] + b"\n\n",
+        PAUSE,
         b"data:[DONE]\n\n",
     ]
     # Also split a UTF-8 character: cut "ö" (2 bytes) in the middle.
     index = raw_server.script.index(b"data: " + two[:-20])
     text_bytes = b"data: " + two
     cut = text_bytes.index("ö".encode()) + 1
-    raw_server.script[index:index + 3] = [text_bytes[:cut], PAUSE, text_bytes[cut:] + b"\r\r"]
+    raw_server.script[index : index + 3] = [text_bytes[:cut], PAUSE, text_bytes[cut:] + b"\r\r"]
     with raw_client.stream("hi") as stream:
         deltas = list(stream)
     assert [d.text for d in deltas] == ["Hello", " wörld 你", ""]
@@ -320,10 +359,18 @@ def test_a_top_level_error_object_is_an_error_event(raw_server, raw_client):
 
 
 def test_events_without_choices_or_data_carry_nothing_but_their_usage(raw_server, raw_client):
-    usage_only = json.dumps({"data": {"id": "raw1", "choices": [], "usage": {"total_tokens": 42}},
-                             "status": {"code": 0, "message": "ok"}}).encode()
-    raw_server.script = [b"data:{}\n\n", b"data:" + event("text", "stop") + b"\n\n",
-                         b"data:" + usage_only + b"\n\n", b"data:[DONE]\n\n"]
+    usage_only = json.dumps(
+        {
+            "data": {"id": "raw1", "choices": [], "usage": {"total_tokens": 42}},
+            "status": {"code": 0, "message": "ok"},
+        }
+    ).encode()
+    raw_server.script = [
+        b"data:{}\n\n",
+        b"data:" + event("text", "stop") + b"\n\n",
+        b"data:" + usage_only + b"\n\n",
+        b"data:[DONE]\n\n",
+    ]
     with raw_client.stream("hi") as stream:
         assert [(d.text, d.finish_reason) for d in stream] == [("text", "stop")]
     assert stream.reply.usage == {"total_tokens": 42} and stream.reply.finish_reason == "stop"
@@ -338,12 +385,25 @@ def test_an_event_that_is_not_json_is_a_stream_error_with_the_partial_text(raw_s
 
 def test_a_stream_request_answered_with_a_whole_json_reply(raw_server, raw_client):
     raw_server.content_type = b"application/json"
-    raw_server.script = [json.dumps({"data": {"id": "j1", "choices": [{"message": "all at once", "finish_reason": "length"}],
-                                              "usage": {"total_tokens": 9}}}).encode()]
+    raw_server.script = [
+        json.dumps(
+            {
+                "data": {
+                    "id": "j1",
+                    "choices": [{"message": "all at once", "finish_reason": "length"}],
+                    "usage": {"total_tokens": 9},
+                }
+            }
+        ).encode()
+    ]
     with raw_client.stream("hi") as stream:
         deltas = list(stream)
     assert [(d.text, d.finish_reason) for d in deltas] == [("all at once", "length")]
-    assert (stream.reply.text, stream.reply.usage, stream.reply.id) == ("all at once", {"total_tokens": 9}, "j1")
+    assert (stream.reply.text, stream.reply.usage, stream.reply.id) == (
+        "all at once",
+        {"total_tokens": 9},
+        "j1",
+    )
 
 
 def test_a_stream_request_answered_with_a_json_error_raises_it_typed(raw_server, raw_client):

@@ -10,7 +10,14 @@ import pathlib
 # found, not imported: a cycle must fail this test, not the collection of it
 ROOT = pathlib.Path(importlib.util.find_spec("sensenova_widget").submodule_search_locations[0])
 MAX_LINES = 600
-ALLOWED_PRIVATE_ATTRIBUTES = {"_getframe", "_exit", "_asdict", "_replace", "_fields", "_make"}  # stdlib's own API
+ALLOWED_PRIVATE_ATTRIBUTES = {
+    "_getframe",
+    "_exit",
+    "_asdict",
+    "_replace",
+    "_fields",
+    "_make",
+}  # stdlib's own API
 
 
 def module_name(path: pathlib.Path) -> str:

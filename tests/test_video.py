@@ -27,7 +27,9 @@ class RecordingClient:
         self.waited: list[str] = []
 
     def upload(self, path_or_bytes, *, scheme="MULTIMODAL_1", filename=None, description=None) -> str:
-        content = path_or_bytes if isinstance(path_or_bytes, bytes) else pathlib.Path(path_or_bytes).read_bytes()
+        content = (
+            path_or_bytes if isinstance(path_or_bytes, bytes) else pathlib.Path(path_or_bytes).read_bytes()
+        )
         self.uploads.append((content, scheme, filename))
         return f"file-{len(self.uploads)}"
 
@@ -41,8 +43,13 @@ def probe(data: bytes) -> tuple[str, int, tuple[int, int], str, float]:
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         frames = list(container.decode(stream))
-        return (stream.codec_context.name, len(frames), (frames[0].width, frames[0].height),
-                stream.codec_context.pix_fmt, float(stream.average_rate or 0))
+        return (
+            stream.codec_context.name,
+            len(frames),
+            (frames[0].width, frames[0].height),
+            stream.codec_context.pix_fmt,
+            float(stream.average_rate or 0),
+        )
 
 
 def moving_frames(n: int = 12, size: tuple[int, int] = (160, 120)) -> list[Image.Image]:
@@ -114,7 +121,10 @@ def test_a_video_file_is_uploaded_and_waited_for(tmp_path):
     path = tmp_path / "clip.mp4"
     path.write_bytes(encode_frames(moving_frames(4)))
     client = RecordingClient()
-    assert snw.to_part(snw.video(str(path)), client=client) == {"type": "video_file_id", "video_file_id": "file-1"}
+    assert snw.to_part(snw.video(str(path)), client=client) == {
+        "type": "video_file_id",
+        "video_file_id": "file-1",
+    }
     assert snw.to_part(snw.video(path), client=client)["video_file_id"] == "file-1"
     assert snw.to_part(path, client=client)["video_file_id"] == "file-1"  # a .mp4 Path is a video
     assert len(client.uploads) == 1 and client.uploads[0][1] == "MULTIMODAL_2"
@@ -124,7 +134,10 @@ def test_a_video_file_is_uploaded_and_waited_for(tmp_path):
 
 
 def test_video_urls_need_no_client():
-    assert snw.to_part(snw.video("https://example.com/clip.mp4")) == {"type": "video_url", "video_url": "https://example.com/clip.mp4"}
+    assert snw.to_part(snw.video("https://example.com/clip.mp4")) == {
+        "type": "video_url",
+        "video_url": "https://example.com/clip.mp4",
+    }
 
 
 def test_an_upload_without_a_client_is_a_clear_error(tmp_path):

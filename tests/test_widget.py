@@ -55,9 +55,17 @@ def panel(client):
 
 def request(panel, method, params=None, buffers=None, req_id="r1"):
     """Feed one browser request through the widget's message handler; return its response."""
-    panel._handle_msg({"content": {"data": {"method": "custom", "content": {
-        "type": "request", "id": req_id, "method": method, "params": params or {}}}},
-        "buffers": buffers or []})
+    panel._handle_msg(
+        {
+            "content": {
+                "data": {
+                    "method": "custom",
+                    "content": {"type": "request", "id": req_id, "method": method, "params": params or {}},
+                }
+            },
+            "buffers": buffers or [],
+        }
+    )
     answers = [m for m in panel.comm.custom() if m.get("type") == "response" and m.get("id") == req_id]
     assert len(answers) == 1, answers
     return answers[0]
@@ -91,8 +99,12 @@ def test_synced_state_holds_no_credentials_nor_full_images(emulator):
     from sensenova_widget import Client
 
     keyed = Client(api_key=emulator.api_key, base_url=emulator.base_url, file_base_url=emulator.file_base_url)
-    paired = Client(access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key,
-                    base_url=emulator.base_url, file_base_url=emulator.file_base_url)
+    paired = Client(
+        access_key_id=emulator.access_key_id,
+        secret_access_key=emulator.secret_access_key,
+        base_url=emulator.base_url,
+        file_base_url=emulator.file_base_url,
+    )
     secrets = [emulator.api_key, emulator.access_key_id, emulator.secret_access_key]
     for client in (keyed, paired):
         panel = ChatPanel(client=client, system="be brief", temperature=0.5)
@@ -141,8 +153,15 @@ def test_bad_settings_are_refused_before_anything_is_sent(client):
 def test_parameter_ranges_reach_the_browser_from_the_protocol(panel):
     specs = panel.parameters
     assert set(specs) == set(protocol.PARAMETERS)
-    assert specs["top_p"] == {"min": 0, "max": 1, "min_inclusive": False, "max_inclusive": False,
-                              "integer": False, "allowed": "a number in the open interval (0, 1)", "default": 0.7}
+    assert specs["top_p"] == {
+        "min": 0,
+        "max": 1,
+        "min_inclusive": False,
+        "max_inclusive": False,
+        "integer": False,
+        "allowed": "a number in the open interval (0, 1)",
+        "default": 0.7,
+    }
     assert specs["max_new_tokens"]["integer"] is True
     assert panel.limits == {"max_images": 6, "max_videos": 1}
 
@@ -165,7 +184,11 @@ def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
     offsets = [d["offset"] for d in deltas]
     assert offsets == sorted(offsets) and offsets[0] == 0
     final = panel.conversation[-1]
-    assert final["text"] == reply.text and final["status"] == "done" and final["usage"]["completion_tokens"] == 300
+    assert (
+        final["text"] == reply.text
+        and final["status"] == "done"
+        and final["usage"]["completion_tokens"] == 300
+    )
 
 
 def test_coalescer_offsets_count_utf16_units_like_the_browser():
@@ -182,8 +205,11 @@ def test_coalescer_offsets_count_utf16_units_like_the_browser():
 def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     from sensenova_widget import Client
 
-    slow = Client(api_key=emulator.api_key, base_url=emulator.base_url,
-                  headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"})
+    slow = Client(
+        api_key=emulator.api_key,
+        base_url=emulator.base_url,
+        headers={"x-emulator-fault": "delta_delay=0.05,reply_tokens=400"},
+    )
     panel = ChatPanel(client=slow)
     assert request(panel, "send", {"text": "A long one please"})["ok"]
     deadline = time.monotonic() + 20
@@ -203,8 +229,12 @@ def test_a_stop_while_the_request_is_being_sent_ends_the_turn_stopped(emulator):
     from sensenova_widget import Client
 
     # the first answer is a 503 whose Retry-After holds the request back: Stop lands before the stream opens
-    held = Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=1,
-                  headers={"x-emulator-fault": "status=503,times=1,retry_after=1"})
+    held = Client(
+        api_key=emulator.api_key,
+        base_url=emulator.base_url,
+        max_retries=1,
+        headers={"x-emulator-fault": "status=503,times=1,retry_after=1"},
+    )
     panel = ChatPanel(client=held)
     assert panel.models_loaded.wait(10)  # the model list took the 503
     held.headers["x-emulator-fault"] = "status=503,times=1,retry_after=1"
@@ -228,11 +258,16 @@ def test_chat_panel_keeps_ipywidgets_send_for_custom_messages(panel):
 def test_a_failed_reply_shows_inline_and_retry_works(emulator):
     from sensenova_widget import Client
 
-    failing = Client(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=0,
-                     headers={"x-emulator-fault": "status=503,times=2"})
+    failing = Client(
+        api_key=emulator.api_key,
+        base_url=emulator.base_url,
+        max_retries=0,
+        headers={"x-emulator-fault": "status=503,times=2"},
+    )
     panel = ChatPanel(client=failing)
     assert panel.models_loaded.wait(10)  # the model list took the first 503 (the configured model stays)
     assert panel.models == [panel.settings["model"]]
+    assert "503" in panel.models_error and emulator.api_key not in panel.models_error  # shown, not silent
     assert request(panel, "send", {"text": "hello?"})["ok"]  # accepted: the failure comes later, inline
     wait_idle(panel)
     turn = panel.conversation[-1]
@@ -246,8 +281,12 @@ def test_a_failed_reply_shows_inline_and_retry_works(emulator):
 
 # ---------------------------------------------------------------- browser requests
 def test_file_bytes_arrive_as_a_buffer_and_are_sent_full_size(panel):
-    answer = request(panel, "attach_file", {"name": "shot.png", "mime": "image/png", "kind": "image"},
-                     [memoryview(png(640, 480))])
+    answer = request(
+        panel,
+        "attach_file",
+        {"name": "shot.png", "mime": "image/png", "kind": "image"},
+        [memoryview(png(640, 480))],
+    )
     assert answer["ok"], answer
     assert panel.staged[0]["label"] == "shot.png (640x480)"
     assert request(panel, "send", {"text": "Describe"}, req_id="r2")["ok"]
@@ -262,7 +301,7 @@ def test_bad_requests_get_an_error_answer_naming_the_problem(panel):
     assert not garbage["ok"] and "notes.txt is not an image" in garbage["error"]
     unknown = request(panel, "explode", req_id="r2")
     assert not unknown["ok"] and "unknown request 'explode'" in unknown["error"]
-    for i in range(7):
+    for _ in range(7):
         panel.attach(Image.new("RGB", (20, 20)))
     too_many = request(panel, "send", {"text": "all of them"}, req_id="r3")
     assert not too_many["ok"] and "at most 6 images" in too_many["error"]
@@ -300,8 +339,13 @@ def test_notebook_picker_lists_image_like_variables(panel):
 
     shell = InteractiveShell.instance()
     try:
-        shell.user_ns.update(photo=Image.new("RGB", (64, 48)), frames=np.zeros((4, 32, 32, 3), dtype=np.uint8),
-                             _hidden=Image.new("RGB", (8, 8)), number=3, words="hello")
+        shell.user_ns.update(
+            photo=Image.new("RGB", (64, 48)),
+            frames=np.zeros((4, 32, 32, 3), dtype=np.uint8),
+            _hidden=Image.new("RGB", (8, 8)),
+            number=3,
+            words="hello",
+        )
         answer = request(panel, "list_variables")
         items = {item["name"]: item for item in answer["result"]["items"]}
         assert {"photo", "frames"} <= set(items) and not {"_hidden", "number", "words"} & set(items)
@@ -336,8 +380,14 @@ def test_programmatic_send_with_images_and_system(client):
     panel = ChatPanel(client=client, system="Answer in one line.")
     reply = panel.ask("Compare these", images=[Image.new("RGB", (30, 20)), png(50, 40)])
     assert "image 1: 30x20" in reply.text and "image 2: 50x40" in reply.text
-    assert panel.messages[0] == {"role": "system", "content": [{"type": "text", "text": "Answer in one line."}]}
-    assert [a["label"] for a in panel.conversation[0]["attachments"]] == ["PIL RGB 30x20", "bytes of " + f"{len(png(50, 40)):,} bytes"]
+    assert panel.messages[0] == {
+        "role": "system",
+        "content": [{"type": "text", "text": "Answer in one line."}],
+    }
+    assert [a["label"] for a in panel.conversation[0]["attachments"]] == [
+        "PIL RGB 30x20",
+        "bytes of " + f"{len(png(50, 40)):,} bytes",
+    ]
     future = panel.ask("And again?", wait=False)
     assert future.result(timeout=30).text.startswith("And again?")
 
@@ -355,8 +405,13 @@ def test_endings_and_omitted_media_become_notices(client):
 
 
 def test_settings_from_the_browser_reach_the_request(panel, emulator):
-    panel.settings = {**panel.settings, "temperature": 0.3, "top_p": 0.5, "system": "Be terse.",
-                      "model": "SenseNova-V6-Turbo"}
+    panel.settings = {
+        **panel.settings,
+        "temperature": 0.3,
+        "top_p": 0.5,
+        "system": "Be terse.",
+        "model": "SenseNova-V6-Turbo",
+    }
     panel.ask("hi")
     body = emulator.requests[-1]
     assert (body["temperature"], body["top_p"], body["model"]) == (0.3, 0.5, "SenseNova-V6-Turbo")
@@ -388,7 +443,10 @@ def recorded(panel) -> list[tuple[str, str]]:
 
 
 def bad_temperature(panel) -> None:
-    panel.settings = {**panel.settings, "temperature": 5}  # the browser's form would refuse it: code can set it
+    panel.settings = {
+        **panel.settings,
+        "temperature": 5,
+    }  # the browser's form would refuse it: code can set it
 
 
 def test_a_refused_regenerate_leaves_the_panel_as_the_conversation(panel, emulator):
@@ -441,3 +499,61 @@ def test_a_refused_new_message_is_marked_unsent(panel, emulator):
     panel.settings = {**panel.settings, "temperature": None}
     panel.regenerate()  # asks q1 again: q2 never reached the service
     assert shown(panel) == recorded(panel) and panel.conversation[0]["text"] == "q1"
+
+
+def test_the_lightbox_gets_a_larger_preview_of_a_staged_image_never_kept_in_a_trait(panel):
+    assert panel.models_loaded.wait(10) and panel.models_error == ""  # the list loaded: nothing to show
+    item_id = panel.attach(Image.new("RGB", (3000, 1500), (40, 90, 200)), label="big")
+    answer = request(panel, "preview", {"id": item_id})
+    width, height = decoded_sides(answer["result"]["src"])
+    assert 256 < width <= panel_state.PREVIEW_SIDE and width == 2 * height  # larger, same shape
+    assert max(decoded_sides(panel.staged[0]["thumb"])) <= 256  # the trait keeps the small one
+    assert request(panel, "preview", {"id": "gone"}, req_id="r2")["result"] == {"src": None}
+
+
+# ---------------------------------------------------------------- names of attached values
+def test_attach_labels_a_value_with_its_variable_name(panel):
+    photo = Image.new("RGB", (40, 30))
+    panel.attach(photo)
+    panel.attach(Image.new("RGB", (20, 10)))  # no name: described
+    panel.attach(photo, label="mine")
+    assert [item["label"] for item in panel.staged] == ["photo", "PIL RGB 20x10", "mine"]
+    panel.ask("Which?", images=[photo])
+    assert panel.conversation[-2]["attachments"][-1]["label"] == "photo"
+
+
+def test_the_picker_attaches_several_variables_at_once_all_or_none(client):
+    names = {"a": Image.new("RGB", (16, 16)), "b": Image.new("RGB", (24, 24)), "n": 3}
+    panel = ChatPanel(client=client, namespace=names)
+    listed = request(panel, "list_variables")["result"]["items"]
+    assert sorted(item["name"] for item in listed) == ["a", "b"]
+    missing = request(panel, "attach_variable", {"names": ["a", "gone"]}, req_id="r2")
+    assert not missing["ok"] and "'gone'" in missing["error"] and panel.staged == []
+    not_image = request(panel, "attach_variable", {"names": ["a", "n"]}, req_id="r3")
+    assert not not_image["ok"] and panel.staged == []
+    for bad in ([], "a", [1]):
+        assert not request(panel, "attach_variable", {"names": bad}, req_id=f"r{bad!r}")["ok"]
+    answer = request(panel, "attach_variable", {"names": ["b", "a"]}, req_id="r4")
+    assert answer["ok"] and len(answer["result"]["ids"]) == 2
+    assert [item["label"] for item in panel.staged] == ["b", "a"]
+    assert [item["id"] for item in panel.staged] == answer["result"]["ids"]
+    one = request(panel, "attach_variable", {"name": "a"}, req_id="r5")  # the single form stays
+    assert one["ok"] and one["result"]["id"] == panel.staged[-1]["id"]
+    reply = panel.ask("Sizes?")
+    assert "image 1: 24x24" in reply.text and "image 3: 16x16" in reply.text
+
+
+picked_up_from_this_module = Image.new("RGB", (12, 8))
+
+
+def test_without_ipython_the_picker_reads_the_globals_of_the_code_that_made_the_panel(client):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    saved = InteractiveShell._instance if InteractiveShell.initialized() else None
+    InteractiveShell.clear_instance()  # a plain script (marimo is tested in a browser)
+    try:
+        panel = ChatPanel(client=client)
+        listed = [item["name"] for item in request(panel, "list_variables")["result"]["items"]]
+    finally:
+        InteractiveShell._instance = saved
+    assert "picked_up_from_this_module" in listed

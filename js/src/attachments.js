@@ -55,6 +55,8 @@ export class Attachments {
     const add = h("button", { class: "snw-button snw-url-add", type: "button", onclick: () => this.submitUrl() }, "Attach");
     this.urlBox = h("div", { class: "snw-url-box", hidden: true }, this.urlInput, add);
     this.buttons = this.buildButtons();
+    /** called after each render of the staged row (the composer's Send follows the limits) */
+    this.onChange = () => {};
   }
 
   /** The attach row: Image…, Video…, Video URL, From notebook and the two hidden file inputs. */
@@ -166,6 +168,7 @@ export class Attachments {
     this.row.replaceChildren(...staged.map((item) => this.stagedItem(item)));
     this.row.hidden = staged.length === 0;
     this.reason.show(this.problem());
+    this.onChange();
   }
 
   /** @param {StagedItem} item */
@@ -182,8 +185,8 @@ export class Attachments {
     );
     return h(
       "div",
-      { class: `snw-staged-item snw-kind-${item.kind}`, title: item.label },
-      thumbnail(item.thumb, item.label, item.kind),
+      { class: `snw-staged-item snw-kind-${item.kind}`, title: item.label, "data-staged-id": item.id },
+      thumbnail(item.thumb, item.label, item.kind, true),
       h("span", { class: "snw-staged-label" }, item.label),
       remove,
     );

@@ -1,5 +1,6 @@
 // The composer: the message box, Send (Stop while a reply streams) and editing the last message.
-// Enter sends, Shift+Enter is a new line, Escape leaves an edit.
+// Enter sends, Shift+Enter is a new line, Escape leaves an edit, Up in an empty box edits the last
+// message. Send is disabled (with the reason as its title) while the staged media break a limit.
 import { h } from "./dom.js";
 import { lastSentUserIndex } from "./turns.js";
 
@@ -31,7 +32,11 @@ export class Composer {
         event.preventDefault();
         if (!this.model.get("busy")) this.sendOrStop();
       } else if (event.key === "Escape" && this.editing) {
+        event.preventDefault(); // handled: the panel's Escape (stop a reply) leaves it alone
         this.cancelEdit();
+      } else if (event.key === "ArrowUp" && !this.textarea.value && !this.editing && !this.model.get("busy")) {
+        event.preventDefault();
+        this.startEdit();
       }
     });
   }
@@ -48,6 +53,7 @@ export class Composer {
       h("button", { class: "snw-button", type: "button", onclick: () => this.cancelEdit() }, "Cancel"),
     );
     this.editBanner.hidden = false;
+    this.renderBusy();
     this.textarea.focus();
   }
 
@@ -55,6 +61,7 @@ export class Composer {
     this.editing = false;
     this.editBanner.hidden = true;
     this.textarea.value = "";
+    this.renderBusy();
   }
 
   async sendOrStop() {
@@ -80,11 +87,14 @@ export class Composer {
     if (!ok && !this.textarea.value) this.textarea.value = text; // keep what was typed when the kernel refused
   }
 
-  /** Send becomes Stop while a reply streams. */
+  /** Send becomes Stop while a reply streams, and cannot be pressed while the staged media break a limit. */
   renderBusy() {
     const busy = !!this.model.get("busy");
+    const problem = busy || this.editing ? null : this.problem();
     this.sendButton.textContent = busy ? "Stop" : "Send";
     this.sendButton.classList.toggle("snw-stop", busy);
-    this.sendButton.setAttribute("aria-label", busy ? "Stop the reply" : "Send the message");
+    this.sendButton.disabled = !!problem;
+    this.sendButton.title = problem || "";
+    this.sendButton.setAttribute("aria-label", busy ? "Stop the reply" : problem ? `Send: ${problem}` : "Send the message");
   }
 }

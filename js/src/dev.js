@@ -14,7 +14,8 @@ import { renderAllTurns } from "./turns.js";
 
 export class DevHooks {
   /**
-   * @param {HTMLElement & {snwStats?: DevStats, snwRenderNaiveMs?: () => number}} el the view's element
+   * @param {HTMLElement & {snwStats?: DevStats, snwRenderNaiveMs?: () => number,
+   *         snwModel?: import("./types").PanelModel}} el the view's element
    * @param {import("./types").PanelModel} model
    * @param {import("./log.js").ConversationLog} log
    */
@@ -23,6 +24,7 @@ export class DevHooks {
     this.stats = { customMessages: 0, changes: 0, events: [], renders: [], streamed: {}, final: {} };
     this.inBurst = false;
     el.snwStats = this.stats;
+    el.snwModel = model; // what a hostile page script could reach: the tests forge writes with it
     log.probe = {
       beforeRender: (turns, list) => this.beforeRender(turns, list),
       rendered: (turns, ms) => {

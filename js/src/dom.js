@@ -101,9 +101,13 @@ export function safeImageSrc(src) {
  * @param {string | null | undefined} src
  * @param {string} alt
  * @param {string | undefined} kind
+ * @param {boolean} [zoom] focusable, and opens the panel's lightbox (see lightbox.js)
  */
-export function thumbnail(src, alt, kind) {
+export function thumbnail(src, alt, kind, zoom = false) {
   const safe = safeImageSrc(src);
+  if (safe && zoom) {
+    return h("img", { src: safe, alt, tabindex: "0", role: "button", title: `${alt}: click to see it larger` });
+  }
   if (safe) return h("img", { src: safe, alt });
   return h("div", { class: "snw-thumb-placeholder", "aria-hidden": "true" }, kind === "video" ? "▶" : "□");
 }

@@ -27,6 +27,15 @@ export class ConversationLog {
     );
     this.turns = new TurnList(this.el, actions);
     this.queued = false;
+    // A panel with history opens at its latest turn: render() runs before the view is in the page
+    // (no height yet), so the log scrolls to its end again whenever its box gets or changes size,
+    // unless the reader scrolled up.
+    this.atEnd = true;
+    this.el.addEventListener("scroll", () => {
+      this.atEnd = this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 24;
+    });
+    this.resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.keepAtEnd()) : null;
+    if (this.resize) this.resize.observe(this.el);
     /** @type {RenderProbe | null} */
     this.probe = null;
   }
@@ -55,7 +64,16 @@ export class ConversationLog {
       void this.el.offsetHeight; // include layout in the measured time
       this.probe.rendered(turns.length, performance.now() - started);
     }
+    this.toEnd();
+  }
+
+  toEnd() {
     this.el.scrollTop = this.el.scrollHeight;
+    this.atEnd = true;
+  }
+
+  keepAtEnd() {
+    if (this.atEnd) this.el.scrollTop = this.el.scrollHeight;
   }
 
   /**
@@ -66,7 +84,7 @@ export class ConversationLog {
    */
   appendDelta(turnId, offset, text) {
     this.turns.appendDelta(turnId, offset, text);
-    this.el.scrollTop = this.el.scrollHeight;
+    this.toEnd();
   }
 
   /**
@@ -81,6 +99,7 @@ export class ConversationLog {
   }
 
   dispose() {
+    if (this.resize) this.resize.disconnect();
     this.turns.dispose();
   }
 }

@@ -1,5 +1,7 @@
 // The panel's settings: the model picker in the toolbar and the box of sampling parameters and
-// system prompt. A value outside the service's range is refused here, never synced.
+// system prompt. A value outside the service's range is refused here, never synced, and the
+// reason shows under that field until the value is fixed. The fields come in the order people
+// think of them, with their ranges in words; a model list that failed to load says so.
 import { h, nextId } from "./dom.js";
 
 /** @typedef {import("./types").PanelModel} PanelModel */
@@ -13,6 +15,25 @@ const PARAM_LABELS = {
   max_new_tokens: "Max new tokens",
   repetition_penalty: "Repetition penalty",
 };
+
+/** The order of the fields; parameters not listed here follow, in the kernel's order. */
+const PARAM_ORDER = ["temperature", "top_p", "max_new_tokens", "repetition_penalty"];
+
+/**
+ * The allowed range in words: "between 0 and 2", "above 0, up to 1", "a whole number from 1 to 2048".
+ * @param {ParamSpec} spec
+ */
+export function rangeInWords(spec) {
+  if (spec.integer) {
+    const low = spec.min_inclusive ? spec.min : spec.min + 1;
+    const high = spec.max_inclusive ? spec.max : spec.max - 1;
+    return `a whole number from ${low} to ${high}`;
+  }
+  if (spec.min_inclusive && spec.max_inclusive) return `between ${spec.min} and ${spec.max}`;
+  const low = spec.min_inclusive ? `from ${spec.min}` : `above ${spec.min}`;
+  const high = spec.max_inclusive ? `up to ${spec.max}` : `below ${spec.max}`;
+  return `${low}, ${high}`;
+}
 
 /**
  * Whether `value` is allowed by `spec` (open or closed ends, integers only where asked).
@@ -37,6 +58,7 @@ export class Settings {
     this.inputs = {};
     this.modelSelect = h("select", { class: "snw-model", id: nextId("model") });
     this.modelLabel = h("label", { class: "snw-inline-label", for: this.modelSelect.id }, "Model");
+    this.modelError = h("span", { class: "snw-model-error", role: "status", hidden: true });
     this.toggle = h("button", { class: "snw-button", type: "button", "aria-expanded": "false" }, "Settings");
     this.box = h("div", { class: "snw-settings", hidden: true });
     this.system = h("textarea", {
@@ -67,7 +89,11 @@ export class Settings {
     const params = this.model.get("parameters") || {};
     this.box.replaceChildren();
     this.inputs = {};
-    for (const [name, spec] of Object.entries(params)) {
+    /** @type {Record<string, HTMLElement>} */
+    this.errors = {};
+    const rank = (/** @type {string} */ name) => (PARAM_ORDER.includes(name) ? PARAM_ORDER.indexOf(name) : PARAM_ORDER.length);
+    const ordered = Object.entries(params).sort(([a], [b]) => rank(a) - rank(b));
+    for (const [name, spec] of ordered) {
       const id = nextId(name);
       const input = h("input", {
         type: "number",
@@ -78,12 +104,18 @@ export class Settings {
         max: spec.max,
         step: spec.integer ? "1" : "0.01",
         placeholder: String(spec.default),
-        title: spec.allowed,
+        title: rangeInWords(spec),
+        "aria-describedby": `${id}-hint ${id}-error`,
       });
       input.addEventListener("change", () => this.update(name, input));
+      input.addEventListener("input", () => {
+        if (input.getAttribute("aria-invalid") === "true" && this.problem(name, input.value) === null) this.mark(name, null);
+      });
       this.inputs[name] = input;
       const label = h("label", { for: id }, PARAM_LABELS[name] || name);
-      this.box.appendChild(h("div", { class: "snw-field" }, label, input, h("small", {}, spec.allowed)));
+      const hint = h("small", { id: `${id}-hint` }, rangeInWords(spec));
+      this.errors[name] = h("div", { class: "snw-field-error", id: `${id}-error`, role: "alert", hidden: true });
+      this.box.appendChild(h("div", { class: "snw-field", "data-field": name }, label, input, hint, this.errors[name]));
     }
     this.box.appendChild(this.thinkingField);
     const systemLabel = h("label", { for: this.system.id }, "System prompt");
@@ -104,6 +136,10 @@ export class Settings {
     const names = models.includes(current) || !current ? models : [current, ...models];
     this.modelSelect.replaceChildren(...names.map((name) => h("option", { value: name }, name)));
     this.modelSelect.value = current;
+    const failed = this.model.get("models_error") || "";
+    this.modelError.textContent = failed ? "⚠ list not loaded" : "";
+    this.modelError.title = failed;
+    this.modelError.hidden = !failed;
   }
 
   /** @param {PanelSettings} patch */
@@ -117,21 +153,38 @@ export class Settings {
    * @param {HTMLInputElement} input
    */
   update(name, input) {
+    const problem = this.problem(name, input.value);
+    this.mark(name, problem);
+    if (problem === null) this.patch({ [name]: input.value === "" ? null : Number(input.value) });
+  }
+
+  /**
+   * Why `text` is not a value of `name`, or null when it is (empty means the default).
+   * @param {string} name
+   * @param {string} text
+   * @returns {string | null}
+   */
+  problem(name, text) {
+    if (text === "") return null;
     const spec = (this.model.get("parameters") || {})[name];
-    if (input.value === "") {
-      input.removeAttribute("aria-invalid");
-      this.patch({ [name]: null });
-      return;
+    const value = Number(text);
+    if (spec && Number.isFinite(value) && inRange(spec, value)) return null;
+    return `${text} is not allowed: expected ${spec ? rangeInWords(spec) : "a known parameter"}.`;
+  }
+
+  /**
+   * Show (or clear, with null) a field's error next to it.
+   * @param {string} name
+   * @param {string | null} problem
+   */
+  mark(name, problem) {
+    const input = this.inputs[name];
+    const error = this.errors[name];
+    if (problem) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    if (error) {
+      error.textContent = problem || "";
+      error.hidden = !problem;
     }
-    const value = Number(input.value);
-    if (!spec || !Number.isFinite(value) || !inRange(spec, value)) {
-      input.setAttribute("aria-invalid", "true");
-      const allowed = spec ? spec.allowed : "a known parameter";
-      this.reason.show(`${PARAM_LABELS[name] || name}: ${input.value} is not allowed, expected ${allowed}.`);
-      return;
-    }
-    input.removeAttribute("aria-invalid");
-    this.reason.show("");
-    this.patch({ [name]: value });
   }
 }

@@ -26,7 +26,7 @@ function attachmentsRow(attachments) {
       return h(
         "figure",
         { class: `snw-attachment snw-kind-${item.kind === "video" ? "video" : "image"}`, title: label },
-        thumbnail(item.thumb, label, item.kind),
+        thumbnail(item.thumb, label, item.kind, true),
         h("figcaption", {}, label),
       );
     }),

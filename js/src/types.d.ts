@@ -67,9 +67,12 @@ export interface Traits {
   staged: StagedItem[];
   settings: PanelSettings;
   models: string[];
+  /** why the model list did not load ("" when it did) */
+  models_error: string;
   parameters: Record<string, ParamSpec>;
   limits: Limits;
   busy: boolean;
+  conversation_name: string;
   thinks: boolean;
 }
 
@@ -94,6 +97,8 @@ export interface PanelModel {
   send(content: object, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
   on(event: string, handler: (...args: any[]) => void): void;
   off(event: string, handler: (...args: any[]) => void): void;
+  /** The widget manager (JupyterLab's has the kernel connection): read only to notice the kernel going. */
+  widget_manager?: unknown;
 }
 
 /** A kernel request that shows its failure in the panel and resolves to null then. */

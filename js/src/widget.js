@@ -8,11 +8,59 @@ import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
+import { ExportMenu, staleText, watchKernel } from "./lasting.js";
+import { Lightbox } from "./lightbox.js";
 import { ConversationLog } from "./log.js";
 import { Rpc, caller } from "./rpc.js";
 import { Settings } from "./settings.js";
 
 export { stagedProblem } from "./attachments.js";
+
+/**
+ * Keys typed in the panel stay in the panel: JupyterLab 4 and Notebook 7 (Lumino, which handles
+ * keydown as it bubbles to the document) would otherwise run the cell on Shift+Enter or
+ * Ctrl+Enter, and take a, b, d d, m, y as command-mode shortcuts. Shortcuts with Ctrl, Alt or
+ * Meta other than Enter (Ctrl+S saves) still reach the notebook. Escape, when nothing inside
+ * the panel used it, stops a streaming reply.
+ * @param {HTMLElement} root
+ * @param {() => void} onEscape
+ */
+function keepKeysInside(root, onEscape) {
+  root.addEventListener("keydown", (event) => {
+    const modified = event.ctrlKey || event.altKey || event.metaKey;
+    if (!modified || event.key === "Enter") event.stopPropagation();
+    if (event.key === "Escape" && !event.defaultPrevented) onEscape();
+  });
+}
+
+/**
+ * Clear asks first: the first press turns it into "Clear all?" for a few seconds, the second clears.
+ * @param {() => void} clear
+ */
+function clearButton(clear) {
+  const button = h("button", { class: "snw-button snw-clear", type: "button" }, "Clear");
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const reset = () => {
+    clearTimeout(timer);
+    button.textContent = "Clear";
+    button.classList.remove("snw-confirm");
+    button.removeAttribute("aria-label");
+  };
+  button.addEventListener("click", () => {
+    if (button.classList.contains("snw-confirm")) {
+      reset();
+      clear();
+      return;
+    }
+    button.textContent = "Clear all?";
+    button.classList.add("snw-confirm");
+    button.setAttribute("aria-label", "Press again to clear the conversation");
+    timer = setTimeout(reset, 4000);
+  });
+  button.addEventListener("blur", reset);
+  return button;
+}
 
 /**
  * @param {{model: import("./types").PanelModel, el: HTMLElement}} view
@@ -25,6 +73,8 @@ function render({ model, el }) {
   const settings = new Settings(model, reason);
   const attachments = new Attachments(model, call, reason);
   const composer = new Composer(model, call, reason, () => attachments.problem());
+  attachments.onChange = () => composer.renderBusy();
+  const lightbox = new Lightbox(call);
   const log = new ConversationLog(model, {
     onEdit: () => composer.startEdit(),
     onRegenerate: () => call("regenerate", {}),
@@ -33,16 +83,26 @@ function render({ model, el }) {
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
-  const clearButton = h("button", { class: "snw-button snw-clear", type: "button", onclick: () => call("clear", {}) }, "Clear");
+  const exportMenu = new ExportMenu(call, reason);
+  const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
+  const renderName = () => {
+    const name = model.get("conversation_name") || "";
+    nameLabel.textContent = name;
+    nameLabel.hidden = !name;
+  };
+  const staleNotice = h("div", { class: "snw-stale", role: "status", hidden: true });
   const toolbar = h(
     "div",
     { class: "snw-toolbar" },
     h("span", { class: "snw-title" }, "SenseNova"),
+    nameLabel,
     settings.modelLabel,
     settings.modelSelect,
+    settings.modelError,
     h("span", { class: "snw-spacer" }),
     settings.toggle,
-    clearButton,
+    exportMenu.el,
+    clearButton(() => call("clear", {})),
   );
   const composerBox = h(
     "div",
@@ -55,9 +115,13 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, composerBox);
+  root.append(toolbar, settings.box, log.el, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
+  lightbox.listen(root);
+  keepKeysInside(root, () => {
+    if (model.get("busy")) call("stop", {});
+  });
 
   const renderBusy = () => {
     composer.renderBusy();
@@ -78,6 +142,8 @@ function render({ model, el }) {
     staged: () => attachments.render(),
     settings: () => settings.sync(),
     models: () => settings.sync(),
+    conversation_name: renderName,
+    models_error: () => settings.sync(),
     thinks: () => settings.sync(),
     parameters: () => {
       settings.build();
@@ -95,8 +161,19 @@ function render({ model, el }) {
   settings.sync();
   attachments.render();
   renderBusy();
+  renderName();
+  const unwatch = watchKernel(model, () => {
+    staleNotice.textContent = staleText(model.get("conversation_name") || "");
+    staleNotice.hidden = false;
+    root.classList.add("snw-stale-panel");
+    for (const control of composerBox.querySelectorAll("textarea, button, input, select")) {
+      /** @type {HTMLInputElement} */ (control).disabled = true;
+    }
+    reason.show("");
+  });
 
   return () => {
+    unwatch();
     for (const [event, fn] of handlers) model.off(event, fn);
     rpc.dispose();
     log.dispose();

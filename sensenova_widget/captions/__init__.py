@@ -11,7 +11,8 @@ spaces request starts.
 
 The modules, one job each: `api` (the function and its checks), `rows` (a row's prompt, images
 and outcome), `tables` (pandas/polars adapters), `run` (the workers and their hand-out),
-`tally` (result columns, progress, summary), `partitions` (Dask), `accessors` (pandas).
+`tally` (result columns, progress, summary), `partitions` (Dask), `accessors` (pandas),
+`view` (`show_captions`: a readable table, thumbnails beside captions).
 
 Importing this package registers the pandas accessors `df.sensenova.caption(column, ...)` and
 `series.sensenova.caption(...)`. `import sensenova_widget` stays free of pandas, so the accessor
@@ -26,7 +27,16 @@ from __future__ import annotations
 from .accessors import register as _register_accessors
 from .api import DEFAULT_PROMPT, ON_ERROR, CaptionError, caption
 from .partitions import caption_meta, caption_partition
+from .view import show_captions
 
-__all__ = ["DEFAULT_PROMPT", "ON_ERROR", "CaptionError", "caption", "caption_meta", "caption_partition"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "ON_ERROR",
+    "CaptionError",
+    "caption",
+    "caption_meta",
+    "caption_partition",
+    "show_captions",
+]
 
 _register_accessors()

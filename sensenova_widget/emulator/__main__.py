@@ -11,8 +11,10 @@ from .runner import Emulator
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m sensenova_widget.emulator",
-                                     description="A local SenseNova chat-completions service for offline work.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sensenova_widget.emulator",
+        description="A local SenseNova chat-completions service for offline work.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     parser.add_argument("--api-key", help="the API key to accept (default: generated)")
@@ -33,16 +35,26 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     knobs = {name: getattr(args, name) for name in KNOBS if getattr(args, name) is not None}
     try:
-        emulator = Emulator(args.host, args.port, api_key=args.api_key, access_key_id=args.access_key_id,
-                            secret_access_key=args.secret_access_key, **knobs)
+        emulator = Emulator(
+            args.host,
+            args.port,
+            api_key=args.api_key,
+            access_key_id=args.access_key_id,
+            secret_access_key=args.secret_access_key,
+            **knobs,
+        )
     except ValueError as exc:  # a knob's value
         parser_error(str(exc))
     except OSError as exc:
-        parser_error(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
-                     "(0 picks a free one)")
+        parser_error(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
+            "(0 picks a free one)"
+        )
     emulator.start()
-    print(f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}; OpenAI-compatible: "
-          f"{emulator.openai_base_url}); Ctrl-C stops it.")
+    print(
+        f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}; OpenAI-compatible: "
+        f"{emulator.openai_base_url}); Ctrl-C stops it."
+    )
     for name, value in emulator.env().items():
         print(f"export {name}={shlex.quote(value)}")
     sys.stdout.flush()

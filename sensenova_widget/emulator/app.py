@@ -30,6 +30,7 @@ from .server import (
 
 # ---- errors and the app ---------------------------------------------------------------------
 
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     dialect = NATIVE
@@ -39,8 +40,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return dialect.error(404, f"no such endpoint: {request.method} {request.url.path}")
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
-        return dialect.error(405, f"method {request.method} is not allowed on {request.url.path}: "
-                                  f"expected {allowed}", headers=exc.headers)
+        return dialect.error(
+            405,
+            f"method {request.method} is not allowed on {request.url.path}: expected {allowed}",
+            headers=exc.headers,
+        )
     return dialect.error(exc.status_code, str(exc.detail))
 
 

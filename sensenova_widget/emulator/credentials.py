@@ -40,8 +40,14 @@ class Credentials:
         if token.count(".") != 2:
             raise Unauthorized("invalid API key")
         try:
-            jwt.decode(token, self.secret_access_key, algorithms=["HS256"], issuer=self.access_key_id,
-                       options={"require": ["iss", "exp", "nbf"]}, leeway=0)
+            jwt.decode(
+                token,
+                self.secret_access_key,
+                algorithms=["HS256"],
+                issuer=self.access_key_id,
+                options={"require": ["iss", "exp", "nbf"]},
+                leeway=0,
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired (exp is in the past)") from None
         except jwt.ImmatureSignatureError:

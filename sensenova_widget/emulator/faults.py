@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 FAULT_HEADER = "x-emulator-fault"
 DEFAULT_SENSITIVE_WORDS = ("sensitive-trigger",)
@@ -100,8 +101,10 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stall_after": (_count, "an integer >= 0: stop sending after that many deltas"),
     "stall": (_seconds, "seconds >= 0 to stay silent at `stall_after`"),
     "drop_after": (_count, "an integer >= 0: drop the TCP connection after that many deltas"),
-    "context_length": (_positive, "an integer >= 1: every model's context length in tokens "
-                                  "(default: each model's own)"),
+    "context_length": (
+        _positive,
+        "an integer >= 1: every model's context length in tokens (default: each model's own)",
+    ),
     "sensitive_words": (_words, "words separated by '|' that stop the reply as 'sensitive'"),
     "file_validation_seconds": (_seconds, "seconds >= 0 a new upload stays VALIDATING"),
     "think_inline": (_flag, "1 or 0: reasoning goes inline as a leading <think>...</think> in the text"),
@@ -131,10 +134,10 @@ class Knobs:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @classmethod
-    def from_kwargs(cls, **values: Any) -> "Knobs":
+    def from_kwargs(cls, **values: Any) -> Knobs:
         return cls().updated(values)
 
-    def updated(self, values: dict[str, Any]) -> "Knobs":
+    def updated(self, values: dict[str, Any]) -> Knobs:
         """A copy with `values` parsed and applied; unknown names or bad values raise KnobError."""
         parsed = {}
         for name, value in values.items():
@@ -147,10 +150,12 @@ class Knobs:
             try:
                 parsed[name] = parser(value)
             except (TypeError, ValueError):
-                raise KnobError(f"emulator knob {name}={value!r} is not allowed: expected {allowed}") from None
+                raise KnobError(
+                    f"emulator knob {name}={value!r} is not allowed: expected {allowed}"
+                ) from None
         return dataclasses.replace(self, **parsed)
 
-    def with_header(self, header: str | None) -> "Knobs":
+    def with_header(self, header: str | None) -> Knobs:
         """Apply an `x-emulator-fault: name=value,name=value` header."""
         if not header:
             return self

@@ -61,8 +61,14 @@ def _check_image(data: bytes) -> str | None:
 @guarded
 async def upload_file(request: Request) -> Response:
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return await unread(request, error_response(400, "expected a multipart/form-data body with 'file' and "
-                                                         "'scheme'", details=[{"field": "Content-Type"}]))
+        return await unread(
+            request,
+            error_response(
+                400,
+                "expected a multipart/form-data body with 'file' and 'scheme'",
+                details=[{"field": "Content-Type"}],
+            ),
+        )
     try:  # bounded even when the upload comes chunked, without a Content-Length
         raw = await read_body(request, MAX_VIDEO_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     except BodyTooLarge as exc:
@@ -76,7 +82,9 @@ async def upload_file(request: Request) -> Response:
         return {"type": "http.request", "body": raw, "more_body": False}
 
     try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=8, max_part_size=MULTIPART_OVERHEAD)
+        form = await Request(request.scope, replay).form(
+            max_files=1, max_fields=8, max_part_size=MULTIPART_OVERHEAD
+        )
     except (MultiPartException, HTTPException) as exc:
         detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
         return error_response(400, f"malformed multipart body: {detail}", details=[{"field": "body"}])
@@ -92,12 +100,17 @@ async def _store_upload(request: Request, form: FormData) -> Response:
     if not isinstance(upload, UploadFile):
         return error_response(400, "missing the 'file' part", details=[{"field": "file"}])
     if scheme not in protocol.FILE_SCHEMES:
-        return error_response(400, f"scheme={scheme!r} is not allowed: expected one of "
-                                   f"{', '.join(protocol.FILE_SCHEMES)}", details=[{"field": "scheme"}])
+        return error_response(
+            400,
+            f"scheme={scheme!r} is not allowed: expected one of {', '.join(protocol.FILE_SCHEMES)}",
+            details=[{"field": "scheme"}],
+        )
     if not isinstance(description, str) or len(description) > protocol.MAX_DESCRIPTION_CHARS:
-        return error_response(400, f"description is not allowed: expected at most "
-                                   f"{protocol.MAX_DESCRIPTION_CHARS} characters",
-                              details=[{"field": "description"}])
+        return error_response(
+            400,
+            f"description is not allowed: expected at most {protocol.MAX_DESCRIPTION_CHARS} characters",
+            details=[{"field": "description"}],
+        )
     limit = _upload_limit(scheme)
     data = await upload.read(limit + 1)
     if len(data) > limit:
@@ -107,22 +120,31 @@ async def _store_upload(request: Request, form: FormData) -> Response:
     problem = _check_image(data) if scheme == "MULTIMODAL_1" else None
     if problem:
         return error_response(400, problem, details=[{"field": "file"}])
-    stored = state.files.add(data, filename=upload.filename or "file", scheme=scheme,
-                             description=description,
-                             validation_seconds=request.state.knobs.file_validation_seconds)
+    stored = state.files.add(
+        data,
+        filename=upload.filename or "file",
+        scheme=scheme,
+        description=description,
+        validation_seconds=request.state.knobs.file_validation_seconds,
+    )
     return Response(dumps(stored.info()), media_type="application/json")
 
 
 def _too_large(size: int, limit: int) -> Response:
-    return error_response(400, f"file of {size / 1e6:.1f} MB is too large: expected at most "
-                               f"{limit / 1e6:g} MB", details=[{"field": "file"}])
+    return error_response(
+        400,
+        f"file of {size / 1e6:.1f} MB is too large: expected at most {limit / 1e6:g} MB",
+        details=[{"field": "file"}],
+    )
 
 
 @guarded
 async def get_file(request: Request) -> Response:
     stored = request.app.state.emulator.files.get(request.path_params["file_id"])
     if stored is None:
-        return error_response(404, f"file {request.path_params['file_id']!r} not found", details=[{"field": "id"}])
+        return error_response(
+            404, f"file {request.path_params['file_id']!r} not found", details=[{"field": "id"}]
+        )
     return Response(dumps({"file": stored.info()}), media_type="application/json")
 
 
@@ -137,7 +159,9 @@ async def delete_file(request: Request) -> Response:
 @guarded
 async def list_files(request: Request) -> Response:
     files = request.app.state.emulator.files.list()
-    return Response(dumps({"object": "list", "data": [f.info() for f in files]}), media_type="application/json")
+    return Response(
+        dumps({"object": "list", "data": [f.info() for f in files]}), media_type="application/json"
+    )
 
 
 def file_routes(prefix: str) -> list[Route]:

@@ -55,12 +55,25 @@ class FileStore:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def add(self, data: bytes, *, filename: str, scheme: str, description: str = "",
-            validation_seconds: float = 0.0) -> StoredFile:
+    def add(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        scheme: str,
+        description: str = "",
+        validation_seconds: float = 0.0,
+    ) -> StoredFile:
         now = time.time()
-        stored = StoredFile(id="file-" + secrets.token_hex(8), filename=filename, scheme=scheme,
-                            description=description, data=data, created_at=now,
-                            valid_at=now + validation_seconds)
+        stored = StoredFile(
+            id="file-" + secrets.token_hex(8),
+            filename=filename,
+            scheme=scheme,
+            description=description,
+            data=data,
+            created_at=now,
+            valid_at=now + validation_seconds,
+        )
         with self._lock:
             self._files[stored.id] = stored
             self._bytes += len(data)

@@ -29,8 +29,9 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image
 
@@ -49,10 +50,18 @@ _TOKEN = re.compile(r"\s*\S+")
 
 # A small palette: the name of the nearest colour wins the "mostly ..." vote.
 PALETTE = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128),
-    "red": (220, 30, 30), "orange": (255, 140, 0), "yellow": (240, 220, 30),
-    "green": (40, 170, 60), "cyan": (0, 200, 220), "blue": (30, 60, 220),
-    "purple": (130, 50, 170), "pink": (255, 150, 190), "brown": (130, 80, 40),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "red": (220, 30, 30),
+    "orange": (255, 140, 0),
+    "yellow": (240, 220, 30),
+    "green": (40, 170, 60),
+    "cyan": (0, 200, 220),
+    "blue": (30, 60, 220),
+    "purple": (130, 50, 170),
+    "pink": (255, 150, 190),
+    "brown": (130, 80, 40),
 }
 _PALETTE_NAMES = list(PALETTE)
 _PALETTE_IMAGE = Image.new("P", (1, 1))  # 256 entries: the palette repeated, so entry i is colour i % len
@@ -83,8 +92,12 @@ class Plan:
     def usage(self, completion_tokens: int | None = None) -> dict[str, int]:
         """Usage so far; completion tokens count the reasoning too, as the service counts them."""
         done = len(self.tokens) + len(self.reasoning) if completion_tokens is None else completion_tokens
-        return {"prompt_tokens": self.prompt_tokens, "knowledge_tokens": 0,
-                "completion_tokens": done, "total_tokens": self.prompt_tokens + done}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "knowledge_tokens": 0,
+            "completion_tokens": done,
+            "total_tokens": self.prompt_tokens + done,
+        }
 
 
 def split_tokens(text: str) -> list[str]:
@@ -131,8 +144,9 @@ def describe_image_bytes(data: bytes, field: str) -> str:
             image.draft("RGB", (96, 96))  # JPEG: decode at a reduced scale, the colour vote needs little
             return f"{width}x{height} {mode}, mostly {colour_name(image)}"
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise InvalidRequestError(f"{field} is not a decodable image ({len(data)} bytes): {exc}",
-                                  field=field, code=3, status=400) from None
+        raise InvalidRequestError(
+            f"{field} is not a decodable image ({len(data)} bytes): {exc}", field=field, code=3, status=400
+        ) from None
 
 
 def describe_video_bytes(data: bytes) -> str:
@@ -156,11 +170,13 @@ def describe_video_bytes(data: bytes) -> str:
 def _stored_file(files: FileStore, file_id: str, field: str) -> StoredFile:
     stored = files.get(file_id)
     if stored is None:
-        raise NotFoundError(f"{field}: file {file_id!r} not found (upload it to the file service first)",
-                            code=5, status=404)
+        raise NotFoundError(
+            f"{field}: file {file_id!r} not found (upload it to the file service first)", code=5, status=404
+        )
     if stored.status == VALIDATING:
-        raise FileStateError(f"{field}: file {file_id!r} is still being validated; retry in a few seconds",
-                             code=9, status=400)
+        raise FileStateError(
+            f"{field}: file {file_id!r} is still being validated; retry in a few seconds", code=9, status=400
+        )
     return stored
 
 
@@ -171,39 +187,56 @@ def _data_url_bytes(url: str, field: str) -> bytes:
             raise ValueError("not base64")
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequestError(f"{field} is not a data URL of the form data:<type>;base64,<data>",
-                                  field=field, code=3, status=400) from None
+        raise InvalidRequestError(
+            f"{field} is not a data URL of the form data:<type>;base64,<data>",
+            field=field,
+            code=3,
+            status=400,
+        ) from None
 
 
 def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[str]:
     """One clause per image or video, numbered per kind in request order."""
     clauses = []
     numbers = {"image": 0, "video": 0}
-    for field, part in _media_parts(messages):
+    for where, part in _media_parts(messages):
         kind = protocol.part_kind(part)
         numbers[kind] += 1
         label = f"{kind} {numbers[kind]}"
         key = part["type"]
         value = part[key]
         if key.endswith("_url") and value.startswith("data:"):  # inline bytes: described, never echoed
-            data = _data_url_bytes(value, field)
-            about = describe_image_bytes(data, field) if kind == "image" else describe_video_bytes(data)
+            data = _data_url_bytes(value, where)
+            about = describe_image_bytes(data, where) if kind == "image" else describe_video_bytes(data)
             clauses.append(f"{label}: {about}")
         elif key.endswith("_url"):
             clauses.append(f"{label}: url {value}")
         elif key == "image_base64":
             if value.startswith("data:"):
-                raise InvalidRequestError(f"{field} starts with 'data:': expected bare base64 of the image bytes, "
-                                          "without a data: URL prefix", field=field, code=3, status=400)
+                raise InvalidRequestError(
+                    f"{where} starts with 'data:': expected bare base64 of the image bytes, "
+                    "without a data: URL prefix",
+                    field=where,
+                    code=3,
+                    status=400,
+                )
             try:
                 data = base64.b64decode(value, validate=False)
             except (binascii.Error, ValueError):
-                raise InvalidRequestError(f"{field} is not valid base64", field=field, code=3, status=400) from None
-            clauses.append(f"{label}: {describe_image_bytes(data, field)}")
+                raise InvalidRequestError(
+                    f"{where} is not valid base64", field=where, code=3, status=400
+                ) from None
+            clauses.append(f"{label}: {describe_image_bytes(data, where)}")
         else:
-            stored = _stored_file(files, value, field)
-            about = describe_image_bytes(stored.data, field) if kind == "image" else describe_video_bytes(stored.data)
-            clauses.append(f"{label}: {about} (file {stored.id}: {stored.filename}, {len(stored.data)} bytes)")
+            stored = _stored_file(files, value, where)
+            about = (
+                describe_image_bytes(stored.data, where)
+                if kind == "image"
+                else describe_video_bytes(stored.data)
+            )
+            clauses.append(
+                f"{label}: {about} (file {stored.id}: {stored.filename}, {len(stored.data)} bytes)"
+            )
     return clauses
 
 
@@ -253,8 +286,12 @@ def check_thinking(body: Mapping[str, Any]) -> None:
         return
     if not isinstance(thinking, Mapping) or not isinstance(thinking.get("enabled"), bool):
         shown = repr(thinking)[:80]
-        raise InvalidRequestError(f"thinking={shown} is not allowed: expected {{\"enabled\": true or "
-                                  "false}.", field="thinking", code=3, status=400)
+        raise InvalidRequestError(
+            f'thinking={shown} is not allowed: expected {{"enabled": true or false}}.',
+            field="thinking",
+            code=3,
+            status=400,
+        )
 
 
 def _plural(count: int, noun: str) -> str:
@@ -267,8 +304,10 @@ def reasoning_text(body: Mapping[str, Any]) -> str:
     images, videos = protocol.count_media(messages)
     why = "always on" if body["model"] in protocol.ALWAYS_REASONING_MODELS else "thinking asked for"
     question = " ".join(_text_of(messages[-1]["content"]).split())[:REASONING_ECHO_CHARS] or "(no text)"
-    return (f"Reasoning: {_plural(len(messages), 'message')}, {_plural(images, 'image')}, "
-            f"{_plural(videos, 'video')}; {why}; the question: {question}")
+    return (
+        f"Reasoning: {_plural(len(messages), 'message')}, {_plural(images, 'image')}, "
+        f"{_plural(videos, 'video')}; {why}; the question: {question}"
+    )
 
 
 def _request_text(body: Mapping[str, Any]) -> str:
@@ -280,9 +319,13 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     messages = body["messages"]
     check_thinking(body)
     if UNSAFE_PHRASE.lower() in _request_text(body):
-        raise InvalidRequestError(f"the input was judged unsafe by the content filter (the emulator refuses "
-                                  f"{UNSAFE_PHRASE}): rephrase the request", field="messages",
-                                  code=protocol.CONTENT_FILTER_CODE, status=400)
+        raise InvalidRequestError(
+            f"the input was judged unsafe by the content filter (the emulator refuses "
+            f"{UNSAFE_PHRASE}): rephrase the request",
+            field="messages",
+            code=protocol.CONTENT_FILTER_CODE,
+            status=400,
+        )
     prompt = prompt_tokens(messages)
     context = context_length(body["model"], knobs)
     asked = body.get("max_new_tokens")
@@ -291,7 +334,10 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
         raise InvalidRequestError(
             f"context length exceeded: the prompt is about {prompt} tokens{wanted}, the model's context "
             f"length is {context}: shorten the conversation, send fewer images or lower max_new_tokens",
-            field="messages", code=protocol.CONTEXT_LENGTH_CODE, status=400)
+            field="messages",
+            code=protocol.CONTEXT_LENGTH_CODE,
+            status=400,
+        )
     tokens = split_tokens(reply_text(body, files))
     if knobs.reply_tokens is not None:
         tokens = _pad(tokens, knobs.reply_tokens)
@@ -303,7 +349,7 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
     room = context - prompt
     if len(tokens) > min(max_new, room):
         finish = "length" if max_new <= room else "context"
-        tokens = tokens[:min(max_new, room)]
+        tokens = tokens[: min(max_new, room)]
     if not reasons(body):
         return Plan(tokens=tokens, finish_reason=finish, prompt_tokens=prompt)
     thought = split_tokens(reasoning_text(body))

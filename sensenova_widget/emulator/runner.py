@@ -26,22 +26,37 @@ class Emulator:
     `keep_request_bytes` (as received) and compacted after (see `request_log`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
-                 access_key_id: str | None = None, secret_access_key: str | None = None,
-                 max_files: int = 256, keep_requests: int = KEEP_REQUESTS,
-                 keep_request_bytes: int = KEEP_BYTES, **knobs: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        max_files: int = 256,
+        keep_requests: int = KEEP_REQUESTS,
+        keep_request_bytes: int = KEEP_BYTES,
+        **knobs: Any,
+    ) -> None:
         generated = Credentials()
-        credentials = Credentials(api_key=api_key or generated.api_key,
-                                  access_key_id=access_key_id or generated.access_key_id,
-                                  secret_access_key=secret_access_key or generated.secret_access_key)
-        self._state = EmulatorState(credentials=credentials, knobs=Knobs.from_kwargs(**knobs),
-                                    files=FileStore(max_files=max_files),
-                                    requests=RequestLog(keep_requests, keep_request_bytes))
+        credentials = Credentials(
+            api_key=api_key or generated.api_key,
+            access_key_id=access_key_id or generated.access_key_id,
+            secret_access_key=secret_access_key or generated.secret_access_key,
+        )
+        self._state = EmulatorState(
+            credentials=credentials,
+            knobs=Knobs.from_kwargs(**knobs),
+            files=FileStore(max_files=max_files),
+            requests=RequestLog(keep_requests, keep_request_bytes),
+        )
         self.host = host
         # IPPROTO_TCP named explicitly: asyncio only sets TCP_NODELAY on accepted connections of a
         # socket whose proto says TCP; without it Nagle holds each reply's body ~40 ms behind its headers.
-        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                                     socket.IPPROTO_TCP)
+        self._socket = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
@@ -130,12 +145,24 @@ class Emulator:
             return self
         if self._socket.fileno() < 0:
             raise RuntimeError("this Emulator was stopped; create a new one")
-        config = uvicorn.Config(build_app(self._state), log_level="warning", access_log=False, lifespan="off",
-                                http="h11", loop="asyncio", timeout_keep_alive=30, backlog=2048,
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            build_app(self._state),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            loop="asyncio",
+            timeout_keep_alive=30,
+            backlog=2048,
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name=f"sensenova-emulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"sensenova-emulator:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():

@@ -18,11 +18,12 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from json.encoder import (
     encode_basestring as encode_json_string,  # C speedup, keeps UTF-8
 )
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -44,16 +45,46 @@ MAX_VIDEO_UPLOAD_BYTES = 100_000_000  # (choice) the reference states no video l
 DRAIN_BYTES = 100_000_000  # read and discard this much of an oversized body so the client sees the 400
 _EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+; nothing to unwrap before
 # The service's error code for each HTTP status (gRPC-style codes, spec "Errors").
-CODE_FOR_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 405: 3, 408: 1, 409: 6, 413: 3, 415: 3, 429: 8,
-                   500: 2, 502: 14, 503: 14, 504: 4}
-STATUS_MESSAGES = {408: "cancelled", 409: "resource conflict", 429: "rate limit exceeded: too many requests",
-                   500: "internal error", 502: "bad gateway", 503: "service unavailable: overloaded",
-                   504: "timeout", 403: "permission denied", 404: "not found", 400: "invalid parameters"}
+CODE_FOR_STATUS = {
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    405: 3,
+    408: 1,
+    409: 6,
+    413: 3,
+    415: 3,
+    429: 8,
+    500: 2,
+    502: 14,
+    503: 14,
+    504: 4,
+}
+STATUS_MESSAGES = {
+    408: "cancelled",
+    409: "resource conflict",
+    429: "rate limit exceeded: too many requests",
+    500: "internal error",
+    502: "bad gateway",
+    503: "service unavailable: overloaded",
+    504: "timeout",
+    403: "permission denied",
+    404: "not found",
+    400: "invalid parameters",
+}
 TOKENS_PER_DELTA = (1, 2)  # deltas alternate one and two tokens, so usage counts jump unevenly
-HTML_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}"
-             "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-_REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
-            500: "Internal Server Error", 429: "Too Many Requests"}
+HTML_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}"
+    "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+_REASONS = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+    500: "Internal Server Error",
+    429: "Too Many Requests",
+}
 
 
 class DropConnection(Exception):
@@ -84,20 +115,35 @@ def error_body(code: int | str, message: str, details: list | None = None) -> by
     return dumps({"error": {"code": code, "message": message, "details": details or []}})
 
 
-def error_response(status: int, message: str, *, code: int | None = None, details: list | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: int | None = None,
+    details: list | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     code = CODE_FOR_STATUS.get(status, 2) if code is None else code
-    return Response(error_body(code, message, details), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        error_body(code, message, details), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 class Dialect:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
-    def error(self, status: int, message: str, *, code: int | None = None, field: str | None = None,
-              headers: dict[str, str] | None = None) -> Response:
-        return error_response(status, message, code=code, details=[{"field": field}] if field else None,
-                              headers=headers)
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: int | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return error_response(
+            status, message, code=code, details=[{"field": field}] if field else None, headers=headers
+        )
 
     def error_from(self, exc: SenseNovaError) -> Response:
         code = exc.code if isinstance(exc.code, int) else None
@@ -136,8 +182,12 @@ class BodyTimeout(Exception):
 
 def body_timeout_response(dialect: Dialect = NATIVE) -> Response:
     """408, and the connection closed: what is left of the body may still come, nobody reads it."""
-    return dialect.error(408, "request timeout: the request body stopped arriving", field="body",
-                         headers={"connection": "close"})
+    return dialect.error(
+        408,
+        "request timeout: the request body stopped arriving",
+        field="body",
+        headers={"connection": "close"},
+    )
 
 
 @dataclass
@@ -177,6 +227,7 @@ class RequestIdMiddleware:
 
 # ---- reading a request ------------------------------------------------------------------------
 
+
 class BodyTooLarge(Exception):
     pass
 
@@ -210,8 +261,9 @@ class _Watchdog:
         self.task.cancel()
 
 
-async def _read(stream: AsyncIterator[bytes], timeout: float, limit: int, chunks: list[bytes] | None,
-                total: int = 0) -> int:
+async def _read(
+    stream: AsyncIterator[bytes], timeout: float, limit: int, chunks: list[bytes] | None, total: int = 0
+) -> int:
     """Read `stream` until it ends or `total` passes `limit` (keeping chunks when given a list);
     BodyTimeout when `timeout` seconds pass without a byte. Returns the bytes read in all."""
     dog = _Watchdog(timeout)
@@ -285,14 +337,18 @@ def injected_fault(request: Request, dialect: Dialect = NATIVE) -> Response | No
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
-    if knobs.error_status and state.times.should_fail(_times_key(request.headers.get(FAULT_HEADER)), knobs.times):
+    if knobs.error_status and state.times.should_fail(
+        _times_key(request.headers.get(FAULT_HEADER)), knobs.times
+    ):
         return fault_response(knobs, dialect)
     return None
 
 
-def guarded(handler: Callable[[Request], Awaitable[Response]],
-            dialect: Dialect = NATIVE) -> Callable[[Request], Awaitable[Response]]:
+def guarded(
+    handler: Callable[[Request], Awaitable[Response]], dialect: Dialect = NATIVE
+) -> Callable[[Request], Awaitable[Response]]:
     """Credentials, knobs and injected HTTP faults before a model or file endpoint runs."""
+
     @functools.wraps(handler)
     async def checked(request: Request) -> Response:
         refusal = admit(request, dialect) or injected_fault(request, dialect)
@@ -304,6 +360,7 @@ def guarded(handler: Callable[[Request], Awaitable[Response]],
 
 
 # ---- chat completions -------------------------------------------------------------------------
+
 
 def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
     """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
@@ -318,44 +375,74 @@ def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
     return dialect.error(status, message, headers=headers)
 
 
-_EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":%s,"finish_reason":"%s","index":0,"role":"assistant"}],'
-          '"usage":{"prompt_tokens":%d,"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
-          '"status":{"code":0,"message":"ok"}}\n\n')
-_REASONING_EVENT = ('data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,'
-                    '"finish_reason":"","index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,'
-                    '"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
-                    '"status":{"code":0,"message":"ok"}}\n\n')
+_EVENT = (
+    'data:{"data":{"id":"%s","choices":[{"delta":%s,"finish_reason":"%s","index":0,"role":"assistant"}],'
+    '"usage":{"prompt_tokens":%d,"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
+    '"status":{"code":0,"message":"ok"}}\n\n'
+)
+_REASONING_EVENT = (
+    'data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,'
+    '"finish_reason":"","index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,'
+    '"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
+    '"status":{"code":0,"message":"ok"}}\n\n'
+)
 
 
 def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
     """One SSE event in the spec's exact shape, filled into a template (the hot path of a stream)."""
-    return (_EVENT % (reply_id, encode_json_string(delta), finish, usage["prompt_tokens"],
-                      usage["completion_tokens"], usage["total_tokens"])).encode()
+    return (
+        _EVENT
+        % (
+            reply_id,
+            encode_json_string(delta),
+            finish,
+            usage["prompt_tokens"],
+            usage["completion_tokens"],
+            usage["total_tokens"],
+        )
+    ).encode()
 
 
 def _reasoning_event(reply_id: str, text: str, usage: dict) -> bytes:
     """A streamed piece of reasoning: `reasoning_content` beside an empty `delta`."""
-    return (_REASONING_EVENT % (reply_id, encode_json_string(text), usage["prompt_tokens"],
-                                usage["completion_tokens"], usage["total_tokens"])).encode()
+    return (
+        _REASONING_EVENT
+        % (
+            reply_id,
+            encode_json_string(text),
+            usage["prompt_tokens"],
+            usage["completion_tokens"],
+            usage["total_tokens"],
+        )
+    ).encode()
 
 
 def _error_event(message: str) -> bytes:
-    return (b"data:" + dumps({"error": {"code": 2, "message": message, "details": []},
-                              "status": {"code": 2, "message": message}}) + b"\n\n")
+    return (
+        b"data:"
+        + dumps(
+            {
+                "error": {"code": 2, "message": message, "details": []},
+                "status": {"code": 2, "message": message},
+            }
+        )
+        + b"\n\n"
+    )
 
 
 def _delta_chunks(tokens: list[str], reasoning: bool = False) -> list[tuple[str, int, bool]]:
     """(text, token count, whether it is reasoning) of each delta."""
     chunks, i, k = [], 0, 0
     while i < len(tokens):
-        part = tokens[i:i + TOKENS_PER_DELTA[k % len(TOKENS_PER_DELTA)]]
+        part = tokens[i : i + TOKENS_PER_DELTA[k % len(TOKENS_PER_DELTA)]]
         chunks.append(("".join(part), len(part), reasoning))
         i, k = i + len(part), k + 1
     return chunks
 
 
-async def _stream_events(plan: Plan, knobs: Knobs, reply_id: str, dialect: Dialect,
-                         body: dict) -> AsyncIterator[bytes]:
+async def _stream_events(
+    plan: Plan, knobs: Knobs, reply_id: str, dialect: Dialect, body: dict
+) -> AsyncIterator[bytes]:
     """The SSE body: reasoning deltas, answer deltas, the finishing event and the end marker;
     faults strike before delta K (reasoning deltas count)."""
     if knobs.ttft:
@@ -419,8 +506,9 @@ def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
     except (ValueError, UnicodeDecodeError) as exc:
         return None, dialect.error(400, f"the request body is not valid JSON: {exc}", field="body")
     except RecursionError:
-        return None, dialect.error(400, "the request body nests too deeply to be a chat request",
-                                   field="body")
+        return None, dialect.error(
+            400, "the request body nests too deeply to be a chat request", field="body"
+        )
 
 
 async def serve_chat(request: Request, dialect: Dialect) -> Response:
@@ -432,9 +520,14 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
     knobs: Knobs = request.state.knobs
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        return await unread(request, dialect.error(
-            400, f"Content-Type {content_type or '(none)'!r} is not allowed: expected application/json",
-            field="Content-Type"))
+        return await unread(
+            request,
+            dialect.error(
+                400,
+                f"Content-Type {content_type or '(none)'!r} is not allowed: expected application/json",
+                field="Content-Type",
+            ),
+        )
     try:
         raw = await read_body(request, protocol.MAX_BODY_BYTES)
     except BodyTooLarge as exc:
@@ -456,8 +549,11 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
         body = dialect.to_native(received, state)
         protocol.validate_body(body)
         if body["model"] not in state.models:
-            return dialect.error(404, f"model {body['model']!r} not found: expected one of "
-                                      f"{', '.join(state.models)}", field="model")
+            return dialect.error(
+                404,
+                f"model {body['model']!r} not found: expected one of {', '.join(state.models)}",
+                field="model",
+            )
         if _has_media(body):
             plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
         else:
@@ -466,14 +562,20 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
         return dialect.error_from(exc)
     reply_id = secrets.token_hex(8)
     if body.get("stream"):
-        return StreamingResponse(_stream_events(plan, knobs, reply_id, dialect, body),
-                                 media_type="text/event-stream", headers={"cache-control": "no-cache"})
+        return StreamingResponse(
+            _stream_events(plan, knobs, reply_id, dialect, body),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache"},
+        )
     if knobs.error_after is not None:
         return dialect.error(500, "internal error (emulated error_after)")
     encoded = dialect.reply(plan, reply_id, body)
     if knobs.stall_after is not None or knobs.drop_after is not None:
-        return StreamingResponse(_faulty_body(encoded, knobs), media_type="application/json",
-                                 headers={"content-length": str(len(encoded))})
+        return StreamingResponse(
+            _faulty_body(encoded, knobs),
+            media_type="application/json",
+            headers={"content-length": str(len(encoded))},
+        )
     if knobs.ttft:
         await asyncio.sleep(knobs.ttft)
     return Response(encoded, media_type="application/json")
@@ -489,16 +591,24 @@ def _size_error(size: int) -> InvalidRequestError:
 
 # ---- models ---------------------------------------------------------------------------------
 
+
 def model_info(state: EmulatorState, model: str) -> dict:
-    return {"id": model, "object": "model", "created": state.started_at, "owned_by": "SenseTime",
-            "context_length": context_length(model, state.knobs)}
+    return {
+        "id": model,
+        "object": "model",
+        "created": state.started_at,
+        "owned_by": "SenseTime",
+        "context_length": context_length(model, state.knobs),
+    }
 
 
 @guarded
 async def list_models(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
-    return Response(dumps({"object": "list", "data": [model_info(state, m) for m in state.models]}),
-                    media_type="application/json")
+    return Response(
+        dumps({"object": "list", "data": [model_info(state, m) for m in state.models]}),
+        media_type="application/json",
+    )
 
 
 @guarded

@@ -1,0 +1,160 @@
+"""What keeps a panel's conversation beyond its live view: the static transcript output, the
+browser's Export menu, and docking the panel beside the notebook.
+
+Nothing is lost by default: a panel saves every turn in the conversation store under its name
+(`name=`, or a generated one shown in its header), and the same cell run again in a new kernel
+brings the conversation back. Displaying a panel also shows a static transcript (a second
+output, sanitized HTML, updated as turns complete; the panel's stylesheet hides it while the
+panel is live) so GitHub, nbviewer, nbconvert and a notebook without its kernel show the
+conversation. The two outputs are separate because updating a display that holds a widget view
+makes JupyterLab's widget renderer (jupyterlab-manager's renderModel) add a second view.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import panel_state, transcript
+from .errors import InvalidRequestError
+from .store import ConversationStore, StoredTurn, StoreError, open_store
+
+__all__ = [
+    "RERUN_NOTE",
+    "NO_SIDECAR",
+    "KeptOutput",
+    "dock",
+    "export_for_browser",
+    "export_request",
+    "panel_store",
+    "transcript_bundle",
+]
+
+RERUN_NOTE = "Run the cell again to continue this conversation."
+NO_SIDECAR = (
+    "panel.dock() needs jupyterlab-sidecar: pip install 'sensenova-widget[dock]' and reload JupyterLab. "
+    "Without it, right-click the panel and choose 'Create New View for Cell Output' to keep it in view."
+)
+_EXPORT_MIME = {"md": "text/markdown", "html": "text/html", "text": "text/plain"}
+
+
+def panel_store(store: Any, name: str | None) -> tuple[ConversationStore | None, str | None]:
+    """A panel's store and name: a panel always saves (a generated name when none was given);
+    a store that cannot be opened warns, and the panel works unsaved (None, None)."""
+    try:
+        opened = open_store(store)
+    except StoreError as exc:
+        warnings.warn(f"{exc} This panel's conversation will not be saved.", RuntimeWarning, stacklevel=4)
+        return None, None
+    return opened, name if name is not None else opened.new_name()
+
+
+def title(name: str | None) -> str:
+    return f"SenseNova \u00b7 {name or 'chat'}"
+
+
+def transcript_bundle(name: str | None, turns: Sequence[StoredTurn]) -> dict:
+    """The transcript output: sanitized HTML with thumbnails, and a one-line text/plain twin."""
+    count = len(turns)
+    html = transcript.transcript_html(turns, title=title(name), note=RERUN_NOTE if name else None)
+    summary = f"{title(name)} ({count} message{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
+    return {"text/html": html, "text/plain": summary.strip()}
+
+
+def export_for_browser(name: str | None, turns: Sequence[StoredTurn], kind: str) -> dict:
+    """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
+    if kind not in _EXPORT_MIME:
+        raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html or text.", field="format")
+    if kind == "text":
+        text = panel_state.plain_text(list(turns))
+        kind = "txt"
+    else:
+        from .export import export
+
+        text = export(turns, kind, title=name)
+    mime = _EXPORT_MIME.get(kind, "text/plain")
+    return {"text": text, "filename": f"{name or 'conversation'}.{kind}", "mime": mime}
+
+
+def export_request(panel: KeptOutput, params: Mapping[str, Any], _buffers: list) -> dict:
+    """The panel's handler of the browser's `export` request (its Export menu)."""
+    return export_for_browser(panel.name, panel.turns, str(params.get("format", "md")))
+
+
+def dock(view_bundle: Mapping[str, Any], name: str | None, *, label: str | None, anchor: str) -> Any:
+    """Show `view_bundle` (the panel's live view) in JupyterLab's side area; returns the Sidecar."""
+    try:
+        from sidecar import Sidecar
+    except ImportError:
+        raise ImportError(NO_SIDECAR) from None
+    from IPython.display import display
+
+    side = Sidecar(title=label or title(name), anchor=anchor)
+    with side:
+        display(dict(view_bundle), raw=True)  # the live view only: the transcript stays in the cell
+    return side
+
+
+class KeptOutput:
+    """ChatPanel's outputs beyond the live view: displaying it also shows the static transcript
+    (one display id per panel, refreshed by `_refresh_transcript` after each turn), and `dock()`.
+
+    The class using it holds its `Conversation` in `_conversation` and has ipywidgets'
+    `_repr_mimebundle_`.
+    """
+
+    _transcript_id: str = ""
+    _transcript_shown = False
+
+    @property
+    def name(self) -> str | None:
+        """The name this panel's conversation is saved under (None when it could not be saved)."""
+        return self._conversation.name  # type: ignore[attr-defined]
+
+    @property
+    def turns(self) -> list[StoredTurn]:
+        """Every turn as it ended (`store.StoredTurn`: text, reasoning, ending, usage, media)."""
+        return self._conversation.turns  # type: ignore[attr-defined]
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        return self._conversation.export(path_or_format, **options)  # type: ignore[attr-defined]
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return transcript_bundle(self.name, self.turns)["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
+        from IPython.display import display
+
+        if not self._transcript_id:
+            self._transcript_id = f"snw-transcript-{uuid.uuid4().hex}"
+        display(self._view_bundle(), raw=True)
+        display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+        self._transcript_shown = True
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()  # type: ignore[attr-defined]
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+
+    def _refresh_transcript(self) -> None:
+        if not self._transcript_shown:
+            return
+        from IPython.display import update_display
+
+        try:
+            update_display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+        except Exception:  # the transcript is a copy: never let it break a turn
+            traceback.print_exc(file=sys.stderr)

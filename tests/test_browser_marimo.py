@@ -1,0 +1,102 @@
+"""The chat panel in marimo: notebooks/marimo_chat.py served by `marimo run --headless`, in Chromium.
+
+marimo has no IPython namespace; the "From notebook" picker must still list the app's variables
+(`photo`), and a message typed in the panel must stream a reply from the emulator, whose address
+the marimo server (and so its kernel) gets from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from browser_helpers import (
+    OUTPUT,
+    ROOT,
+    chromium,
+    free_port,
+    require_chromium,
+    stop_server,
+    wait_until_serving,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+NOTEBOOK = ROOT / "notebooks" / "marimo_chat.py"
+
+
+def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """`marimo run` on a free port, no token, no browser; returns the process and its URL."""
+    port = free_port()
+    out = open(log, "w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "-y",
+            "run",
+            str(NOTEBOOK),
+            "--headless",
+            "--no-token",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, **env, "MARIMO_SKIP_UPDATE_CHECK": "1"},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=NOTEBOOK.parent,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(process, url + "/health", "marimo", str(log))
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, url
+
+
+def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tmp_path):
+    require_chromium()
+    env = {
+        "SENSENOVA_API_BASE": emulator.base_url,
+        "SENSENOVA_API_BASE_FILE": emulator.file_base_url,
+        "SENSENOVA_API_KEY": emulator.api_key,
+        "SENSENOVA_ACCESS_KEY_ID": "",
+        "SENSENOVA_SECRET_ACCESS_KEY": "",
+        "PYTHONPATH": str(ROOT),
+    }
+    emulator.configure(delta_delay=0.05, reply_tokens=80)  # slow enough to see it stream
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    process, url = marimo_app(env, OUTPUT / "marimo.log")
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            panel = page.locator(".snw-panel").first
+            panel.wait_for(timeout=90_000)
+            panel.locator(".snw-picker-button").click()
+            item = panel.locator(".snw-picker-item[data-name='photo']")
+            item.wait_for(timeout=30_000)  # marimo's globals, found without IPython
+            item.click()  # selected; Attach stages the selection (one request with every name)
+            panel.locator(".snw-picker-attach").click()
+            panel.locator(".snw-staged-item").wait_for(timeout=30_000)
+            assert "photo" in panel.locator(".snw-staged-item").inner_text()
+            box = panel.locator(".snw-input")
+            box.fill("Hello from marimo")
+            box.press("Enter")
+            reply = panel.locator(".snw-assistant").last
+            reply.locator(".snw-streaming").wait_for(timeout=60_000)  # deltas arrive through marimo
+            reply.locator(".snw-markdown").wait_for(timeout=60_000)
+            text = reply.inner_text()
+            page.screenshot(path=str(OUTPUT / "marimo-panel.png"))
+            page.close()
+    finally:
+        stop_server(process)
+    assert "Hello from marimo" in text and "320x240" in text  # the emulator saw the text and the picture
+    assert any("Hello from marimo" in str(body) for body in emulator.requests)
