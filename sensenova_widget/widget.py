@@ -4,8 +4,9 @@ The kernel side holds the `Conversation` (and so the client, its credentials and
 full-resolution media); the browser gets only text, settings and thumbnails of at most 256 px.
 A reply streams in a kernel thread, so the kernel stays usable, and reaches the browser as
 custom messages coalesced to one every 50 ms; its final text is then set once on the synced
-`conversation` trait (the panel's `TurnRunner`, in `turn_runner`). Browser requests (send, stop, attach, ...) arrive as custom messages with
-an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
+`conversation` trait (the panel's `turn_runner.TurnRunner`). Browser requests (send, stop,
+attach, ...) arrive as custom messages with an id and are answered in kind, file bytes as
+binary buffers (the quak / lonboard pattern).
 `ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
 the custom message every widget has, not overridden here.
 Every turn is saved under the panel's name; its static transcript, export and dock: `keeping`.
