@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sqlite_files import enter_wal, open_shared
+
 __all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
 APP_NAME = "sensenova-widget"
@@ -101,12 +103,8 @@ class ResultCache:
         _create_private(self.path)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, so each put is durable the moment it returns.
-        self._db = sqlite3.connect(
-            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
+        self._db = open_shared(self.path, busy_seconds=30.0)
+        enter_wal(self._db)
         self._db.execute(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(captions)")}
         if "reasoning" not in columns:  # a cache file made before reasoning models were captioned

@@ -28,17 +28,8 @@ def cache_path(tmp_path):
 
 
 def test_thinking_fills_the_reasoning_column_and_leaves_the_caption_the_answer(client, emulator, cache_path):
-    out = caption(
-        pictures(3),
-        "image",
-        "What colour is it?",
-        model=REASONING_MODEL,
-        thinking=True,
-        reasoning="thought",
-        client=client,
-        cache=cache_path,
-        progress=False,
-    )
+    ask = dict(model=REASONING_MODEL, thinking=True, reasoning="thought", client=client, progress=False)
+    out = caption(pictures(3), "image", "What colour is it?", cache=cache_path, **ask)
     assert [body["thinking"] for body in emulator.requests] == [{"enabled": True}] * 3
     assert list(out.columns) == ["image", "caption", "caption_error", "thought"]
     for answer, thought in zip(out["caption"], out["thought"]):
@@ -46,17 +37,7 @@ def test_thinking_fills_the_reasoning_column_and_leaves_the_caption_the_answer(c
         assert "Reasoning:" not in answer and answer.startswith("What colour is it?")
 
     emulator.requests.clear()
-    again = caption(
-        pictures(3),
-        "image",
-        "What colour is it?",
-        model=REASONING_MODEL,
-        thinking=True,
-        reasoning="thought",
-        client=client,
-        cache=cache_path,
-        progress=False,
-    )
+    again = caption(pictures(3), "image", "What colour is it?", cache=cache_path, **ask)
     assert len(emulator.requests) == 0  # every row from the cache, its thinking included
     assert again["caption"].tolist() == out["caption"].tolist()
     assert again["thought"].tolist() == out["thought"].tolist()
