@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sqlite_files import enter_wal, open_shared
+
 __all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
 APP_NAME = "sensenova-widget"
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS captions (
     completion_tokens INTEGER,
     total_tokens INTEGER,
     model TEXT,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    reasoning TEXT
 )
 """
 
@@ -54,6 +57,7 @@ class CachedReply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    reasoning: str = ""  # a reasoning model's thinking, for caption(reasoning="column")
 
 
 def default_cache_path() -> Path:
@@ -99,27 +103,32 @@ class ResultCache:
         _create_private(self.path)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, so each put is durable the moment it returns.
-        self._db = sqlite3.connect(
-            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
+        self._db = open_shared(self.path, busy_seconds=30.0)
+        enter_wal(self._db)
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(captions)")}
+        if "reasoning" not in columns:  # a cache file made before reasoning models were captioned
+            try:
+                self._db.execute("ALTER TABLE captions ADD COLUMN reasoning TEXT")
+            except sqlite3.OperationalError as exc:  # another worker added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def get(self, key: str) -> CachedReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens "
-                "FROM captions WHERE key = ?",
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens, "
+                "reasoning FROM captions WHERE key = ?",
                 (key,),
             ).fetchone()
-        return CachedReply(*row) if row else None
+        return CachedReply(*row[:5], reasoning=row[5] or "") if row else None
 
     def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO captions (key, text, finish_reason, prompt_tokens, "
+                "completion_tokens, total_tokens, model, created, reasoning) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     reply.text,
@@ -129,6 +138,7 @@ class ResultCache:
                     reply.total_tokens,
                     model,
                     time.time(),
+                    reply.reasoning,
                 ),
             )
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SenseNovaError
+from .sqlite_files import enter_wal, open_shared
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -263,20 +264,6 @@ def _private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def _enter_wal(db: sqlite3.Connection, attempts: int = 50) -> None:
-    """Switch to WAL, retrying: two kernels opening a new store at once can both hold a shared lock
-    and want the exclusive one, and SQLite then answers "locked" at once instead of waiting (the
-    busy timeout does not apply where waiting could deadlock)."""
-    for attempt in range(attempts):
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.02 * (1 + attempt % 5))
-
-
 class ConversationStore:
     """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
 
@@ -301,9 +288,7 @@ class ConversationStore:
             ) from exc
         self._lock = threading.RLock()
         self._handed_out: set[str] = set()
-        self._db = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        self._db = open_shared(self.path, busy_seconds=BUSY_TIMEOUT_MS / 1000)
         try:
             self._setup()
         except BaseException:
@@ -314,10 +299,8 @@ class ConversationStore:
     # ----------------------------------------------------------------- setup
     def _setup(self) -> None:
         db = self._db
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._check_version(db.execute("PRAGMA user_version").fetchone()[0])
-        _enter_wal(db)
-        db.execute("PRAGMA synchronous = NORMAL")
+        enter_wal(db)
         db.execute("PRAGMA foreign_keys = ON")
         with self._write() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]

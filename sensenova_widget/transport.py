@@ -3,17 +3,22 @@
 `Transport.request` sends one request and returns a successful response or raises the typed
 error (errors.py), retrying what is worth retrying: 408/409/429/5xx and connection errors,
 0.5 s doubling to 8 s with jitter, `Retry-After` honoured up to 120 s. `RetryPolicy` is public
-so a `Stream` can retry a dropped connection the same way. The response helpers at the end
-(`iter_body`, `abort`, `socket_of`) are what streaming needs from a raw response.
+so a `Stream` can retry a dropped connection the same way. What requests takes from the
+environment (proxies, NO_PROXY, CA bundle) is kept per origin and re-read when one of the
+`ENVIRONMENT_NAMES` changes; a system proxy setting (macOS, Windows) changed mid-session is not.
+The response helpers at the end (`iter_body`, `abort`, `socket_of`) are what streaming needs
+from a raw response.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import socket
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +51,16 @@ MAX_RETRY_AFTER = 120.0
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 600.0  # the longest silence between two reads: a whole non-streamed reply can take minutes
 POOL_SIZE = 32  # connections kept per host: captioning runs many requests at once
+# What requests reads from the environment for an http(s) request (proxies as curl and urllib
+# spell them, CGI's REQUEST_METHOD that turns HTTP_PROXY off, CA bundles): their values key the
+# settings `Transport` keeps per origin, so a change to any of them applies to the next request.
+ENVIRONMENT_NAMES = tuple(
+    spelling
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    for spelling in (name, name.upper())
+) + ("REQUEST_METHOD", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+SETTINGS_KEPT = 64  # distinct (origin, environment) settings kept before starting over
+_REQUEST_KEYWORDS = frozenset({"data", "files", "json", "params"})
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -131,6 +146,7 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self._settings: dict[tuple, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"Transport(auth=<{self.credentials.kind}>, retries={self.retry.max_retries})"
@@ -161,14 +177,7 @@ class Transport:
         while True:
             retry_after = None
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers=self.signed_headers(extra_headers),
-                    stream=stream,
-                    timeout=self.timeout,
-                    **kwargs,
-                )
+                response = self._send(method, url, self.signed_headers(extra_headers), stream, kwargs)
             except requests.RequestException as exc:
                 error: SenseNovaError = connection_error(exc, url)
             else:
@@ -181,6 +190,58 @@ class Transport:
                 raise error
             self.retry.wait(retries_done, error, url, retry_after)
             retries_done += 1
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], stream: bool, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """`Session.request`, step for step, except that what the environment adds (proxies, CA
+        bundle) is looked up once per origin and environment: requests decodes every environment
+        variable for it on each call, a large share of a small request's CPU."""
+        session = self.session
+        if not _REQUEST_KEYWORDS.issuperset(kwargs):  # e.g. verify= or proxies= for this call
+            timeout = self.timeout
+            return session.request(method, url, headers=headers, stream=stream, timeout=timeout, **kwargs)
+        request = requests.Request(
+            method.upper(),
+            url,
+            headers=headers,
+            files=kwargs.get("files"),
+            data=kwargs.get("data") or {},
+            json=kwargs.get("json"),
+            params=kwargs.get("params") or {},
+        )
+        prepared = session.prepare_request(request)
+        settings = {**self.environment_settings(prepared.url, stream)}
+        settings["proxies"] = dict(settings["proxies"])  # the kept one is never handed out to change
+        return session.send(prepared, timeout=self.timeout, allow_redirects=True, **settings)
+
+    def environment_settings(self, url: str, stream: bool) -> dict[str, Any]:
+        """`Session.merge_environment_settings` for `url`, kept per origin, environment values
+        (`ENVIRONMENT_NAMES`) and session settings; computed afresh when any of them changes."""
+        session = self.session
+        parts = urllib.parse.urlsplit(url)
+        environ = os.environ
+        try:
+            key = (
+                parts.scheme,
+                parts.netloc,
+                stream,
+                session.trust_env,
+                tuple(environ.get(name) for name in ENVIRONMENT_NAMES),
+                session.verify,
+                session.cert,
+                session.stream,
+                tuple(session.proxies.items()),
+            )
+            found = self._settings.get(key)
+        except TypeError:  # an unhashable setting (a list as cert): nothing kept
+            return session.merge_environment_settings(url, {}, stream, None, None)
+        if found is None:
+            found = session.merge_environment_settings(url, {}, stream, None, None)
+            if len(self._settings) >= SETTINGS_KEPT:
+                self._settings.clear()
+            self._settings[key] = found
+        return found
 
 
 # ---------------------------------------------------------------------- raw responses

@@ -4,8 +4,9 @@ The kernel side holds the `Conversation` (and so the client, its credentials and
 full-resolution media); the browser gets only text, settings and thumbnails of at most 256 px.
 A reply streams in a kernel thread, so the kernel stays usable, and reaches the browser as
 custom messages coalesced to one every 50 ms; its final text is then set once on the synced
-`conversation` trait. Browser requests (send, stop, attach, ...) arrive as custom messages with
-an id and are answered in kind, file bytes as binary buffers (the quak / lonboard pattern).
+`conversation` trait (the panel's `turn_runner.TurnRunner`). Browser requests (send, stop,
+attach, ...) arrive as custom messages with an id and are answered in kind, file bytes as
+binary buffers (the quak / lonboard pattern).
 `ChatPanel.ask` is the turn from code; `send` is ipywidgets' own `Widget.send(content, buffers)`,
 the custom message every widget has, not overridden here.
 Every turn is saved under the panel's name; its static transcript, export and dock: `keeping`.
@@ -13,15 +14,11 @@ Every turn is saved under the panel's name; its static transcript, export and do
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import functools
 import io
 import os
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,18 +27,18 @@ import anywidget
 import traitlets
 
 from . import keeping, media, namespaces, panel_state, protocol
-from .client import Client, Reply
+from .client import Client
 from .conversation import Conversation
 from .errors import InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 from .reasoning import reasons
 from .store import ConversationStore
+from .turn_runner import TurnRunner
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
 # started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
 _BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
-_BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
 # is the page's own (the settings form); it is checked when a turn is sent.
@@ -49,38 +46,6 @@ KERNEL_OWNED = frozenset(
     {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
 )
 STAGED_KINDS = ("image", "video")
-
-
-def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return None
-    return get_ipython()
-
-
-def _cell_parent() -> Any:
-    """The parent header of the request running now, so a thread's output lands in its cell."""
-    shell = _shell()
-    get_parent = getattr(shell, "get_parent", None)
-    return get_parent() if get_parent else None
-
-
-class _InCell:
-    """Route this thread's output to the cell whose parent header was captured (ipykernel 7)."""
-
-    def __init__(self, parent: Any) -> None:
-        self.parent = parent
-        self.tokens = None
-
-    def __enter__(self) -> None:
-        shell = _shell()
-        if self.parent and hasattr(shell, "set_thread_parent"):
-            self.tokens = shell.set_thread_parent(self.parent)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.tokens is not None:
-            _shell().reset_thread_parent(self.tokens)
 
 
 class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
@@ -157,12 +122,10 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
-        self._callbacks: list[Callable[[Any], None]] = []
-        self._lock = threading.Lock()
-        self._worker: concurrent.futures.Future | None = None
-        self._running = False  # the kernel's own word on whether a turn runs; `busy` only reports it
-        # Turns started from the browser print (on_reply callbacks, tracebacks) into this cell.
-        self._home_parent = _cell_parent()
+        # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
+        self._turns = TurnRunner(
+            self, self._conversation, take_staged=self._take_staged, after_turn=self._refresh_transcript
+        )
         self.on_msg(self._on_browser_message)
         self.models_loaded = threading.Event()  # set once the model list was asked for (failed or not)
         threading.Thread(target=self._load_models, name="snw-models", daemon=True).start()
@@ -211,132 +174,6 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.staged = [*self.staged, item]
         return item["id"]
 
-    def ask(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
-        """Ask a turn (with what is staged, plus `images` / `video`); it streams into the panel.
-
-        Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
-        failure raises here, after the partial text was kept in the panel.
-        """
-        if self._running:
-            raise InvalidRequestError(_BUSY, field="busy")
-        caller = sys._getframe(1)
-        for value in as_list(images):
-            marked = media.image(value) if not media.is_image_like(value) else value
-            self._stage(marked, self._name_of(value, caller))
-        if video is not None:
-            marked = video if media.is_video_like(video) else media.video(video)
-            self._stage(marked, self._name_of(video, caller))
-        future = self._start("send", text=text)
-        return future.result() if wait else future
-
-    def stop(self) -> None:
-        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays
-        (a stop while the request is still being sent closes the stream as soon as it opens)."""
-        self._conversation.stop()
-
-    def regenerate(self, *, wait: bool = True) -> Any:
-        """Ask for the last reply again."""
-        future = self._start("regenerate")
-        return future.result() if wait else future
-
-    def edit(self, text: str, *, wait: bool = True) -> Any:
-        """Replace the last user message with `text` and ask again."""
-        future = self._start("edit", text=text)
-        return future.result() if wait else future
-
-    def clear(self) -> None:
-        """Forget the conversation (and stop a reply in progress); staged attachments stay."""
-        self.stop()
-        if self._worker is not None:
-            concurrent.futures.wait([self._worker], timeout=5)
-        self._conversation.clear()
-        self.conversation = []
-        self._refresh_transcript()
-
-    def on_reply(self, callback: Callable[[Any], None]) -> None:
-        """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
-        self._callbacks.append(callback)
-
-    # ------------------------------------------------------------------ a turn
-    def _params(self) -> dict[str, Any]:
-        settings = self.settings
-        params = panel_state.request_params(settings)
-        if settings.get("model"):
-            params["model"] = settings["model"]
-        return params
-
-    def _start(self, action: str, text: str = "", *, from_browser: bool = False) -> concurrent.futures.Future:
-        """Check, record the turn in the browser, and stream the reply in a kernel thread.
-
-        The thread's output goes to the cell that called (captured now), or for a turn started in
-        the browser, to the cell that made the panel.
-        """
-        if not isinstance(text, str):  # `None` is not the message "None"
-            raise InvalidRequestError(
-                f"the {action} request's text must be a string, not {type(text).__name__}", field="text"
-            )
-        with self._lock:
-            if self._running:
-                raise InvalidRequestError(_BUSY, field="busy")
-            turns = [panel_state.without_refusal(t) for t in self.conversation]
-            restore = None  # a refused new message stays on screen, marked unsent
-            if action == "send":
-                user, images, videos = self._take_staged(text)
-                turns.append(user)
-            else:
-                restore = list(turns)  # a refused regenerate/edit changes nothing: these come back
-                # the last message that reached the service (one refused before sending is skipped)
-                last_user = max(
-                    (i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
-                    default=None,
-                )
-                if last_user is None:
-                    raise InvalidRequestError(
-                        f"Nothing to {action}: the conversation has no message yet.", field="conversation"
-                    )
-                user = dict(turns[last_user])
-                if action == "edit":
-                    if not text.strip():
-                        raise InvalidRequestError("The edited message is empty.", field="text")
-                    user["text"] = text
-                turns = turns[:last_user] + [user]
-            model = self.settings.get("model") or self._client.resolve_model()
-            reply_turn = panel_state.assistant_turn(model)
-            turns.append(reply_turn)
-            self._conversation.begin_turn()  # a Stop from now on stops this turn
-            self._conversation.system = self.settings.get("system") or None
-            params = self._params()
-            conv = self._conversation
-            if action == "send":
-                video = videos[0] if videos else None
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.ask(text, images=images, video=video, on_delta=on_delta, **params)
-
-                self.staged = []
-            elif action == "regenerate":
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.regenerate(on_delta=on_delta, **params)
-            else:
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.edit_last(text, on_delta=on_delta, **params)
-
-            with self.hold_sync():
-                self.conversation = turns
-                self._running = self.busy = True
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            self._worker = future
-        parent = self._home_parent if from_browser else _cell_parent()
-        threading.Thread(
-            target=self._run,
-            args=(ask, user, reply_turn, restore, parent, future),
-            name="snw-reply",
-            daemon=True,
-        ).start()
-        return future
-
     def _take_staged(self, text: str) -> tuple[dict, list, list]:
         """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
         staged = self._checked_staged()
@@ -372,94 +209,49 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             )
         return staged
 
-    def _run(
-        self,
-        ask: Callable[[Callable], Any],
-        user: dict,
-        turn: dict,
-        restore: list[dict] | None,
-        parent: Any,
-        future: concurrent.futures.Future,
-    ) -> None:
-        """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
-        with _InCell(parent):
-            try:
-                reply = self._stream_turn(ask, user, turn, restore)
-            except BaseException as exc:
-                with self.hold_sync():
-                    self._running = self.busy = False
-                future.set_exception(exc)
-                return
-            for callback in list(self._callbacks):
-                try:
-                    callback(reply)
-                except Exception:
-                    traceback.print_exc(file=sys.stderr)
-            future.set_result(reply)
+    def ask(self, text: str, *, images: Any = None, video: Any = None, wait: bool = True) -> Any:
+        """Ask a turn (with what is staged, plus `images` / `video`); it streams into the panel.
 
-    def _stream_turn(
-        self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None
-    ) -> Any:
-        """Stream the reply, deltas coalesced to the browser, then set the finished turn once.
-
-        A request refused before sending left the Conversation as it was; so does the panel: a new
-        message is marked unsent (nothing to retry as it is), a regenerate/edit puts back the turns
-        it had replaced, the refusal shown on the last of them.
+        Returns the `Reply` (or, with `wait=False`, a `concurrent.futures.Future` of it). A
+        failure raises here, after the partial text was kept in the panel.
         """
-        coalescer = panel_state.Coalescer(
-            lambda piece, offset: self.send(
-                {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
-            ),
-            emit_reasoning=lambda piece, offset: self.send(
-                {"type": "delta", "turn": turn["id"], "offset": offset, "reasoning": piece}
-            ),
-        )
-        began, thought = time.monotonic(), [None, False]  # [seconds until the answer, reasoned yet]
+        self._turns.check_idle()
+        caller = sys._getframe(1)
+        for value in as_list(images):
+            marked = media.image(value) if not media.is_image_like(value) else value
+            self._stage(marked, self._name_of(value, caller))
+        if video is not None:
+            marked = video if media.is_video_like(video) else media.video(video)
+            self._stage(marked, self._name_of(video, caller))
+        future = self._turns.start("send", text=text)
+        return future.result() if wait else future
 
-        def on_delta(delta: Any) -> None:
-            thought[1] = thought[1] or bool(delta.reasoning)
-            if delta.text and thought[1] and thought[0] is None:
-                thought[0] = time.monotonic() - began
-            coalescer.add(delta.text, delta.reasoning)
+    def stop(self) -> None:
+        """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays
+        (a stop while the request is still being sent closes the stream as soon as it opens)."""
+        self._conversation.stop()
 
-        reply, error, failure = None, None, None
-        previous = self._conversation.last_reply
-        previous_outcome = self._conversation.last_outcome
-        try:
-            reply = ask(on_delta)
-        except SenseNovaError as exc:
-            failure, error = exc, exc.one_line()
-        except Exception as exc:  # a bug rather than a service error: show it, print the traceback
-            failure, error = exc, f"{type(exc).__name__}: {exc}"
-            traceback.print_exc(file=sys.stderr)
-        finally:
-            coalescer.close()
-        if failure is not None:
-            last = self._conversation.last_reply
-            reply = _partial_reply(failure, last if last is not previous else None)
-        ended = self._conversation.last_outcome
-        if ended is not None and ended is not previous_outcome and ended.finish_reason:
-            reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
-        done = panel_state.finished_turn(turn, reply, error)
-        if done["reasoning"]:
-            seconds = thought[0] if thought[0] is not None else time.monotonic() - began
-            done["thought_seconds"] = round(seconds, 1)
-        replaced = {turn["id"]: done}
-        turns = self.conversation
-        # Conversation.last_error is set only once a request was sent
-        if failure is not None and self._conversation.last_error is not failure:
-            if restore is None:
-                replaced[user["id"]] = {**user, "sent": False}
-                done["retry"] = False
-            else:
-                turns = panel_state.refused_turns(restore, error)
-        with self.hold_sync():
-            self.conversation = [replaced.get(t["id"], t) for t in turns]
-            self._running = self.busy = False
+    def regenerate(self, *, wait: bool = True) -> Any:
+        """Ask for the last reply again."""
+        future = self._turns.start("regenerate")
+        return future.result() if wait else future
+
+    def edit(self, text: str, *, wait: bool = True) -> Any:
+        """Replace the last user message with `text` and ask again."""
+        future = self._turns.start("edit", text=text)
+        return future.result() if wait else future
+
+    def clear(self) -> None:
+        """Forget the conversation (and stop a reply in progress); staged attachments stay."""
+        self.stop()
+        self._turns.wait(timeout=5)
+        self._conversation.clear()
+        self.conversation = []
         self._refresh_transcript()
-        if failure is not None:
-            raise failure
-        return reply
+
+    def on_reply(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
+        self._turns.callbacks.append(callback)
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
@@ -510,7 +302,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
         """send / regenerate / edit from the browser (regenerate has no text)."""
-        self._start(action, text=params.get("text", ""), from_browser=True)
+        self._turns.start(action, text=params.get("text", ""), from_browser=True)
         return {"started": True}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
@@ -613,11 +405,3 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
     }
-
-
-def _partial_reply(exc: BaseException, last: Any) -> Any:
-    """What a failed stream had delivered, so the partial text stays on screen."""
-    partial = getattr(exc, "partial_text", "") or ""
-    if last is not None and getattr(last, "text", "") and len(last.text) >= len(partial):
-        return last
-    return Reply(text=partial)

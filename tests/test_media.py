@@ -508,6 +508,39 @@ def test_flat_graphics_become_png():
     assert np.array_equal(np.asarray(decode(snw.to_part(chart()))), np.asarray(chart()))
 
 
+def counted_choice(im: Image.Image) -> str:
+    """The format decision made by counting every colour of the sample (how it was first written)."""
+    scale = min(1.0, media.encode.SAMPLE_SIDE / max(im.size))
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    sample = im.resize(size, Image.Resampling.NEAREST)
+    pixels = sample.width * sample.height
+    colours = sample.getcolors(pixels)
+    top = max(count for count, _ in colours) / pixels
+    if len(colours) <= (256 if im.mode == "RGB" else 32) and len(colours) < pixels // 2:
+        return "PNG"
+    return "both" if top >= 0.3 else "JPEG"
+
+
+def test_the_format_decision_counts_colours_only_when_it_must():
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    one_band_flat = noise.copy()
+    one_band_flat[..., 0] = 7  # every pixel shares its red value, yet no colour covers 30%
+    white_plot = noise.copy()
+    white_plot[:, :200] = 255  # half the picture one colour: ambiguous, both are tried
+    just_under = noise[:10, :10].copy()
+    just_under.reshape(-1, 3)[:29] = 0  # 29% one colour
+    just_at = noise[:10, :10].copy()
+    just_at.reshape(-1, 3)[:30] = 0  # 30%: the boundary itself
+    pictures = [noise, one_band_flat, white_plot, just_under, just_at, noise[:2, :3]]
+    images = [Image.fromarray(a) for a in pictures] + [Image.fromarray(noise[..., 1]), chart().convert("RGB")]
+    images += [Image.fromarray(skimage.data.camera()), Image.fromarray(skimage.data.astronaut())]
+    images += [Image.fromarray(np.uint8(rng.integers(0, 40, (50, 50)))), Image.new("L", (5, 5), 3)]
+    decisions = [media.encode._choose_format(im) for im in images]
+    assert decisions == [counted_choice(im) for im in images]
+    assert {"PNG", "JPEG", "both"} <= set(decisions)
+
+
 # --- the encode cache ----------------------------------------------------------------------
 
 

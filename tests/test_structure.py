@@ -10,6 +10,7 @@ import pathlib
 # found, not imported: a cycle must fail this test, not the collection of it
 ROOT = pathlib.Path(importlib.util.find_spec("sensenova_widget").submodule_search_locations[0])
 MAX_LINES = 600
+MEDIA = "sensenova_widget.media"
 ALLOWED_PRIVATE_ATTRIBUTES = {
     "_getframe",
     "_exit",
@@ -47,7 +48,9 @@ def imported(path: pathlib.Path, tree: ast.AST) -> list[tuple[str, list[str]]]:
     return found
 
 
-def test_no_import_cycle_and_no_private_names_across_modules():
+def import_graph() -> dict[str, set[str]]:
+    """Each module's imports of the package's own modules (a package re-exporting its submodules
+    is not an edge: it is how a package shows its public names)."""
     graph: dict[str, set[str]] = {}
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text())
@@ -55,8 +58,13 @@ def test_no_import_cycle_and_no_private_names_across_modules():
         for target, names in imported(path, tree):
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             assert not private, f"{name} takes private names {private} from {target}"
-            if not (path.name == "__init__.py" and target.startswith(name + ".")):  # a package re-exporting
+            if not (path.name == "__init__.py" and target.startswith(name + ".")):
                 graph[name].add(target)
+    return graph
+
+
+def test_no_import_cycle_and_no_private_names_across_modules():
+    graph = import_graph()
     done: set[str] = set()
 
     def visit(module: str, trail: tuple[str, ...]) -> None:
@@ -88,3 +96,23 @@ def test_no_call_or_read_of_another_objects_private_names():
 def test_every_file_is_readable_in_one_sitting():
     long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long
+
+
+def test_media_knows_nothing_of_the_client_the_widget_or_captions():
+    """The media layer sits at the bottom of the flow: it may use errors and protocol only."""
+    media = {name: targets for name, targets in import_graph().items() if name.startswith(MEDIA)}
+    assert {name.rsplit(".", 1)[-1] for name in media} >= {
+        "values",
+        "caches",
+        "pixels",
+        "sources",
+        "encode",
+        "mp4",
+        "parts",
+        "strings",
+    }
+    for name, targets in media.items():
+        outside = {t for t in targets if not t.startswith(MEDIA)}
+        assert outside <= {"sensenova_widget.errors", "sensenova_widget.protocol"}, (name, outside)
+        assert MEDIA not in targets or name == MEDIA, f"{name} climbs back to the package"
+        assert len(MODULES[name].read_text().splitlines()) < 400, name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import sensenova_widget as snw
+from sensenova_widget import protocol
 from sensenova_widget.transport import MAX_RETRY_AFTER, parse_retry_after
 
 
@@ -18,3 +19,81 @@ def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
     assert policy.delay(0, 3600.0) == MAX_RETRY_AFTER
     assert all(0.375 <= policy.delay(0, None) <= 0.5 for _ in range(50))  # 0.5 s with jitter
     assert all(6.0 <= policy.delay(9, None) <= 8.0 for _ in range(50))  # capped at 8 s
+
+
+class RecordingProxy:
+    """A forwarding HTTP proxy on 127.0.0.1 that records each request it relays (method, URL)."""
+
+    def __init__(self) -> None:
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def relay(self) -> None:
+                seen.append((self.command, self.path))
+                target = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection",)}
+                upstream.request(self.command, target.path or "/", body=body or None, headers=headers)
+                reply = upstream.getresponse()
+                data = reply.read()
+                self.send_response(reply.status)
+                for name, value in reply.getheaders():
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = relay
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_proxies_from_the_environment_are_honoured_and_a_change_applies_to_the_next_request(
+    emulator, monkeypatch
+):
+    from sensenova_widget.transport import ENVIRONMENT_NAMES
+
+    for name in ENVIRONMENT_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    proxy = RecordingProxy()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url)
+        chat_url = emulator.base_url + protocol.CHAT_PATH
+        assert client.chat("through the proxy").text
+        assert proxy.seen == [("POST", chat_url)]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # set after the first request: still honoured
+        assert client.chat("straight to the server").text
+        assert len(proxy.seen) == 1
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.setenv("http_proxy", proxy.url)  # lower case, as curl spells it, wins
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        assert client.chat("through the proxy again").text
+        client.models()
+        assert proxy.seen[1:] == [("POST", chat_url), ("GET", emulator.base_url + protocol.MODELS_PATH)]
+        client.session.trust_env = False  # requests' own switch for ignoring the environment
+        assert client.chat("the environment ignored").text
+        assert len(proxy.seen) == 3
+        received = str(emulator.requests)  # every chat reached the server, by the proxy or not
+        assert all(f"'{text}'" in received for text in ("straight to the server", "the environment ignored"))
+    finally:
+        proxy.close()

@@ -76,8 +76,8 @@ def wait_idle(panel, timeout=30.0):
     while panel.busy:
         assert time.monotonic() < deadline, "the reply did not finish"
         time.sleep(0.02)
-    if panel._worker is not None:
-        panel._worker.exception(timeout)
+    if panel._turns.worker is not None:
+        panel._turns.worker.exception(timeout)
 
 
 def png(width, height, color=(10, 200, 30)) -> bytes:

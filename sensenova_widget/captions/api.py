@@ -24,7 +24,7 @@ __all__ = ["CHAT_PARAMS", "DEFAULT_PROMPT", "ON_ERROR", "CaptionError", "caption
 DEFAULT_PROMPT = "Describe this image in one sentence."
 ON_ERROR = ("record", "raise")
 # client.chat's keyword arguments that `caption(**params)` passes through to every request.
-CHAT_PARAMS = tuple(PARAMETERS) + ("system", "user", "extra_headers")
+CHAT_PARAMS = tuple(PARAMETERS) + ("system", "user", "extra_headers", "thinking")
 
 
 class CaptionError(SenseNovaError):
@@ -53,7 +53,13 @@ class CaptionError(SenseNovaError):
 
 
 def check_arguments(
-    *, out: Any, concurrency: Any, on_error: Any, rpm: Any, params: Mapping[str, Any]
+    *,
+    out: Any,
+    concurrency: Any,
+    on_error: Any,
+    rpm: Any,
+    params: Mapping[str, Any],
+    reasoning: Any = None,
 ) -> None:
     """Refuse bad arguments by name, with what is allowed, before anything is sent."""
     if on_error not in ON_ERROR:
@@ -68,6 +74,16 @@ def check_arguments(
     if not isinstance(out, str) or not out:
         raise InvalidRequestError(
             f"out={out!r} is not allowed: expected a non-empty column name.", field="out"
+        )
+    if reasoning is not None and (not isinstance(reasoning, str) or not reasoning or reasoning == out):
+        raise InvalidRequestError(
+            f"reasoning={reasoning!r} is not allowed: expected None or a column name other than out={out!r}.",
+            field="reasoning",
+        )
+    thinking = params.get("thinking")
+    if thinking is not None and not isinstance(thinking, bool):
+        raise InvalidRequestError(
+            f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
         )
     if rpm is not None:
         try:
@@ -97,6 +113,7 @@ def caption(
     rpm: float | None = None,
     client: Client | None = None,
     tokens: bool = False,
+    reasoning: str | None = None,
     **params: Any,
 ) -> Any:
     """Ask the model about each row's image(s); return a new frame with the answers.
@@ -116,7 +133,10 @@ def caption(
       A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
       JPEG quality), prompt, model and parameters.
     rpm: at most this many request starts a minute (the service allows about 60).
-    params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers.
+    reasoning: a column name for a reasoning model's thinking (`thinking=True`, or a model that
+      always reasons); the caption column holds only the answer either way.
+    params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers,
+      thinking.
 
     Returns a pandas DataFrame / Series (summary in `.attrs["sensenova_summary"]`; a Series
     also keeps its errors in `.attrs["sensenova_errors"]`) or a polars DataFrame (summary in its
@@ -125,7 +145,9 @@ def caption(
     continue where it stopped.
     """
     started = time.perf_counter()
-    check_arguments(out=out, concurrency=concurrency, on_error=on_error, rpm=rpm, params=params)
+    check_arguments(
+        out=out, concurrency=concurrency, on_error=on_error, rpm=rpm, params=params, reasoning=reasoning
+    )
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError(
             f"prompt={prompt!r} is not allowed: expected a non-empty string.", field="prompt"
@@ -143,7 +165,7 @@ def caption(
     owns_store = store is not None and store is not cache
 
     total = len(table)
-    tally = Tally(total, tokens, progress_bar(total, progress))
+    tally = Tally(total, tokens, progress_bar(total, progress), reasoning=reasoning)
     run = Run(
         client=client,
         model=model,

@@ -48,12 +48,15 @@ def caption_partition(
     return caption(partition, column, prompt, client=client, **kwargs)
 
 
-def caption_meta(frame: Any, out: str = "caption", *, tokens: bool = False) -> Any:
-    """The empty pandas frame Dask needs as `meta=` for `caption_partition`'s output."""
+def caption_meta(
+    frame: Any, out: str = "caption", *, tokens: bool = False, reasoning: str | None = None
+) -> Any:
+    """The empty pandas frame Dask needs as `meta=` for `caption_partition`'s output (give the
+    same `out`, `tokens` and `reasoning` as the caption call)."""
     import pandas as pd
 
     meta = getattr(frame, "_meta", frame).iloc[:0].copy()
-    for name in [out, f"{out}_error"]:
+    for name in [out, f"{out}_error", *([reasoning] if reasoning else [])]:
         meta[name] = pd.array([], dtype=text_dtype())
     if tokens:
         for name in TOKEN_FIELDS:

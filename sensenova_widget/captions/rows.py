@@ -35,7 +35,8 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 class Outcome:
     """One row's result: a caption, an error, a skip (no image), or cancelled (never sent)."""
 
-    text: str | None = None
+    text: str | None = None  # the answer only: a reasoning model's thinking is in `reasoning`
+    reasoning: str = ""
     error: str | None = None
     usage: dict = field(default_factory=dict)
     from_cache: bool = False

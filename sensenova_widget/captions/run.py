@@ -35,7 +35,7 @@ __all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encodi
 logger = logging.getLogger("sensenova_widget")
 
 # caption()'s parameters that change what the model says, hence part of the cache key.
-KEYED_PARAMS = tuple(PARAMETERS) + ("system",)
+KEYED_PARAMS = tuple(PARAMETERS) + ("system", "thinking")
 RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries goes back in line
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
@@ -102,7 +102,7 @@ class Run:
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
-                    return Outcome(text=hit.text, usage=usage, from_cache=True)
+                    return Outcome(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
                 return Outcome(cancelled=True)
             max_side = self.encoding["max_side"]
@@ -111,9 +111,12 @@ class Run:
             reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
-                self._keep(key, cache_module.CachedReply(reply.text, reply.finish_reason, **usage))
+                kept = cache_module.CachedReply(
+                    reply.text, reply.finish_reason, **usage, reasoning=reply.reasoning
+                )
+                self._keep(key, kept)
             self.limit.on_success()
-            return Outcome(text=reply.text, usage=usage)
+            return Outcome(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
             return Outcome(error=message.replace("\n", " "), exception=exc)

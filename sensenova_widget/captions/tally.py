@@ -16,8 +16,10 @@ class Tally:
     `tokens=True`), so memory grows by the answers alone, not by anything a request held.
     """
 
-    def __init__(self, total: int, tokens: bool, bar: Any) -> None:
+    def __init__(self, total: int, tokens: bool, bar: Any, *, reasoning: str | None = None) -> None:
         self.texts: list[str | None] = [None] * total
+        self.reasoning_column = reasoning
+        self.reasonings: list[str | None] = [None] * total if reasoning else []
         self.errors: list[str | None] = [None] * total
         self.usage = {name: [None] * total for name in TOKEN_FIELDS} if tokens else {}
         self.counts = {
@@ -46,6 +48,8 @@ class Tally:
             spent = "cached_tokens" if outcome.from_cache else "tokens"  # paid by an earlier run, or now
             counts[spent] += outcome.usage.get("total_tokens") or 0
             self.texts[index] = outcome.text
+            if self.reasoning_column:
+                self.reasonings[index] = outcome.reasoning
             for name, column in self.usage.items():
                 column[index] = outcome.usage.get(name)
         if self.bar is not None:
@@ -57,7 +61,10 @@ class Tally:
     def columns(self, out: str) -> tuple[dict[str, list], set[str]]:
         """The new columns by name (text first), and the names of those holding token counts."""
         counts = {f"{out}_{name}": values for name, values in self.usage.items()}
-        return {out: self.texts, f"{out}_error": self.errors, **counts}, set(counts)
+        columns = {out: self.texts, f"{out}_error": self.errors}
+        if self.reasoning_column:
+            columns[self.reasoning_column] = self.reasonings
+        return {**columns, **counts}, set(counts)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -20,9 +20,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from json.encoder import (
-    encode_basestring as encode_json_string,  # C speedup, keeps UTF-8
-)
 from typing import Any
 
 import anyio
@@ -33,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import protocol
 from ..errors import InvalidRequestError, SenseNovaError
 from .credentials import Credentials, Unauthorized
+from .events import DropConnection, choice_event, error_event, faulty_body, reasoning_event, stream_events
 from .faults import DEFAULTS, FAULT_HEADER, KnobError, Knobs, TimesCounter
 from .files import FileStore
 from .replies import Plan, context_length, plan_reply
@@ -73,7 +71,6 @@ STATUS_MESSAGES = {
     404: "not found",
     400: "invalid parameters",
 }
-TOKENS_PER_DELTA = (1, 2)  # deltas alternate one and two tokens, so usage counts jump unevenly
 HTML_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}"
     "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -85,10 +82,6 @@ _REASONS = {
     500: "Internal Server Error",
     429: "Too Many Requests",
 }
-
-
-class DropConnection(Exception):
-    """Raised inside a response body to make uvicorn close the TCP connection mid-body."""
 
 
 class _QuietDrops(logging.Filter):
@@ -162,15 +155,15 @@ class Dialect:
     def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
         """One streamed delta (answer text, or reasoning before it)."""
         if reasoning:
-            return _reasoning_event(reply_id, text, usage)
-        return _choice_event(reply_id, text, "", usage)
+            return reasoning_event(reply_id, text, usage)
+        return choice_event(reply_id, text, "", usage)
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
         """The finishing event and the end of the stream."""
-        return _choice_event(reply_id, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
+        return choice_event(reply_id, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
 
     def error_event(self, message: str) -> bytes:
-        return _error_event(message)
+        return error_event(message)
 
 
 NATIVE = Dialect()
@@ -375,115 +368,6 @@ def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
     return dialect.error(status, message, headers=headers)
 
 
-_EVENT = (
-    'data:{"data":{"id":"%s","choices":[{"delta":%s,"finish_reason":"%s","index":0,"role":"assistant"}],'
-    '"usage":{"prompt_tokens":%d,"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
-    '"status":{"code":0,"message":"ok"}}\n\n'
-)
-_REASONING_EVENT = (
-    'data:{"data":{"id":"%s","choices":[{"delta":"","reasoning_content":%s,'
-    '"finish_reason":"","index":0,"role":"assistant"}],"usage":{"prompt_tokens":%d,'
-    '"knowledge_tokens":0,"completion_tokens":%d,"total_tokens":%d}},'
-    '"status":{"code":0,"message":"ok"}}\n\n'
-)
-
-
-def _choice_event(reply_id: str, delta: str, finish: str, usage: dict) -> bytes:
-    """One SSE event in the spec's exact shape, filled into a template (the hot path of a stream)."""
-    return (
-        _EVENT
-        % (
-            reply_id,
-            encode_json_string(delta),
-            finish,
-            usage["prompt_tokens"],
-            usage["completion_tokens"],
-            usage["total_tokens"],
-        )
-    ).encode()
-
-
-def _reasoning_event(reply_id: str, text: str, usage: dict) -> bytes:
-    """A streamed piece of reasoning: `reasoning_content` beside an empty `delta`."""
-    return (
-        _REASONING_EVENT
-        % (
-            reply_id,
-            encode_json_string(text),
-            usage["prompt_tokens"],
-            usage["completion_tokens"],
-            usage["total_tokens"],
-        )
-    ).encode()
-
-
-def _error_event(message: str) -> bytes:
-    return (
-        b"data:"
-        + dumps(
-            {
-                "error": {"code": 2, "message": message, "details": []},
-                "status": {"code": 2, "message": message},
-            }
-        )
-        + b"\n\n"
-    )
-
-
-def _delta_chunks(tokens: list[str], reasoning: bool = False) -> list[tuple[str, int, bool]]:
-    """(text, token count, whether it is reasoning) of each delta."""
-    chunks, i, k = [], 0, 0
-    while i < len(tokens):
-        part = tokens[i : i + TOKENS_PER_DELTA[k % len(TOKENS_PER_DELTA)]]
-        chunks.append(("".join(part), len(part), reasoning))
-        i, k = i + len(part), k + 1
-    return chunks
-
-
-async def _stream_events(
-    plan: Plan, knobs: Knobs, reply_id: str, dialect: Dialect, body: dict
-) -> AsyncIterator[bytes]:
-    """The SSE body: reasoning deltas, answer deltas, the finishing event and the end marker;
-    faults strike before delta K (reasoning deltas count)."""
-    if knobs.ttft:
-        await asyncio.sleep(knobs.ttft)
-    chunks = _delta_chunks(plan.reasoning, True) + _delta_chunks(plan.tokens)
-    done = 0
-    # Deltas keep a schedule (delta k at start + k * delta_delay) rather than sleeping after each
-    # one, so the rate asked for is the rate served even when a sleep overshoots by a millisecond.
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for index in range(len(chunks) + 1):
-        if knobs.error_after == index:
-            yield dialect.error_event(f"internal error (emulated error event after {index} deltas)")
-            return
-        if knobs.stall_after == index:
-            await asyncio.sleep(knobs.stall)
-            start += knobs.stall
-        if knobs.drop_after == index:
-            raise DropConnection
-        if index == len(chunks):
-            break
-        if index and knobs.delta_delay:
-            await asyncio.sleep(max(0.0, start + index * knobs.delta_delay - loop.time()))
-        text, count, reasoning = chunks[index]
-        done += count
-        yield dialect.event(reply_id, text, plan.usage(done), reasoning, body)
-    yield dialect.finish(plan, reply_id, body)
-
-
-async def _faulty_body(body: bytes, knobs: Knobs) -> AsyncIterator[bytes]:
-    """A non-streaming reply cut by `stall_after` (silent after the headers) or `drop_after` (half sent)."""
-    if knobs.ttft:
-        await asyncio.sleep(knobs.ttft)
-    if knobs.stall_after is not None:
-        await asyncio.sleep(knobs.stall)
-    if knobs.drop_after is not None:
-        yield body[: len(body) // 2]
-        raise DropConnection
-    yield body
-
-
 def _times_key(header: str | None) -> str:
     """`times` counts per fault header value; a status set on the server counts under one key."""
     if header and any(name in header for name in ("status", "html", "times")):
@@ -563,7 +447,7 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
     reply_id = secrets.token_hex(8)
     if body.get("stream"):
         return StreamingResponse(
-            _stream_events(plan, knobs, reply_id, dialect, body),
+            stream_events(plan, knobs, reply_id, dialect, body),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache"},
         )
@@ -572,7 +456,7 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
     encoded = dialect.reply(plan, reply_id, body)
     if knobs.stall_after is not None or knobs.drop_after is not None:
         return StreamingResponse(
-            _faulty_body(encoded, knobs),
+            faulty_body(encoded, knobs),
             media_type="application/json",
             headers={"content-length": str(len(encoded))},
         )

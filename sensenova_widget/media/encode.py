@@ -162,15 +162,32 @@ def _choose_format(im: PILImage) -> str:
     sample = im.resize(
         (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.NEAREST
     )
-    pixels = sample.width * sample.height
-    colours = sample.getcolors(pixels)
-    distinct = len(colours)
-    top = max(count for count, _ in colours) / pixels
-    if distinct <= (256 if im.mode == "RGB" else 32) and distinct < pixels // 2:
+    top = _top_colour_share(sample, 256 if im.mode == "RGB" else 32)
+    if top is None:
         return "PNG"
     if top >= 0.3:
         return "both"
     return "JPEG"
+
+
+def _top_colour_share(sample: PILImage, graphics_colours: int) -> float | None:
+    """None when `sample` has at most `graphics_colours` distinct colours, fewer than half its
+    pixels (graphics); else the share of its commonest colour, or 0.0 when that is surely < 0.3.
+
+    Counting every colour of a photograph is the costly part (Pillow hashes each pixel), so it
+    is done only when needed: `getcolors(n)` gives up cheaply past n colours, and a colour
+    covering 30% of the pixels covers 30% of every band's histogram, which a photo's never do."""
+    pixels = sample.width * sample.height
+    colours = sample.getcolors(graphics_colours)
+    if colours is None:
+        histogram = sample.histogram()
+        peaks = [max(histogram[band : band + 256]) for band in range(0, len(histogram), 256)]
+        if min(peaks) / pixels < 0.3:  # as `top / pixels` below: the same rounding
+            return 0.0
+        colours = sample.getcolors(pixels)
+    elif len(colours) < pixels // 2:
+        return None
+    return max(colours)[0] / pixels
 
 
 def encode_image(im: PILImage, max_side: int) -> bytes:
