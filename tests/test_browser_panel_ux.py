@@ -56,11 +56,12 @@ def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_lig
     # Tab walks the toolbar, then the message box, Send and the attach buttons
     panel.locator(".snw-model").focus()
     walked = []
-    for _ in range(8):
+    for _ in range(9):
         page.keyboard.press("Tab")
         walked.append(focused(page))
     assert walked == [
         "Settings",
+        "Export",
         "Clear",
         "Message",
         "Send the message",
