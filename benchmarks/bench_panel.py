@@ -177,7 +177,9 @@ def _stop_latency_ms(page, panel) -> float:
     streaming.wait_for(timeout=30_000)
     page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
     latency = panel.evaluate(STOP)
-    panel.get_by_role("button", name="Clear").click()
+    clear = panel.get_by_role("button", name="Clear")
+    clear.click()
+    clear.click()  # Clear asks first ("Clear all?"): the second press clears
     page.wait_for_function("el => !el.querySelector('.snw-turn')", arg=panel.element_handle(), timeout=30_000)
     return latency
 
