@@ -321,7 +321,7 @@ def run_all(page) -> None:
     A click made while the kernel's websocket is still connecting can be lost: try again
     until the first cell shows it ran (or is running).
     """
-    first_prompt = page.locator(".jp-Notebook:visible .jp-InputPrompt").first
+    first_prompt = page.locator(".jp-Notebook:visible .jp-CodeCell .jp-InputPrompt").first  # not Markdown
     with diagnosed(page, "Run All Cells"):
         for _ in range(5):
             page.click(".jp-Notebook:visible")
