@@ -133,6 +133,8 @@ def test_settings_and_limits_are_checked_before_sending(open_panel, lab, tmp_pat
         "limits.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
     )
     panel.get_by_role("button", name="Settings").click()
+    thinking = panel.locator(".snw-field-thinking")  # the default model does not reason: no toggle
+    assert thinking.count() == 1 and not thinking.is_visible()
     labels = panel.locator(".snw-field[data-field] label").all_inner_texts()
     assert labels == ["Temperature", "Top p", "Max new tokens", "Repetition penalty"]
     top_p = panel.get_by_label("Top p")
