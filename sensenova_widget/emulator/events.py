@@ -22,6 +22,7 @@ __all__ = [
     "delta_chunks",
     "error_event",
     "faulty_body",
+    "first_token_wait",
     "reasoning_event",
     "stream_events",
 ]
@@ -100,13 +101,22 @@ def delta_chunks(tokens: list[str], reasoning: bool = False) -> list[tuple[str, 
     return chunks
 
 
+async def first_token_wait(knobs: Knobs, arrived: float) -> None:
+    """Wait until `ttft` seconds after the request arrived (`arrived` on the loop's clock). A
+    service's time to first token includes its own work on the request, so the emulator's reading,
+    parsing and planning (and its queue under a burst of concurrent requests) come out of the wait
+    instead of adding to it."""
+    if knobs.ttft:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, arrived + knobs.ttft - loop.time()))
+
+
 async def stream_events(
-    plan: Plan, knobs: Knobs, reply_id: str, dialect: Any, body: dict
+    plan: Plan, knobs: Knobs, reply_id: str, dialect: Any, body: dict, arrived: float
 ) -> AsyncIterator[bytes]:
     """The SSE body: reasoning deltas, answer deltas, the finishing event and the end marker;
     faults strike before delta K (reasoning deltas count)."""
-    if knobs.ttft:
-        await asyncio.sleep(knobs.ttft)
+    await first_token_wait(knobs, arrived)
     chunks = delta_chunks(plan.reasoning, True) + delta_chunks(plan.tokens)
     done = 0
     # Deltas keep a schedule (delta k at start + k * delta_delay) rather than sleeping after each
@@ -132,10 +142,9 @@ async def stream_events(
     yield dialect.finish(plan, reply_id, body)
 
 
-async def faulty_body(body: bytes, knobs: Knobs) -> AsyncIterator[bytes]:
+async def faulty_body(body: bytes, knobs: Knobs, arrived: float) -> AsyncIterator[bytes]:
     """A non-streaming reply cut by `stall_after` (silent after the headers) or `drop_after` (half sent)."""
-    if knobs.ttft:
-        await asyncio.sleep(knobs.ttft)
+    await first_token_wait(knobs, arrived)
     if knobs.stall_after is not None:
         await asyncio.sleep(knobs.stall)
     if knobs.drop_after is not None:

@@ -30,7 +30,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import protocol
 from ..errors import InvalidRequestError, SenseNovaError
 from .credentials import Credentials, Unauthorized
-from .events import DropConnection, choice_event, error_event, faulty_body, reasoning_event, stream_events
+from .events import (
+    DropConnection,
+    choice_event,
+    error_event,
+    faulty_body,
+    first_token_wait,
+    reasoning_event,
+    stream_events,
+)
 from .faults import DEFAULTS, FAULT_HEADER, KnobError, Knobs, TimesCounter
 from .files import FileStore
 from .replies import Plan, context_length, plan_reply
@@ -197,7 +205,8 @@ class EmulatorState:
 
 
 class RequestIdMiddleware:
-    """Give every reply, errors and framework replies included, an `x-request-id`."""
+    """Give every reply, errors and framework replies included, an `x-request-id`, and note when
+    each request arrived (`request.state.arrived`, the loop's clock: `ttft` counts from there)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -207,7 +216,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = secrets.token_hex(12)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["arrived"] = asyncio.get_running_loop().time()
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
@@ -447,7 +458,7 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
     reply_id = secrets.token_hex(8)
     if body.get("stream"):
         return StreamingResponse(
-            stream_events(plan, knobs, reply_id, dialect, body),
+            stream_events(plan, knobs, reply_id, dialect, body, request.state.arrived),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache"},
         )
@@ -456,12 +467,11 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
     encoded = dialect.reply(plan, reply_id, body)
     if knobs.stall_after is not None or knobs.drop_after is not None:
         return StreamingResponse(
-            faulty_body(encoded, knobs),
+            faulty_body(encoded, knobs, request.state.arrived),
             media_type="application/json",
             headers={"content-length": str(len(encoded))},
         )
-    if knobs.ttft:
-        await asyncio.sleep(knobs.ttft)
+    await first_token_wait(knobs, request.state.arrived)
     return Response(encoded, media_type="application/json")
 
 
