@@ -22,21 +22,24 @@ def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
 
 
 class RecordingProxy:
-    """A forwarding HTTP proxy on 127.0.0.1 that records each request it relays (method, URL)."""
+    """A forwarding HTTP proxy on 127.0.0.1 that records each request it relays (method, URL), and
+    its headers in `headers`; with `set_cookie`, every reply sets that cookie (as a load balancer does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, set_cookie: str | None = None) -> None:
         import http.client
         import http.server
         import threading
         import urllib.parse
 
         seen = self.seen = []
+        seen_headers = self.headers = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def relay(self) -> None:
                 seen.append((self.command, self.path))
+                seen_headers.append(dict(self.headers.items()))
                 target = urllib.parse.urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
@@ -48,6 +51,8 @@ class RecordingProxy:
                 for name, value in reply.getheaders():
                     if name.lower() not in ("transfer-encoding", "content-length", "connection"):
                         self.send_header(name, value)
+                if set_cookie:
+                    self.send_header("Set-Cookie", f"{set_cookie}; Path=/")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -95,5 +100,36 @@ def test_proxies_from_the_environment_are_honoured_and_a_change_applies_to_the_n
         assert len(proxy.seen) == 3
         received = str(emulator.requests)  # every chat reached the server, by the proxy or not
         assert all(f"'{text}'" in received for text in ("straight to the server", "the environment ignored"))
+    finally:
+        proxy.close()
+
+
+def test_requests_carry_the_sessions_headers_and_cookies_and_a_netrc_login_never_replaces_the_key(
+    emulator, monkeypatch, tmp_path
+):
+    """The client prepares its requests itself (cheaper than `Session.prepare_request`): what the
+    session holds still goes out, and a ~/.netrc entry for the host does not turn the API key
+    into a Basic login, as requests' own preparation would."""
+    from sensenova_widget.transport import ENVIRONMENT_NAMES
+
+    for name in ENVIRONMENT_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    proxy = RecordingProxy(set_cookie="lb=node-7")
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client = snw.Client(api_key=emulator.api_key, base_url=emulator.base_url)
+        client.session.headers["X-Team"] = "vision"
+        assert client.chat("first").text  # the emulator refuses any other Authorization with a 401
+        assert client.chat("second").text
+        first, second = proxy.headers
+        assert first["Authorization"].startswith("Bearer ") and "Cookie" not in first
+        assert second["Cookie"] == "lb=node-7"  # the cookie the first reply set comes back
+        assert first["X-Team"] == second["X-Team"] == "vision"
+        assert first["User-Agent"] == client.session.headers["User-Agent"]
+        assert first["Content-Type"] == "application/json"
     finally:
         proxy.close()
