@@ -1,8 +1,10 @@
 """The on-disk result cache behind `caption()`: every finished caption is kept, nothing is paid twice.
 
 One SQLite file (WAL mode, so readers never block the writer and several processes, e.g. Dask
-workers on one machine, can share it). Each finished caption is committed at once, by the thread
-that received it, so an interrupt, an exception or a crash loses nothing that finished. The key
+workers on one machine, can share it). Each finished caption is committed within milliseconds
+by `CacheWriter`'s thread, and caption() returns (or re-raises an interrupt) only once all are
+and the file is closed, so an interrupt or an exception loses nothing that finished, and a
+killed process only the captions of its last few milliseconds. The key
 is a SHA-256 over the endpoint, the images' content hashes, the encoding settings they were sent
 with, the rendered prompt, the model and the parameters (LOTUS keys its cache the same way), so
 the same question about the same pixels to the same service is asked once, and a caption the
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import queue
 import sqlite3
 import stat
 import threading
@@ -28,7 +32,17 @@ from typing import Any
 
 from .sqlite_files import enter_wal, open_shared
 
-__all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
+__all__ = [
+    "CacheWriter",
+    "CachedReply",
+    "ResultCache",
+    "cache_key",
+    "default_cache_path",
+    "make_private",
+    "open_cache",
+]
+
+logger = logging.getLogger("sensenova_widget")
 
 APP_NAME = "sensenova-widget"
 KEY_VERSION = 2  # bump when the meaning of a key changes, so old entries are not reused wrongly
@@ -92,10 +106,12 @@ def cache_key(
 
 
 class ResultCache:
-    """A thread-safe SQLite key -> CachedReply store. One connection guarded by a lock.
+    """A thread-safe SQLite key -> CachedReply store: one connection for writes, guarded by a
+    lock, and a few for reads, each used by one thread at a time and then kept for the next.
 
-    A lock around one connection (rather than a connection per thread) keeps the file's handles
-    few and closes cleanly; a write is a single small row, far cheaper than the request it saves.
+    Reads have connections of their own because in WAL mode a reader never waits for a writer:
+    a lookup before a request is not held up by another thread's commit (nor by the lock around
+    it). There are only as many as lookups ever ran at once, and `close` closes them all.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -106,6 +122,8 @@ class ResultCache:
         self._db = open_shared(self.path, busy_seconds=30.0)
         enter_wal(self._db)
         self._db.execute(_SCHEMA)
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()  # idle ones
+        self._all_readers: list[sqlite3.Connection] = []
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(captions)")}
         if "reasoning" not in columns:  # a cache file made before reasoning models were captioned
             try:
@@ -115,32 +133,55 @@ class ResultCache:
                     raise
 
     def get(self, key: str) -> CachedReply | None:
-        with self._lock:
-            row = self._db.execute(
+        try:
+            db = self._readers.get_nowait()
+        except queue.Empty:
+            db = open_shared(self.path, busy_seconds=30.0)
+            with self._lock:
+                self._all_readers.append(db)
+        try:
+            row = db.execute(
                 "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens, "
                 "reasoning FROM captions WHERE key = ?",
                 (key,),
             ).fetchone()
+        finally:
+            self._readers.put(db)
         return CachedReply(*row[:5], reasoning=row[5] or "") if row else None
 
     def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO captions (key, text, finish_reason, prompt_tokens, "
-                "completion_tokens, total_tokens, model, created, reasoning) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    reply.text,
-                    reply.finish_reason,
-                    reply.prompt_tokens,
-                    reply.completion_tokens,
-                    reply.total_tokens,
-                    model,
-                    time.time(),
-                    reply.reasoning,
-                ),
+        self.put_many([(key, reply, model)])
+
+    def put_many(self, entries: Iterable[tuple[str, CachedReply, str | None]]) -> None:
+        """Several (key, reply, model) in one transaction: one write to SQLite's log, not one each."""
+        now = time.time()
+        rows = [
+            (
+                key,
+                reply.text,
+                reply.finish_reason,
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.total_tokens,
+                model,
+                now,
+                reply.reasoning,
             )
+            for key, reply, model in entries
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO captions (key, text, finish_reason, prompt_tokens, "
+                    "completion_tokens, total_tokens, model, created, reasoning) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._lock:
@@ -153,6 +194,8 @@ class ResultCache:
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._all_readers:
+                reader.close()
             self._db.close()
 
     def __enter__(self) -> ResultCache:
@@ -163,6 +206,62 @@ class ResultCache:
 
     def __repr__(self) -> str:
         return f"ResultCache({str(self.path)!r})"
+
+
+class CacheWriter:
+    """Commits captions on a thread of its own, as many to a transaction as have arrived.
+
+    The threads that send never wait for the disk, for the lock around the writing connection or
+    for each other's commits; what arrives while a commit runs goes into the next one together.
+    Hand captions over with `put`; `finish()` says nothing more will come; `join()` returns once
+    every caption handed over is committed and, with `close=True`, the cache closed. The thread
+    is not a daemon: the interpreter waits for it.
+    """
+
+    def __init__(self, cache: ResultCache, *, close: bool = False) -> None:
+        self.cache = cache
+        self._close = close
+        self._queue: queue.SimpleQueue[tuple[str, CachedReply, str | None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sensenova-cache-writer")
+        self._thread.start()
+
+    def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
+        self._queue.put((key, reply, model))
+
+    def finish(self) -> None:
+        """Nothing more will be put: commit what is queued, then end (closing the cache if asked)."""
+        self._queue.put(None)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Block until everything put before `finish()` is committed (or failed to be, and logged)
+        and the cache is closed if it was to be."""
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            finished = False
+            while not finished:
+                batch = [self._queue.get()]
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                finished = None in batch
+                entries = [entry for entry in batch if entry is not None]
+                if entries:
+                    self._commit(entries)
+        finally:
+            if self._close:
+                self.cache.close()
+
+    def _commit(self, entries: list[tuple[str, CachedReply, str | None]]) -> None:
+        try:
+            self.cache.put_many(entries)
+        except sqlite3.Error as exc:  # the captions are still returned; only their saving failed
+            logger.warning(
+                "caption(): could not save %d captions to %s: %s", len(entries), self.cache.path, exc
+            )
 
 
 def _create_private(path: Path) -> None:
