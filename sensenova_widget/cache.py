@@ -1,10 +1,8 @@
 """The on-disk result cache behind `caption()`: every finished caption is kept, nothing is paid twice.
 
 One SQLite file (WAL mode, so readers never block the writer and several processes, e.g. Dask
-workers on one machine, can share it). Each finished caption is committed within milliseconds
-by `CacheWriter`'s thread, and caption() returns (or re-raises an interrupt) only once all are
-and the file is closed, so an interrupt or an exception loses nothing that finished, and a
-killed process only the captions of its last few milliseconds. The key
+workers on one machine, can share it). Each finished caption is committed at once, by the thread
+that received it, so an interrupt, an exception or a crash loses nothing that finished. The key
 is a SHA-256 over the endpoint, the images' content hashes, the encoding settings they were sent
 with, the rendered prompt, the model and the parameters (LOTUS keys its cache the same way), so
 the same question about the same pixels to the same service is asked once, and a caption the
@@ -18,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import queue
 import sqlite3
@@ -32,17 +29,7 @@ from typing import Any
 
 from .sqlite_files import enter_wal, open_shared
 
-__all__ = [
-    "CacheWriter",
-    "CachedReply",
-    "ResultCache",
-    "cache_key",
-    "default_cache_path",
-    "make_private",
-    "open_cache",
-]
-
-logger = logging.getLogger("sensenova_widget")
+__all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
 APP_NAME = "sensenova-widget"
 KEY_VERSION = 2  # bump when the meaning of a key changes, so old entries are not reused wrongly
@@ -150,38 +137,23 @@ class ResultCache:
         return CachedReply(*row[:5], reasoning=row[5] or "") if row else None
 
     def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
-        self.put_many([(key, reply, model)])
-
-    def put_many(self, entries: Iterable[tuple[str, CachedReply, str | None]]) -> None:
-        """Several (key, reply, model) in one transaction: one write to SQLite's log, not one each."""
-        now = time.time()
-        rows = [
-            (
-                key,
-                reply.text,
-                reply.finish_reason,
-                reply.prompt_tokens,
-                reply.completion_tokens,
-                reply.total_tokens,
-                model,
-                now,
-                reply.reasoning,
-            )
-            for key, reply, model in entries
-        ]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO captions (key, text, finish_reason, prompt_tokens, "
-                    "completion_tokens, total_tokens, model, created, reasoning) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            self._db.execute(
+                "INSERT OR REPLACE INTO captions (key, text, finish_reason, prompt_tokens, "
+                "completion_tokens, total_tokens, model, created, reasoning) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    reply.text,
+                    reply.finish_reason,
+                    reply.prompt_tokens,
+                    reply.completion_tokens,
+                    reply.total_tokens,
+                    model,
+                    time.time(),
+                    reply.reasoning,
+                ),
+            )
 
     def __len__(self) -> int:
         with self._lock:
@@ -206,62 +178,6 @@ class ResultCache:
 
     def __repr__(self) -> str:
         return f"ResultCache({str(self.path)!r})"
-
-
-class CacheWriter:
-    """Commits captions on a thread of its own, as many to a transaction as have arrived.
-
-    The threads that send never wait for the disk, for the lock around the writing connection or
-    for each other's commits; what arrives while a commit runs goes into the next one together.
-    Hand captions over with `put`; `finish()` says nothing more will come; `join()` returns once
-    every caption handed over is committed and, with `close=True`, the cache closed. The thread
-    is not a daemon: the interpreter waits for it.
-    """
-
-    def __init__(self, cache: ResultCache, *, close: bool = False) -> None:
-        self.cache = cache
-        self._close = close
-        self._queue: queue.SimpleQueue[tuple[str, CachedReply, str | None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="sensenova-cache-writer")
-        self._thread.start()
-
-    def put(self, key: str, reply: CachedReply, *, model: str | None = None) -> None:
-        self._queue.put((key, reply, model))
-
-    def finish(self) -> None:
-        """Nothing more will be put: commit what is queued, then end (closing the cache if asked)."""
-        self._queue.put(None)
-
-    def join(self, timeout: float | None = None) -> None:
-        """Block until everything put before `finish()` is committed (or failed to be, and logged)
-        and the cache is closed if it was to be."""
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            finished = False
-            while not finished:
-                batch = [self._queue.get()]
-                while True:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                finished = None in batch
-                entries = [entry for entry in batch if entry is not None]
-                if entries:
-                    self._commit(entries)
-        finally:
-            if self._close:
-                self.cache.close()
-
-    def _commit(self, entries: list[tuple[str, CachedReply, str | None]]) -> None:
-        try:
-            self.cache.put_many(entries)
-        except sqlite3.Error as exc:  # the captions are still returned; only their saving failed
-            logger.warning(
-                "caption(): could not save %d captions to %s: %s", len(entries), self.cache.path, exc
-            )
 
 
 def _create_private(path: Path) -> None:

@@ -174,7 +174,6 @@ def caption(
         concurrency=concurrency,
         rpm=rpm,
         stop_at_error=on_error == "raise",
-        close_cache=owns_store,  # by its writer, after the last commit
     )
 
     def summary() -> dict:
@@ -195,7 +194,7 @@ def caption(
             print(interrupted_line(summary()), file=sys.stderr)
         raise
     finally:
-        if owns_store and run.writer is None:  # never started: nothing to commit, close it here
+        if owns_store:
             store.close()
         if owns_client:
             client.close()

@@ -4,15 +4,16 @@ Each worker takes its next row itself the moment it finishes one (no hand-off th
 thread between two requests), so a freed slot is refilled at once. Rows are taken lazily, at
 most the in-flight limit at a time, and each image is hashed, looked up in the cache and encoded
 inside its worker just before its request, so memory follows the concurrency, not the row
-count. Every finished caption goes to the cache's writer thread (`cache.CacheWriter`), which
-commits it within milliseconds, several to a transaction, so no worker waits for the disk; the
+count. Every finished caption is committed to the cache by the worker that received it; the
 main thread only records outcomes (and is where an interrupt lands). 429s lower the in-flight
 limit (`pacing.AIMDLimit`); `rpm=` spaces request starts (`pacing.RateLimiter`).
 """
 
 from __future__ import annotations
 
+import logging
 import queue
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
 __all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
+
+logger = logging.getLogger("sensenova_widget")
 
 # caption()'s parameters that change what the model says, hence part of the cache key.
 KEYED_PARAMS = tuple(PARAMETERS) + ("system", "thinking")
@@ -60,7 +63,6 @@ class Run:
         concurrency: int,
         rpm: float | None,
         stop_at_error: bool = False,
-        close_cache: bool = False,
     ) -> None:
         self.client = client
         self.model = model
@@ -68,8 +70,6 @@ class Run:
         self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
         self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
         self.cache = cache
-        self.close_cache = close_cache  # caption() opened it: the writer closes it after its last commit
-        self.writer: cache_module.CacheWriter | None = None
         self.concurrency = concurrency
         self.stop_at_error = stop_at_error
         self.limit = AIMDLimit(concurrency)
@@ -82,8 +82,6 @@ class Run:
         self._exhausted = False
         self._outcomes: queue.SimpleQueue[tuple[int, Outcome] | None] = queue.SimpleQueue()
         self._crash: BaseException | None = None
-        self._workers_started: int | None = None  # known once no more workers will start
-        self._workers_ended = 0
 
     # ---- in a worker thread
     def work(self, job: Job) -> Outcome:
@@ -112,11 +110,11 @@ class Run:
             self.local.epoch = self.limit.epoch
             reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
-            if key is not None and self.writer is not None:
+            if key is not None:
                 kept = cache_module.CachedReply(
                     reply.text, reply.finish_reason, **usage, reasoning=reply.reasoning
                 )
-                self.writer.put(key, kept, model=self.model)
+                self._keep(key, kept)
             self.limit.on_success()
             return Outcome(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
@@ -124,6 +122,12 @@ class Run:
             return Outcome(error=message.replace("\n", " "), exception=exc)
         finally:
             self.local.epoch = None
+
+    def _keep(self, key: str, reply: cache_module.CachedReply) -> None:
+        try:
+            self.cache.put(key, reply, model=self.model)
+        except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
+            logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
 
     def on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every HTTP attempt's status, retries included, in its own thread."""
@@ -141,9 +145,6 @@ class Run:
             self.halt()
         finally:
             self._outcomes.put(None)  # this worker has ended
-            with self._state:
-                self._workers_ended += 1
-            self._finish_writer_if_done()
 
     def _take(self, rows: Iterator[Job | Ready]) -> Job | None:
         with self._state:
@@ -188,33 +189,13 @@ class Run:
             self.stop.set()
             self._state.notify_all()
 
-    def _finish_writer_if_done(self) -> None:
-        """Tell the writer nothing more will come, once every started worker has ended: called by
-        each worker as it ends and by the main thread once no more will start, so the writer is
-        finished even when the main thread stopped waiting (a second interrupt)."""
-        with self._state:
-            done = self._workers_started is not None and self._workers_ended == self._workers_started
-            if done:
-                self._workers_started = -1  # finished once only
-        if done and self.writer is not None:
-            self.writer.finish()
-
-    def _no_more_workers(self, started: int) -> None:
-        with self._state:
-            if self._workers_started is None:
-                self._workers_started = started
-        self._finish_writer_if_done()
-
     # ---- in the main thread
     def execute(self, rows: Iterator[Job | Ready], tally: Tally) -> None:
-        """Start the workers and record each outcome in `tally` as it arrives, until all ended and
-        their captions are committed.
+        """Start the workers and record each outcome in `tally` as it arrives, until all ended.
 
         An interrupt (or any error) here stops the hand-out and keeps every caption that finishes
         in flight before re-raising; a second interrupt abandons that wait (the workers still
-        hand their captions to the writer, which commits them when they finish)."""
-        if self.cache is not None:
-            self.writer = cache_module.CacheWriter(self.cache, close=self.close_cache)
+        commit their captions to the cache when they finish)."""
         workers = [
             threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
             for n in range(self.concurrency)
@@ -223,22 +204,15 @@ class Run:
         hooks.append(self.on_response)
         ended = 0
         try:
-            try:
-                for worker in workers:
-                    worker.start()
-            finally:
-                self._no_more_workers(sum(worker.ident is not None for worker in workers))
+            for worker in workers:
+                worker.start()
             while ended < len(workers):
                 ended += self._record(tally)
-            if self.writer is not None:
-                self.writer.join()
         except BaseException:
             self.halt()
             started = sum(worker.ident is not None for worker in workers)
             while ended < started:
                 ended += self._record(tally)
-            if self.writer is not None:
-                self.writer.join()
             raise
         finally:
             if self.on_response in hooks:
