@@ -90,7 +90,7 @@ def _words(value: Any) -> tuple[str, ...]:
 
 # name: (parser, what is allowed) - the one list of knob names, shared by header, CLI and constructor.
 KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "ttft": (_seconds, "seconds >= 0 before the first delta (or the whole reply)"),
+    "ttft": (_seconds, "seconds >= 0 from the request's arrival to the first delta (or the whole reply)"),
     "delta_delay": (_seconds, "seconds >= 0 between deltas"),
     "reply_tokens": (_positive, "an integer >= 1: the reply is padded (or cut) to this many tokens"),
     "status": (_status, "an HTTP error status 400-599"),
