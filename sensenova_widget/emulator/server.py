@@ -387,6 +387,7 @@ def _times_key(header: str | None) -> str:
 
 
 INLINE_PLAN_BYTES = 32 * 1024  # a request body this small holds at most a few thumbnails
+INLINE_PLAN_TYPES = frozenset({"image_url", "image_base64"})  # pixels in the body (a URL is never fetched)
 
 
 def _plan_off_loop(body: dict, size: int) -> bool:
@@ -394,16 +395,14 @@ def _plan_off_loop(body: dict, size: int) -> bool:
     INLINE_PLAN_BYTES can take long to decode, and the loop must go on answering meanwhile. A few
     small inline images decode faster than a thread hop (a third of an image request's CPU), and
     on the loop a reply that falls due does not wait for the worker to give back the GIL."""
-    images, videos = protocol.count_media(body["messages"])
-    if not images and not videos:
-        return False
-    names_a_file = any(
-        isinstance(part, dict) and str(part.get("type", "")).endswith("_file_id")
+    media_types = {
+        part["type"]
         for message in body["messages"]
         if isinstance(message.get("content"), list)
         for part in message["content"]
-    )
-    return videos > 0 or names_a_file or size > INLINE_PLAN_BYTES
+        if protocol.media_kind(part)
+    }
+    return bool(media_types) and (size > INLINE_PLAN_BYTES or not media_types <= INLINE_PLAN_TYPES)
 
 
 async def chat_completions(request: Request) -> Response:
