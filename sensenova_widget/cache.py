@@ -98,7 +98,8 @@ class ResultCache:
 
     Reads have connections of their own because in WAL mode a reader never waits for a writer:
     a lookup before a request is not held up by another thread's commit (nor by the lock around
-    it). There are only as many as lookups ever ran at once, and `close` closes them all.
+    it). There are only as many as lookups ever ran at once; `close` closes the idle ones, which
+    is all of them once no lookup runs.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -110,7 +111,6 @@ class ResultCache:
         enter_wal(self._db)
         self._db.execute(_SCHEMA)
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()  # idle ones
-        self._all_readers: list[sqlite3.Connection] = []
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(captions)")}
         if "reasoning" not in columns:  # a cache file made before reasoning models were captioned
             try:
@@ -124,8 +124,6 @@ class ResultCache:
             db = self._readers.get_nowait()
         except queue.Empty:
             db = open_shared(self.path, busy_seconds=30.0)
-            with self._lock:
-                self._all_readers.append(db)
         try:
             row = db.execute(
                 "SELECT text, finish_reason, prompt_tokens, completion_tokens, total_tokens, "
@@ -166,8 +164,8 @@ class ResultCache:
 
     def close(self) -> None:
         with self._lock:
-            for reader in self._all_readers:
-                reader.close()
+            while not self._readers.empty():
+                self._readers.get_nowait().close()
             self._db.close()
 
     def __enter__(self) -> ResultCache:
