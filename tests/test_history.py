@@ -183,6 +183,12 @@ def _conversation(draw_turns: list[list[str]]) -> list[dict]:
     return messages[:-1]
 
 
+def _media_names(messages):
+    """The image URL or video file id of every media part, in order."""
+    parts = [p for m in messages for p in m["content"] if p["type"] != "text"]
+    return [p.get("image_url", p.get("video_file_id")) for p in parts]
+
+
 older_turn = st.lists(st.sampled_from(["image", "video"]), max_size=4)
 newest_turn = st.one_of(st.lists(st.just("image"), max_size=6), st.lists(st.just("video"), max_size=1))
 
@@ -195,20 +201,7 @@ def test_recent_always_yields_a_valid_request_of_the_newest_media(older, newest)
     out, notices = apply_media_policy(messages, "recent")
     assert messages == before
     validate_body({"model": "m", "messages": out})
-    every = [
-        name
-        for m in messages
-        for p in m["content"]
-        if p["type"] != "text"
-        for name in [p.get("image_url", p.get("video_file_id"))]
-    ]
-    left = [
-        name
-        for m in out
-        for p in m["content"]
-        if p["type"] != "text"
-        for name in [p.get("image_url", p.get("video_file_id"))]
-    ]
+    every, left = _media_names(messages), _media_names(out)
     if every:
         is_image = [n.startswith("https://") for n in every]  # video ids are bare names
         same_kind = [n for n, image in zip(every, is_image) if image == is_image[-1]]
