@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_module
-from ..errors import InvalidRequestError, SenseNovaError
+from ..errors import Interrupted, InvalidRequestError, SenseNovaError
 from ..pacing import RateLimiter
 from ..protocol import PARAMETERS, validate_parameter
 from .rows import check_fields, jobs, template_fields
@@ -188,9 +188,12 @@ def caption(
 
     try:
         run.execute(jobs(table, prompt, fields), tally)
+    except KeyboardInterrupt:
+        tally.close()
+        raise Interrupted(interrupted_line(summary())) from None  # one line, not a traceback
     except BaseException as exc:
         tally.close()
-        if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
+        if not isinstance(exc, Exception):
             print(interrupted_line(summary()), file=sys.stderr)
         raise
     finally:
