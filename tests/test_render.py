@@ -177,7 +177,8 @@ def test_tables_and_single_line_breaks():
 def test_code_is_highlighted_with_theme_colours_and_a_copy_button():
     shown = markdown_html("```python\ndef f():\n    return '<b>'  # note\n```")
     assert '<span class="k">def</span>' in shown and '<span class="c1"># note</span>' in shown
-    assert "&#39;&lt;b&gt;&#39;" in shown
+    # the string's markup is escaped (Pygments 2.21 stopped escaping the quotes themselves)
+    assert re.search(r"(&#39;|')&lt;b&gt;(&#39;|')", shown) and "<b>" not in shown
     (button,) = [attrs for tag, attrs in tags(shown) if tag == "button"]
     assert button["onclick"] == copy_handler() and button["type"] == "button"
     assert "var(--jp-mirror-editor-keyword-color" in CSS and "var(--jp-mirror-editor-comment-color" in CSS
