@@ -140,7 +140,15 @@ def definitions() -> dict[str, list[str]]:
 
 
 # Names that meant two things (issue 21, section 2 point 4): each is defined once now.
-ONE_MEANING = ("Outcome", "Dialect", "image_mime", "media_kind", "markdown_html", "user_turn", "assistant_turn")
+ONE_MEANING = (
+    "Outcome",
+    "Dialect",
+    "image_mime",
+    "media_kind",
+    "markdown_html",
+    "user_turn",
+    "assistant_turn",
+)
 # Second ways of doing one thing (issue 21, section 2 point 7), removed: `PreparedRequest`,
 # `dialects.Dialect`, `Client.prepare`, `Conversation.outcomes` and `edit_last` are the one way.
 REMOVED = ("Prepared", "Native", "build_body", "ending", "last_reply", "last_error", "last_outcome", "edit")
