@@ -36,7 +36,7 @@ from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
-from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext
 
 __all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params"]
 
@@ -56,16 +56,14 @@ class PreparedRequest:
         return self.body["model"]
 
 
-Prepared = PreparedRequest  # the name before the seam was public
-
-
 class CallDict(ParamsDict, total=False):
-    """The keywords of `chat`, `stream` and `build_body`: the settings (`ParamsDict`), a whole
+    """The keywords of `chat` and `stream`: the settings (`ParamsDict`), a whole
     `params=Params(...)` they override, the media of the (last) user turn, and extra headers."""
 
     images: Any
     video: Any
     extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
     params: Params | None
 
 
@@ -139,9 +137,12 @@ class Client:
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
-        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
+        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
+        `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -160,11 +161,14 @@ class Client:
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model
         self.history_media = history_media
+        for url in (self.base_url, self.file_base_url):
+            check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
             credentials,
             timeout=_timeout(timeout),
             retry=RetryPolicy(_checked_retries(max_retries)),
             headers=headers,
+            allow_insecure_http=allow_insecure_http,
         )
 
     def __repr__(self) -> str:
@@ -230,8 +234,12 @@ class Client:
         images: Any = None,
         video: Any = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
+        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field.
+
+        `extra_body`: fields sent as given beside the checked ones, in the dialect's own names
+        (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
             prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
@@ -244,6 +252,15 @@ class Client:
         body = wire_body(messages, params, model=self.resolve_model(params.model), stream=stream)
         protocol.validate_body(body)
         body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        if extra_body:
+            clash = sorted(set(extra_body) & set(body))
+            if clash:
+                raise InvalidRequestError(
+                    f"extra_body names {', '.join(clash)}, which the request already sets: "
+                    "give it as its own argument.",
+                    field="extra_body",
+                )
+            body = {**body, **extra_body}
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -267,6 +284,7 @@ class Client:
         return Stream(
             open_response,
             retry=self.transport.retry,
+            redact=self.transport.credentials,
             url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
             omitted=list(prepared.omitted),
@@ -291,17 +309,10 @@ class Client:
         )
 
     # ----------------------------------------------------------------- one call
-    def build_body(
-        self, prompt_or_messages: str | Sequence[Any], *, stream: bool = False, **call: Unpack[CallDict]
-    ) -> tuple[dict, list[str]]:
-        """The validated wire body and the notices of media the history policy left out."""
-        prepared = self._prepare_call(prompt_or_messages, call, stream=stream)
-        return prepared.body, prepared.omitted
-
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the settings, as
         `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
         temperature, top_p, repetition_penalty, user, thinking).
         """
@@ -321,6 +332,7 @@ class Client:
         """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
         images, video = call.pop("images", None), call.pop("video", None)
         extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        extra_body = call.pop("extra_body", None)
         given = Params.of(**call)
         return self.prepare(
             prompt_or_messages,
@@ -329,6 +341,7 @@ class Client:
             images=images,
             video=video,
             extra_headers=extra_headers,
+            extra_body=extra_body,
         )
 
     # ----------------------------------------------------------------- models and files

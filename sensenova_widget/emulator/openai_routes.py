@@ -33,13 +33,14 @@ from ..errors import InvalidRequestError
 from .replies import Plan
 from .server import (
     CODE_FOR_STATUS,
-    Dialect,
     EmulatorState,
+    EntryPoint,
     dumps,
     guarded,
     model_info,
     serve_chat,
 )
+from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -148,6 +149,8 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     for name in ("stream", "thinking", "user"):
         if name in body:
             native[name] = body[name]
+    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
+        native[RESPONSE_FORMAT_KEY] = body["response_format"]
     if isinstance(native["model"], str):
         created = int(time.time())
         native[_HEAD] = (
@@ -175,7 +178,7 @@ def error_body(status: int, message: str, code: int, field: str | None) -> bytes
     return dumps({"error": {"message": message, "type": kind, "param": field, "code": str(code)}})
 
 
-class OpenAIDialect(Dialect):
+class OpenAIEntryPoint(EntryPoint):
     """Replies, chunks and errors in OpenAI's shape."""
 
     def error(
@@ -241,7 +244,7 @@ class OpenAIDialect(Dialect):
         return b"data: " + error_body(500, message, 2, None) + b"\n\n"
 
 
-OPENAI = OpenAIDialect()
+OPENAI = OpenAIEntryPoint()
 
 
 async def chat_completions(request: Request) -> Response:
