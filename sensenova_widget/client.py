@@ -32,6 +32,7 @@ from . import protocol
 from .auth import Credentials
 from .dialects import Dialect, dialect_for, pick
 from .errors import APITimeoutError, InvalidRequestError, ServerError, quote
+from .media.options import MediaOptions, options_for
 from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
@@ -139,9 +140,12 @@ class Client:
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
+        media: MediaOptions | None = None,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
-        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
+        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
+        `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
+        defaults for None), for every surface that sends through it."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -160,6 +164,7 @@ class Client:
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model
         self.history_media = history_media
+        self.media: MediaOptions = options_for(media)
         self.transport = Transport(
             credentials,
             timeout=_timeout(timeout),
@@ -219,7 +224,7 @@ class Client:
     def media_parts(self, images: Any = None, video: Any = None) -> list[dict]:
         """The wire parts of `images=` and `video=` (one value or a list each), images first;
         a video that must be uploaded is uploaded through this client."""
-        return media_parts(images, video, uploader=self)
+        return media_parts(images, video, uploader=self, options=self.media)
 
     def prepare(
         self,
@@ -234,7 +239,11 @@ class Client:
         """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
         params = params or Params()
         messages = build_messages(
-            prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
+            prompt_or_messages,
+            self.media_parts(images, video),
+            params.system,
+            uploader=self,
+            options=self.media,
         )
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)

@@ -89,26 +89,11 @@ class Coalescer:
         self._flush()
 
 
-def image_mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[8:12] == b"WEBP":
-        return "image/webp"
-    raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
-
-
 def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
     """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
-    import base64
-
     try:
-        data = media.thumbnail(value, max_side=max_side)
-        return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+        return media.data_url(media.thumbnail(value, max_side=max_side))
     except (SenseNovaError, ValueError, OSError):
         return None
 
@@ -246,16 +231,11 @@ def picker_entry(name: str, value: Any) -> dict:
 
 def saved_turn(turn: Any) -> dict:
     """A saved `StoredTurn` as the panel shows it: a conversation brought back after a restart."""
-    import base64
-
     if turn.role == "user":
         attachments = []
         for i, part in enumerate(turn.media):
             thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
-            try:
-                url = f"data:{image_mime(thumb)};base64,{base64.b64encode(thumb).decode('ascii')}"
-            except ValueError:
-                url = None
+            url = media.data_url(thumb) if media.sniff_format(thumb) else None
             medium = protocol.media_kind(part) or "image"
             attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
         return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}

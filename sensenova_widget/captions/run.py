@@ -30,7 +30,7 @@ from .tally import Tally
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
+__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run"]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -38,12 +38,6 @@ logger = logging.getLogger("sensenova_widget")
 KEYED_PARAMS = tuple(PARAMETERS) + ("system", "thinking")
 RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries goes back in line
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
-
-
-def encoding_settings() -> dict[str, Any]:
-    """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
-    since another encoding is another question to the model."""
-    return {"max_side": media.MAX_SIDE, "jpeg_quality": media.JPEG_QUALITY}
 
 
 class Run:
@@ -68,7 +62,10 @@ class Run:
         self.model = model
         self.params = params
         self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
-        self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
+        # How images are encoded (the client's MediaOptions): part of the cache key, since another
+        # encoding is another question to the model; fixed for the run, so the key and the wire agree.
+        self.media = client.media
+        self.encoding = self.media.image_encoding()
         self.cache = cache
         self.concurrency = concurrency
         self.stop_at_error = stop_at_error
@@ -105,8 +102,7 @@ class Run:
                     return Outcome(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
                 return Outcome(cancelled=True)
-            max_side = self.encoding["max_side"]
-            parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
+            parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
             reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
