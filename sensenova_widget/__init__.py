@@ -41,6 +41,7 @@ _EXPORTS = {
     "NotFoundError": "errors",
     "ConflictError": "errors",
     "RateLimitError": "errors",
+    "QuotaExceededError": "errors",
     "ServerError": "errors",
     "APIConnectionError": "errors",
     "APITimeoutError": "errors",
@@ -48,6 +49,11 @@ _EXPORTS = {
     "MediaError": "errors",
     "ContextLengthError": "errors",
     "ContentFilterError": "errors",
+    "UsageError": "errors",
+    "PanelBusyError": "errors",
+    "CaptionError": "captions",
+    "StoreError": "store",
+    "UnknownConversationError": "store",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension"]
@@ -74,7 +80,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .captions import caption, show_captions
+    from .captions import CaptionError, caption, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
     from .conversation import Conversation, Outcome
@@ -82,5 +88,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import *  # noqa: F403
     from .media import MediaOptions, file_id, image, to_part, video
     from .params import Params
-    from .store import conversations, delete_conversation, rename_conversation
+    from .store import (
+        StoreError,
+        UnknownConversationError,
+        conversations,
+        delete_conversation,
+        rename_conversation,
+    )
     from .widget import ChatPanel

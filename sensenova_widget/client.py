@@ -57,11 +57,8 @@ class PreparedRequest:
         return self.body["model"]
 
 
-Prepared = PreparedRequest  # the name before the seam was public
-
-
 class CallDict(ParamsDict, total=False):
-    """The keywords of `chat`, `stream` and `build_body`: the settings (`ParamsDict`), a whole
+    """The keywords of `chat` and `stream`: the settings (`ParamsDict`), a whole
     `params=Params(...)` they override, the media of the (last) user turn, and extra headers."""
 
     images: Any
@@ -300,13 +297,6 @@ class Client:
         )
 
     # ----------------------------------------------------------------- one call
-    def build_body(
-        self, prompt_or_messages: str | Sequence[Any], *, stream: bool = False, **call: Unpack[CallDict]
-    ) -> tuple[dict, list[str]]:
-        """The validated wire body and the notices of media the history policy left out."""
-        prepared = self._prepare_call(prompt_or_messages, call, stream=stream)
-        return prepared.body, prepared.omitted
-
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 

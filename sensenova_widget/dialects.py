@@ -20,7 +20,7 @@ from . import protocol
 from .errors import InvalidRequestError
 from .media.formats import base64_data_url
 
-__all__ = ["API_ENV", "DIALECTS", "Dialect", "Native", "OpenAI", "pick", "dialect_for", "EventFields"]
+__all__ = ["API_ENV", "DIALECTS", "Dialect", "OpenAI", "pick", "dialect_for", "EventFields"]
 
 API_ENV = "SENSENOVA_API_DIALECT"  # "native" or "openai": what connect(), the panel and the magic use
 DIALECTS = ("native", "openai")
@@ -92,9 +92,6 @@ class Dialect:
         """A whole reply (a stream request the server answered in JSON) as one event of this shape."""
         choice = {"delta": text, "reasoning_content": reasoning, "finish_reason": finish or "stop"}
         return {"data": {"id": body.get("id"), "usage": body.get("usage"), "choices": [choice]}}
-
-
-Native = Dialect
 
 
 class OpenAI(Dialect):

@@ -98,7 +98,8 @@ def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
         return None
 
 
-def media_kind(value: Any) -> str:
+def staged_kind(value: Any) -> str:
+    """'video' or 'image': how the panel stages a notebook value (not a wire part's kind)."""
     return "video" if media.is_video_like(value) else "image"
 
 
@@ -106,7 +107,7 @@ def staged_item(value: Any, label: str | None = None) -> dict:
     """The browser's view of a staged value: id, kind, label and a thumbnail (never the value)."""
     return {
         "id": new_id(),
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "label": label or media.describe(value),
         "thumb": thumbnail_url(value),
     }
@@ -223,7 +224,7 @@ def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
 def picker_entry(name: str, value: Any) -> dict:
     return {
         "name": name,
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "description": media.describe(value),
         "thumb": thumbnail_url(value),
     }
@@ -235,7 +236,7 @@ def saved_turn(turn: Any) -> dict:
         attachments = []
         for i, part in enumerate(turn.media):
             thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
-            url = media.data_url(thumb) if media.sniff_format(thumb) else None
+            url = media.data_url(thumb) if thumb else None
             medium = protocol.media_kind(part) or "image"
             attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
         return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}

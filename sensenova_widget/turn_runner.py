@@ -22,7 +22,7 @@ from typing import Any
 from . import panel_state
 from .client import Reply
 from .conversation import Conversation
-from .errors import InvalidRequestError, SenseNovaError
+from .errors import InvalidRequestError, PanelBusyError, SenseNovaError
 
 __all__ = ["TurnRunner"]
 
@@ -94,7 +94,7 @@ class TurnRunner:
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
         if self.running:
-            raise InvalidRequestError(_BUSY, field="busy")
+            raise PanelBusyError(_BUSY)
 
     def wait(self, timeout: float) -> None:
         """Wait (at most `timeout` seconds) for the last turn's thread to finish."""
@@ -233,8 +233,7 @@ class TurnRunner:
             coalescer.add(delta.text, delta.reasoning)
 
         reply, error, failure = None, None, None
-        previous = self.chat.last_reply
-        previous_outcome = self.chat.last_outcome
+        asked = len(self.chat.outcomes)  # an outcome is added only once the request was sent
         try:
             reply = ask(on_delta)
         except SenseNovaError as exc:
@@ -244,11 +243,10 @@ class TurnRunner:
             traceback.print_exc(file=sys.stderr)
         finally:
             coalescer.close()
+        ended = self.chat.outcomes[-1] if len(self.chat.outcomes) > asked else None
         if failure is not None:
-            last = self.chat.last_reply
-            reply = _partial_reply(failure, last if last is not previous else None)
-        ended = self.chat.last_outcome
-        if ended is not None and ended is not previous_outcome and ended.finish_reason:
+            reply = _partial_reply(failure, ended.reply if ended is not None else None)
+        if ended is not None and ended.finish_reason:
             reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
         if done["reasoning"]:
@@ -256,8 +254,7 @@ class TurnRunner:
             done["thought_seconds"] = round(seconds, 1)
         replaced = {turn["id"]: done}
         turns = panel.conversation
-        # Conversation.last_error is set only once a request was sent
-        if failure is not None and self.chat.last_error is not failure:
+        if failure is not None and ended is None:  # refused before sending
             if restore is None:
                 replaced[user["id"]] = {**user, "sent": False}
                 done["retry"] = False

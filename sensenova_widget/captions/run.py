@@ -24,7 +24,7 @@ from .. import media
 from ..errors import SenseNovaError
 from ..pacing import AIMDLimit, RateLimiter
 from ..protocol import PARAMETERS
-from .rows import TOKEN_FIELDS, Job, Outcome, Ready
+from .rows import TOKEN_FIELDS, Job, Ready, RowResult
 from .tally import Tally
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,11 +77,11 @@ class Run:
         self._in_flight = 0
         self._again: deque[Job] = deque()
         self._exhausted = False
-        self._outcomes: queue.SimpleQueue[tuple[int, Outcome] | None] = queue.SimpleQueue()
+        self._outcomes: queue.SimpleQueue[tuple[int, RowResult] | None] = queue.SimpleQueue()
         self._crash: BaseException | None = None
 
     # ---- in a worker thread
-    def work(self, job: Job) -> Outcome:
+    def work(self, job: Job) -> RowResult:
         """One row: its images keyed and looked up in the cache, else encoded, sent and cached."""
         try:
             key, images = None, job.images
@@ -99,9 +99,9 @@ class Run:
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
-                    return Outcome(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
+                    return RowResult(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
-                return Outcome(cancelled=True)
+                return RowResult(cancelled=True)
             parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
             reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
@@ -112,10 +112,10 @@ class Run:
                 )
                 self._keep(key, kept)
             self.limit.on_success()
-            return Outcome(text=reply.text, reasoning=reply.reasoning, usage=usage)
+            return RowResult(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
-            return Outcome(error=message.replace("\n", " "), exception=exc)
+            return RowResult(error=message.replace("\n", " "), exception=exc)
         finally:
             self.local.epoch = None
 
@@ -166,7 +166,7 @@ class Run:
             self._exhausted = True
         return None
 
-    def _finish(self, job: Job, outcome: Outcome) -> None:
+    def _finish(self, job: Job, outcome: RowResult) -> None:
         with self._state:
             self._in_flight -= 1
             if outcome.rate_limited and job.requeues < RATE_LIMIT_REQUEUES and not self.stop.is_set():
