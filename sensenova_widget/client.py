@@ -37,7 +37,7 @@ from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
-from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext
 
 __all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params"]
 
@@ -137,10 +137,13 @@ class Client:
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
+        allow_insecure_http: bool = False,
         media: MediaOptions | None = None,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
         the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
+        `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in.
         `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
         defaults for None), for every surface that sends through it."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
@@ -162,11 +165,14 @@ class Client:
         self.model = model
         self.history_media = history_media
         self.media: MediaOptions = options_for(media)
+        for url in (self.base_url, self.file_base_url):
+            check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
             credentials,
             timeout=_timeout(timeout),
             retry=RetryPolicy(_checked_retries(max_retries)),
             headers=headers,
+            allow_insecure_http=allow_insecure_http,
         )
 
     def __repr__(self) -> str:
@@ -273,6 +279,7 @@ class Client:
         return Stream(
             open_response,
             retry=self.transport.retry,
+            redact=self.transport.credentials,
             url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
             omitted=list(prepared.omitted),
