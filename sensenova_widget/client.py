@@ -64,6 +64,7 @@ class CallDict(ParamsDict, total=False):
     images: Any
     video: Any
     extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
     params: Params | None
 
 
@@ -238,8 +239,12 @@ class Client:
         images: Any = None,
         video: Any = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
+        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field.
+
+        `extra_body`: fields sent as given beside the checked ones, in the dialect's own names
+        (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
             prompt_or_messages,
@@ -256,6 +261,15 @@ class Client:
         body = wire_body(messages, params, model=self.resolve_model(params.model), stream=stream)
         protocol.validate_body(body)
         body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        if extra_body:
+            clash = sorted(set(extra_body) & set(body))
+            if clash:
+                raise InvalidRequestError(
+                    f"extra_body names {', '.join(clash)}, which the request already sets: "
+                    "give it as its own argument.",
+                    field="extra_body",
+                )
+            body = {**body, **extra_body}
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -307,7 +321,7 @@ class Client:
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the settings, as
         `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
         temperature, top_p, repetition_penalty, user, thinking).
         """
@@ -327,6 +341,7 @@ class Client:
         """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
         images, video = call.pop("images", None), call.pop("video", None)
         extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        extra_body = call.pop("extra_body", None)
         given = Params.of(**call)
         return self.prepare(
             prompt_or_messages,
@@ -335,6 +350,7 @@ class Client:
             images=images,
             video=video,
             extra_headers=extra_headers,
+            extra_body=extra_body,
         )
 
     # ----------------------------------------------------------------- models and files
