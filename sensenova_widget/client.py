@@ -32,6 +32,7 @@ from . import protocol
 from .auth import Credentials
 from .dialects import Dialect, dialect_for, pick
 from .errors import APITimeoutError, InvalidRequestError, ServerError, quote
+from .media.options import MediaOptions, options_for
 from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
@@ -63,6 +64,7 @@ class CallDict(ParamsDict, total=False):
     images: Any
     video: Any
     extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
     params: Params | None
 
 
@@ -137,11 +139,14 @@ class Client:
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
         allow_insecure_http: bool = False,
+        media: MediaOptions | None = None,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
         the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
         `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
-        over plain http:// to another machine; loopback (the emulator) needs no opt-in."""
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in.
+        `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
+        defaults for None), for every surface that sends through it."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -160,6 +165,7 @@ class Client:
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model
         self.history_media = history_media
+        self.media: MediaOptions = options_for(media)
         for url in (self.base_url, self.file_base_url):
             check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
@@ -222,7 +228,7 @@ class Client:
     def media_parts(self, images: Any = None, video: Any = None) -> list[dict]:
         """The wire parts of `images=` and `video=` (one value or a list each), images first;
         a video that must be uploaded is uploaded through this client."""
-        return media_parts(images, video, uploader=self)
+        return media_parts(images, video, uploader=self, options=self.media)
 
     def prepare(
         self,
@@ -233,11 +239,19 @@ class Client:
         images: Any = None,
         video: Any = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
+        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field.
+
+        `extra_body`: fields sent as given beside the checked ones, in the dialect's own names
+        (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
-            prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
+            prompt_or_messages,
+            self.media_parts(images, video),
+            params.system,
+            uploader=self,
+            options=self.media,
         )
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)
@@ -247,6 +261,15 @@ class Client:
         body = wire_body(messages, params, model=self.resolve_model(params.model), stream=stream)
         protocol.validate_body(body)
         body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        if extra_body:
+            clash = sorted(set(extra_body) & set(body))
+            if clash:
+                raise InvalidRequestError(
+                    f"extra_body names {', '.join(clash)}, which the request already sets: "
+                    "give it as its own argument.",
+                    field="extra_body",
+                )
+            body = {**body, **extra_body}
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -298,7 +321,7 @@ class Client:
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the settings, as
         `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
         temperature, top_p, repetition_penalty, user, thinking).
         """
@@ -318,6 +341,7 @@ class Client:
         """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
         images, video = call.pop("images", None), call.pop("video", None)
         extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        extra_body = call.pop("extra_body", None)
         given = Params.of(**call)
         return self.prepare(
             prompt_or_messages,
@@ -326,6 +350,7 @@ class Client:
             images=images,
             video=video,
             extra_headers=extra_headers,
+            extra_body=extra_body,
         )
 
     # ----------------------------------------------------------------- models and files

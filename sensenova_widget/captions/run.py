@@ -1,4 +1,8 @@
-"""The run of one caption() call: worker threads that take rows, send them, and keep the answers.
+"""The run of one caption() or extract() call: worker threads that take rows, ask, and keep the answers.
+
+What is asked of a row is the run's `Task`: caption() sends the prompt once (`Task`), extract()
+asks for a schema and asks again with the validation error (`extract.Extraction`); the hand-out,
+cache, pacing and recording around it are the same.
 
 Each worker takes its next row itself the moment it finishes one (no hand-off through the main
 thread between two requests), so a freed slot is refilled at once. Rows are taken lazily, at
@@ -16,8 +20,8 @@ import queue
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import cache as cache_module
 from .. import media
@@ -30,7 +34,7 @@ from .tally import Tally
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
+__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Answer", "Run", "Task"]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -40,14 +44,37 @@ RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries g
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
 
-def encoding_settings() -> dict[str, Any]:
-    """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
-    since another encoding is another question to the model."""
-    return {"max_side": media.MAX_SIDE, "jpeg_quality": media.JPEG_QUALITY}
+class Answer(Protocol):
+    """What a task's `ask` returns: a `client.Reply`, or anything with its four fields."""
+
+    text: str
+    reasoning: str
+    finish_reason: str | None
+    usage: dict | None
+
+
+class Task:
+    """What a run asks of each row: by default (caption()) its prompt, once.
+
+    `name` labels the threads, the progress bar and the printed lines; `done` the count of
+    finished rows; `key` what else decides an answer (part of the cache key). `ask` sends and
+    returns the answer to keep, or raises (the row's error); an exception with a `raw`
+    attribute leaves that text in the row.
+    """
+
+    name = "caption"
+    done = "captioned"
+    key: Mapping[str, Any] = {}
+
+    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+        return client.chat(prompt, images=parts, model=model, **params)
+
+
+CAPTION = Task()
 
 
 class Run:
-    """One caption() call: the workers' loop, the 429 observer, and the main thread's recording.
+    """One caption()/extract() call: the workers' loop, the 429 observer, and the main thread's recording.
 
     Shared state (the rows iterator, the rows to try again, how many are in flight) is guarded by
     one condition; a worker waits on it only when the limit is reached or nothing is left to take.
@@ -63,12 +90,17 @@ class Run:
         concurrency: int,
         rpm: float | None,
         stop_at_error: bool = False,
+        task: Task = CAPTION,
     ) -> None:
+        self.task = task
         self.client = client
         self.model = model
         self.params = params
-        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
-        self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
+        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params} | dict(task.key)
+        # How images are encoded (the client's MediaOptions): part of the cache key, since another
+        # encoding is another question to the model; fixed for the run, so the key and the wire agree.
+        self.media = client.media
+        self.encoding = self.media.image_encoding()
         self.cache = cache
         self.concurrency = concurrency
         self.stop_at_error = stop_at_error
@@ -105,10 +137,9 @@ class Run:
                     return RowResult(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
             if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
                 return RowResult(cancelled=True)
-            max_side = self.encoding["max_side"]
-            parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
+            parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
-            reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
+            reply = self.task.ask(self.client, job.prompt, parts, model=self.model, params=self.params)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 kept = cache_module.CachedReply(
@@ -119,7 +150,8 @@ class Run:
             return RowResult(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
-            return RowResult(error=message.replace("\n", " "), exception=exc)
+            raw = getattr(exc, "raw", None)
+            return RowResult(error=message.replace("\n", " "), exception=exc, text=raw)
         finally:
             self.local.epoch = None
 
@@ -127,7 +159,7 @@ class Run:
         try:
             self.cache.put(key, reply, model=self.model)
         except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
-            logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
+            logger.warning("%s(): could not save an answer to %s: %s", self.task.name, self.cache.path, exc)
 
     def on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every HTTP attempt's status, retries included, in its own thread."""
@@ -197,7 +229,7 @@ class Run:
         in flight before re-raising; a second interrupt abandons that wait (the workers still
         commit their captions to the cache when they finish)."""
         workers = [
-            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
+            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-{self.task.name}-{n}")
             for n in range(self.concurrency)
         ]
         hooks = self.client.session.hooks.setdefault("response", [])

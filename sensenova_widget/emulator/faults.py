@@ -82,6 +82,13 @@ def _html(value: Any) -> int:
     return _status(number)
 
 
+def _share(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:  # also rejects NaN
+        raise ValueError("not a share")
+    return number
+
+
 def _words(value: Any) -> tuple[str, ...]:
     """Trigger words: a list, or one string with words separated by `|` (`,` separates knobs)."""
     items = value.split("|") if isinstance(value, str) else list(value)
@@ -109,6 +116,8 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "file_validation_seconds": (_seconds, "seconds >= 0 a new upload stays VALIDATING"),
     "think_inline": (_flag, "1 or 0: reasoning goes inline as a leading <think>...</think> in the text"),
     "body_timeout": (_timeout, "seconds > 0 to wait for more of a request body before answering 408"),
+    "malformed": (_share, "a share 0-1 of schema replies made malformed (decided by the request's content)"),
+    "response_format": (_flag, "1 or 0: whether the OpenAI routes take response_format (else HTTP 400)"),
 }
 
 
@@ -132,6 +141,8 @@ class Knobs:
     file_validation_seconds: float = 0.0
     think_inline: bool = False
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    malformed: float = 0.0
+    response_format: bool = True
 
     @classmethod
     def from_kwargs(cls, **values: Any) -> Knobs:
