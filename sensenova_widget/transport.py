@@ -28,7 +28,15 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .auth import Credentials
-from .errors import APIConnectionError, APITimeoutError, SenseNovaError, error_from_response, shorten
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    QuotaExceededError,
+    RateLimitError,
+    SenseNovaError,
+    error_from_response,
+    shorten,
+)
 
 __all__ = [
     "Transport",
@@ -96,12 +104,17 @@ class RetryPolicy:
     """How many retries a request gets and how long to wait before each."""
 
     max_retries: int = 2
+    rate_limits: bool = True  # whether a 429 is retried here (batch work may pace its own)
 
-    @staticmethod
-    def retryable(error: SenseNovaError) -> bool:
-        """Connection errors, 408, 409, 429 and 5xx are worth another try."""
+    def retryable(self, error: SenseNovaError) -> bool:
+        """Connection errors, 408, 409, 429 and 5xx are worth another try; a used-up quota is
+        not (it lasts until the plan renews), nor a 429 when `rate_limits` is off."""
         if isinstance(error, APIConnectionError):
             return True
+        if isinstance(error, RateLimitError) and (
+            isinstance(error, QuotaExceededError) or not self.rate_limits
+        ):
+            return False
         return error.status is not None and (error.status in RETRY_STATUSES or error.status >= 500)
 
     @staticmethod
@@ -170,10 +183,14 @@ class Transport:
         stream: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         retries: int | None = None,
+        retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send with up to `retries` (default the policy's) retries; a success, or the typed error raised."""
-        retries = self.retry.max_retries if retries is None else retries
+        """Send with up to `retries` (default the policy's) retries; a success, or the typed error
+        raised (a RateLimitError carries the reply's Retry-After in `retry_after`). `retry`
+        replaces the transport's policy for this request."""
+        policy = retry or self.retry
+        retries = policy.max_retries if retries is None else retries
         retries_done = 0
         while True:
             retry_after = None
@@ -186,10 +203,12 @@ class Transport:
                     return response
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 error = error_from_response(response)
+                if isinstance(error, RateLimitError):
+                    error.retry_after = retry_after
                 response.close()
-            if retries_done >= retries or not self.retry.retryable(error):
+            if retries_done >= retries or not policy.retryable(error):
                 raise error
-            self.retry.wait(retries_done, error, url, retry_after)
+            policy.wait(retries_done, error, url, retry_after)
             retries_done += 1
 
     def _send(

@@ -216,6 +216,6 @@ def caption(
             partial=result,
             cause=failure.exception,
         ) from failure.exception
-    if progress:
+    if progress or info["not_done"]:  # rows left for later are said even without a progress bar
         print(summary_line(info, out))
     return result

@@ -160,7 +160,7 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     return native
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def usage_of(plan: Plan) -> dict[str, Any]:
     usage = plan.usage()
     return {
         "prompt_tokens": usage["prompt_tokens"],
@@ -211,7 +211,7 @@ class OpenAIDialect(Dialect):
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": FINISH_REASONS[plan.finish_reason]}
                 ],
-                "usage": _usage(plan),
+                "usage": usage_of(plan),
             }
         )
 
@@ -227,7 +227,7 @@ class OpenAIDialect(Dialect):
         ).encode()
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
-        usage = dumps(_usage(plan)).decode()
+        usage = dumps(usage_of(plan)).decode()
         return (
             (body[_HEAD] % reply_id)
             + '"delta":{},"finish_reason":"'
