@@ -46,7 +46,7 @@ from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
-from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext
 
 __all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params", "ModelInfo"]
 
@@ -69,11 +69,8 @@ class PreparedRequest:
         return self.body["model"]
 
 
-Prepared = PreparedRequest  # the name before the seam was public
-
-
 class CallDict(ParamsDict, total=False):
-    """The keywords of `chat`, `stream` and `build_body`: the settings (`ParamsDict`), a whole
+    """The keywords of `chat` and `stream`: the settings (`ParamsDict`), a whole
     `params=Params(...)` they override, the media of the (last) user turn, and extra headers."""
 
     images: Any
@@ -152,9 +149,12 @@ class Client:
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
-        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
+        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
+        `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -175,11 +175,14 @@ class Client:
         self.history_media = history_media
         self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
         self._listing = threading.Lock()
+        for url in (self.base_url, self.file_base_url):
+            check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
             credentials,
             timeout=_timeout(timeout),
             retry=RetryPolicy(_checked_retries(max_retries)),
             headers=headers,
+            allow_insecure_http=allow_insecure_http,
         )
 
     def __repr__(self) -> str:
@@ -323,6 +326,7 @@ class Client:
         return Stream(
             open_response,
             retry=self.transport.retry,
+            redact=self.transport.credentials,
             url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
             omitted=list(prepared.omitted),
@@ -376,13 +380,6 @@ class Client:
         )
 
     # ----------------------------------------------------------------- one call
-    def build_body(
-        self, prompt_or_messages: str | Sequence[Any], *, stream: bool = False, **call: Unpack[CallDict]
-    ) -> tuple[dict, list[str]]:
-        """The validated wire body and the notices of media the history policy left out."""
-        prepared = self._prepare_call(prompt_or_messages, call, stream=stream)
-        return prepared.body, prepared.omitted
-
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 

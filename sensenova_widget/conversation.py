@@ -11,7 +11,7 @@ replace). The user's message is recorded first; the assistant's message
 follows when the reply ends with some text or a normal finish. A turn that failed before any
 text leaves the user's message last: `regenerate()` sends it again.
 
-How each reply ended is kept too (`last_outcome`, and `outcomes` for every reply asked), a stop
+How each reply ended is kept too (`outcomes`, one for every reply asked, the last one last), a stop
 included: `stop()` during a turn stops it even when its stream has not opened yet (the panel's
 Stop pressed while the request is being sent), so the panel, the magic and a transcript read
 the ending here rather than keeping their own flags.
@@ -36,7 +36,7 @@ from .client import Client, Delta, PreparedRequest, Reply, Stream
 from .messages import text_message
 from .params import Params, ParamsDict
 from .store import ConversationStore, StoredTurn, open_store
-from .turnlog import TurnLog, assistant_turn, user_turn
+from .turnlog import TurnLog, stored_assistant_turn, stored_user_turn
 
 __all__ = ["Conversation", "Outcome"]
 
@@ -50,11 +50,12 @@ class Outcome:
     error: BaseException | None = None
     chars: int = 0  # how much text the reply had when it ended
     reasoning: str = ""  # a reasoning model's thinking: shown and stored, never sent back in the history
+    reply: Reply | None = None  # the reply as it ended (partial when broken); None: none came
 
     @classmethod
     def of(cls, live: Stream) -> Outcome:
         """The ending a stream has reached (final once it is closed, ended or failed)."""
-        return cls(live.finish_reason, live.error, len(live.text), live.reasoning)
+        return cls(live.finish_reason, live.error, len(live.text), live.reasoning, live.reply)
 
     @property
     def stopped(self) -> bool:
@@ -89,8 +90,6 @@ class Conversation:
         self._messages: list[dict] = []
         self._lock = threading.Lock()
         self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
-        self.last_reply: Reply | None = None
-        self.last_error: BaseException | None = None
         self.outcomes: list[Outcome] = []  # how each reply asked ended, in order
         self._turn_open = False  # a turn was begun and has not ended
         self._stop_requested = False  # stop() came during the open turn
@@ -128,11 +127,6 @@ class Conversation:
         """The wire-shaped dialogue, system first when set (a copy: change it through the methods)."""
         head = [text_message("system", self.system)] if self.system else []
         return head + list(self._messages)
-
-    @property
-    def last_outcome(self) -> Outcome | None:
-        """How the last reply ended (None before any reply, or after `clear`)."""
-        return self.outcomes[-1] if self.outcomes else None
 
     def __repr__(self) -> str:
         return (
@@ -217,7 +211,6 @@ class Conversation:
         with self._lock:
             self._messages.clear()
             self.outcomes.clear()
-            self.last_reply = self.last_error = None
         self._log.cut(0)
 
     # ----------------------------------------------------------------- stopping
@@ -238,12 +231,6 @@ class Conversation:
             current = self.current_stream
         if current is not None:
             current.close()
-
-    def ending(self, live: Stream) -> Outcome:
-        """How `live`, a stream of this conversation, ended (a stop included) as of now. Unlike
-        `last_outcome` it is right at once after a `stop()`, even while the thread reading the
-        stream is still winding it up and has not recorded it yet."""
-        return Outcome.of(live)
 
     # ----------------------------------------------------------------- inside
     def _last_user_index(self) -> int:
@@ -312,12 +299,11 @@ class Conversation:
         try:
             sent = self.client.open_stream(prepared) if stream else self.client.send(prepared)
         except BaseException as exc:
-            self.last_error = exc
-            self._log.add(assistant_turn(None, error=exc, model=prepared.model), is_message=False)
+            self._log.add(stored_assistant_turn(None, error=exc, model=prepared.model), is_message=False)
             self._end_turn(Outcome(None, exc))
             raise
         if not stream:
-            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text), sent.reasoning))
+            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text), sent.reasoning, sent))
             return sent
         sent.add_done_callback(self._stream_done)
         with self._lock:
@@ -332,24 +318,21 @@ class Conversation:
             if start is not None:
                 del self._messages[start:]
             self._messages.append(message)
-            self.last_error = None
         if start is not None:
             self._log.cut(start)
-        self._log.add(user_turn(message), is_message=True)
+        self._log.add(stored_user_turn(message), is_message=True)
 
     def _stream_done(self, live: Stream) -> None:
         if self.current_stream is live:
             self.current_stream = None
-        self.last_error = live.error
         self._record_reply(live.reply, Outcome.of(live))
 
     def _record_reply(self, reply: Reply, outcome: Outcome) -> None:
         kept = bool(reply.text or reply.finish_reason not in (None, "stopped"))
         with self._lock:
-            self.last_reply = reply
             if kept:
                 self._messages.append(text_message("assistant", reply.text))
-        turn = assistant_turn(reply, error=outcome.error, finish_reason=outcome.finish_reason)
+        turn = stored_assistant_turn(reply, error=outcome.error, finish_reason=outcome.finish_reason)
         self._log.add(turn, is_message=kept)
         self._end_turn(outcome)
 

@@ -23,7 +23,6 @@ __all__ = [
     "API_ENV",
     "DIALECTS",
     "Dialect",
-    "Native",
     "OpenAI",
     "pick",
     "dialect_for",
@@ -109,9 +108,6 @@ class Dialect:
         """A whole reply (a stream request the server answered in JSON) as one event of this shape."""
         choice = {"delta": text, "reasoning_content": reasoning, "finish_reason": finish or "stop"}
         return {"data": {"id": body.get("id"), "usage": body.get("usage"), "choices": [choice]}}
-
-
-Native = Dialect
 
 
 class OpenAI(Dialect):

@@ -37,9 +37,10 @@ from IPython.utils.process import arg_split
 from IPython.utils.text import FullEvalFormatter
 
 from . import media, protocol
-from .display import LiveDisplay, footer_html, markdown_html, reasoning_html, reasoning_plain
+from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
 from .errors import SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
+from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
 
@@ -277,7 +278,7 @@ class SenseNovaMagics(Magics):
             return None, failure
         notes = []
         # how it ended, "stopped" by the interrupt included (conversation.stop() above)
-        reply.finish_reason = conversation.ending(stream).finish_reason
+        reply.finish_reason = stream.finish_reason
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             notes.append("Incomplete: the reply broke off with the error below.")
         self._show(live, reply, args.format, notes, args.cell_key)
@@ -330,7 +331,7 @@ class SenseNovaMagics(Magics):
         else:
             live.finish(
                 {
-                    "text/html": thought_html + markdown_html(text) + footer_html(notes),
+                    "text/html": thought_html + output_html(text) + footer_html(notes),
                     "text/plain": thought_plain + _with_notes(text, notes),
                 }
             )
@@ -560,5 +561,5 @@ def use_client(client: Any, shell: Any = None) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register `%%sensenova` and `%sensenova` (a fresh session: no chats, no config)."""
-    markdown_html("")  # load the renderer now, not in the middle of a reply an interrupt may hit
+    output_html("")  # load the renderer now, not in the middle of a reply an interrupt may hit
     ipython.register_magics(SenseNovaMagics(ipython))

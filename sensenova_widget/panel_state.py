@@ -14,6 +14,7 @@ from typing import Any
 from . import media, protocol
 from .errors import SenseNovaError
 from .reasoning import reasons
+from .transcript import data_url
 
 THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
 PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)
@@ -89,31 +90,17 @@ class Coalescer:
         self._flush()
 
 
-def image_mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[8:12] == b"WEBP":
-        return "image/webp"
-    raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
-
-
 def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
     """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
-    import base64
-
     try:
-        data = media.thumbnail(value, max_side=max_side)
-        return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+        return data_url(media.thumbnail(value, max_side=max_side))
     except (SenseNovaError, ValueError, OSError):
         return None
 
 
-def media_kind(value: Any) -> str:
+def staged_kind(value: Any) -> str:
+    """'video' or 'image': how the panel stages a notebook value (not a wire part's kind)."""
     return "video" if media.is_video_like(value) else "image"
 
 
@@ -121,7 +108,7 @@ def staged_item(value: Any, label: str | None = None) -> dict:
     """The browser's view of a staged value: id, kind, label and a thumbnail (never the value)."""
     return {
         "id": new_id(),
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "label": label or media.describe(value),
         "thumb": thumbnail_url(value),
     }
@@ -238,7 +225,7 @@ def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
 def picker_entry(name: str, value: Any) -> dict:
     return {
         "name": name,
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "description": media.describe(value),
         "thumb": thumbnail_url(value),
     }
@@ -246,16 +233,11 @@ def picker_entry(name: str, value: Any) -> dict:
 
 def saved_turn(turn: Any) -> dict:
     """A saved `StoredTurn` as the panel shows it: a conversation brought back after a restart."""
-    import base64
-
     if turn.role == "user":
         attachments = []
         for i, part in enumerate(turn.media):
             thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
-            try:
-                url = f"data:{image_mime(thumb)};base64,{base64.b64encode(thumb).decode('ascii')}"
-            except ValueError:
-                url = None
+            url = data_url(thumb) if thumb else None
             medium = protocol.media_kind(part) or "image"
             attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
         return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}

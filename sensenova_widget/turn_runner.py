@@ -233,8 +233,7 @@ class TurnRunner:
             coalescer.add(delta.text, delta.reasoning)
 
         reply, error, failure = None, None, None
-        previous = self.chat.last_reply
-        previous_outcome = self.chat.last_outcome
+        asked = len(self.chat.outcomes)  # an outcome is added only once the request was sent
         try:
             reply = ask(on_delta)
         except SenseNovaError as exc:
@@ -244,11 +243,10 @@ class TurnRunner:
             traceback.print_exc(file=sys.stderr)
         finally:
             coalescer.close()
+        ended = self.chat.outcomes[-1] if len(self.chat.outcomes) > asked else None
         if failure is not None:
-            last = self.chat.last_reply
-            reply = _partial_reply(failure, last if last is not previous else None)
-        ended = self.chat.last_outcome
-        if ended is not None and ended is not previous_outcome and ended.finish_reason:
+            reply = _partial_reply(failure, ended.reply if ended is not None else None)
+        if ended is not None and ended.finish_reason:
             reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
         done = panel_state.finished_turn(turn, reply, error)
         if done["reasoning"]:
@@ -256,8 +254,7 @@ class TurnRunner:
             done["thought_seconds"] = round(seconds, 1)
         replaced = {turn["id"]: done}
         turns = panel.conversation
-        # Conversation.last_error is set only once a request was sent
-        if failure is not None and self.chat.last_error is not failure:
+        if failure is not None and ended is None:  # refused before sending
             if restore is None:
                 replaced[user["id"]] = {**user, "sent": False}
                 done["retry"] = False

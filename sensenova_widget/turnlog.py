@@ -20,7 +20,7 @@ from . import media
 from .errors import SenseNovaError
 from .store import ConversationStore, StoredTurn, turn_from_message, turn_from_reply
 
-__all__ = ["TurnLog", "part_thumbnails", "user_turn", "assistant_turn"]
+__all__ = ["TurnLog", "part_thumbnails", "stored_user_turn", "stored_assistant_turn"]
 
 
 def part_thumbnails(parts: list[Mapping[str, Any]]) -> list[bytes]:
@@ -35,13 +35,13 @@ def part_thumbnails(parts: list[Mapping[str, Any]]) -> list[bytes]:
     return pictures
 
 
-def user_turn(message: Mapping[str, Any], model: str | None = None) -> StoredTurn:
+def stored_user_turn(message: Mapping[str, Any], model: str | None = None) -> StoredTurn:
     """The saved form of a user's wire message, with a thumbnail for each picture it carries."""
     parts = [p for p in message.get("content") or () if isinstance(p, Mapping) and p.get("type") != "text"]
     return turn_from_message(message, thumbnails=part_thumbnails(parts), model=model)
 
 
-def assistant_turn(
+def stored_assistant_turn(
     reply: Any,
     *,
     error: BaseException | None = None,

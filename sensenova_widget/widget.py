@@ -141,9 +141,10 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         return self._conversation.messages
 
     @property
-    def last_outcome(self) -> Any:
-        """How the last reply ended (`conversation.Outcome`: finish reason, a stop, or the error)."""
-        return self._conversation.last_outcome
+    def outcomes(self) -> list[Any]:
+        """How each reply ended, the last one last (`conversation.Outcome`: its finish reason, a stop,
+        or the error)."""
+        return list(self._conversation.outcomes)
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
@@ -236,8 +237,8 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         future = self._turns.start("regenerate")
         return future.result() if wait else future
 
-    def edit(self, text: str, *, wait: bool = True) -> Any:
-        """Replace the last user message with `text` and ask again."""
+    def edit_last(self, text: str, *, wait: bool = True) -> Any:
+        """Replace the last user message with `text` and ask again (as `Conversation.edit_last`)."""
         future = self._turns.start("edit", text=text)
         return future.result() if wait else future
 

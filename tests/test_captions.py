@@ -18,7 +18,7 @@ from PIL import Image
 import sensenova_widget as snw
 from sensenova_widget.cache import ResultCache
 from sensenova_widget.captions import CaptionError, caption
-from sensenova_widget.captions.rows import Job, Outcome
+from sensenova_widget.captions.rows import Job, RowResult
 from sensenova_widget.captions.run import Run
 from sensenova_widget.captions.tally import Tally
 from sensenova_widget.client import Client
@@ -540,7 +540,7 @@ class RateLimitedEarly(Run):
         else:
             time.sleep(0.02)
         self.limit.on_success()
-        return Outcome(text=f"row {job.index}")
+        return RowResult(text=f"row {job.index}")
 
 
 def test_every_worker_ends_when_the_rows_run_out_under_a_lowered_limit(client):

@@ -38,7 +38,7 @@ def test_turns_are_recorded_as_wire_messages_with_the_system_first(client, emula
     last_sent = emulator.requests[-1]
     assert last_sent["messages"] == conv.messages[:-1]
     assert last_sent["temperature"] == 0.5 and last_sent["stream"] is False
-    assert len(conv.messages) == 5 and conv.last_reply == second
+    assert len(conv.messages) == 5 and conv.outcomes[-1].reply == second
 
 
 def test_a_stream_is_recorded_when_it_ends(client):
@@ -56,7 +56,7 @@ def test_a_stream_left_early_keeps_its_partial_text(client):
     with conv.stream(words, extra_headers={FAULT: "delta_delay=0.02"}) as stream:
         first = next(iter(stream))
     assert stream.reply.finish_reason == "stopped"
-    assert conv.last_reply.finish_reason == "stopped"
+    assert conv.outcomes[-1].reply.finish_reason == "stopped"
     recorded = text_of(conv.messages[-1])
     assert conv.messages[-1]["role"] == "assistant" and recorded.startswith(first.text) and recorded != words
 
@@ -84,7 +84,7 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
     assert reply.finish_reason == "stopped" and reply.text == "".join(seen)
     assert text_of(conv.messages[-1]) == reply.text
     assert conv.current_stream is None
-    assert conv.last_outcome.stopped and conv.last_outcome.chars == len(reply.text)
+    assert conv.outcomes[-1].stopped and conv.outcomes[-1].chars == len(reply.text)
 
 
 def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulator):
@@ -93,8 +93,8 @@ def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulato
     conv.stop()  # the Stop button pressed while the request is still being sent
     reply = conv.ask("a story that never gets told")
     assert reply.finish_reason == "stopped" and reply.text == ""
-    assert conv.last_outcome.stopped and conv.last_outcome.error is None
-    assert conv.last_outcome.notice == protocol.FINISH_NOTICES["stopped"]
+    assert conv.outcomes[-1].stopped and conv.outcomes[-1].error is None
+    assert conv.outcomes[-1].notice == protocol.FINISH_NOTICES["stopped"]
     assert [m["role"] for m in conv.messages] == ["user"]  # sent, so recorded; no reply text
     assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "a story that never gets told"
     conv.stop()  # no turn in progress: nothing waits to stop the next one
@@ -111,9 +111,8 @@ def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
         "role": "assistant",
         "content": [{"type": "text", "text": partial}],
     }
-    assert conv.last_error is info.value
-    assert conv.last_outcome.error is info.value and conv.last_outcome.finish_reason is None
-    assert conv.last_outcome.notice == info.value.one_line()
+    assert conv.outcomes[-1].error is info.value and conv.outcomes[-1].finish_reason is None
+    assert conv.outcomes[-1].notice == info.value.one_line()
 
 
 def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator):
@@ -121,7 +120,7 @@ def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator)
     with pytest.raises(snw.PermissionDeniedError) as info:
         conv.ask("try me", extra_headers={FAULT: "status=403"})
     assert [m["role"] for m in conv.messages] == ["user"]
-    assert conv.last_outcome.error is info.value
+    assert conv.outcomes[-1].error is info.value
     reply = conv.regenerate()
     assert reply.text == "try me"
     assert [m["role"] for m in conv.messages] == ["user", "assistant"]
@@ -208,7 +207,7 @@ def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
     conv.ask("hello")
     conv.clear()
     assert conv.messages == [{"role": "system", "content": [{"type": "text", "text": "sys"}]}]
-    assert conv.last_reply is None and conv.last_outcome is None
+    assert conv.outcomes == []
     with pytest.raises(IndexError):
         conv.regenerate()
 

@@ -50,7 +50,8 @@ def test_a_long_conversation_keeps_the_newest_six_images(client, emulator):
         )
         messages.append({"role": "assistant", "content": "ok"})
     messages.append({"role": "user", "content": ["and now?"]})
-    body, notices = client.build_body(messages)
+    prepared = client.prepare(messages, stream=False)
+    body, notices = prepared.body, prepared.omitted
     assert notices == ["2 earlier images omitted to stay within 6 images per request"]
     assert body["messages"][0]["content"][:2] == [{"type": "text", "text": "[earlier image omitted]"}] * 2
     reply = client.chat(messages)

@@ -34,7 +34,7 @@ from ..pacing import AIMDLimit, Pause, RateLimiter, RefusalShare, requeue_delay
 from ..params import Params
 from ..protocol import PARAMETERS
 from ..transport import RetryPolicy, parse_retry_after
-from .rows import TOKEN_FIELDS, Job, Outcome, Ready
+from .rows import TOKEN_FIELDS, Job, Ready, RowResult
 from .tally import Tally
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,11 +99,11 @@ class Run:
         self._in_flight = 0
         self._again: deque[Job] = deque()
         self._exhausted = False
-        self._outcomes: queue.SimpleQueue[tuple[int, Outcome] | None] = queue.SimpleQueue()
+        self._outcomes: queue.SimpleQueue[tuple[int, RowResult] | None] = queue.SimpleQueue()
         self._crash: BaseException | None = None
 
     # ---- in a worker thread
-    def work(self, job: Job) -> Outcome:
+    def work(self, job: Job) -> RowResult:
         """One row: its images keyed and looked up in the cache, else encoded, sent and cached."""
         try:
             key, images = None, job.images
@@ -121,13 +121,13 @@ class Run:
                 hit = self.cache.get(key)
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
-                    return Outcome(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
+                    return RowResult(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
             if (
                 self.stop.is_set()
                 or not self.pause.wait(self.stop)
                 or (self.rate is not None and not self.rate.wait(self.stop))
             ):
-                return Outcome(cancelled=True)
+                return RowResult(cancelled=True)
             max_side = self.encoding["max_side"]
             parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
             prepared = self.client.prepare(
@@ -142,10 +142,10 @@ class Run:
                 )
                 self._keep(key, kept)
             self.limit.on_success()
-            return Outcome(text=reply.text, reasoning=reply.reasoning, usage=usage)
+            return RowResult(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
-            return Outcome(error=message.replace("\n", " "), exception=exc)
+            return RowResult(error=message.replace("\n", " "), exception=exc)
         finally:
             self.local.epoch = None
 
@@ -215,7 +215,7 @@ class Run:
             self._exhausted = True
         return None
 
-    def _finish(self, job: Job, outcome: Outcome) -> None:
+    def _finish(self, job: Job, outcome: RowResult) -> None:
         with self._state:
             self._in_flight -= 1
             if isinstance(outcome.exception, QuotaExceededError) or (outcome.cancelled and self.quota):
@@ -286,7 +286,7 @@ class Run:
             if isinstance(job, Ready):
                 tally.record(job.index, job.outcome)
             else:
-                tally.record(job.index, Outcome(error=error, exception=quota, not_done=True))
+                tally.record(job.index, RowResult(error=error, exception=quota, not_done=True))
         self._unsent, self._again = [], deque()
 
     def _record(self, tally: Tally) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rows import TOKEN_FIELDS, Outcome
+from .rows import TOKEN_FIELDS, RowResult
 
 __all__ = ["Tally", "interrupted_line", "progress_bar", "summary_line"]
 
@@ -31,10 +31,10 @@ class Tally:
             "tokens": 0,
             "cached_tokens": 0,
         }
-        self.first_failure: tuple[int, Outcome] | None = None
+        self.first_failure: tuple[int, RowResult] | None = None
         self.bar = bar
 
-    def record(self, index: int, outcome: Outcome) -> None:
+    def record(self, index: int, outcome: RowResult) -> None:
         counts = self.counts
         if outcome.skipped:
             counts["skipped"] += 1

@@ -33,8 +33,8 @@ from ..errors import InvalidRequestError
 from .replies import Plan
 from .server import (
     CODE_FOR_STATUS,
-    Dialect,
     EmulatorState,
+    EntryPoint,
     dumps,
     guarded,
     model_info,
@@ -175,7 +175,7 @@ def error_body(status: int, message: str, code: int, field: str | None) -> bytes
     return dumps({"error": {"message": message, "type": kind, "param": field, "code": str(code)}})
 
 
-class OpenAIDialect(Dialect):
+class OpenAIEntryPoint(EntryPoint):
     """Replies, chunks and errors in OpenAI's shape."""
 
     def error(
@@ -241,7 +241,7 @@ class OpenAIDialect(Dialect):
         return b"data: " + error_body(500, message, 2, None) + b"\n\n"
 
 
-OPENAI = OpenAIDialect()
+OPENAI = OpenAIEntryPoint()
 
 
 async def chat_completions(request: Request) -> Response:

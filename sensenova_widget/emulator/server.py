@@ -3,7 +3,7 @@
 Everything runs on the event loop (media decoding goes to a worker thread only when a request
 carries media), replies are encoded once, and every reply, errors included, carries an
 `x-request-id`. Error bodies have the service's shape `{"error": {"code", "message", "details"}}`.
-The chat handler is written once for both dialects: a `Dialect` turns the request into the
+The chat handler is written once for both dialects: a `EntryPoint` turns the request into the
 native body (so one set of rules checks both) and shapes replies, events and errors; the
 OpenAI-compatible one lives in `openai_routes`. A request body that stops arriving for
 `body_timeout` seconds is answered 408 and its connection closed.
@@ -131,7 +131,7 @@ def error_response(
     )
 
 
-class Dialect:
+class EntryPoint:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
     def error(
@@ -192,14 +192,14 @@ class Dialect:
         return error_event(message)
 
 
-NATIVE = Dialect()
+NATIVE = EntryPoint()
 
 
 class BodyTimeout(Exception):
     """No byte of the request body arrived for `body_timeout` seconds."""
 
 
-def body_timeout_response(dialect: Dialect = NATIVE) -> Response:
+def body_timeout_response(dialect: EntryPoint = NATIVE) -> Response:
     """408, and the connection closed: what is left of the body may still come, nobody reads it."""
     return dialect.error(
         408,
@@ -341,7 +341,7 @@ async def unread(request: Request, refusal: Response) -> Response:
     return refusal
 
 
-def admit(request: Request, dialect: Dialect = NATIVE) -> Response | None:
+def admit(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     """Credentials, then the fault header: a refusal, or None with `request.state.knobs` set."""
     state: EmulatorState = request.app.state.emulator
     try:
@@ -355,7 +355,7 @@ def admit(request: Request, dialect: Dialect = NATIVE) -> Response | None:
     return None
 
 
-def injected_fault(request: Request, dialect: Dialect = NATIVE) -> Response | None:
+def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
@@ -373,7 +373,7 @@ def _retry_after(knobs: Knobs) -> dict[str, str]:
 
 
 def guarded(
-    handler: Callable[[Request], Awaitable[Response]], dialect: Dialect = NATIVE
+    handler: Callable[[Request], Awaitable[Response]], dialect: EntryPoint = NATIVE
 ) -> Callable[[Request], Awaitable[Response]]:
     """Credentials, knobs and injected HTTP faults before a model or file endpoint runs."""
 
@@ -390,7 +390,7 @@ def guarded(
 # ---- chat completions -------------------------------------------------------------------------
 
 
-def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
+def fault_response(knobs: Knobs, dialect: EntryPoint = NATIVE) -> Response:
     """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
     status = knobs.error_status or 500
     headers = _retry_after(knobs)
@@ -431,7 +431,7 @@ async def chat_completions(request: Request) -> Response:
     return await serve_chat(request, NATIVE)
 
 
-def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
+def _parse(raw: bytes, dialect: EntryPoint) -> tuple[Any, Response | None]:
     """The JSON body, or the 400 that says why it is not one."""
     try:
         return json.loads(raw), None
@@ -443,7 +443,7 @@ def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
         )
 
 
-async def serve_chat(request: Request, dialect: Dialect) -> Response:
+async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
     """One chat request in either dialect: admit, read, record, validate, then reply or stream."""
     state: EmulatorState = request.app.state.emulator
     refusal = admit(request, dialect)

@@ -27,11 +27,11 @@ from starlette.routing import Route
 
 from .. import protocol
 from ..errors import InvalidRequestError
-from .openai_routes import FINISH_REASONS, OpenAIDialect, to_native, usage_of
+from .openai_routes import FINISH_REASONS, OpenAIEntryPoint, to_native, usage_of
 from .replies import Plan
 from .server import EmulatorState, admit, dumps, serve_chat
 
-__all__ = ["TOKEN_PLAN", "TokenPlanDialect", "token_plan_routes"]
+__all__ = ["TOKEN_PLAN", "TokenPlanEntryPoint", "token_plan_routes"]
 
 MODELS = {m.id: m for m in protocol.TOKEN_PLAN_MODELS}  # listed in this order: text-only first
 UNREACHABLE_SUFFIX = ".invalid"  # RFC 2606: a host that never resolves, so never downloads
@@ -77,7 +77,7 @@ def _check_media(native: Mapping[str, Any]) -> None:
                 )
 
 
-class TokenPlanDialect(OpenAIDialect):
+class TokenPlanEntryPoint(OpenAIEntryPoint):
     """The token plan's models, limits, reasoning name, chunks and error messages."""
 
     def fault_message(self, status: int) -> str:
@@ -139,7 +139,7 @@ class TokenPlanDialect(OpenAIDialect):
         )
 
 
-TOKEN_PLAN = TokenPlanDialect()
+TOKEN_PLAN = TokenPlanEntryPoint()
 
 
 async def chat_completions(request: Request) -> Response:
