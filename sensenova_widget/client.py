@@ -76,7 +76,9 @@ class CallDict(ParamsDict, total=False):
     images: Any
     video: Any
     extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
     params: Params | None
+    retry: RetryPolicy | None
 
 
 def _seconds(value: Any, given: Any) -> float:
@@ -284,8 +286,12 @@ class Client:
         images: Any = None,
         video: Any = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
+        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field.
+
+        `extra_body`: fields sent as given beside the checked ones, in the dialect's own names
+        (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
             prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
@@ -301,6 +307,15 @@ class Client:
         protocol.validate_body(body, max_output=max_output)
         models.check_images_taken(info, messages)
         body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        if extra_body:
+            clash = sorted(set(extra_body) & set(body))
+            if clash:
+                raise InvalidRequestError(
+                    f"extra_body names {', '.join(clash)}, which the request already sets: "
+                    "give it as its own argument.",
+                    field="extra_body",
+                )
+            body = {**body, **extra_body}
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -317,15 +332,15 @@ class Client:
         response = self._post_chat(prepared, stream=False, retry=retry)
         return reply_of(response, model=prepared.model, omitted=prepared.omitted, dialect=self.dialect)
 
-    def open_stream(self, prepared: PreparedRequest) -> Stream:
+    def open_stream(self, prepared: PreparedRequest, *, retry: RetryPolicy | None = None) -> Stream:
         """Send a prepared request as a stream: an HTTP error (after its retries) raises here."""
 
         def open_response(retries: int) -> requests.Response:
-            return self._post_chat(prepared, stream=True, retries=retries)
+            return self._post_chat(prepared, stream=True, retries=retries, retry=retry)
 
         return Stream(
             open_response,
-            retry=self.transport.retry,
+            retry=retry or self.transport.retry,
             redact=self.transport.credentials,
             url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
@@ -383,11 +398,13 @@ class Client:
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the settings, as
         `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
-        temperature, top_p, repetition_penalty, user, thinking).
+        temperature, top_p, repetition_penalty, user, thinking); `retry=RetryPolicy(...)`
+        replaces the client's retries for this call (batch work that paces its own 429s).
         """
-        return self.send(self._prepare_call(prompt_or_messages, call, stream=False))
+        retry = call.pop("retry", None)
+        return self.send(self._prepare_call(prompt_or_messages, call, stream=False), retry=retry)
 
     def stream(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Stream:
         """Send one streaming request; iterate the returned `Stream` for `Delta`s.
@@ -395,7 +412,8 @@ class Client:
         Takes the keywords `chat` takes. The request is sent now, so an HTTP error (after its
         retries) raises here.
         """
-        return self.open_stream(self._prepare_call(prompt_or_messages, call, stream=True))
+        retry = call.pop("retry", None)
+        return self.open_stream(self._prepare_call(prompt_or_messages, call, stream=True), retry=retry)
 
     def _prepare_call(
         self, prompt_or_messages: Any, call: dict[str, Any], *, stream: bool
@@ -403,6 +421,7 @@ class Client:
         """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
         images, video = call.pop("images", None), call.pop("video", None)
         extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        extra_body = call.pop("extra_body", None)
         given = Params.of(**call)
         return self.prepare(
             prompt_or_messages,
@@ -411,6 +430,7 @@ class Client:
             images=images,
             video=video,
             extra_headers=extra_headers,
+            extra_body=extra_body,
         )
 
     # ----------------------------------------------------------------- models and files

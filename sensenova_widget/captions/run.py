@@ -1,4 +1,8 @@
-"""The run of one caption() call: worker threads that take rows, send them, and keep the answers.
+"""The run of one caption() or extract() call: worker threads that take rows, ask, and keep the answers.
+
+What is asked of a row is the run's `Task`: caption() sends the prompt once (`Task`), extract()
+asks for a schema and asks again with the validation error (`extract.Extraction`); the hand-out,
+cache, pacing and recording around it are the same.
 
 Each worker takes its next row itself the moment it finishes one (no hand-off through the main
 thread between two requests), so a freed slot is refilled at once. Rows are taken lazily, at
@@ -23,15 +27,14 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import cache as cache_module
 from .. import media
 from ..errors import QuotaExceededError, SenseNovaError
 from ..pacing import AIMDLimit, Pause, RateLimiter, RefusalShare, requeue_delay
-from ..params import Params
 from ..protocol import PARAMETERS
 from ..transport import RetryPolicy, parse_retry_after
 from .rows import TOKEN_FIELDS, Job, Ready, RowResult
@@ -40,7 +43,15 @@ from .tally import Tally
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
+__all__ = [
+    "KEYED_PARAMS",
+    "POLL_SECONDS",
+    "RATE_LIMIT_REQUEUES",
+    "Answer",
+    "Run",
+    "Task",
+    "encoding_settings",
+]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -50,6 +61,35 @@ RATE_LIMIT_REQUEUES = 12  # a row refused by a rate limit goes back in line at m
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
 
+class Answer(Protocol):
+    """What a task's `ask` returns: a `client.Reply`, or anything with its four fields."""
+
+    text: str
+    reasoning: str
+    finish_reason: str | None
+    usage: dict | None
+
+
+class Task:
+    """What a run asks of each row: by default (caption()) its prompt, once.
+
+    `name` labels the threads, the progress bar and the printed lines; `done` the count of
+    finished rows; `key` what else decides an answer (part of the cache key). `ask` sends and
+    returns the answer to keep, or raises (the row's error); an exception with a `raw`
+    attribute leaves that text in the row.
+    """
+
+    name = "caption"
+    done = "captioned"
+    key: Mapping[str, Any] = {}
+
+    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+        return client.chat(prompt, images=parts, model=model, **params)
+
+
+CAPTION = Task()
+
+
 def encoding_settings() -> dict[str, Any]:
     """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
     since another encoding is another question to the model."""
@@ -57,7 +97,7 @@ def encoding_settings() -> dict[str, Any]:
 
 
 class Run:
-    """One caption() call: the workers' loop, the 429 observer, and the main thread's recording.
+    """One caption()/extract() call: the workers' loop, the 429 observer, and the main thread's recording.
 
     Shared state (the rows iterator, the rows to try again, how many are in flight) is guarded by
     one condition; a worker waits on it only when the limit is reached or nothing is left to take.
@@ -73,11 +113,13 @@ class Run:
         concurrency: int,
         rpm: float | None,
         stop_at_error: bool = False,
+        task: Task = CAPTION,
     ) -> None:
+        self.task = task
         self.client = client
         self.model = model
         self.params = params
-        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
+        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params} | dict(task.key)
         self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
         self.cache = cache
         self.concurrency = concurrency
@@ -86,11 +128,8 @@ class Run:
         self.refusals = RefusalShare(window=max(10, 2 * concurrency))
         self.pause = Pause()
         self.rate = RateLimiter(rpm) if rpm else None
-        call = {name: value for name, value in params.items() if name != "extra_headers"}
-        self.call = Params.of(model=model, **call)
-        self.extra_headers = params.get("extra_headers")
         # The client's retries for everything but 429s, which this run paces itself.
-        self.retry = RetryPolicy(client.max_retries, rate_limits=False)
+        self.asked = {**params, "retry": RetryPolicy(client.max_retries, rate_limits=False)}
         self.quota: QuotaExceededError | None = None  # set when the plan's quota ran out
         self._unsent: list[Job] = []  # rows handed out but not sent (or refused) once stopped by the quota
         self.stop = threading.Event()
@@ -130,11 +169,8 @@ class Run:
                 return RowResult(cancelled=True)
             max_side = self.encoding["max_side"]
             parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
-            prepared = self.client.prepare(
-                job.prompt, self.call, stream=False, images=parts, extra_headers=self.extra_headers
-            )
             self.local.epoch = self.limit.epoch
-            reply = self.client.send(prepared, retry=self.retry)
+            reply = self.task.ask(self.client, job.prompt, parts, model=self.model, params=self.asked)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 kept = cache_module.CachedReply(
@@ -145,7 +181,8 @@ class Run:
             return RowResult(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
-            return RowResult(error=message.replace("\n", " "), exception=exc)
+            raw = getattr(exc, "raw", None)
+            return RowResult(error=message.replace("\n", " "), exception=exc, text=raw)
         finally:
             self.local.epoch = None
 
@@ -153,7 +190,7 @@ class Run:
         try:
             self.cache.put(key, reply, model=self.model)
         except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
-            logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
+            logger.warning("%s(): could not save an answer to %s: %s", self.task.name, self.cache.path, exc)
 
     def on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every HTTP attempt's status, retries included, in its own thread."""
@@ -248,7 +285,7 @@ class Run:
         in flight before re-raising; a second interrupt abandons that wait (the workers still
         commit their captions to the cache when they finish)."""
         workers = [
-            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
+            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-{self.task.name}-{n}")
             for n in range(self.concurrency)
         ]
         hooks = self.client.session.hooks.setdefault("response", [])

@@ -118,6 +118,8 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "body_timeout": (_timeout, "seconds > 0 to wait for more of a request body before answering 408"),
     "quota": (_flag, "1 or 0: 429 'token plan entitlement exhausted' (counted by `times`)"),
     "gate": (_share, "a share in [0, 1] of requests the rate gate refuses at random (429, code 8)"),
+    "malformed": (_share, "a share 0-1 of schema replies made malformed (decided by the request's content)"),
+    "response_format": (_flag, "1 or 0: whether the OpenAI routes take response_format (else HTTP 400)"),
 }
 
 
@@ -143,6 +145,8 @@ class Knobs:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     quota: bool = False
     gate: float = 0.0
+    malformed: float = 0.0
+    response_format: bool = True
 
     @classmethod
     def from_kwargs(cls, **values: Any) -> Knobs:

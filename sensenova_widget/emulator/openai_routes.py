@@ -40,6 +40,7 @@ from .server import (
     model_info,
     serve_chat,
 )
+from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -148,6 +149,8 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     for name in ("stream", "thinking", "user"):
         if name in body:
             native[name] = body[name]
+    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
+        native[RESPONSE_FORMAT_KEY] = body["response_format"]
     if isinstance(native["model"], str):
         created = int(time.time())
         native[_HEAD] = (
