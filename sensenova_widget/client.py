@@ -42,6 +42,7 @@ from .errors import (
     name_failed_download,
     quote,
 )
+from .media.options import MediaOptions, options_for
 from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
@@ -152,11 +153,14 @@ class Client:
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
         allow_insecure_http: bool = False,
+        media: MediaOptions | None = None,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
         the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
         `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
-        over plain http:// to another machine; loopback (the emulator) needs no opt-in."""
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in.
+        `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
+        defaults for None), for every surface that sends through it."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -177,6 +181,7 @@ class Client:
         self.history_media = history_media
         self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
         self._listing = threading.Lock()
+        self.media: MediaOptions = options_for(media)
         for url in (self.base_url, self.file_base_url):
             check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
@@ -275,7 +280,7 @@ class Client:
     def media_parts(self, images: Any = None, video: Any = None) -> list[dict]:
         """The wire parts of `images=` and `video=` (one value or a list each), images first;
         a video that must be uploaded is uploaded through this client."""
-        return media_parts(images, video, uploader=self)
+        return media_parts(images, video, uploader=self, options=self.media)
 
     def prepare(
         self,
@@ -294,7 +299,11 @@ class Client:
         (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
-            prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
+            prompt_or_messages,
+            self.media_parts(images, video),
+            params.system,
+            uploader=self,
+            options=self.media,
         )
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from . import protocol
 from .errors import InvalidRequestError
+from .media.formats import base64_data_url
 
 __all__ = [
     "API_ENV",
@@ -182,22 +183,12 @@ def _message(message: Mapping[str, Any]) -> dict:
     return {"role": message["role"], "content": content}
 
 
-_IMAGE_TYPES = (
-    ("/9j/", "image/jpeg"),
-    ("iVBOR", "image/png"),
-    ("R0lG", "image/gif"),
-    ("UklGR", "image/webp"),
-)
-
-
 def _part(part: Mapping[str, Any]) -> dict:
     kind = part["type"]
     if kind == "text":
         return {"type": "text", "text": part["text"]}
     if kind == "image_base64":
-        data = part["image_base64"]
-        mime = next((m for head, m in _IMAGE_TYPES if data.startswith(head)), "image/jpeg")
-        return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+        return {"type": "image_url", "image_url": {"url": base64_data_url(part["image_base64"])}}
     if kind in ("image_url", "video_url"):
         return {"type": kind, kind: {"url": part[kind]}}
     what = "an image" if kind == "image_file_id" else "a video"

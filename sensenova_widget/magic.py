@@ -227,16 +227,13 @@ class SenseNovaMagics(Magics):
                 f"with snw.caption({expr}, column, prompt), or give a column's images: "
                 f'{option} "{expr}[column][:3]"'
             )
-        if option == "-v":
-            items, mark = [value], media.video
-        else:
-            items, mark = _items(value), media.image
+        items, kind = ([value], "video") if option == "-v" else (_items(value), "images")
         if not items:
             raise SenseNovaCellError(f"{option} {expr}: the value is empty, no image to send")
         parts = []
         for index, item in enumerate(items):
-            try:
-                parts.append(media.to_part(mark(item), client=client))
+            try:  # through the client's seam: its MediaOptions, its uploads
+                parts += client.media_parts(**{kind: [item]})
             except SenseNovaError as err:
                 where = f" (item {index + 1} of {len(items)})" if len(items) > 1 else ""
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None

@@ -142,9 +142,11 @@ def caption(
       first failure, keeps (and caches) what finished, and raises `CaptionError` (its
       `.partial` holds the result so far).
     cache: True (the user cache dir), a file path (shareable, e.g. by Dask workers), or False.
-      A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
-      JPEG quality), prompt, model and parameters.
+      A caption is reused only for the same endpoint, images, encoding (the client's
+      `MediaOptions`: longest side, JPEG quality, part budget), prompt, model and parameters.
     rpm: at most this many request starts a minute (the service allows about 60).
+    client: the `Client` to send with (a `Client()` from the environment for None); its
+      `media=MediaOptions(...)` decides how the images are encoded.
     reasoning: a column name for a reasoning model's thinking (`thinking=True`, or a model that
       always reasons); the caption column holds only the answer either way.
     params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers,

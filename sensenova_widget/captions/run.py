@@ -43,15 +43,7 @@ from .tally import Tally
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = [
-    "KEYED_PARAMS",
-    "POLL_SECONDS",
-    "RATE_LIMIT_REQUEUES",
-    "Answer",
-    "Run",
-    "Task",
-    "encoding_settings",
-]
+__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Answer", "Run", "Task"]
 
 logger = logging.getLogger("sensenova_widget")
 
@@ -90,12 +82,6 @@ class Task:
 CAPTION = Task()
 
 
-def encoding_settings() -> dict[str, Any]:
-    """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
-    since another encoding is another question to the model."""
-    return {"max_side": media.MAX_SIDE, "jpeg_quality": media.JPEG_QUALITY}
-
-
 class Run:
     """One caption()/extract() call: the workers' loop, the 429 observer, and the main thread's recording.
 
@@ -120,7 +106,10 @@ class Run:
         self.model = model
         self.params = params
         self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params} | dict(task.key)
-        self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
+        # How images are encoded (the client's MediaOptions): part of the cache key, since another
+        # encoding is another question to the model; fixed for the run, so the key and the wire agree.
+        self.media = client.media
+        self.encoding = self.media.image_encoding()
         self.cache = cache
         self.concurrency = concurrency
         self.stop_at_error = stop_at_error
@@ -167,8 +156,7 @@ class Run:
                 or (self.rate is not None and not self.rate.wait(self.stop))
             ):
                 return RowResult(cancelled=True)
-            max_side = self.encoding["max_side"]
-            parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
+            parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
             reply = self.task.ask(self.client, job.prompt, parts, model=self.model, params=self.asked)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
