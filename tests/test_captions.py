@@ -59,11 +59,11 @@ class ScriptedClient(Client):
         super().__init__(api_key=emulator.api_key, base_url=emulator.base_url, **kw)
         self.faults = faults
 
-    def chat(self, prompt, **kw):
+    def prepare(self, prompt, params=None, **kw):
         row = int(prompt.rsplit("row ", 1)[1].split(".")[0])
         if row in self.faults:
             kw["extra_headers"] = {"x-emulator-fault": self.faults[row]}
-        return super().chat(prompt, **kw)
+        return super().prepare(prompt, params, **kw)
 
 
 @pytest.fixture

@@ -282,6 +282,6 @@ def run_table(
             partial=result,
             cause=failure.exception,
         ) from failure.exception
-    if progress:
+    if progress or info["not_done"]:  # rows left for later are said even without a progress bar
         print(summary_line(info, errors, task))
     return result
