@@ -20,7 +20,8 @@ _EXPORTS = {
     "PreparedRequest": "client",
     "Params": "params",
     "Conversation": "conversation",
-    "Outcome": "conversation",
+    "Turn": "turns",
+    "Answer": "turns",
     "to_part": "media",
     "image": "media",
     "video": "media",
@@ -76,10 +77,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .captions import caption, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
-    from .conversation import Conversation, Outcome
+    from .conversation import Conversation
     from .emulator import Emulator
     from .errors import *  # noqa: F403
     from .media import file_id, image, to_part, video
     from .params import Params
     from .store import conversations, delete_conversation, rename_conversation
+    from .turns import Answer, Turn
     from .widget import ChatPanel
