@@ -1,4 +1,4 @@
-"""SenseNova's multimodal chat in Jupyter: `Client`, `ChatPanel`, `%%sensenova` and `caption()`.
+"""SenseNova's multimodal chat in Jupyter: `Client`, `ChatPanel`, `%%sensenova`, `caption()` and `extract()`.
 
 Names are imported lazily so that `import sensenova_widget` stays cheap: it pulls in neither
 pandas, numpy, PIL nor anywidget until the name that needs them is used.
@@ -23,6 +23,7 @@ _EXPORTS = {
     "Turn": "turns",
     "Answer": "turns",
     "to_part": "media",
+    "MediaOptions": "media",
     "image": "media",
     "video": "media",
     "file_id": "media",
@@ -31,6 +32,7 @@ _EXPORTS = {
     "delete_conversation": "store",
     "rename_conversation": "store",
     "caption": "captions",
+    "extract": "captions",
     "show_captions": "captions",
     "Emulator": "emulator",
     "connect": "connection",
@@ -41,6 +43,7 @@ _EXPORTS = {
     "NotFoundError": "errors",
     "ConflictError": "errors",
     "RateLimitError": "errors",
+    "QuotaExceededError": "errors",
     "ServerError": "errors",
     "APIConnectionError": "errors",
     "APITimeoutError": "errors",
@@ -48,6 +51,11 @@ _EXPORTS = {
     "MediaError": "errors",
     "ContextLengthError": "errors",
     "ContentFilterError": "errors",
+    "UsageError": "errors",
+    "PanelBusyError": "errors",
+    "CaptionError": "captions",
+    "StoreError": "store",
+    "UnknownConversationError": "store",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension"]
@@ -74,14 +82,20 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .captions import caption, show_captions
+    from .captions import CaptionError, caption, extract, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
     from .conversation import Conversation
     from .emulator import Emulator
     from .errors import *  # noqa: F403
-    from .media import file_id, image, to_part, video
+    from .media import MediaOptions, file_id, image, to_part, video
     from .params import Params
-    from .store import conversations, delete_conversation, rename_conversation
+    from .store import (
+        StoreError,
+        UnknownConversationError,
+        conversations,
+        delete_conversation,
+        rename_conversation,
+    )
     from .turns import Answer, Turn
     from .widget import ChatPanel

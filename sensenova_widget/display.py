@@ -6,7 +6,7 @@ as it arrives in ONE display (an IPython `display_id`), coalescing updates to at
 update would also re-send the whole text every time (what chatlas does too).
 
 Model output is untrusted text: a notebook's own outputs are *trusted* by JupyterLab, which then
-neither sanitizes Markdown nor blocks `<script>` in it. So `markdown_html` renders Markdown in
+neither sanitizes Markdown nor blocks `<script>` in it. So `render.output_html` renders Markdown in
 the kernel (`render`: raw HTML escaped, only safe links, remote images as links), and the
 final output is that HTML plus a text/plain twin; nothing from the model reaches the page as
 markup.
@@ -26,7 +26,6 @@ from IPython.display import display
 
 __all__ = [
     "LiveDisplay",
-    "markdown_html",
     "footer_html",
     "reasoning_html",
     "reasoning_plain",
@@ -34,13 +33,6 @@ __all__ = [
 ]
 
 _CURSOR = " \u258c"  # a block cursor while text is still arriving
-
-
-def markdown_html(text: str) -> str:
-    """Markdown -> one self-contained, safe HTML output (see `render`: no script, no fetch)."""
-    from .render import output_html
-
-    return output_html(text)
 
 
 def footer_html(lines: list[str]) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "RateLimitError",
+    "QuotaExceededError",
     "ServerError",
     "APIConnectionError",
     "APITimeoutError",
@@ -26,10 +27,13 @@ __all__ = [
     "MediaError",
     "ContextLengthError",
     "ContentFilterError",
+    "UsageError",
+    "PanelBusyError",
     "error_for_status",
     "error_for_code",
     "error_fields",
     "error_from_response",
+    "name_failed_download",
     "quote",
     "shorten",
     "CODE_STATUS",
@@ -38,7 +42,9 @@ __all__ = [
 
 QUOTE_CHARS = 200
 # The service's error codes and the HTTP status each goes with (spec, "Errors").
-# 17 and 18 are today's service (../shared/spec/service-today.md): context length, content filter.
+# 17 and 18 are today's service (../shared/spec/service-today.md): context length, content filter;
+# 14 and 16 are the gRPC-style codes the service shares with its HTTP replies: unavailable, and
+# unauthenticated (a code 16 met in a 200 reply or a stream event is an AuthenticationError).
 CODE_STATUS = {
     1: 408,
     2: 500,
@@ -50,6 +56,8 @@ CODE_STATUS = {
     8: 429,
     9: 400,
     10: 409,
+    14: 503,
+    16: 401,
     17: 400,
     18: 400,
 }
@@ -131,11 +139,17 @@ class ContentFilterError(InvalidRequestError):
 
 
 class AuthenticationError(SenseNovaError):
-    """401: missing or invalid credentials."""
+    """401 (or code 16): missing or invalid credentials."""
 
 
 class PermissionDeniedError(SenseNovaError):
-    """403."""
+    """403: the key may not do this, or the service's risk control blocked the request."""
+
+    advice = (
+        "The service refused this request for this key: its risk control may have blocked the "
+        "content, or the key's plan does not include this model. Change the request, or check "
+        "the key in the service's console."
+    )
 
 
 class NotFoundError(SenseNovaError):
@@ -147,7 +161,24 @@ class ConflictError(SenseNovaError):
 
 
 class RateLimitError(SenseNovaError):
-    """429: over the rate or quota limit (retried, honouring Retry-After)."""
+    """429: over the rate limit (retried, honouring Retry-After). `retry_after` holds the
+    seconds the reply asked for, when it said."""
+
+    retry_after: float | None = None
+
+
+class QuotaExceededError(RateLimitError):
+    """429 "token plan entitlement exhausted": the plan's quota is used up, so retrying cannot
+    help until it renews (never retried; `caption()` stops sending at once)."""
+
+    advice = (
+        "The token plan's quota is used up; it renews at the start of the plan's next period "
+        "(see the token plan's console). Nothing was retried: try again once it has renewed."
+    )
+
+
+# How the service tells its two 429s apart: only by the message (service-today.md, "The token plan").
+QUOTA_MARKERS = ("entitlement exhausted", "quota exhausted", "quota exceeded")
 
 
 class ServerError(SenseNovaError):
@@ -164,6 +195,16 @@ class APITimeoutError(APIConnectionError):
 
 class StreamError(SenseNovaError):
     """An error event in the middle of a stream; `partial_text` holds the text received."""
+
+
+class UsageError(SenseNovaError):
+    """A call this package refuses because of the state it was made in, not the request's
+    content: nothing was sent and no service status applies (a service's 400 is an
+    `InvalidRequestError`; this is not one)."""
+
+
+class PanelBusyError(UsageError):
+    """A new turn asked of a panel while its reply still streams."""
 
 
 _BY_STATUS: dict[int, type[SenseNovaError]] = {
@@ -199,7 +240,7 @@ def error_for_code(
 ) -> SenseNovaError:
     """The error for a service error code met in a 200 reply or a stream event (typed by its status)."""
     status = CODE_STATUS.get(code) if isinstance(code, int) else None
-    kind = cls or _BY_CODE.get(code) or error_for_status(status or 500)  # type: ignore[arg-type]
+    kind = cls or _BY_CODE.get(code) or _kind(status or 500, message)  # type: ignore[arg-type]
     return kind(
         message or "the service reported an error",
         status=status,
@@ -261,5 +302,47 @@ def error_from_response(response: Any) -> SenseNovaError:
         message = f"HTTP {status} {response.reason or ''}".rstrip() + f" with {kind}"
     if status == 401:
         message += " (check SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY)"
-    kind = _BY_CODE.get(code) or error_for_status(status)  # type: ignore[arg-type]
+    kind = _BY_CODE.get(code) or _kind(status, message)  # type: ignore[arg-type]
     return kind(message, status=status, code=code, request_id=request_id, details=details)
+
+
+def _kind(status: int, message: str | None) -> type[SenseNovaError]:
+    """The class for a status, a 429 whose message says the plan's quota is used up included."""
+    if status == 429 and message and any(mark in message.lower() for mark in QUOTA_MARKERS):
+        return QuotaExceededError
+    return error_for_status(status)
+
+
+def name_failed_download(body: Mapping[str, Any], error: InvalidRequestError) -> InvalidRequestError:
+    """A 400 saying an image URL could not be downloaded names the part (or parts) it can be."""
+    if error.status != 400 or "download" not in error.message.lower():
+        return error
+    urls = []
+    for m, message in enumerate(body.get("messages", ())):
+        content = message.get("content")
+        for p, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind in ("image_url", "video_url"):
+                value = part[kind]
+                url = value.get("url") if isinstance(value, Mapping) else value
+                if isinstance(url, str) and not url.startswith("data:"):
+                    what = "image" if kind == "image_url" else "video"
+                    urls.append(f"messages[{m}].content[{p}] (the {what} at {_short_url(url)})")
+    if not urls:
+        return error
+    which = urls[0] if len(urls) == 1 else "one of " + ", ".join(urls)
+    return type(error)(
+        f"the service could not download {which}: check that the URL is public and reachable from "
+        f"the internet, or send the image itself (its pixels) (the service said: {error.message})",
+        field="messages",
+        status=error.status,
+        code=error.code,
+        request_id=error.request_id,
+        details=error.details,
+    )
+
+
+def _short_url(url: Any) -> str:
+    """A URL for a message: at most 80 characters, quoted."""
+    text = str(url)
+    return repr(text if len(text) <= 80 else text[:77] + "...")

@@ -38,10 +38,11 @@ from IPython.utils.process import arg_split
 from IPython.utils.text import FullEvalFormatter
 
 from . import media, protocol
-from .display import LiveDisplay, footer_html, markdown_html, reasoning_html, reasoning_plain
+from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
 from .errors import SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
 from .messages import text_message
+from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
 
@@ -228,16 +229,13 @@ class SenseNovaMagics(Magics):
                 f"with snw.caption({expr}, column, prompt), or give a column's images: "
                 f'{option} "{expr}[column][:3]"'
             )
-        if option == "-v":
-            items, mark = [value], media.video
-        else:
-            items, mark = _items(value), media.image
+        items, kind = ([value], "video") if option == "-v" else (_items(value), "images")
         if not items:
             raise SenseNovaCellError(f"{option} {expr}: the value is empty, no image to send")
         parts = []
         for index, item in enumerate(items):
-            try:
-                parts.append(media.to_part(mark(item), client=client))
+            try:  # through the client's seam: its MediaOptions, its uploads
+                parts += client.media_parts(**{kind: [item]})
             except SenseNovaError as err:
                 where = f" (item {index + 1} of {len(items)})" if len(items) > 1 else ""
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
@@ -342,7 +340,7 @@ class SenseNovaMagics(Magics):
         else:
             live.finish(
                 {
-                    "text/html": thought_html + markdown_html(text) + footer_html(notes),
+                    "text/html": thought_html + output_html(text) + footer_html(notes),
                     "text/plain": thought_plain + _with_notes(text, notes),
                 }
             )
@@ -585,5 +583,5 @@ def use_client(client: Any, shell: Any = None) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register `%%sensenova` and `%sensenova` (a fresh session: no chats, no config)."""
-    markdown_html("")  # load the renderer now, not in the middle of a reply an interrupt may hit
+    output_html("")  # load the renderer now, not in the middle of a reply an interrupt may hit
     ipython.register_magics(SenseNovaMagics(ipython))

@@ -90,38 +90,17 @@ class Coalescer:
         self._flush()
 
 
-def image_mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[8:12] == b"WEBP":
-        return "image/webp"
-    raise ValueError("thumbnail bytes are not PNG, JPEG, GIF or WebP")
-
-
 def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
     """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
     try:
-        return data_url(media.thumbnail(value, max_side=max_side))
+        return media.data_url(media.thumbnail(value, max_side=max_side))
     except (SenseNovaError, ValueError, OSError):
         return None
 
 
-def data_url(data: bytes) -> str | None:
-    """Thumbnail bytes as a data: URL (None for bytes that are not a picture, b"" included)."""
-    import base64
-
-    try:
-        return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
-    except ValueError:
-        return None
-
-
-def media_kind(value: Any) -> str:
+def staged_kind(value: Any) -> str:
+    """'video' or 'image': how the panel stages a notebook value (not a wire part's kind)."""
     return "video" if media.is_video_like(value) else "image"
 
 
@@ -129,7 +108,7 @@ def staged_item(value: Any, label: str | None = None) -> dict:
     """The browser's view of a staged value: id, kind, label and a thumbnail (never the value)."""
     return {
         "id": new_id(),
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "label": label or media.describe(value),
         "thumb": thumbnail_url(value),
     }
@@ -202,7 +181,9 @@ def turn_views(turns: Sequence[Turn], start: int = 0) -> list[dict]:
             medium = protocol.media_kind(part) or "image"
             thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
             label = turn.labels[i] if i < len(turn.labels) and turn.labels[i] else f"{medium} {i + 1}"
-            attachments.append({"kind": medium, "label": label, "thumb": data_url(thumb)})
+            attachments.append(
+                {"kind": medium, "label": label, "thumb": media.data_url(thumb) if thumb else None}
+            )
         views.append(
             {
                 "id": f"{turn.key}-u",
@@ -256,7 +237,7 @@ def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
 def picker_entry(name: str, value: Any) -> dict:
     return {
         "name": name,
-        "kind": media_kind(value),
+        "kind": staged_kind(value),
         "description": media.describe(value),
         "thumb": thumbnail_url(value),
     }

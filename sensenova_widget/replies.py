@@ -62,9 +62,10 @@ class Reply:
     def _repr_html_(self) -> str:
         # Model text is untrusted and JupyterLab does not sanitize a notebook's own outputs, so the
         # Markdown is rendered here with raw HTML escaped (never handed over as text/markdown).
-        from .display import footer_html, markdown_html
+        from .display import footer_html
+        from .render import output_html
 
-        return markdown_html(self.text) + footer_html(self.footer_lines())
+        return output_html(self.text) + footer_html(self.footer_lines())
 
 
 def json_of(response: Any, what: str) -> Any:

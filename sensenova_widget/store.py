@@ -14,8 +14,10 @@ Media parts and thumbnails are stored once, keyed by the SHA-256 of their conten
 identifies attachments the same way): a picture resent in every turn costs one row.
 
 Several kernels may write one store at once (two notebooks in one folder): WAL mode, a busy
-timeout and one short `BEGIN IMMEDIATE` transaction per write, so none loses a turn. The folder
-is created 0700 and the files 0600: a conversation is private. No credential is ever written:
+timeout and one short `BEGIN IMMEDIATE` transaction per write, so none loses a turn. A folder
+made for it is 0700 and the files 0600: a conversation is private. A symbolic link in the
+database's place (or its side files') is refused, and a file someone else made keeps its mode.
+No credential is ever written:
 a turn holds only what the person and the model said.
 """
 
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SenseNovaError
-from .sqlite_files import enter_wal, open_shared
+from .sqlite_files import create_private, enter_wal, open_shared
 from .store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, collect_blobs, run_script, write_turn
 from .turns import Answer, Turn, wire_messages
 
@@ -140,13 +142,6 @@ def _locate(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return path, path / DB_NAME
 
 
-def _private_file(path: Path) -> None:
-    """Create `path` (if missing) readable by its owner only, and make sure it stays so."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class ConversationStore:
     """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
 
@@ -159,11 +154,7 @@ class ConversationStore:
         folder, self.path = _locate(path)
         self.folder = folder
         try:
-            created = not folder.exists()
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if created or folder.name == ".sensenova":
-                os.chmod(folder, 0o700)
-            _private_file(self.path)
+            create_private(self.path)  # 0600 in a 0700 folder when made here; never through a link
         except OSError as exc:
             raise StoreError(
                 f"Cannot keep conversations in {folder} ({exc.strerror or exc}): set {HOME_ENV} or pass "
@@ -177,7 +168,6 @@ class ConversationStore:
         except BaseException:
             self._db.close()
             raise
-        self._private_sidecars()
 
     # ----------------------------------------------------------------- setup
     def _setup(self) -> None:
@@ -203,12 +193,6 @@ class ConversationStore:
                 f"sensenova-widget reads ({SCHEMA_VERSION}): upgrade sensenova-widget, or pass store= "
                 "(or set SENSENOVA_HOME) to use another folder."
             )
-
-    def _private_sidecars(self) -> None:
-        for suffix in ("-wal", "-shm"):
-            sidecar = self.path.with_name(self.path.name + suffix)
-            if sidecar.exists():
-                os.chmod(sidecar, 0o600)
 
     def _write(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -323,7 +307,6 @@ class ConversationStore:
             conversation = self._ensure(tx, name, time.time())
             write_turn(tx.execute, conversation, turn)
             self._collect(tx)
-        self._private_sidecars()
 
     def drop(self, name: str, keys: Iterable[str]) -> None:
         """Forget the turns of `name` with these keys (a fork, `clear`); unknown keys are skipped."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import panel_state
 from .conversation import Conversation, Taken
-from .errors import InvalidRequestError, SenseNovaError
+from .errors import InvalidRequestError, PanelBusyError, SenseNovaError
 
 __all__ = ["TurnRunner", "TurnSurface"]
 
@@ -101,7 +101,7 @@ class TurnRunner:
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
         if self.running:
-            raise InvalidRequestError(_BUSY, field="busy")
+            raise PanelBusyError(_BUSY)
 
     def wait(self, timeout: float) -> None:
         """Wait (at most `timeout` seconds) for the last turn's thread to finish."""

@@ -275,9 +275,10 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.thinks = reasons((change["new"] or {}).get("model"))
 
     def _load_models(self) -> None:
-        """Offer the service's model list (the configured model stays first if it is not listed)."""
+        """Offer the service's model list (the configured model stays first if it is not listed);
+        a model its endpoint lists as reading text only is not offered: a panel is for images."""
         try:
-            listed = self._client.models()
+            listed = [m.id for m in self._client.model_list() if m.takes_images is not False]
             current = self.settings.get("model")
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)

@@ -110,15 +110,16 @@ def lab_with_emulator(root: Path) -> Iterator[dict]:
 
 @contextlib.contextmanager
 def panel_opener(lab: dict) -> Iterator[object]:
-    """Yields opener(name, cells) -> (page, panel locator): a notebook written, opened in its own
-    page, run top to bottom, its (last) panel shown; every page is closed afterwards."""
+    """Yields opener(name, cells, ui="lab") -> (page, panel locator): a notebook written, opened in
+    its own page (JupyterLab's, or Notebook 7's with ui="notebook"), run top to bottom, its (last)
+    panel shown; every page is closed afterwards."""
     pages = []
 
-    def opener(name: str, cells: list[str]):
+    def opener(name: str, cells: list[str], ui: str = "lab"):
         write_notebook(lab["root"] / name, cells)
         page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
         pages.append(page)
-        open_notebook(page, lab["url"], name)
+        open_notebook(page, lab["url"], name, ui=ui)
         run_all(page)
         panel = page.locator(".jp-Notebook:visible .snw-panel").last
         panel.wait_for(timeout=60_000)

@@ -18,7 +18,7 @@ from PIL import Image
 import sensenova_widget as snw
 from sensenova_widget.cache import ResultCache
 from sensenova_widget.captions import CaptionError, caption
-from sensenova_widget.captions.rows import Job, Outcome
+from sensenova_widget.captions.rows import Job, RowResult
 from sensenova_widget.captions.run import Run
 from sensenova_widget.captions.tally import Tally
 from sensenova_widget.client import Client
@@ -59,11 +59,11 @@ class ScriptedClient(Client):
         super().__init__(api_key=emulator.api_key, base_url=emulator.base_url, **kw)
         self.faults = faults
 
-    def chat(self, prompt, **kw):
+    def prepare(self, prompt, params=None, **kw):
         row = int(prompt.rsplit("row ", 1)[1].split(".")[0])
         if row in self.faults:
             kw["extra_headers"] = {"x-emulator-fault": self.faults[row]}
-        return super().chat(prompt, **kw)
+        return super().prepare(prompt, params, **kw)
 
 
 @pytest.fixture
@@ -387,18 +387,22 @@ def test_captions_made_against_one_endpoint_are_not_served_for_another(client, e
     assert emulator.api_key.encode() not in kept and other.api_key.encode() not in kept
 
 
-def test_changing_the_encoding_asks_again_and_sends_what_the_key_says(
-    client, emulator, cache_path, monkeypatch
-):
+def test_changing_the_encoding_asks_again_and_sends_what_the_key_says(client, emulator, cache_path):
     df = frame(2)  # 64x48 pictures
+
+    def encoding(**options):
+        return snw.Client(
+            api_key=emulator.api_key, base_url=emulator.base_url, media=snw.MediaOptions(**options)
+        )
+
     caption(df, "image", client=client, cache=cache_path, progress=False)
-    monkeypatch.setattr(snw.media, "MAX_SIDE", 32)
-    out = caption(df, "image", client=client, cache=cache_path, progress=False)
+    out = caption(df, "image", client=encoding(max_side=32), cache=cache_path, progress=False)
     assert len(emulator.requests) == 4 and out.attrs["sensenova_summary"]["from_cache"] == 0
     assert all("32x24 RGB" in text for text in out["caption"])  # sent at the max_side the key was made with
-    monkeypatch.setattr(snw.media, "JPEG_QUALITY", 50)
-    caption(df, "image", client=client, cache=cache_path, progress=False)
+    caption(df, "image", client=encoding(max_side=32, jpeg_quality=50), cache=cache_path, progress=False)
     assert len(emulator.requests) == 6
+    again = caption(df, "image", client=encoding(max_side=32), cache=cache_path, progress=False)
+    assert len(emulator.requests) == 6 and again.attrs["sensenova_summary"]["from_cache"] == 2
 
 
 def test_polars_in_polars_out(client, emulator, cache_path):
@@ -540,7 +544,7 @@ class RateLimitedEarly(Run):
         else:
             time.sleep(0.02)
         self.limit.on_success()
-        return Outcome(text=f"row {job.index}")
+        return RowResult(text=f"row {job.index}")
 
 
 def test_every_worker_ends_when_the_rows_run_out_under_a_lowered_limit(client):

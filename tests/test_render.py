@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from render_payloads import audit, magic_output, payloads
 from test_magic import ipython, run, shell  # noqa: F401 - the magic's in-process fixtures
 
-from sensenova_widget import display, render
+from sensenova_widget import render
 from sensenova_widget.render import (
     CSS,
     markdown_html,
@@ -177,7 +177,8 @@ def test_tables_and_single_line_breaks():
 def test_code_is_highlighted_with_theme_colours_and_a_copy_button():
     shown = markdown_html("```python\ndef f():\n    return '<b>'  # note\n```")
     assert '<span class="k">def</span>' in shown and '<span class="c1"># note</span>' in shown
-    assert "&#39;&lt;b&gt;&#39;" in shown
+    # the string's markup is escaped (Pygments 2.21 stopped escaping the quotes themselves)
+    assert re.search(r"(&#39;|')&lt;b&gt;(&#39;|')", shown) and "<b>" not in shown
     (button,) = [attrs for tag, attrs in tags(shown) if tag == "button"]
     assert button["onclick"] == copy_handler() and button["type"] == "button"
     assert "var(--jp-mirror-editor-keyword-color" in CSS and "var(--jp-mirror-editor-comment-color" in CSS
@@ -188,10 +189,6 @@ def test_unknown_or_hostile_code_languages_are_plain_and_escaped():
     shown = markdown_html('```"><img src=x onerror=alert(1)>\n<b>code</b>\n```\n\n```nosuchlang\nx = 1\n```')
     assert audit(shown, copy_handler()) == []
     assert "&lt;b&gt;code&lt;/b&gt;" in shown and 'language-nosuchlang">x = 1' in shown
-
-
-def test_display_markdown_html_is_the_renderer_with_its_stylesheet():
-    assert display.markdown_html("**b** $x$") == output_html("**b** $x$")
 
 
 FRAGMENTS = payloads(ORIGIN) + [

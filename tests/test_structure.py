@@ -116,3 +116,64 @@ def test_media_knows_nothing_of_the_client_the_widget_or_captions():
         assert outside <= {"sensenova_widget.errors", "sensenova_widget.protocol"}, (name, outside)
         assert MEDIA not in targets or name == MEDIA, f"{name} climbs back to the package"
         assert len(MODULES[name].read_text().splitlines()) < 400, name
+
+
+def definitions() -> dict[str, list[str]]:
+    """Every name the package defines (module-level or in a class: functions, classes, assigned
+    names and `self.x =` attributes), with where: `module:line`."""
+    found: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        names.append(target.id)
+                    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                        names.append(target.attr if target.value.id == "self" else "")
+            for name in filter(None, names):
+                found.setdefault(name, []).append(f"{module}:{node.lineno}")
+    return found
+
+
+# Names that meant two things (issue 21, section 2 point 4): each is defined once now.
+ONE_MEANING = (
+    "Outcome",
+    "Dialect",
+    "image_mime",
+    "media_kind",
+    "markdown_html",
+    "user_turn",
+    "assistant_turn",
+)
+# Second ways of doing one thing (issue 21, section 2 point 7), removed: `PreparedRequest`,
+# `dialects.Dialect`, `Client.prepare`, `Conversation.turns` (each `Turn`'s answers say how every
+# reply ended) and `edit(text, turn=)` (any turn, the last by default) are the one way.
+REMOVED = (
+    "Prepared",
+    "Native",
+    "build_body",
+    "ending",
+    "last_reply",
+    "last_error",
+    "last_outcome",
+    "outcomes",
+    "edit_last",
+    "StoredTurn",
+    "saved_turn",
+)
+
+
+def test_each_name_that_had_two_meanings_is_defined_once():
+    found = definitions()
+    twice = {name: found.get(name, []) for name in ONE_MEANING if len(found.get(name, [])) > 1}
+    assert not twice, twice
+
+
+def test_the_second_ways_are_gone():
+    found = definitions()
+    left = {name: found[name] for name in REMOVED if name in found}
+    assert not left, left

@@ -17,20 +17,35 @@ import { Settings } from "./settings.js";
 export { stagedProblem } from "./attachments.js";
 
 /**
- * Keys typed in the panel stay in the panel: JupyterLab 4 and Notebook 7 (Lumino, which handles
- * keydown as it bubbles to the document) would otherwise run the cell on Shift+Enter or
- * Ctrl+Enter, and take a, b, d d, m, y as command-mode shortcuts. Shortcuts with Ctrl, Alt or
- * Meta other than Enter (Ctrl+S saves) still reach the notebook. Escape, when nothing inside
- * the panel used it, stops a streaming reply.
+ * Keys typed in the panel stay in the panel: JupyterLab 4 and Notebook 7 (Lumino) would otherwise
+ * run the cell on Shift+Enter or Ctrl+Enter, and take a, b, d d, m, y as command-mode shortcuts.
+ * JupyterLab handles keydown as it bubbles to the document (stopPropagation keeps it here);
+ * Notebook 7 handles it on the way down (capture), before the panel sees it; Lumino matches no
+ * shortcut whose search from the event's target up to the selector's element meets an element
+ * marked `data-lm-suppress-shortcuts`, and the command-mode selectors match the focused element
+ * itself, so the focused control is marked, from a window capture listener (which runs before any
+ * document listener). Shortcuts with Ctrl, Alt or Meta other than Enter (Ctrl+S saves) still
+ * reach the notebook. Escape, when nothing inside the panel used it, stops a streaming reply.
  * @param {HTMLElement} root
  * @param {() => void} onEscape
+ * @returns {() => void} removes the window listener
  */
 function keepKeysInside(root, onEscape) {
+  /** @param {KeyboardEvent} event */
+  const ours = (event) => !(event.ctrlKey || event.altKey || event.metaKey) || event.key === "Enter";
+  /** @param {KeyboardEvent} event */
+  const mark = (event) => {
+    const target = event.target;
+    if (!(target instanceof Element) || !root.contains(target)) return;
+    if (ours(event)) target.setAttribute("data-lm-suppress-shortcuts", "true");
+    else target.removeAttribute("data-lm-suppress-shortcuts");
+  };
+  window.addEventListener("keydown", mark, true);
   root.addEventListener("keydown", (event) => {
-    const modified = event.ctrlKey || event.altKey || event.metaKey;
-    if (!modified || event.key === "Enter") event.stopPropagation();
+    if (ours(event)) event.stopPropagation();
     if (event.key === "Escape" && !event.defaultPrevented) onEscape();
   });
+  return () => window.removeEventListener("keydown", mark, true);
 }
 
 /**
@@ -120,7 +135,7 @@ function render({ model, el }) {
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
   lightbox.listen(root);
-  keepKeysInside(root, () => {
+  const releaseKeys = keepKeysInside(root, () => {
     if (model.get("busy")) call("stop", {});
   });
 
@@ -175,6 +190,7 @@ function render({ model, el }) {
 
   return () => {
     unwatch();
+    releaseKeys();
     for (const [event, fn] of handlers) model.off(event, fn);
     rpc.dispose();
     log.dispose();

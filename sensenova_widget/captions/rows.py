@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "TOKEN_FIELDS",
     "Job",
-    "Outcome",
+    "RowResult",
     "Ready",
     "as_images",
     "check_fields",
@@ -32,7 +32,7 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 @dataclass
-class Outcome:
+class RowResult:
     """One row's result: a caption, an error, a skip (no image), or cancelled (never sent)."""
 
     text: str | None = None  # the answer only: a reasoning model's thinking is in `reasoning`
@@ -42,6 +42,7 @@ class Outcome:
     from_cache: bool = False
     skipped: bool = False
     cancelled: bool = False  # never sent: the batch was stopped first
+    not_done: bool = False  # left for a later run (the plan's quota ran out first)
     exception: BaseException | None = None
 
     @property
@@ -57,6 +58,7 @@ class Job:
     images: list
     prompt: str
     requeues: int = 0
+    not_before: float = 0.0  # a refused row waits in line until then (time.monotonic())
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Ready:
     """A row with nothing to send (no image, or a prompt its fields cannot fill): already decided."""
 
     index: int
-    outcome: Outcome
+    outcome: RowResult
 
 
 def template_fields(prompt: str) -> list[str]:
@@ -130,7 +132,7 @@ def jobs(table: Table, prompt: str, fields: list[str]) -> Iterator[Job | Ready]:
     (no image, or a value the template cannot format, e.g. `{n:.2f}` over a string)."""
     for index, (value, row) in enumerate(zip(table.values(), table.field_values(fields))):
         if is_missing(value):
-            yield Ready(index, Outcome(skipped=True))
+            yield Ready(index, RowResult(skipped=True))
             continue
         try:
             text = prompt.format_map(dict(zip(fields, row))) if fields else prompt
@@ -139,6 +141,6 @@ def jobs(table: Table, prompt: str, fields: list[str]) -> Iterator[Job | Ready]:
                 f"prompt={prompt!r} cannot be filled from this row: {type(exc).__name__}: {exc}",
                 field="prompt",
             )
-            yield Ready(index, Outcome(error=error.one_line(), exception=error))
+            yield Ready(index, RowResult(error=error.one_line(), exception=error))
             continue
         yield Job(index, as_images(value), text)

@@ -1,7 +1,7 @@
 """The emulator's event streams: SSE events in the native endpoint's exact shape, the schedule
 deltas keep, and the faults that strike mid-body (an error event, a stall, a dropped connection).
 
-`dialect` is the entry point's shape-maker (`server.Dialect` or the OpenAI one): this module
+`dialect` is the entry point's shape-maker (`server.EntryPoint` or the OpenAI one): this module
 only decides when each piece goes out."""
 
 from __future__ import annotations

@@ -33,13 +33,14 @@ from ..errors import InvalidRequestError
 from .replies import Plan
 from .server import (
     CODE_FOR_STATUS,
-    Dialect,
     EmulatorState,
+    EntryPoint,
     dumps,
     guarded,
     model_info,
     serve_chat,
 )
+from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -148,6 +149,8 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     for name in ("stream", "thinking", "user"):
         if name in body:
             native[name] = body[name]
+    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
+        native[RESPONSE_FORMAT_KEY] = body["response_format"]
     if isinstance(native["model"], str):
         created = int(time.time())
         native[_HEAD] = (
@@ -160,7 +163,7 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     return native
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def usage_of(plan: Plan) -> dict[str, Any]:
     usage = plan.usage()
     return {
         "prompt_tokens": usage["prompt_tokens"],
@@ -175,7 +178,7 @@ def error_body(status: int, message: str, code: int, field: str | None) -> bytes
     return dumps({"error": {"message": message, "type": kind, "param": field, "code": str(code)}})
 
 
-class OpenAIDialect(Dialect):
+class OpenAIEntryPoint(EntryPoint):
     """Replies, chunks and errors in OpenAI's shape."""
 
     def error(
@@ -211,7 +214,7 @@ class OpenAIDialect(Dialect):
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": FINISH_REASONS[plan.finish_reason]}
                 ],
-                "usage": _usage(plan),
+                "usage": usage_of(plan),
             }
         )
 
@@ -227,7 +230,7 @@ class OpenAIDialect(Dialect):
         ).encode()
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
-        usage = dumps(_usage(plan)).decode()
+        usage = dumps(usage_of(plan)).decode()
         return (
             (body[_HEAD] % reply_id)
             + '"delta":{},"finish_reason":"'
@@ -241,7 +244,7 @@ class OpenAIDialect(Dialect):
         return b"data: " + error_body(500, message, 2, None) + b"\n\n"
 
 
-OPENAI = OpenAIDialect()
+OPENAI = OpenAIEntryPoint()
 
 
 async def chat_completions(request: Request) -> Response:

@@ -3,7 +3,7 @@
 Everything runs on the event loop (media decoding goes to a worker thread only when a request
 carries media), replies are encoded once, and every reply, errors included, carries an
 `x-request-id`. Error bodies have the service's shape `{"error": {"code", "message", "details"}}`.
-The chat handler is written once for both dialects: a `Dialect` turns the request into the
+The chat handler is written once for both dialects: a `EntryPoint` turns the request into the
 native body (so one set of rules checks both) and shapes replies, events and errors; the
 OpenAI-compatible one lives in `openai_routes`. A request body that stops arriving for
 `body_timeout` seconds is answered 408 and its connection closed.
@@ -16,6 +16,7 @@ import builtins
 import functools
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -130,7 +131,7 @@ def error_response(
     )
 
 
-class Dialect:
+class EntryPoint:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
     def error(
@@ -144,6 +145,23 @@ class Dialect:
     ) -> Response:
         return error_response(
             status, message, code=code, details=[{"field": field}] if field else None, headers=headers
+        )
+
+    def fault_message(self, status: int) -> str:
+        """What an injected HTTP error says."""
+        return STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
+
+    def served(self, state: EmulatorState) -> tuple[str, ...]:
+        """The model ids this entry point answers."""
+        return state.models
+
+    def max_output(self, model: Any) -> int | None:
+        """The model's limit on max_new_tokens when it is not the reference's."""
+        return None
+
+    def unknown_model(self, model: Any, served: tuple[str, ...]) -> Response:
+        return self.error(
+            404, f"model {model!r} not found: expected one of {', '.join(served)}", field="model"
         )
 
     def error_from(self, exc: SenseNovaError) -> Response:
@@ -174,14 +192,14 @@ class Dialect:
         return error_event(message)
 
 
-NATIVE = Dialect()
+NATIVE = EntryPoint()
 
 
 class BodyTimeout(Exception):
     """No byte of the request body arrived for `body_timeout` seconds."""
 
 
-def body_timeout_response(dialect: Dialect = NATIVE) -> Response:
+def body_timeout_response(dialect: EntryPoint = NATIVE) -> Response:
     """408, and the connection closed: what is left of the body may still come, nobody reads it."""
     return dialect.error(
         408,
@@ -323,7 +341,7 @@ async def unread(request: Request, refusal: Response) -> Response:
     return refusal
 
 
-def admit(request: Request, dialect: Dialect = NATIVE) -> Response | None:
+def admit(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     """Credentials, then the fault header: a refusal, or None with `request.state.knobs` set."""
     state: EmulatorState = request.app.state.emulator
     try:
@@ -337,7 +355,7 @@ def admit(request: Request, dialect: Dialect = NATIVE) -> Response | None:
     return None
 
 
-def injected_fault(request: Request, dialect: Dialect = NATIVE) -> Response | None:
+def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
@@ -345,11 +363,17 @@ def injected_fault(request: Request, dialect: Dialect = NATIVE) -> Response | No
         _times_key(request.headers.get(FAULT_HEADER)), knobs.times
     ):
         return fault_response(knobs, dialect)
+    if knobs.gate and random.random() < knobs.gate:  # the token plan's rate gate, at random
+        return dialect.error(429, protocol.RATE_GATE_MESSAGE, headers=_retry_after(knobs))
     return None
 
 
+def _retry_after(knobs: Knobs) -> dict[str, str]:
+    return {"retry-after": f"{knobs.retry_after:g}"} if knobs.retry_after is not None else {}
+
+
 def guarded(
-    handler: Callable[[Request], Awaitable[Response]], dialect: Dialect = NATIVE
+    handler: Callable[[Request], Awaitable[Response]], dialect: EntryPoint = NATIVE
 ) -> Callable[[Request], Awaitable[Response]]:
     """Credentials, knobs and injected HTTP faults before a model or file endpoint runs."""
 
@@ -366,22 +390,20 @@ def guarded(
 # ---- chat completions -------------------------------------------------------------------------
 
 
-def fault_response(knobs: Knobs, dialect: Dialect = NATIVE) -> Response:
+def fault_response(knobs: Knobs, dialect: EntryPoint = NATIVE) -> Response:
     """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
     status = knobs.error_status or 500
-    headers = {}
-    if knobs.retry_after is not None:
-        headers["retry-after"] = f"{knobs.retry_after:g}"
+    headers = _retry_after(knobs)
     if knobs.html:
         page = HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
         return Response(page, status_code=status, headers=headers, media_type="text/html")
-    message = STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
+    message = protocol.QUOTA_EXHAUSTED_MESSAGE if knobs.quota else dialect.fault_message(status)
     return dialect.error(status, message, headers=headers)
 
 
 def _times_key(header: str | None) -> str:
     """`times` counts per fault header value; a status set on the server counts under one key."""
-    if header and any(name in header for name in ("status", "html", "times")):
+    if header and any(name in header for name in ("status", "html", "times", "quota")):
         return header
     return ""
 
@@ -409,7 +431,7 @@ async def chat_completions(request: Request) -> Response:
     return await serve_chat(request, NATIVE)
 
 
-def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
+def _parse(raw: bytes, dialect: EntryPoint) -> tuple[Any, Response | None]:
     """The JSON body, or the 400 that says why it is not one."""
     try:
         return json.loads(raw), None
@@ -421,7 +443,7 @@ def _parse(raw: bytes, dialect: Dialect) -> tuple[Any, Response | None]:
         )
 
 
-async def serve_chat(request: Request, dialect: Dialect) -> Response:
+async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
     """One chat request in either dialect: admit, read, record, validate, then reply or stream."""
     state: EmulatorState = request.app.state.emulator
     refusal = admit(request, dialect)
@@ -458,13 +480,10 @@ async def serve_chat(request: Request, dialect: Dialect) -> Response:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        protocol.validate_body(body)
-        if body["model"] not in state.models:
-            return dialect.error(
-                404,
-                f"model {body['model']!r} not found: expected one of {', '.join(state.models)}",
-                field="model",
-            )
+        protocol.validate_body(body, max_output=dialect.max_output(body.get("model")))
+        served = dialect.served(state)
+        if body["model"] not in served:
+            return dialect.unknown_model(body["model"], served)
         if _plan_off_loop(body, size):
             plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
         else:
