@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import panel_state
+from . import interrupts, panel_state
 from .conversation import Conversation, Taken
-from .errors import InvalidRequestError, PanelBusyError, SenseNovaError
+from .errors import Interrupted, InvalidRequestError, PanelBusyError, SenseNovaError
 
-__all__ = ["TurnRunner", "TurnSurface"]
+__all__ = ["INTERRUPTED", "TurnRunner", "TurnSurface"]
 
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
+INTERRUPTED = "the panel's reply was stopped; its text so far is kept."
 ACTIONS = ("send", "regenerate", "edit")
 
 
@@ -109,13 +110,15 @@ class TurnRunner:
             concurrent.futures.wait([self.worker], timeout=timeout)
 
     def start(
-        self, action: str, text: str = "", *, turn: int = -1, from_browser: bool = False
+        self, action: str, text: str = "", *, turn: int = -1, from_browser: bool = False, waited: bool = False
     ) -> concurrent.futures.Future:
         """Check, show the turn in the browser, and stream the reply in a kernel thread.
 
         `action` is "send", "regenerate" or "edit" (of turn `turn`, the last by default). The
         thread's output goes to the cell that called (captured now), or with `from_browser`, to
-        the cell that made the panel.
+        the cell that made the panel. A kernel interrupt stops the reply (its text so far kept,
+        marked stopped); unless a cell `waited` for it (and says so itself), the thread prints
+        that as one line there.
         """
         if action not in ACTIONS:
             raise InvalidRequestError(f"unknown turn action {str(action)[:20]!r}", field="action")
@@ -182,7 +185,7 @@ class TurnRunner:
         parent = self.home_parent if from_browser else _cell_parent()
         threading.Thread(
             target=self._run,
-            args=(action, text, call, user, streaming, parent, future),
+            args=(action, text, call, user, streaming, parent, future, not waited),
             name="snw-reply",
             daemon=True,
         ).start()
@@ -197,16 +200,27 @@ class TurnRunner:
         streaming: dict,
         parent: Any,
         future: concurrent.futures.Future,
+        announce: bool,
     ) -> None:
         """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
+        interrupted = threading.Event()
+
+        def interrupt() -> None:  # from the main thread, on a kernel interrupt
+            interrupted.set()
+            self.chat.stop()
+
         with _InCell(parent):
             try:
-                taken = self._stream_turn(action, text, call, user, streaming)
+                with interrupts.watch(interrupt):
+                    taken = self._stream_turn(action, text, call, user, streaming)
             except BaseException as exc:  # a bug in showing the turn: never leave the panel busy
                 self.running = False
                 self.surface.show(panel_state.turn_views(self.chat.turns), False)
                 future.set_exception(exc)
                 return
+            finally:
+                if interrupted.is_set() and announce:
+                    print(Interrupted(INTERRUPTED).line())
             if taken.error is not None:
                 future.set_exception(taken.error)
                 return
