@@ -22,6 +22,7 @@ _EXPORTS = {
     "Conversation": "conversation",
     "Outcome": "conversation",
     "to_part": "media",
+    "MediaOptions": "media",
     "image": "media",
     "video": "media",
     "file_id": "media",
@@ -86,7 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .conversation import Conversation, Outcome
     from .emulator import Emulator
     from .errors import *  # noqa: F403
-    from .media import file_id, image, to_part, video
+    from .media import MediaOptions, file_id, image, to_part, video
     from .params import Params
     from .store import (
         StoreError,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_module
-from ..errors import InvalidRequestError, SenseNovaError
+from ..errors import Interrupted, InvalidRequestError, SenseNovaError
 from ..pacing import RateLimiter
 from ..protocol import PARAMETERS, validate_parameter
 from .rows import Job, Ready, check_fields, jobs, template_fields
@@ -142,9 +142,11 @@ def caption(
       first failure, keeps (and caches) what finished, and raises `CaptionError` (its
       `.partial` holds the result so far).
     cache: True (the user cache dir), a file path (shareable, e.g. by Dask workers), or False.
-      A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
-      JPEG quality), prompt, model and parameters.
+      A caption is reused only for the same endpoint, images, encoding (the client's
+      `MediaOptions`: longest side, JPEG quality, part budget), prompt, model and parameters.
     rpm: at most this many request starts a minute (the service allows about 60).
+    client: the `Client` to send with (a `Client()` from the environment for None); its
+      `media=MediaOptions(...)` decides how the images are encoded.
     reasoning: a column name for a reasoning model's thinking (`thinking=True`, or a model that
       always reasons); the caption column holds only the answer either way.
     params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers,
@@ -248,9 +250,12 @@ def run_table(
 
     try:
         run.execute(rows, tally)
+    except KeyboardInterrupt:
+        tally.close()
+        raise Interrupted(interrupted_line(summary(), task)) from None  # one line, not a traceback
     except BaseException as exc:
         tally.close()
-        if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
+        if not isinstance(exc, Exception):
             print(interrupted_line(summary(), task), file=sys.stderr)
         raise
     finally:
@@ -277,6 +282,6 @@ def run_table(
             partial=result,
             cause=failure.exception,
         ) from failure.exception
-    if progress:
+    if progress or info["not_done"]:  # rows left for later are said even without a progress bar
         print(summary_line(info, errors, task))
     return result
