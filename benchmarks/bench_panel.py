@@ -17,7 +17,7 @@
    shows as stopped (the kernel closes the HTTP stream, then sets the turn once).
 
 The panel's hooks (`el.snwStats`, `el.snwRenderNaiveMs`) live only in its development build:
-the notebook sets SENSENOVA_WIDGET_DEV=1 before importing sensenova_widget.
+the notebook sets `ChatPanel.development_bundle = True` before making its panels.
 
     python benchmarks/bench_panel.py [--quick]
 """
@@ -33,17 +33,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from browser_helpers import lab_with_emulator, open_notebook, run_all, write_notebook  # noqa: E402
+from browser_helpers import (  # noqa: E402
+    lab_with_emulator,
+    open_notebook,
+    run_all,
+    send_and_watch_it_stream,
+    write_notebook,
+)
 
 FAST = {"x-emulator-fault": "delta_delay=0.001,reply_tokens=3000"}
 PROMPT = "Stream a long reply"
 
 SETUP = f"""
-import os
-os.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel's development build, with its hooks
 import json, pathlib, time
 import anywidget, traitlets
 import sensenova_widget as snw
+snw.ChatPanel.development_bundle = True  # the panel's development build, with its hooks
 FAST = {FAST!r}
 here = pathlib.Path(".")
 
@@ -170,12 +175,7 @@ STOP = """async (panel) => {
 
 def _stop_latency_ms(page, panel) -> float:
     """Send in the slow panel, let some text stream, press Stop; the time until the turn shows stopped."""
-    box = panel.locator(".snw-input")
-    box.fill("Tell me a long story")
-    box.press("Enter")
-    streaming = panel.locator(".snw-assistant .snw-streaming")
-    streaming.wait_for(timeout=30_000)
-    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    send_and_watch_it_stream(page, panel, "Tell me a long story")
     latency = panel.evaluate(STOP)
     clear = panel.get_by_role("button", name="Clear")
     clear.click()

@@ -29,6 +29,7 @@ __all__ = [
     "ContentFilterError",
     "UsageError",
     "PanelBusyError",
+    "Interrupted",
     "error_for_status",
     "error_for_code",
     "error_fields",
@@ -205,6 +206,18 @@ class UsageError(SenseNovaError):
 
 class PanelBusyError(UsageError):
     """A new turn asked of a panel while its reply still streams."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A kernel interrupt that stopped this package's work, which kept what it had (a reply's text
+    so far, the captions that finished). Still a KeyboardInterrupt, so "Run all" stops here; in
+    IPython it shows as its one line (`_render_traceback_`), not a traceback."""
+
+    def line(self) -> str:
+        return f"KeyboardInterrupt: {self}"
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.line()]
 
 
 _BY_STATUS: dict[int, type[SenseNovaError]] = {

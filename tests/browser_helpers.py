@@ -44,7 +44,10 @@ OUTPUT = ROOT / "test-output" / "browser"
 
 # A notebook's first cell when it reads the panel's test hooks (`el.snwStats`): the kernel then
 # serves the development build, static/widget.dev.js; every other notebook gets the shipped one.
-DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
+DEV_BUILD_CELL = (
+    "from sensenova_widget import ChatPanel\n"
+    "ChatPanel.development_bundle = True  # the panel's development build, with its hooks"
+)
 
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -132,6 +135,18 @@ def panel_opener(lab: dict) -> Iterator[object]:
     finally:
         for page in pages:
             page.close()
+
+
+def send_and_watch_it_stream(page, panel, text: str):
+    """Type `text` in the panel, press Enter and wait until its reply has streamed some text; the
+    streaming reply's locator."""
+    box = panel.locator(".snw-input")
+    box.fill(text)
+    box.press("Enter")
+    streaming = panel.locator(".snw-assistant .snw-streaming")
+    streaming.wait_for(timeout=30_000)
+    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    return streaming
 
 
 def free_port() -> int:
