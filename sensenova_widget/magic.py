@@ -38,7 +38,7 @@ from IPython.utils.text import FullEvalFormatter
 
 from . import media, protocol
 from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
-from .errors import SenseNovaError
+from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
 from .render import output_html
 
@@ -61,14 +61,8 @@ class SenseNovaCellError(Exception):
         return [str(self)]
 
 
-class ReplyInterrupted(KeyboardInterrupt):
-    """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`).
-
-    Still a KeyboardInterrupt, so "Run all" stops here as it would on any interrupt.
-    """
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"KeyboardInterrupt: {self}"]
+class ReplyInterrupted(Interrupted):
+    """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`)."""
 
 
 @magics_class

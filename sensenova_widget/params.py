@@ -72,18 +72,24 @@ class Params:
         """The sampling parameters that are set (unset ones are left to the service)."""
         return {name: getattr(self, name) for name in SAMPLING if getattr(self, name) is not None}
 
-    def wire_sampling(self) -> dict[str, int | float]:
-        """`sampling()` checked and as plain JSON numbers (a NumPy scalar becomes an int or a float)."""
-        return {name: wire_parameter(name, value) for name, value in self.sampling().items()}
+    def wire_sampling(self, max_output: int | None = None) -> dict[str, int | float]:
+        """`sampling()` checked and as plain JSON numbers (a NumPy scalar becomes an int or a float);
+        `max_output`: the model's own limit on max_new_tokens (`protocol.output_limit`)."""
+        return {
+            name: wire_parameter(name, value, high=max_output if name == "max_new_tokens" else None)
+            for name, value in self.sampling().items()
+        }
 
 
 _NAMES = tuple(f.name for f in fields(Params))
 
 
-def wire_body(messages: list, params: Params, *, model: str, stream: bool) -> dict[str, Any]:
+def wire_body(
+    messages: list, params: Params, *, model: str, stream: bool, max_output: int | None = None
+) -> dict[str, Any]:
     """The chat-completions body for `messages` (system already in them) asked with `params`."""
     body: dict[str, Any] = {"model": model, "messages": messages}
-    body.update(params.wire_sampling())
+    body.update(params.wire_sampling(max_output))
     if params.user is not None:
         body["user"] = params.user
     if params.thinking is not None:  # sent only when asked for (service-today.md, "Reasoning")

@@ -96,13 +96,14 @@ def plain_number(value: Any) -> int | float:
     return plain
 
 
-def validate_parameter(name: str, value: Any) -> None:
+def validate_parameter(name: str, value: Any, *, high: float | None = None) -> None:
     """Check one sampling parameter against its range, with the spec's open or closed ends.
 
     Any real number type passes (`numbers.Integral` / `numbers.Real`: NumPy scalars too), never
-    a bool or a string; `plain_number` is what is sent.
+    a bool or a string; `plain_number` is what is sent. `high` replaces the upper end (a model's
+    own output limit for max_new_tokens, see `output_limit`).
     """
-    spec = PARAMETERS[name]
+    spec = bounded(name, high)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise invalid_value(name, value, spec.allowed)
     plain = plain_number(value)
@@ -118,9 +119,19 @@ def validate_parameter(name: str, value: Any) -> None:
         raise invalid_value(name, value, spec.allowed)
 
 
-def wire_parameter(name: str, value: Any) -> int | float:
+def bounded(name: str, high: float | None) -> ParameterSpec:
+    """The range of `name`, its upper end replaced by `high` when given (inclusive)."""
+    spec = PARAMETERS[name]
+    if high is None or high == spec.high:
+        return spec
+    low = f"[{spec.low:g}" if spec.low_inclusive else f"({spec.low:g}"
+    kind = "an integer" if spec.type is int else "a number"
+    return spec._replace(high=high, high_inclusive=True, allowed=f"{kind} in {low}, {high:g}] for this model")
+
+
+def wire_parameter(name: str, value: Any, *, high: float | None = None) -> int | float:
     """A checked sampling parameter as the body carries it: an int for integer ones, else a float."""
-    validate_parameter(name, value)
+    validate_parameter(name, value, high=high)
     plain = plain_number(value)
     return int(plain) if PARAMETERS[name].type is int else float(plain)
 
@@ -199,8 +210,9 @@ def check_media_counts(images: int, videos: int) -> None:
         raise invalid_value("messages", *problem)
 
 
-def validate_body(body: Any) -> None:
-    """Raise InvalidRequestError naming the field if `body` breaks any rule of the spec."""
+def validate_body(body: Any, *, max_output: int | None = None) -> None:
+    """Raise InvalidRequestError naming the field if `body` breaks any rule of the spec
+    (`max_output`: the model's own limit on max_new_tokens, when known)."""
     if not isinstance(body, Mapping):
         raise invalid_value("body", type(body).__name__, "a JSON object")
     model = body.get("model")
@@ -229,7 +241,7 @@ def validate_body(body: Any) -> None:
     check_media_counts(kinds["image"], kinds["video"])
     for name in PARAMETERS:
         if name in body and body[name] is not None:
-            validate_parameter(name, body[name])
+            validate_parameter(name, body[name], high=max_output if name == "max_new_tokens" else None)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid_value("stream", body["stream"], "true or false")
     if body.get("user") is not None and not isinstance(body["user"], str):
@@ -272,3 +284,62 @@ OPENAI_CHAT_PATH = "/chat/completions"
 OPENAI_MODELS_PATH = "/models"
 # OpenAI request field: the native parameter whose range it has.
 OPENAI_PARAMETERS = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p"}
+
+
+# ---- the token plan (service-today.md, "The token plan") --------------------------------------
+# Its own entry point, OpenAI's shape, and models from several vendors, some of which read text
+# only: a client picks a model by what the endpoint says it takes, never by list position.
+TOKEN_PLAN_HOST = "token.sensenova.cn"
+TOKEN_PLAN_BASE_URL = OPENAI_TOKEN_PLAN_BASE_URL
+EMULATOR_TOKEN_PLAN_PREFIX = "/token-plan/v1"  # the emulator's token plan, beside its other entry points
+TOKEN_PLAN_VISION_MODEL = "sensenova-6.7-flash-lite"
+# 429 "8" comes in two kinds, told apart only by the message.
+QUOTA_EXHAUSTED_MESSAGE = "token plan entitlement exhausted"
+RATE_GATE_MESSAGE = "inference exceeds tpm/rpm limit"
+RISK_CONTROL_MESSAGE = "the request was blocked by risk control"
+MODEL_NOT_FOUND_MESSAGE = "model is not found"
+
+
+class ModelInfo(NamedTuple):
+    """What an endpoint says of one model; None where it says nothing."""
+
+    id: str
+    context_length: int | None = None
+    max_output: int | None = None
+    input_modalities: tuple[str, ...] | None = None
+
+    @property
+    def takes_images(self) -> bool | None:
+        """True or False when the endpoint lists what the model takes, None when it does not."""
+        return None if self.input_modalities is None else "image" in self.input_modalities
+
+
+# The documented models: the token plan's (the guide, and `deepseek-v4-flash` as a text-only
+# model of another vendor: emulator's choice of limits), then the native table's above (images
+# yes, output at most MAX_OUTPUT_TOKENS). Used when an endpoint's list leaves a limit out.
+TOKEN_PLAN_MODELS = (
+    ModelInfo("deepseek-v4-flash", 131072, 8192, ("text",)),
+    ModelInfo(TOKEN_PLAN_VISION_MODEL, 262144, 65536, ("text", "image")),
+)
+DOCUMENTED_MODELS = {
+    **{m.id.lower(): m for m in TOKEN_PLAN_MODELS},
+    **{
+        name.lower(): ModelInfo(name, context, MAX_OUTPUT_TOKENS, ("text", "image"))
+        for name, context in MODEL_CONTEXTS.items()
+    },
+}
+REASONING_BY_DEFAULT_MODELS = (TOKEN_PLAN_VISION_MODEL,)  # reason unless thinking is turned off
+
+
+def documented_model(model: str) -> ModelInfo | None:
+    """The documented table's entry for `model` (any case), None when it is not in it."""
+    return DOCUMENTED_MODELS.get(model.lower()) if isinstance(model, str) else None
+
+
+def output_limit(info: ModelInfo | None) -> int:
+    """The most max_new_tokens a model takes: what its endpoint says, else the documented
+    table, else the reference's MAX_OUTPUT_TOKENS."""
+    if info is not None and info.max_output:
+        return int(info.max_output)
+    documented = documented_model(info.id) if info is not None else None
+    return documented.max_output if documented and documented.max_output else MAX_OUTPUT_TOKENS

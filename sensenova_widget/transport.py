@@ -40,6 +40,8 @@ from .errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidRequestError,
+    QuotaExceededError,
+    RateLimitError,
     SenseNovaError,
     ServerError,
     error_from_response,
@@ -186,12 +188,17 @@ class RetryPolicy:
     """How many retries a request gets and how long to wait before each."""
 
     max_retries: int = 2
+    rate_limits: bool = True  # whether a 429 is retried here (batch work may pace its own)
 
-    @staticmethod
-    def retryable(error: SenseNovaError) -> bool:
-        """Connection errors, 408, 409, 429 and 5xx are worth another try."""
+    def retryable(self, error: SenseNovaError) -> bool:
+        """Connection errors, 408, 409, 429 and 5xx are worth another try; a used-up quota is
+        not (it lasts until the plan renews), nor a 429 when `rate_limits` is off."""
         if isinstance(error, APIConnectionError):
             return True
+        if isinstance(error, RateLimitError) and (
+            isinstance(error, QuotaExceededError) or not self.rate_limits
+        ):
+            return False
         return error.status is not None and (error.status in RETRY_STATUSES or error.status >= 500)
 
     @staticmethod
@@ -262,12 +269,16 @@ class Transport:
         stream: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         retries: int | None = None,
+        retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send with up to `retries` (default the policy's) retries; a success, or the typed error raised.
-        Only an event stream comes back unread; any other body is read (capped) and redacted."""
+        """Send with up to `retries` (default the policy's) retries; a success, or the typed error
+        raised (a RateLimitError carries the reply's Retry-After in `retry_after`). `retry`
+        replaces the transport's policy for this request. Only an event stream comes back
+        unread; any other body is read (capped) and redacted."""
         check_plaintext(url, self.allow_insecure_http)
-        retries = self.retry.max_retries if retries is None else retries
+        policy = retry or self.retry
+        retries = policy.max_retries if retries is None else retries
         retries_done = 0
         while True:
             retry_after = None
@@ -283,10 +294,12 @@ class Transport:
                     return response
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 error = error_from_response(response)
+                if isinstance(error, RateLimitError):
+                    error.retry_after = retry_after
                 response.close()
-            if retries_done >= retries or not self.retry.retryable(error):
+            if retries_done >= retries or not policy.retryable(error):
                 raise error
-            self.retry.wait(retries_done, error, url, retry_after)
+            policy.wait(retries_done, error, url, retry_after)
             retries_done += 1
 
     def _settle(self, response: requests.Response, stream: bool) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_module
-from ..errors import InvalidRequestError, SenseNovaError
+from ..errors import Interrupted, InvalidRequestError, SenseNovaError
 from ..pacing import RateLimiter
 from ..protocol import PARAMETERS, validate_parameter
 from .rows import Job, Ready, check_fields, jobs, template_fields
@@ -250,9 +250,12 @@ def run_table(
 
     try:
         run.execute(rows, tally)
+    except KeyboardInterrupt:
+        tally.close()
+        raise Interrupted(interrupted_line(summary(), task)) from None  # one line, not a traceback
     except BaseException as exc:
         tally.close()
-        if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
+        if not isinstance(exc, Exception):
             print(interrupted_line(summary(), task), file=sys.stderr)
         raise
     finally:
@@ -279,6 +282,6 @@ def run_table(
             partial=result,
             cause=failure.exception,
         ) from failure.exception
-    if progress:
+    if progress or info["not_done"]:  # rows left for later are said even without a progress bar
         print(summary_line(info, errors, task))
     return result

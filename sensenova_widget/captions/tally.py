@@ -31,6 +31,7 @@ class Tally:
             "from_cache": 0,
             "skipped": 0,
             "failed": 0,
+            "not_done": 0,
             "tokens": 0,
             "cached_tokens": 0,
         }
@@ -41,6 +42,9 @@ class Tally:
         counts = self.counts
         if outcome.skipped:
             counts["skipped"] += 1
+        elif outcome.not_done:  # left for a later run: not a failure of the row
+            counts["not_done"] += 1
+            self.errors[index] = outcome.error
         elif outcome.error is not None:
             counts["failed"] += 1
             self.errors[index] = outcome.error
@@ -87,6 +91,11 @@ def summary_line(info: dict, errors: str, task: Any) -> str:
         parts.append(f"{info['skipped']} skipped (missing)")
     if info["failed"]:
         parts.append(f"{info['failed']} failed (see the {errors} column)")
+    if info.get("not_done"):
+        parts.append(
+            f"{info['not_done']} not done: the token plan's quota is used up (it renews at the start of "
+            "its next period): run the same call again then, and only those rows are sent"
+        )
     tokens = f"{info['tokens']:,} new tokens"
     if info["from_cache"]:
         tokens += f", {info['cached_tokens']:,} from the cache"  # spent by the run that cached them

@@ -163,7 +163,7 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     return native
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def usage_of(plan: Plan) -> dict[str, Any]:
     usage = plan.usage()
     return {
         "prompt_tokens": usage["prompt_tokens"],
@@ -214,7 +214,7 @@ class OpenAIEntryPoint(EntryPoint):
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": FINISH_REASONS[plan.finish_reason]}
                 ],
-                "usage": _usage(plan),
+                "usage": usage_of(plan),
             }
         )
 
@@ -230,7 +230,7 @@ class OpenAIEntryPoint(EntryPoint):
         ).encode()
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
-        usage = dumps(_usage(plan)).decode()
+        usage = dumps(usage_of(plan)).decode()
         return (
             (body[_HEAD] % reply_id)
             + '"delta":{},"finish_reason":"'

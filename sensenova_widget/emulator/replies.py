@@ -300,7 +300,8 @@ def context_length(model: str, knobs: Knobs) -> int:
     """The model's context in tokens (`protocol.MODEL_CONTEXTS`), unless the knob sets one for all."""
     if knobs.context_length is not None:
         return knobs.context_length
-    return protocol.MODEL_CONTEXTS.get(model, DEFAULT_CONTEXT_LENGTH)
+    documented = protocol.documented_model(model)
+    return (documented.context_length if documented else None) or DEFAULT_CONTEXT_LENGTH
 
 
 def reasons(body: Mapping[str, Any]) -> bool:
@@ -310,6 +311,8 @@ def reasons(body: Mapping[str, Any]) -> bool:
         return True
     thinking = body.get("thinking")
     asked = isinstance(thinking, Mapping) and thinking.get("enabled") is True
+    if model in protocol.REASONING_BY_DEFAULT_MODELS:  # on unless turned off
+        return not (isinstance(thinking, Mapping) and thinking.get("enabled") is False)
     return model in protocol.THINKING_MODELS and asked
 
 
@@ -336,7 +339,14 @@ def reasoning_text(body: Mapping[str, Any]) -> str:
     """One deterministic line that proves what the reasoning saw."""
     messages = body["messages"]
     images, videos = protocol.count_media(messages)
-    why = "always on" if body["model"] in protocol.ALWAYS_REASONING_MODELS else "thinking asked for"
+    model = body["model"]
+    why = (
+        "always on"
+        if model in protocol.ALWAYS_REASONING_MODELS
+        else "on by default"
+        if model in protocol.REASONING_BY_DEFAULT_MODELS
+        else "thinking asked for"
+    )
     question = " ".join(_text_of(messages[-1]["content"]).split())[:REASONING_ECHO_CHARS] or "(no text)"
     return (
         f"Reasoning: {_plural(len(messages), 'message')}, {_plural(images, 'image')}, "

@@ -84,6 +84,12 @@ class Emulator:
         return self.url + protocol.OPENAI_COMPATIBLE_PREFIX
 
     @property
+    def token_plan_base_url(self) -> str:
+        """The token plan's entry point, as `https://token.sensenova.cn/v1` (see `token_plan`): a
+        client given only this and the key speaks its shape (`dialects.pick` knows the path)."""
+        return self.url + protocol.EMULATOR_TOKEN_PLAN_PREFIX
+
+    @property
     def file_base_url(self) -> str:
         return self.url + FILE_PREFIX
 
