@@ -22,7 +22,8 @@ from typing import Any
 
 from . import panel_state, transcript
 from .errors import InvalidRequestError
-from .store import ConversationStore, StoredTurn, StoreError, open_store
+from .store import ConversationStore, StoreError, open_store
+from .turns import Turn
 
 __all__ = [
     "RERUN_NOTE",
@@ -58,15 +59,15 @@ def title(name: str | None) -> str:
     return f"SenseNova \u00b7 {name or 'chat'}"
 
 
-def transcript_bundle(name: str | None, turns: Sequence[StoredTurn]) -> dict:
+def transcript_bundle(name: str | None, turns: Sequence[Turn]) -> dict:
     """The transcript output: sanitized HTML with thumbnails, and a one-line text/plain twin."""
     count = len(turns)
     html = transcript.transcript_html(turns, title=title(name), note=RERUN_NOTE if name else None)
-    summary = f"{title(name)} ({count} message{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
+    summary = f"{title(name)} ({count} turn{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
     return {"text/html": html, "text/plain": summary.strip()}
 
 
-def export_for_browser(name: str | None, turns: Sequence[StoredTurn], kind: str) -> dict:
+def export_for_browser(name: str | None, turns: Sequence[Turn], kind: str) -> dict:
     """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
     if kind not in _EXPORT_MIME:
         raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html or text.", field="format")
@@ -117,8 +118,8 @@ class KeptOutput:
         return self._conversation.name  # type: ignore[attr-defined]
 
     @property
-    def turns(self) -> list[StoredTurn]:
-        """Every turn as it ended (`store.StoredTurn`: text, reasoning, ending, usage, media)."""
+    def turns(self) -> list[Turn]:
+        """Every turn as it ended (`turns.Turn`: the message, its media, its answers)."""
         return self._conversation.turns  # type: ignore[attr-defined]
 
     def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:

@@ -33,7 +33,7 @@ from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 from .reasoning import reasons
 from .store import ConversationStore
-from .turn_runner import INTERRUPTED, TurnRunner
+from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
@@ -154,7 +154,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             models=[model_id],
             parameters=panel_state.parameter_specs(),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
-            conversation=[panel_state.saved_turn(turn) for turn in self._conversation.turns],
+            conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
@@ -162,7 +162,14 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
         # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
         self._turns = TurnRunner(
-            self, self._conversation, take_staged=self._take_staged, after_turn=self._refresh_transcript
+            self._conversation,
+            TurnSurface(
+                settings=lambda: self.settings,
+                show=self._show_turns,
+                piece=self.send,
+                take_staged=self._take_staged,
+                after_turn=self._refresh_transcript,
+            ),
         )
         self.on_msg(self._on_browser_message)
         interrupts.install()  # a kernel interrupt stops a reply streaming in the panel's thread
@@ -178,12 +185,6 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     def messages(self) -> list[dict]:
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
-
-    @property
-    def outcomes(self) -> list[Any]:
-        """How each reply ended, the last one last (`conversation.Outcome`: its finish reason, a stop,
-        or the error)."""
-        return list(self._conversation.outcomes)
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
@@ -238,8 +239,14 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.staged = [*self.staged, item]
         return item["id"]
 
-    def _take_staged(self, text: str) -> tuple[dict, list, list]:
-        """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
+    def _show_turns(self, views: list[dict], busy: bool) -> None:
+        """What the turn runner shows: the turns and whether a reply streams, in one state message."""
+        with self.hold_sync():
+            self.conversation = views
+            self.busy = busy
+
+    def _take_staged(self, text: str) -> tuple[list[dict], list, list]:
+        """What is staged for a message of `text`: (its items for the browser, images, videos)."""
         staged = self._checked_staged()
         panel_state.check_staged(staged)
         if not text.strip() and not staged:
@@ -249,7 +256,8 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             self._arrived.pop(item["id"], None)
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
-        return panel_state.user_turn(text, staged), images, videos
+        self.staged = []
+        return staged, images, videos
 
     def _checked_staged(self) -> list[dict]:
         """The staged list, each item one this kernel staged (a known id and kind); otherwise the
@@ -304,15 +312,23 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         (a stop while the request is still being sent closes the stream as soon as it opens)."""
         self._conversation.stop()
 
-    def regenerate(self, *, wait: bool = True) -> Any:
-        """Ask for the last reply again."""
-        future = self._turns.start("regenerate")
+    def regenerate(self, *, turn: int = -1, wait: bool = True) -> Any:
+        """Ask turn `turn` (the last by default) again; its earlier answers stay as alternatives."""
+        future = self._turns.start("regenerate", turn=turn)
         return future.result() if wait else future
 
-    def edit_last(self, text: str, *, wait: bool = True) -> Any:
-        """Replace the last user message with `text` and ask again (as `Conversation.edit_last`)."""
-        future = self._turns.start("edit", text=text)
+    def edit(self, text: str, *, turn: int = -1, wait: bool = True) -> Any:
+        """Replace turn `turn`'s message (the last by default) with `text` and ask again: the
+        conversation forks there (the turns after it go)."""
+        future = self._turns.start("edit", text=text, turn=turn)
         return future.result() if wait else future
+
+    def choose(self, turn: int, answer: int) -> None:
+        """Show answer `answer` (from 0) of turn `turn` and continue the conversation from it."""
+        self._turns.check_idle()
+        self._conversation.choose(turn, answer)
+        self.conversation = panel_state.turn_views(self._conversation.turns)
+        self._refresh_transcript()
 
     def clear(self) -> None:
         """Forget the conversation (and stop a reply in progress); staged attachments stay."""
@@ -375,9 +391,20 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.send(answer)
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
-        """send / regenerate / edit from the browser (regenerate has no text)."""
-        self._turns.start(action, text=params.get("text", ""), from_browser=True)
+        """send / regenerate / edit from the browser (regenerate has no text; `turn`: which one)."""
+        self._turns.start(action, text=params.get("text", ""), turn=params.get("turn", -1), from_browser=True)
         return {"started": True}
+
+    def _request_choose(self, params: dict, _buffers: list) -> dict:
+        """`< 2/3 >` on a reply: show another of its turn's answers."""
+        turn, answer = params.get("turn"), params.get("answer")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (turn, answer)):
+            raise InvalidRequestError("choose takes a turn and an answer index (integers).", field="answer")
+        try:
+            self.choose(turn, answer)
+        except IndexError as exc:
+            raise InvalidRequestError(f"choose: {exc}", field="answer") from None
+        return {"chosen": answer}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
         self.stop()
@@ -467,6 +494,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         "send": functools.partial(_request_turn, action="send"),
         "regenerate": functools.partial(_request_turn, action="regenerate"),
         "edit": functools.partial(_request_turn, action="edit"),
+        "choose": _request_choose,
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,

@@ -243,7 +243,7 @@ def test_a_stop_while_the_request_is_being_sent_ends_the_turn_stopped(emulator):
     wait_idle(panel)
     turn = panel.conversation[-1]
     assert turn["status"] == "stopped" and turn["text"] == "" and turn["error"] is None
-    assert panel.outcomes[-1].stopped  # the panel read the ending from its conversation
+    assert panel.turns[-1].answer.status == "stopped"  # as the conversation recorded it
     assert [m["role"] for m in panel.messages] == ["user"]
 
 
@@ -485,7 +485,7 @@ def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
     panel.ask("q3")  # the refusal note was about that attempt only: it goes
     assert shown(panel) == recorded(panel) and len(panel.conversation) == 6
     assert all(t["error"] is None for t in panel.conversation if t["role"] == "assistant")
-    panel.edit_last("q3 edited")
+    panel.edit("q3 edited")
     assert shown(panel) == recorded(panel) and panel.conversation[-2]["text"] == "q3 edited"
 
 

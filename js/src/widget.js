@@ -91,9 +91,10 @@ function render({ model, el }) {
   attachments.onChange = () => composer.renderBusy();
   const lightbox = new Lightbox(call);
   const log = new ConversationLog(model, {
-    onEdit: () => composer.startEdit(),
-    onRegenerate: () => call("regenerate", {}),
-    onRetry: () => call("regenerate", {}),
+    onEdit: (turn) => composer.startEdit(turn),
+    onRegenerate: (turn) => call("regenerate", { turn }),
+    onRetry: (turn) => call("regenerate", { turn }),
+    onChoose: (turn, answer) => call("choose", { turn, answer }),
   });
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
