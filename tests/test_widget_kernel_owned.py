@@ -219,6 +219,8 @@ def test_the_page_cannot_choose_which_conversation_is_saved_or_overwritten(clien
 
     store = tmp_path / "store"
     Conversation(client, name="victim", store=store).ask("the victim's own words")
+    with open_store(store) as opened:
+        before = opened.load("victim")
     panel = ChatPanel(client=client, name="mine", store=store)
     for forged in ("victim", "../../etc/passwd", "", "x" * 10_000):
         page_writes(panel, conversation_name=forged)
@@ -226,8 +228,8 @@ def test_the_page_cannot_choose_which_conversation_is_saved_or_overwritten(clien
     assert request(panel, "send", {"text": "my words"})["ok"]
     wait_idle(panel)
     with open_store(store) as opened:
-        victim = [turn.text for turn in opened.load("victim")]
+        victim = opened.load("victim")
         mine = [turn.text for turn in opened.load("mine")]
-    assert victim[0] == "the victim's own words" and len(victim) == 2
+    assert victim == before and victim[0].text == "the victim's own words"
     assert mine[0] == "my words"
     assert sorted(info.name for info in conversations(store)) == ["mine", "victim"]
