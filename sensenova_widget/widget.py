@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets
@@ -36,9 +36,6 @@ from .store import ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 
 _STATIC = Path(__file__).parent / "static"
-# The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
-# started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
-_BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
 # is the page's own (the settings form); it is checked when a turn is sent. The conversation's
@@ -85,6 +82,19 @@ def _arrived_image(data: bytes, name: str, max_side: int) -> tuple[Any, tuple[in
     return value, (width, height)
 
 
+def development_build() -> tuple[str, str]:
+    """The development build's script and stylesheet, read now (so `npm run dev`'s rebuild shows
+    in the next panel made); a clear error where it was not built, as in an installed wheel."""
+    try:
+        script = (_STATIC / "widget.dev.js").read_text(encoding="utf-8")
+        return script, (_STATIC / "widget.dev.css").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuntimeError(
+            "ChatPanel.development_bundle is set but static/widget.dev.js is missing: it exists only "
+            "in a checkout, built by `cd js && npm run build` (the wheel ships without it)."
+        ) from None
+
+
 class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
@@ -95,8 +105,12 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     `ChatPanel(namespace=globals())` says it explicitly.
     """
 
-    _esm = _STATIC / f"widget{_BUILD}.js"
-    _css = _STATIC / f"widget{_BUILD}.css"
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+    # True: panels made from then on load the development build instead (static/widget.dev.js,
+    # with the hooks the browser tests and benchmarks read). An explicit opt-in, decided when a
+    # panel is made; the build exists in a checkout (`npm run build`), never in the wheel.
+    development_bundle: ClassVar[bool] = False
 
     conversation = traitlets.List(traitlets.Dict()).tag(sync=True)
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -120,6 +134,8 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         namespace: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> None:
+        if self.development_bundle:  # read by AnyWidget.__init__ below, for this panel only
+            self._esm, self._css = development_build()
         thinking = params.pop("thinking", None)
         if thinking is not None and not isinstance(thinking, bool):
             raise InvalidRequestError(

@@ -178,15 +178,20 @@ class EntryPoint:
             choice["reasoning_content"] = plan.reasoning_text
         return dumps({"data": {"id": reply_id, "choices": [choice], "usage": plan.usage()}})
 
-    def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
+    def stamp(self, reply_id: str, body: dict) -> str:
+        """What every event of one streamed reply repeats, made once when the stream starts and
+        handed to `event` and `finish` (never kept in the request body): here, the reply's id."""
+        return reply_id
+
+    def event(self, stamp: str, text: str, usage: dict, reasoning: bool) -> bytes:
         """One streamed delta (answer text, or reasoning before it)."""
         if reasoning:
-            return reasoning_event(reply_id, text, usage)
-        return choice_event(reply_id, text, "", usage)
+            return reasoning_event(stamp, text, usage)
+        return choice_event(stamp, text, "", usage)
 
-    def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
+    def finish(self, plan: Plan, stamp: str) -> bytes:
         """The finishing event and the end of the stream."""
-        return choice_event(reply_id, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
+        return choice_event(stamp, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
 
     def error_event(self, message: str) -> bytes:
         return error_event(message)
