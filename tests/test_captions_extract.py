@@ -278,3 +278,22 @@ def test_a_lone_value_answers_a_one_field_schema_and_wrong_values_are_named():
     assert "\n" not in checked.error
     assert two.validate("no json here").error == "no JSON object found in the reply"
     assert two.validate('{"text": "it\'s a cat, isn\'t it"}').error.startswith("n: Field required")
+
+
+def test_an_exhausted_token_plan_stops_extract_at_once_and_a_later_run_finishes(emulator, tmp_path):
+    df = frame(12)
+    cache = tmp_path / "extract.sqlite"
+    with snw.Client(api_key=emulator.api_key, base_url=emulator.token_plan_base_url) as client:
+        saved = emulator.knobs
+        emulator.configure(quota=True)
+        try:
+            out = extract(df, "image", {"width": int}, "Row {n}.", client=client, cache=cache, concurrency=4)
+            spent = len(emulator.requests)
+        finally:
+            emulator.knobs = saved
+        summary = out.attrs["sensenova_summary"]
+        assert spent <= 1 + 4  # the probe, and the requests in flight when the first refusal came back
+        assert summary["not_done"] == 12 and summary["failed"] == 0 and out["width"].isna().all()
+        emulator.reset(files=False)
+        again = extract(df, "image", {"width": int}, "Row {n}.", client=client, cache=cache, progress=False)
+    assert list(again["width"]) == list(df["w"]) and again[ERROR_COLUMN].isna().all()
