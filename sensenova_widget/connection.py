@@ -2,19 +2,39 @@
 
 Notebooks call it first so that they run top to bottom on any machine: with a key (or an access
 key pair) in the environment they talk to SenseNova; without one they start the emulator on
-loopback and point this kernel's environment at it, and say so. Every surface (`Client()`,
-`ChatPanel()`, `%%sensenova`, `caption()`) then finds its settings in the environment.
+loopback and say so. The process's environment is left as it was: the emulator's address and
+key are this module's `connected()` target, which `Client()` reads before the environment, so
+every surface that makes its own client (`Client()`, `ChatPanel()`, `%%sensenova`, `caption()`)
+reaches the emulator. Other processes (Dask workers) are given a client's settings explicitly.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+from dataclasses import dataclass, field
 
 from .protocol import DEFAULT_BASE_URL
 
 CREDENTIAL_VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID")
 _emulator = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where `connect()` pointed this process: the emulator it started (its key kept out of reprs)."""
+
+    base_url: str
+    file_base_url: str
+    api_key: str = field(repr=False)
+
+
+def connected() -> Target | None:
+    """The emulator `connect()` started in this process, or None (then the environment decides)."""
+    emulator = _emulator
+    if emulator is None:
+        return None
+    return Target(emulator.base_url, emulator.file_base_url, emulator.api_key)
 
 
 def has_credentials() -> bool:
@@ -26,7 +46,8 @@ def connect(*, verbose: bool = True, **emulator_knobs) -> str:
     """Point this process at SenseNova or, with no credentials set, at a local emulator.
 
     Returns (and prints, unless `verbose=False`) one line saying which; it never prints a key.
-    `emulator_knobs` (e.g. `ttft=0.2`) configure the emulator when one is started.
+    `emulator_knobs` (e.g. `ttft=0.2`) configure the emulator when one is started. Nothing is
+    written into the environment: `Client()` finds the emulator through `connected()`.
     """
     global _emulator
     if _emulator is None and has_credentials():
@@ -41,9 +62,6 @@ def connect(*, verbose: bool = True, **emulator_knobs) -> str:
             _emulator = Emulator(**emulator_knobs)
             _emulator.start()
             atexit.register(_emulator.stop)
-        os.environ["SENSENOVA_API_BASE"] = _emulator.base_url
-        os.environ["SENSENOVA_API_BASE_FILE"] = _emulator.file_base_url
-        os.environ["SENSENOVA_API_KEY"] = _emulator.api_key
         where = (
             f"No SenseNova credentials set: using the local emulator at {_emulator.base_url}. "
             "Set SENSENOVA_API_KEY (or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY) "

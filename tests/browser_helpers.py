@@ -44,7 +44,10 @@ OUTPUT = ROOT / "test-output" / "browser"
 
 # A notebook's first cell when it reads the panel's test hooks (`el.snwStats`): the kernel then
 # serves the development build, static/widget.dev.js; every other notebook gets the shipped one.
-DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
+DEV_BUILD_CELL = (
+    "from sensenova_widget import ChatPanel\n"
+    "ChatPanel.development_bundle = True  # the panel's development build, with its hooks"
+)
 
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {

@@ -96,7 +96,7 @@ class Structured:
 STRUCTURED = Structured()
 
 
-class Answer:
+class FinalReply:
     """The reply that validated, with the tokens of every reply the row cost."""
 
     def __init__(self, reply: Any, usage: dict) -> None:
@@ -118,7 +118,7 @@ class Extraction(Task):
         self.structured = structured
         self.key = {"extract": schema.text, "extract_version": KEY_VERSION}
 
-    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> FinalReply:
         extra = None
         if self.structured.supported(client, model, params.get("extra_headers")):
             extra = {"response_format": self.schema.response_format()}
@@ -134,7 +134,7 @@ class Extraction(Task):
                 usage[name] += (reply.usage or {}).get(name) or 0
             checked = self.schema.validate(reply.text)
             if checked.values is not None:
-                return Answer(reply, usage)
+                return FinalReply(reply, usage)
             messages += [
                 {"role": "assistant", "content": reply.text or "(empty)"},
                 {"role": "user", "content": self.schema.correction(checked.error)},
