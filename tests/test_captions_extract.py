@@ -331,3 +331,9 @@ def test_on_error_raise_stops_at_a_row_that_never_validates(emulator):
     assert "did not validate" in str(caught.value)
     partial = caught.value.partial
     assert str(partial["width"].dtype) == "Int64" and partial[ERROR_COLUMN].notna().any()
+
+
+def test_a_reply_cut_short_says_so_in_its_error(client):
+    out = extract(frame(2), "image", Photo, client=client, cache=False, progress=False, max_new_tokens=5)
+    for error in out[ERROR_COLUMN]:
+        assert error.endswith("(the reply was cut at max_new_tokens: allow more)") and "\n" not in error

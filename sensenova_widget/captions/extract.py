@@ -43,6 +43,11 @@ PROBE_FORMAT = {
     },
 }
 PROBE_TOKENS = 32
+CUT = {  # why a reply that never validated may have had no chance to
+    "length": " (the reply was cut at max_new_tokens: allow more)",
+    "context": " (the reply was cut where the model's context ends)",
+    "sensitive": " (the content filter stopped the reply)",
+}
 
 
 class ExtractionError(SenseNovaError):
@@ -140,7 +145,8 @@ class Extraction(Task):
                 {"role": "user", "content": self.schema.correction(checked.error)},
             ]
         said = "reply" if replies == 1 else f"{replies} replies"
-        raise ExtractionError(f"did not validate ({said}): {checked.error}", raw=reply.text)
+        cut = CUT.get(reply.finish_reason or "", "")
+        raise ExtractionError(f"did not validate ({said}): {checked.error}{cut}", raw=reply.text)
 
 
 def extract(
