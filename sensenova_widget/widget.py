@@ -34,6 +34,7 @@ from .messages import as_list
 from .reasoning import reasons
 from .store import ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
+from .turns import Turn
 
 _STATIC = Path(__file__).parent / "static"
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
@@ -95,7 +96,7 @@ def development_build() -> tuple[str, str]:
         ) from None
 
 
-class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
+class ChatPanel(anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
@@ -176,6 +177,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._arrived: dict[str, int] = {}  # staged id -> bytes of the file the page sent for it
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
+        self._transcript = keeping.Transcript(self._conversation)  # the static copy under the live view
         # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
         self._turns = TurnRunner(
             self._conversation,
@@ -184,7 +186,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
                 show=self._show_turns,
                 piece=self.send,
                 take_staged=self._take_staged,
-                after_turn=self._refresh_transcript,
+                after_turn=self._transcript.refresh,
             ),
         )
         self.on_msg(self._on_browser_message)
@@ -201,6 +203,41 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     def messages(self) -> list[dict]:
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
+
+    @property
+    def name(self) -> str | None:
+        """The name this panel's conversation is saved under (None when it could not be saved)."""
+        return self._conversation.name
+
+    @property
+    def turns(self) -> list[Turn]:
+        """Every turn (`turns.Turn`: the message, its media, its answers), as the store keeps it."""
+        return self._conversation.turns
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        return self._conversation.export(path_or_format, **options)
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return self._transcript.bundle()["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (a second output: see `keeping`)."""
+        from IPython.display import display
+
+        display(self._view_bundle(), raw=True)
+        self._transcript.show()
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
@@ -344,7 +381,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._turns.check_idle()
         self._conversation.choose(turn, answer)
         self.conversation = panel_state.turn_views(self._conversation.turns)
-        self._refresh_transcript()
+        self._transcript.refresh()
 
     def clear(self) -> None:
         """Forget the conversation (and stop a reply in progress); staged attachments stay."""
@@ -352,11 +389,11 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._turns.wait(timeout=5)
         self._conversation.clear()
         self.conversation = []
-        self._refresh_transcript()
+        self._transcript.refresh()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
-        self._turns.callbacks.append(callback)
+        self._turns.on_reply(callback)
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
