@@ -93,11 +93,15 @@ class TurnRunner:
     def __init__(self, chat: Conversation, surface: TurnSurface) -> None:
         self.chat = chat  # the Conversation the turns are asked of
         self.surface = surface
-        self.callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
+        self._callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
         self.running = False
         self.worker: concurrent.futures.Future | None = None  # the last turn's
         self.home_parent = _cell_parent()  # turns started in the browser print into this cell
         self._lock = threading.Lock()
+
+    def on_reply(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(reply)` after every reply that ended (stopped ones included)."""
+        self._callbacks.append(callback)
 
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
@@ -224,7 +228,7 @@ class TurnRunner:
             if taken.error is not None:
                 future.set_exception(taken.error)
                 return
-            for callback in list(self.callbacks):
+            for callback in list(self._callbacks):
                 try:
                     callback(taken.reply)
                 except Exception:
