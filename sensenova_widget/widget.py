@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from . import interrupts, keeping, media, namespaces, panel_state, protocol
+from . import chat_list, interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
-from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
+from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 from .reasoning import reasons
-from .store import ConversationList, ConversationStore, UnknownConversationError
+from .store import ConversationList, ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 from .turns import Turn
 
@@ -208,6 +208,11 @@ class ChatPanel(anywidget.AnyWidget):
     def name(self) -> str | None:
         """The name this panel's conversation is saved under (None when it could not be saved)."""
         return self._conversation.name
+
+    @property
+    def store(self) -> ConversationStore | None:
+        """Where this panel saves (None when its store could not be opened); `conversations()` lists it."""
+        return self._conversation.store
 
     @property
     def turns(self) -> list[Turn]:
@@ -394,33 +399,18 @@ class ChatPanel(anywidget.AnyWidget):
     def conversations(self, search: str | None = None) -> ConversationList:
         """The conversations saved where this panel saves (its store), most recent first;
         `search=` keeps those whose name or text contains it."""
-        return self._store().list(search=search)
+        return chat_list.store_of(self).list(search=search)
 
     def open_conversation(self, name: str | None = None) -> None:
         """Show saved conversation `name` in this panel and continue it from there; `None` starts a
         new one (a fresh generated name). The one shown until now stays saved."""
         self._turns.check_idle()
-        store = self._store()
-        if name is not None and name not in store:
-            raise UnknownConversationError(f"No conversation named {name!r} in {store.path}.")
-        chat = Conversation(
-            self._client,
-            model=self.settings.get("model") or None,
-            system=self.settings.get("system") or None,
-            name=name if name is not None else store.new_name(),
-            store=store,
-        )
-        self._conversation = self._turns.chat = chat
+        chat = chat_list.opened(self, name)
+        self._conversation = self._turns.chat = self._transcript.conversation = chat
         with self.hold_sync():
             self.conversation = panel_state.turn_views(chat.turns)
             self.conversation_name = chat.name or ""
-        self._refresh_transcript()
-
-    def _store(self) -> ConversationStore:
-        store = self._conversation.store
-        if store is None:
-            raise UsageError("This panel's conversations are not saved (its store could not be opened).")
-        return store
+        self._transcript.refresh()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
@@ -574,40 +564,6 @@ class ChatPanel(anywidget.AnyWidget):
             )
         return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
 
-    def _request_conversations(self, params: dict, _buffers: list) -> dict:
-        """The conversation list: `{"search": "text"}` optional; which one the panel shows."""
-        search = params.get("search") or None
-        if search is not None and not isinstance(search, str):
-            raise InvalidRequestError("conversations: search must be a string.", field="search")
-        rows = [info.row() for info in self.conversations(search[:200] if search else None)]
-        return {"items": rows, "current": self.name}
-
-    def _request_open_conversation(self, params: dict, _buffers: list) -> dict:
-        """`{"name": ...}` opens a saved conversation; `{"name": null}` starts a new one."""
-        name = params.get("name")
-        self.open_conversation(None if name is None else _conversation_name(params, "name"))
-        return {"name": self.name}
-
-    def _request_rename_conversation(self, params: dict, _buffers: list) -> dict:
-        old, new = _conversation_name(params, "old"), _conversation_name(params, "new").strip()
-        current = old == self.name
-        if current:
-            self._turns.check_idle()
-        self._store().rename(old, new)
-        if current:  # the panel goes on under the new name
-            self.open_conversation(new)
-        return {"name": new}
-
-    def _request_delete_conversation(self, params: dict, _buffers: list) -> dict:
-        name = _conversation_name(params, "name")
-        current = name == self.name
-        if current:
-            self._turns.check_idle()
-        self._store().delete(name)
-        if current:  # the panel goes on with a new, empty one
-            self.open_conversation(None)
-        return {"deleted": name, "current": self.name}
-
     _HANDLERS: dict[str, Callable[..., dict]] = {
         "send": functools.partial(_request_turn, action="send"),
         "regenerate": functools.partial(_request_turn, action="regenerate"),
@@ -622,18 +578,5 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
-        "conversations": _request_conversations,
-        "open_conversation": _request_open_conversation,
-        "rename_conversation": _request_rename_conversation,
-        "delete_conversation": _request_delete_conversation,
+        **chat_list.HANDLERS,
     }
-
-
-def _conversation_name(params: Mapping[str, Any], key: str) -> str:
-    """A conversation name from a browser request: a non-empty string of at most 200 characters."""
-    value = params.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise InvalidRequestError(
-            f"{key} must be a conversation name (a non-empty string of at most 200 characters).", field=key
-        )
-    return value

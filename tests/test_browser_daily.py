@@ -89,7 +89,8 @@ def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel
     assert result["status"] == "error" and result["ename"] == "Interrupted"
     line = "KeyboardInterrupt: the panel's reply was stopped; its text so far is kept."
     assert result["printed"].strip() == line  # one line, no traceback
-    assert stopped_reply(panel, 1).startswith("Another long story please")
+    partial, asked = stopped_reply(panel, 1), "Another long story please"  # the emulator echoes first
+    assert partial and (asked.startswith(partial) or partial.startswith(asked)) and len(partial.split()) < 400
 
 
 def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel):
@@ -126,9 +127,10 @@ def test_the_conversation_list_searches_opens_renames_and_starts_conversations(o
         "chats.ipynb",
         [
             "import sensenova_widget as snw\n"
-            "snw.Conversation(name='trip').ask('Where shall we go in May?')\n"
-            "snw.Conversation(name='recipes').ask('How long do I boil an egg?')",
-            "panel = snw.ChatPanel()\npanel",
+            "store = 'chats-store'  # this test's own: the other tests' panels save too\n"
+            "snw.Conversation(name='trip', store=store).ask('Where shall we go in May?')\n"
+            "snw.Conversation(name='recipes', store=store).ask('How long do I boil an egg?')",
+            "panel = snw.ChatPanel(store=store)\npanel",
         ],
     )
     panel.get_by_role("button", name="Chats").click()
