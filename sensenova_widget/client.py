@@ -238,9 +238,11 @@ class Client:
             from .history import apply_media_policy
 
             messages, omitted = apply_media_policy(messages, policy=self.history_media)
-        body = wire_body(messages, params, model=self.resolve_model(params.model), stream=stream)
-        protocol.validate_body(body)
-        body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        body = wire_body(
+            messages, params, model=self.resolve_model(params.model), stream=stream, api=self.api
+        )
+        protocol.validate_body(body, self.api)
+        body = self.dialect.body(body)  # the rules are checked on one shape, in one place
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -292,8 +294,10 @@ class Client:
         """Send one request and return the whole reply.
 
         Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
-        `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
-        temperature, top_p, repetition_penalty, user, thinking).
+        `params=Params(...)` and/or as keywords over it (every row of `protocol.PARAMETERS`:
+        model, temperature, top_p, max_new_tokens, repetition_penalty, top_k, min_p,
+        presence_penalty, thinking, system, user; top_k, min_p and presence_penalty are taken by
+        the OpenAI-compatible endpoints only).
         """
         return self.send(self._prepare_call(prompt_or_messages, call, stream=False))
 

@@ -87,6 +87,7 @@ class Conversation:
         self.model = model
         self.system = system
         self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
+        self.params.check_dialect(self.client.api)
         self._messages: list[dict] = []
         self._lock = threading.Lock()
         self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread

@@ -34,8 +34,9 @@ __all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encodi
 
 logger = logging.getLogger("sensenova_widget")
 
-# caption()'s parameters that change what the model says, hence part of the cache key.
-KEYED_PARAMS = tuple(PARAMETERS) + ("system", "thinking")
+# caption()'s parameters that change what the model says, hence part of the cache key (the model
+# keys it on its own).
+KEYED_PARAMS = tuple(name for name, spec in PARAMETERS.items() if spec.keys_cache and name != "model")
 RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries goes back in line
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
@@ -67,7 +68,11 @@ class Run:
         self.client = client
         self.model = model
         self.params = params
-        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params}
+        self.keyed = {  # plain values: NumPy's 0.5 and 0.5 are one key
+            name: PARAMETERS[name].plain(params[name])
+            for name in KEYED_PARAMS
+            if params.get(name) is not None
+        }
         self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
         self.cache = cache
         self.concurrency = concurrency

@@ -133,6 +133,8 @@ def error_response(
 class EntryPoint:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
+    api = "native"  # the dialect whose parameters it takes (protocol.PARAMETERS' wire names)
+
     def error(
         self,
         status: int,
@@ -458,7 +460,7 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        protocol.validate_body(body)
+        protocol.validate_body(body, dialect.api)
         if body["model"] not in state.models:
             return dialect.error(
                 404,
