@@ -33,7 +33,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from browser_helpers import lab_with_emulator, open_notebook, run_all, write_notebook  # noqa: E402
+from browser_helpers import (  # noqa: E402
+    lab_with_emulator,
+    open_notebook,
+    run_all,
+    send_and_watch_it_stream,
+    write_notebook,
+)
 
 FAST = {"x-emulator-fault": "delta_delay=0.001,reply_tokens=3000"}
 PROMPT = "Stream a long reply"
@@ -170,12 +176,7 @@ STOP = """async (panel) => {
 
 def _stop_latency_ms(page, panel) -> float:
     """Send in the slow panel, let some text stream, press Stop; the time until the turn shows stopped."""
-    box = panel.locator(".snw-input")
-    box.fill("Tell me a long story")
-    box.press("Enter")
-    streaming = panel.locator(".snw-assistant .snw-streaming")
-    streaming.wait_for(timeout=30_000)
-    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    send_and_watch_it_stream(page, panel, "Tell me a long story")
     latency = panel.evaluate(STOP)
     clear = panel.get_by_role("button", name="Clear")
     clear.click()

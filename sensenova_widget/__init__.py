@@ -1,4 +1,4 @@
-"""SenseNova's multimodal chat in Jupyter: `Client`, `ChatPanel`, `%%sensenova` and `caption()`.
+"""SenseNova's multimodal chat in Jupyter: `Client`, `ChatPanel`, `%%sensenova`, `caption()` and `extract()`.
 
 Names are imported lazily so that `import sensenova_widget` stays cheap: it pulls in neither
 pandas, numpy, PIL nor anywidget until the name that needs them is used.
@@ -22,6 +22,7 @@ _EXPORTS = {
     "Conversation": "conversation",
     "Outcome": "conversation",
     "to_part": "media",
+    "MediaOptions": "media",
     "image": "media",
     "video": "media",
     "file_id": "media",
@@ -30,6 +31,7 @@ _EXPORTS = {
     "delete_conversation": "store",
     "rename_conversation": "store",
     "caption": "captions",
+    "extract": "captions",
     "show_captions": "captions",
     "Emulator": "emulator",
     "connect": "connection",
@@ -79,13 +81,13 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .captions import CaptionError, caption, show_captions
+    from .captions import CaptionError, caption, extract, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
     from .conversation import Conversation, Outcome
     from .emulator import Emulator
     from .errors import *  # noqa: F403
-    from .media import file_id, image, to_part, video
+    from .media import MediaOptions, file_id, image, to_part, video
     from .params import Params
     from .store import (
         StoreError,

@@ -12,11 +12,14 @@ import time
 
 from .errors import AuthenticationError
 
-__all__ = ["Credentials", "TOKEN_SECONDS", "REFRESH_MARGIN"]
+__all__ = ["Credentials", "TOKEN_SECONDS", "REFRESH_MARGIN", "REDACTED"]
 
 TOKEN_SECONDS = 1800  # exp = now + 1800, as the official SDK signs it
 NOT_BEFORE_SKEW = 5  # nbf = now - 5: tolerate a server clock slightly behind ours
 REFRESH_MARGIN = 60  # sign a new token a minute before the old one expires
+TOKENS_REMEMBERED = 4  # signed tokens still redacted from replies after a newer one replaced them
+MIN_SECRET_CHARS = 8  # shorter values are not redacted: they would blank out ordinary words
+REDACTED = "[redacted]"
 
 _HOW_TO_SET = (
     "Set SENSENOVA_API_KEY (or pass api_key=...), or set SENSENOVA_ACCESS_KEY_ID and "
@@ -65,6 +68,8 @@ class Credentials:
         self._secret = None if api_key else secret_access_key
         self._token: str | None = None
         self._token_expires = 0.0
+        self._signed: list[str] = []  # the last TOKENS_REMEMBERED tokens, redacted from replies
+        self._secrets = self._collect_secrets()
         self._lock = threading.Lock()
 
     @property
@@ -87,10 +92,37 @@ class Credentials:
                     payload, self._secret, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"}
                 )
                 self._token_expires = exp
+                self._signed = [*self._signed[1 - TOKENS_REMEMBERED :], self._token]
+                self._secrets = self._collect_secrets()
             return self._token
 
     def header(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
+
+    def _collect_secrets(self) -> tuple[str, ...]:
+        values = {self._api_key, self._access_key_id, self._secret, *self._signed}
+        return tuple(sorted((v for v in values if v and len(v) >= MIN_SECRET_CHARS), key=len, reverse=True))
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this client sent or signed with (longest first): what `redact` removes."""
+        return self._secrets
+
+    def redact(self, text: str) -> str:
+        """`text` with every one of `secrets()` replaced by REDACTED: for anything a server sent
+        back (a server or proxy that echoes the request would otherwise put the key in an error,
+        a saved conversation or an export)."""
+        for secret in self.secrets():
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """`redact` for a body's bytes (the secrets are ASCII: an HTTP header carried them)."""
+        for secret in self.secrets():
+            raw = secret.encode()
+            if raw in data:
+                data = data.replace(raw, REDACTED.encode())
+        return data
 
     def __repr__(self) -> str:
         return f"Credentials(<{self.kind}>)"

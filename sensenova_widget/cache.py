@@ -9,7 +9,8 @@ the same question about the same pixels to the same service is asked once, and a
 local emulator made is never served as the real service's. The credentials are never part of it.
 
 Captions of private images are private: the database and its -wal/-shm side files are created
-0600, and a folder made for them 0700 (SQLite gives the side files the database's mode).
+0600, and a folder made for them 0700 (SQLite gives the side files the database's mode); a
+symbolic link in their place is refused, and a file someone else made keeps its mode.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .sqlite_files import enter_wal, open_shared
+from .sqlite_files import create_private, enter_wal, open_shared, refuse_links
 
 __all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 
@@ -104,7 +105,7 @@ class ResultCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
-        _create_private(self.path)
+        create_private(self.path)  # 0600 (folder 0700) when made here; a link is refused
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, so each put is durable the moment it returns.
         self._db = open_shared(self.path, busy_seconds=30.0)
@@ -178,26 +179,24 @@ class ResultCache:
         return f"ResultCache({str(self.path)!r})"
 
 
-def _create_private(path: Path) -> None:
-    """Make the folder (0700, only if missing) and the empty database file (0600, only if missing)
-    before SQLite opens it: SQLite then creates the -wal and -shm files with the same 0600."""
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # missing parents: the usual mode
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass  # a file given by path keeps the mode its owner chose (a cache shared on purpose)
-
-
 def make_private(path: str | os.PathLike[str]) -> None:
     """0600 for the database and its side files, 0700 for its folder: the default cache, which
-    an older version created readable by everyone."""
+    an older version created readable by everyone. Only what this user owns, never through a
+    symbolic link (refused: SQLite would follow it)."""
     path = Path(path)
-    if stat.S_IMODE(path.parent.stat().st_mode) != 0o700:
+    refuse_links(path)
+    uid = os.getuid()
+    if path.parent.is_symlink():
+        return
+    folder = path.parent.stat()
+    if folder.st_uid == uid and stat.S_IMODE(folder.st_mode) != 0o700:
         path.parent.chmod(0o700)
     for name in (path.name, path.name + "-wal", path.name + "-shm"):
         side = path.with_name(name)
-        if side.exists() and stat.S_IMODE(side.stat().st_mode) != 0o600:
+        found = side.lstat() if side.exists() else None
+        if found is None or not stat.S_ISREG(found.st_mode) or found.st_uid != uid:
+            continue
+        if stat.S_IMODE(found.st_mode) != 0o600:
             side.chmod(0o600)
 
 

@@ -17,9 +17,11 @@ OpenAI-compatible entry points); `dialects` holds all that differs (paths, body,
 from __future__ import annotations
 
 import json
+import logging
 import math
 import numbers
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -28,17 +30,29 @@ from typing import Any, Unpack
 
 import requests
 
-from . import protocol
+from . import models, protocol
 from .auth import Credentials
 from .dialects import Dialect, dialect_for, pick
-from .errors import APITimeoutError, InvalidRequestError, ServerError, quote
+from .errors import (
+    APITimeoutError,
+    InvalidRequestError,
+    NotFoundError,
+    SenseNovaError,
+    ServerError,
+    name_failed_download,
+    quote,
+)
+from .media.options import MediaOptions, options_for
 from .messages import build_messages, media_parts
 from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
-from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext
 
-__all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params"]
+__all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params", "ModelInfo"]
+
+ModelInfo = models.ModelInfo
+logger = logging.getLogger("sensenova_widget")
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,9 @@ class CallDict(ParamsDict, total=False):
     images: Any
     video: Any
     extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
     params: Params | None
+    retry: RetryPolicy | None
 
 
 def _seconds(value: Any, given: Any) -> float:
@@ -136,9 +152,15 @@ class Client:
         history_media: str = "recent",
         headers: Mapping[str, str] | None = None,
         api: str | None = None,
+        allow_insecure_http: bool = False,
+        media: MediaOptions | None = None,
     ) -> None:
         """`api`: "native", "openai", or None to take SENSENOVA_API_DIALECT, else to read it from
-        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai")."""
+        the base URL (`/compatible-mode/` or token.sensenova.cn speak "openai").
+        `allow_insecure_http=True` (or SENSENOVA_ALLOW_INSECURE_HTTP=1) lets the credentials go
+        over plain http:// to another machine; loopback (the emulator) needs no opt-in.
+        `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
+        defaults for None), for every surface that sends through it."""
         credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
         self.base_url = _checked_base(
@@ -157,17 +179,23 @@ class Client:
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model
         self.history_media = history_media
+        self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
+        self._listing = threading.Lock()
+        self.media: MediaOptions = options_for(media)
+        for url in (self.base_url, self.file_base_url):
+            check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
             credentials,
             timeout=_timeout(timeout),
             retry=RetryPolicy(_checked_retries(max_retries)),
             headers=headers,
+            allow_insecure_http=allow_insecure_http,
         )
 
     def __repr__(self) -> str:
         kind = self.transport.credentials.kind
         return (
-            f"Client(base_url={self.base_url!r}, api={self.api!r}, model={self.resolve_model()!r}, "
+            f"Client(base_url={self.base_url!r}, api={self.api!r}, model={self._named_model()!r}, "
             f"auth=<{kind}>)"
         )
 
@@ -208,15 +236,51 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _named_model(self, model: str | None = None) -> str | None:
+        """The model named by the call, Client(model=) or SENSENOVA_MODEL; None when none is."""
+        return model or self.model or os.environ.get("SENSENOVA_MODEL") or None
+
     def resolve_model(self, model: str | None = None) -> str:
-        """The model of a call: its argument, else Client(model=), else SENSENOVA_MODEL, else the default."""
-        return model or self.model or os.environ.get("SENSENOVA_MODEL") or protocol.DEFAULT_MODEL
+        """The model of a call: its argument, else Client(model=), else SENSENOVA_MODEL, else the
+        endpoint's choice (`default_model`)."""
+        return self._named_model(model) or self.default_model()
+
+    def default_model(self) -> str:
+        """The model used when none is named. An OpenAI-shaped endpoint (the token plan serves
+        text-only models too, possibly listed first) is asked which models it serves: the first
+        one it lists as taking images. Without that metadata (or without the list: it is then
+        logged), and on the native endpoint, the documented default."""
+        if self.dialect.name != "native":
+            try:
+                listed = self.model_list()
+            except SenseNovaError as exc:
+                logger.warning(
+                    "SenseNova's model list did not load (%s): using %s",
+                    exc.one_line(),
+                    protocol.DEFAULT_MODEL,
+                )
+                return protocol.DEFAULT_MODEL
+            seeing = models.first_seeing(listed)
+            if seeing:
+                return seeing
+        return protocol.DEFAULT_MODEL
+
+    def model_info(self, model: str) -> ModelInfo:
+        """What is known of `model`: the endpoint's list when fetched (or the OpenAI-shaped
+        endpoint's, fetched now), else the documented table, else only its id."""
+        listed = self._listed
+        if listed is None and self.dialect.name != "native":
+            try:
+                listed = self.model_list()
+            except SenseNovaError:
+                listed = []
+        return models.merged(model, listed or [])
 
     # ----------------------------------------------------------------- the seam
     def media_parts(self, images: Any = None, video: Any = None) -> list[dict]:
         """The wire parts of `images=` and `video=` (one value or a list each), images first;
         a video that must be uploaded is uploaded through this client."""
-        return media_parts(images, video, uploader=self)
+        return media_parts(images, video, uploader=self, options=self.media)
 
     def prepare(
         self,
@@ -227,22 +291,40 @@ class Client:
         images: Any = None,
         video: Any = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field."""
+        """Build and check the request (nothing is sent): raises InvalidRequestError naming the field.
+
+        `extra_body`: fields sent as given beside the checked ones, in the dialect's own names
+        (e.g. `response_format` on the OpenAI routes); they cannot replace a checked field."""
         params = params or Params()
         messages = build_messages(
-            prompt_or_messages, self.media_parts(images, video), params.system, uploader=self
+            prompt_or_messages,
+            self.media_parts(images, video),
+            params.system,
+            uploader=self,
+            options=self.media,
         )
         omitted: list[str] = []
         if any(protocol.count_media(messages)):  # text-only chats need no media policy (nor PIL)
             from .history import apply_media_policy
 
             messages, omitted = apply_media_policy(messages, policy=self.history_media)
-        body = wire_body(
-            messages, params, model=self.resolve_model(params.model), stream=stream, api=self.api
-        )
-        protocol.validate_body(body, self.api)
+        info = self.model_info(self.resolve_model(params.model))
+        max_output = protocol.output_limit(info)
+        body = wire_body(messages, params, model=info.id, stream=stream, api=self.api, max_output=max_output)
+        protocol.validate_body(body, self.api, max_output=max_output)
+        models.check_images_taken(info, messages)
         body = self.dialect.body(body)  # the rules are checked on one shape, in one place
+        if extra_body:
+            clash = sorted(set(extra_body) & set(body))
+            if clash:
+                raise InvalidRequestError(
+                    f"extra_body names {', '.join(clash)}, which the request already sets: "
+                    "give it as its own argument.",
+                    field="extra_body",
+                )
+            body = {**body, **extra_body}
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -252,20 +334,23 @@ class Client:
         protocol.check_body_size(len(data))
         return PreparedRequest(body, list(omitted), data, dict(extra_headers or {}))
 
-    def send(self, prepared: PreparedRequest) -> Reply:
-        """Send a prepared request and return the whole reply (HTTP errors raise after their retries)."""
-        response = self._post_chat(prepared, stream=False)
+    def send(self, prepared: PreparedRequest, *, retry: RetryPolicy | None = None) -> Reply:
+        """Send a prepared request and return the whole reply (HTTP errors raise after their
+        retries; `retry` replaces the client's policy for this call, e.g. batch work that paces
+        its own 429s)."""
+        response = self._post_chat(prepared, stream=False, retry=retry)
         return reply_of(response, model=prepared.model, omitted=prepared.omitted, dialect=self.dialect)
 
-    def open_stream(self, prepared: PreparedRequest) -> Stream:
+    def open_stream(self, prepared: PreparedRequest, *, retry: RetryPolicy | None = None) -> Stream:
         """Send a prepared request as a stream: an HTTP error (after its retries) raises here."""
 
         def open_response(retries: int) -> requests.Response:
-            return self._post_chat(prepared, stream=True, retries=retries)
+            return self._post_chat(prepared, stream=True, retries=retries, retry=retry)
 
         return Stream(
             open_response,
-            retry=self.transport.retry,
+            retry=retry or self.transport.retry,
+            redact=self.transport.credentials,
             url=self.base_url + self.dialect.chat_path,
             model=prepared.model,
             omitted=list(prepared.omitted),
@@ -273,33 +358,65 @@ class Client:
         )
 
     def _post_chat(
-        self, prepared: PreparedRequest, *, stream: bool, retries: int | None = None
+        self,
+        prepared: PreparedRequest,
+        *,
+        stream: bool,
+        retries: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> requests.Response:
         headers = {
             **prepared.headers,
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
         }
-        return self.transport.request(
-            "POST",
-            self.base_url + self.dialect.chat_path,
-            data=prepared.data,
-            stream=stream,
-            extra_headers=headers,
-            retries=retries,
+        try:
+            return self.transport.request(
+                "POST",
+                self.base_url + self.dialect.chat_path,
+                data=prepared.data,
+                stream=stream,
+                extra_headers=headers,
+                retries=retries,
+                retry=retry,
+            )
+        except NotFoundError as exc:
+            raise self._not_served(prepared.model, exc) from None
+        except InvalidRequestError as exc:
+            raise name_failed_download(prepared.body, exc) from None
+
+    def _not_served(self, model: str, error: NotFoundError) -> NotFoundError:
+        """A 404 for a chat says which model was asked for and which ones the endpoint serves."""
+        try:
+            served = [m.id for m in self.model_list(refresh=True)]
+        except SenseNovaError:
+            served = []
+        if model in served:
+            return error
+        listing = f": it serves {', '.join(served)}" if served else ""
+        return NotFoundError(
+            f"model {model!r} is not served at {self.base_url}{listing} "
+            f"(pass model=, or set SENSENOVA_MODEL; the service said: {error.message})",
+            status=error.status,
+            code=error.code,
+            request_id=error.request_id,
+            details=error.details,
         )
 
     # ----------------------------------------------------------------- one call
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, and the settings, as
-        `params=Params(...)` and/or as keywords over it (every row of `protocol.PARAMETERS`:
-        model, temperature, top_p, max_new_tokens, repetition_penalty, top_k, min_p,
-        presence_penalty, thinking, system, user; top_k, min_p and presence_penalty are taken by
-        the OpenAI-compatible endpoints only).
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the
+        settings, as `params=Params(...)` and/or as keywords over it (every row of
+        `protocol.PARAMETERS`: model, temperature, top_p, max_new_tokens, repetition_penalty,
+        top_k, min_p, presence_penalty, thinking, system, user; top_k, min_p and
+        presence_penalty are taken by the OpenAI-compatible endpoints only);
+        `retry=RetryPolicy(...)` replaces the client's retries for this call (batch work that
+        paces its own 429s).
         """
-        return self.send(self._prepare_call(prompt_or_messages, call, stream=False))
+        retry = call.pop("retry", None)
+        return self.send(self._prepare_call(prompt_or_messages, call, stream=False), retry=retry)
 
     def stream(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Stream:
         """Send one streaming request; iterate the returned `Stream` for `Delta`s.
@@ -307,7 +424,8 @@ class Client:
         Takes the keywords `chat` takes. The request is sent now, so an HTTP error (after its
         retries) raises here.
         """
-        return self.open_stream(self._prepare_call(prompt_or_messages, call, stream=True))
+        retry = call.pop("retry", None)
+        return self.open_stream(self._prepare_call(prompt_or_messages, call, stream=True), retry=retry)
 
     def _prepare_call(
         self, prompt_or_messages: Any, call: dict[str, Any], *, stream: bool
@@ -315,6 +433,7 @@ class Client:
         """`prepare` for the keyword spelling: settings typed at this edge, unknown names refused."""
         images, video = call.pop("images", None), call.pop("video", None)
         extra_headers, params = call.pop("extra_headers", None), call.pop("params", None)
+        extra_body = call.pop("extra_body", None)
         given = Params.of(**call)
         return self.prepare(
             prompt_or_messages,
@@ -323,23 +442,23 @@ class Client:
             images=images,
             video=video,
             extra_headers=extra_headers,
+            extra_body=extra_body,
         )
 
     # ----------------------------------------------------------------- models and files
     def models(self) -> list[str]:
         """The model ids from GET {base}/llm/models (native) or GET {base}/models (openai)."""
-        url = self.base_url + self.dialect.models_path
-        payload = json_of(self.transport.request("GET", url), "the model list")
-        items: Any = payload.get("data", payload) if isinstance(payload, Mapping) else payload
-        if isinstance(items, Mapping):
-            items = items.get("models", items.get("data", []))
-        ids = []
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, str):
-                ids.append(item)
-            elif isinstance(item, Mapping) and (item.get("id") or item.get("model")):
-                ids.append(item.get("id") or item.get("model"))
-        return ids
+        return [m.id for m in self.model_list()]
+
+    def model_list(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The endpoint's models with what it says of each (context, output limit, what they
+        take), fetched once per client and kept (`refresh=True` asks again)."""
+        with self._listing:
+            if self._listed is None or refresh:
+                url = self.base_url + self.dialect.models_path
+                payload = json_of(self.transport.request("GET", url), "the model list")
+                self._listed = models.listed_models(payload)
+            return list(self._listed)
 
     def upload(
         self,

@@ -19,12 +19,28 @@ from urllib.parse import urlsplit
 
 from . import protocol
 from .errors import InvalidRequestError
+from .media.formats import base64_data_url
 from .protocol import DIALECTS
 
-__all__ = ["API_ENV", "DIALECTS", "Dialect", "OpenAI", "pick", "dialect_for", "EventFields"]
+__all__ = [
+    "API_ENV",
+    "DIALECTS",
+    "Dialect",
+    "OpenAI",
+    "pick",
+    "dialect_for",
+    "reasoning_of",
+    "EventFields",
+]
 
 API_ENV = "SENSENOVA_API_DIALECT"  # "native" or "openai": what connect(), the panel and the magic use
-OPENAI_HOSTS = ("token.sensenova.cn",)
+OPENAI_HOSTS = (protocol.TOKEN_PLAN_HOST,)
+# Path segments that mark an OpenAI-shaped base: the service's compatible mode, and the
+# emulator's token plan (`Emulator.token_plan_base_url`, as https://token.sensenova.cn/v1).
+OPENAI_PATHS = ("/compatible-mode/", protocol.EMULATOR_TOKEN_PLAN_PREFIX + "/")
+# The names a reply's reasoning comes under: `reasoning_content` (the service, compatible mode)
+# and `reasoning` (the token plan). Read from either, never sent back.
+REASONING_KEYS = ("reasoning_content", "reasoning")
 # OpenAI's finish reasons as the service's (protocol.FINISH_REASONS); "length" is both.
 OPENAI_FINISH = {"stop": "stop", "length": "length", "content_filter": "sensitive"}
 _EMPTY: dict = {}
@@ -35,11 +51,13 @@ EventFields = tuple[str, str, "str | None", "dict | None", "str | None"]
 
 def pick(api: str | None, base_url: str) -> str:
     """The dialect of a client: `api`, else SENSENOVA_API_DIALECT, else read from the base URL
-    ("openai" for `/compatible-mode/` or the token plan's host, "native" otherwise)."""
+    ("openai" for `/compatible-mode/`, the token plan's host or the emulator's token plan,
+    "native" otherwise)."""
     api = api or os.environ.get(API_ENV) or None
     if api is None:
         host = urlsplit(base_url).hostname or ""
-        return "openai" if "/compatible-mode/" in base_url + "/" or host in OPENAI_HOSTS else "native"
+        path = urlsplit(base_url).path + "/"
+        return "openai" if any(mark in path for mark in OPENAI_PATHS) or host in OPENAI_HOSTS else "native"
     if api not in DIALECTS:
         raise InvalidRequestError(
             f"api={api!r} is not allowed: expected 'native', 'openai' or None (read from the base URL).",
@@ -69,9 +87,9 @@ class Dialect:
         body = payload["data"]
         choice = body["choices"][0]
         text = choice["message"]
-        reasoning = choice.get("reasoning_content") or ""
+        reasoning = reasoning_of(choice)
         if isinstance(text, Mapping):  # an OpenAI-style {"role":..., "content":...}
-            reasoning = reasoning or text.get("reasoning_content") or ""
+            reasoning = reasoning or reasoning_of(text)
             text = text.get("content") or ""
         return body, text, reasoning, choice.get("finish_reason") or None
 
@@ -82,7 +100,7 @@ class Dialect:
         choice = choices[0] if choices else _EMPTY  # e.g. a usage-only last event
         return (
             choice.get("delta") or "",
-            choice.get("reasoning_content") or "",
+            reasoning_of(choice),
             choice.get("finish_reason") or None,
             body.get("usage"),
             body.get("id"),
@@ -112,7 +130,7 @@ class OpenAI(Dialect):
         message = choice["message"]
         finish = choice.get("finish_reason") or None
         text = message.get("content") or ""
-        reasoning = message.get("reasoning_content") or ""
+        reasoning = reasoning_of(message)
         return payload, text, reasoning, OPENAI_FINISH.get(finish, finish)  # type: ignore[arg-type]
 
     def event(self, event: Mapping[str, Any]) -> EventFields:
@@ -122,7 +140,7 @@ class OpenAI(Dialect):
         finish = choice.get("finish_reason") or None
         return (
             delta.get("content") or "",
-            delta.get("reasoning_content") or "",
+            reasoning_of(delta),
             OPENAI_FINISH.get(finish, finish) if finish else None,
             event.get("usage"),
             event.get("id"),
@@ -136,6 +154,15 @@ class OpenAI(Dialect):
 
 
 _BY_NAME = {"native": Dialect(), "openai": OpenAI()}
+
+
+def reasoning_of(fields: Mapping[str, Any]) -> str:
+    """The reasoning a message, delta or choice carries under either name ('' when none)."""
+    for key in REASONING_KEYS:
+        value = fields.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def dialect_for(name: str) -> Dialect:
@@ -153,22 +180,12 @@ def _message(message: Mapping[str, Any]) -> dict:
     return {"role": message["role"], "content": content}
 
 
-_IMAGE_TYPES = (
-    ("/9j/", "image/jpeg"),
-    ("iVBOR", "image/png"),
-    ("R0lG", "image/gif"),
-    ("UklGR", "image/webp"),
-)
-
-
 def _part(part: Mapping[str, Any]) -> dict:
     kind = part["type"]
     if kind == "text":
         return {"type": "text", "text": part["text"]}
     if kind == "image_base64":
-        data = part["image_base64"]
-        mime = next((m for head, m in _IMAGE_TYPES if data.startswith(head)), "image/jpeg")
-        return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+        return {"type": "image_url", "image_url": {"url": base64_data_url(part["image_base64"])}}
     if kind in ("image_url", "video_url"):
         return {"type": kind, kind: {"url": part[kind]}}
     what = "an image" if kind == "image_file_id" else "a video"

@@ -29,10 +29,12 @@ __all__ = [
     "ContentFilterError",
     "UsageError",
     "PanelBusyError",
+    "Interrupted",
     "error_for_status",
     "error_for_code",
     "error_fields",
     "error_from_response",
+    "name_failed_download",
     "quote",
     "shorten",
     "CODE_STATUS",
@@ -206,6 +208,18 @@ class PanelBusyError(UsageError):
     """A new turn asked of a panel while its reply still streams."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A kernel interrupt that stopped this package's work, which kept what it had (a reply's text
+    so far, the captions that finished). Still a KeyboardInterrupt, so "Run all" stops here; in
+    IPython it shows as its one line (`_render_traceback_`), not a traceback."""
+
+    def line(self) -> str:
+        return f"KeyboardInterrupt: {self}"
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.line()]
+
+
 _BY_STATUS: dict[int, type[SenseNovaError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
@@ -310,3 +324,38 @@ def _kind(status: int, message: str | None) -> type[SenseNovaError]:
     if status == 429 and message and any(mark in message.lower() for mark in QUOTA_MARKERS):
         return QuotaExceededError
     return error_for_status(status)
+
+
+def name_failed_download(body: Mapping[str, Any], error: InvalidRequestError) -> InvalidRequestError:
+    """A 400 saying an image URL could not be downloaded names the part (or parts) it can be."""
+    if error.status != 400 or "download" not in error.message.lower():
+        return error
+    urls = []
+    for m, message in enumerate(body.get("messages", ())):
+        content = message.get("content")
+        for p, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind in ("image_url", "video_url"):
+                value = part[kind]
+                url = value.get("url") if isinstance(value, Mapping) else value
+                if isinstance(url, str) and not url.startswith("data:"):
+                    what = "image" if kind == "image_url" else "video"
+                    urls.append(f"messages[{m}].content[{p}] (the {what} at {_short_url(url)})")
+    if not urls:
+        return error
+    which = urls[0] if len(urls) == 1 else "one of " + ", ".join(urls)
+    return type(error)(
+        f"the service could not download {which}: check that the URL is public and reachable from "
+        f"the internet, or send the image itself (its pixels) (the service said: {error.message})",
+        field="messages",
+        status=error.status,
+        code=error.code,
+        request_id=error.request_id,
+        details=error.details,
+    )
+
+
+def _short_url(url: Any) -> str:
+    """A URL for a message: at most 80 characters, quoted."""
+    text = str(url)
+    return repr(text if len(text) <= 80 else text[:77] + "...")

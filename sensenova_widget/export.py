@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import re
@@ -24,12 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .media.formats import b64, data_url, image_mime
 from .store import StoredTurn
 from .transcript import (
     Picture,
     as_turns,
-    data_url,
-    image_mime,
     turn_footer,
     turn_heading,
     turn_pictures,
@@ -167,7 +165,7 @@ def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str |
             assert picture.data is not None
             mime = image_mime(picture.data)
             filename = name + _EXTENSIONS.get(mime, ".png")
-            attachments[filename] = {mime: base64.b64encode(picture.data).decode("ascii")}
+            attachments[filename] = {mime: b64(picture.data)}
             return f"attachment:{filename}"
 
         cell = nbformat.v4.new_markdown_cell(_markdown_turn(turn, number, picture_ref))

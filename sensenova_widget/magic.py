@@ -38,7 +38,7 @@ from IPython.utils.text import FullEvalFormatter
 
 from . import media, protocol
 from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
-from .errors import SenseNovaError
+from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
 from .render import output_html
 
@@ -62,14 +62,8 @@ class SenseNovaCellError(Exception):
         return [str(self)]
 
 
-class ReplyInterrupted(KeyboardInterrupt):
-    """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`).
-
-    Still a KeyboardInterrupt, so "Run all" stops here as it would on any interrupt.
-    """
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"KeyboardInterrupt: {self}"]
+class ReplyInterrupted(Interrupted):
+    """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`)."""
 
 
 def parameter_options(func: Callable) -> Callable:
@@ -216,7 +210,7 @@ class SenseNovaMagics(Magics):
             value = getattr(args, name)
             value = self.settings.get(name) if value is None else value
             if value is not None and name not in CONVERSATION_KEYS:
-                protocol.PARAMETERS[name].check(value)
+                protocol.PARAMETERS[name].for_any_model.check(value)
                 params[name] = value
         return params
 
@@ -232,16 +226,13 @@ class SenseNovaMagics(Magics):
                 f"with snw.caption({expr}, column, prompt), or give a column's images: "
                 f'{option} "{expr}[column][:3]"'
             )
-        if option == "-v":
-            items, mark = [value], media.video
-        else:
-            items, mark = _items(value), media.image
+        items, kind = ([value], "video") if option == "-v" else (_items(value), "images")
         if not items:
             raise SenseNovaCellError(f"{option} {expr}: the value is empty, no image to send")
         parts = []
         for index, item in enumerate(items):
-            try:
-                parts.append(media.to_part(mark(item), client=client))
+            try:  # through the client's seam: its MediaOptions, its uploads
+                parts += client.media_parts(**{kind: [item]})
             except SenseNovaError as err:
                 where = f" (item {index + 1} of {len(items)})" if len(items) > 1 else ""
                 raise SenseNovaCellError(f"{option} {expr}{where}: {err.one_line()}") from None
@@ -433,7 +424,7 @@ class SenseNovaMagics(Magics):
                 except (ValueError, SyntaxError):
                     typed = value
             try:
-                spec.check(typed)
+                spec.for_any_model.check(typed)
             except SenseNovaError as err:
                 raise UsageError(f"config {key}={value}: {err.message}") from None
             self.settings[key] = typed

@@ -2,17 +2,21 @@
 
 Kept apart from the client so the rules of what a message may look like are read in one place.
 Notebook values become parts through the media layer (imported when a value needs it, so a
-text-only chat never loads PIL); a value that must be uploaded (a video file, frames) is
-uploaded through `uploader`, any object with `upload` and `wait_for_file` (a `Client`).
+text-only chat never loads PIL), by the caller's `options` (a `Client`'s `MediaOptions`); a
+value that must be uploaded (a video file, frames) is uploaded through `uploader`, any object
+with `upload` and `wait_for_file` (a `Client`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidRequestError, quote
 from .protocol import invalid_value, media_kind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .media import MediaOptions
 
 __all__ = ["as_list", "text_message", "media_parts", "build_messages"]
 
@@ -31,7 +35,9 @@ def text_message(role: str, text: str) -> dict:
     return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
-def media_parts(images: Any, video: Any, *, uploader: Any = None) -> list[dict]:
+def media_parts(
+    images: Any, video: Any, *, uploader: Any = None, options: MediaOptions | None = None
+) -> list[dict]:
     """The wire parts of `images=` and `video=` (one value or a list each), images first.
     A wire dict is checked by the media layer (its type, its URL) and kept as it is; anything
     else is marked as an image or a video and encoded."""
@@ -46,12 +52,17 @@ def media_parts(images: Any, video: Any, *, uploader: Any = None) -> list[dict]:
                 continue
 
             marked = media.image(value) if kind == "image" else media.video(value)
-            parts.append(media.to_part(marked, client=uploader))
+            parts.append(media.to_part(marked, client=uploader, options=options))
     return parts
 
 
 def build_messages(
-    prompt_or_messages: Any, media: list[dict], system: str | None, *, uploader: Any = None
+    prompt_or_messages: Any,
+    media: list[dict],
+    system: str | None,
+    *,
+    uploader: Any = None,
+    options: MediaOptions | None = None,
 ) -> list:
     """The request's messages: a prompt or a list of messages, `media` (parts) added to the last
     user turn, and the system prompt first. Malformed messages are left for validate_body to name."""
@@ -69,7 +80,7 @@ def build_messages(
                     message,
                     "a message {'role': ..., 'content': ...} (one prompt is a str, not a list of them)",
                 )
-        messages = [_message(m, uploader) for m in prompt_or_messages]
+        messages = [_message(m, uploader, options) for m in prompt_or_messages]
         if media:
             last = messages[-1] if messages else None
             if (
@@ -99,23 +110,23 @@ def build_messages(
     return messages
 
 
-def _message(message: Any, uploader: Any) -> Any:
+def _message(message: Any, uploader: Any, options: MediaOptions | None) -> Any:
     if not isinstance(message, Mapping):
         return message  # validate_body names it
-    return {"role": message.get("role"), "content": _content(message.get("content"), uploader)}
+    return {"role": message.get("role"), "content": _content(message.get("content"), uploader, options)}
 
 
-def _content(content: Any, uploader: Any) -> Any:
+def _content(content: Any, uploader: Any, options: MediaOptions | None) -> Any:
     if content is None:
         return None
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if isinstance(content, (list, tuple)):
-        return [_part(part, uploader) for part in content]
-    return [_part(content, uploader)]
+        return [_part(part, uploader, options) for part in content]
+    return [_part(content, uploader, options)]
 
 
-def _part(part: Any, uploader: Any) -> Any:
+def _part(part: Any, uploader: Any, options: MediaOptions | None) -> Any:
     """A wire dict as it is (a media part checked by the media layer: its URL too), a str as text,
     anything else through the media layer."""
     if isinstance(part, Mapping):
@@ -128,4 +139,4 @@ def _part(part: Any, uploader: Any) -> Any:
         return {"type": "text", "text": part}
     from .media import to_part
 
-    return to_part(part, client=uploader)
+    return to_part(part, client=uploader, options=options)

@@ -1,18 +1,27 @@
 """Pacing for batch work: how many requests may be in flight, and how often one may start.
 
-The service's vision models allow about 60 requests a minute and answer 429 beyond that. The
-client already retries a 429 after its Retry-After; what a batch adds is backing off as a whole:
-`AIMDLimit` halves the number of requests in flight on a 429 and adds one back after a run of
-successes (TCP's additive increase, multiplicative decrease), and `RateLimiter` spaces request
-starts to at most `rpm` a minute.
+The service's vision models allow about 60 requests a minute and answer 429 beyond that; the
+token plan's rate gate also refuses a third or more of requests at random in busy hours
+(service-today.md). What a batch adds to the client's retries is backing off as a whole, and
+only when backing off helps: `RefusalShare` watches the share of 429s among recent answers, and
+only a share above what chance explains signals `AIMDLimit`, which then halves the number of
+requests in flight and adds one back after a run of successes (TCP's additive increase,
+multiplicative decrease). A refused row waits `requeue_delay` without holding a slot, `Pause`
+holds every start back until a Retry-After has passed, and `RateLimiter` spaces request starts
+to at most `rpm` a minute.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections import deque
 
-__all__ = ["AIMDLimit", "RateLimiter"]
+__all__ = ["AIMDLimit", "RateLimiter", "RefusalShare", "Pause", "requeue_delay"]
+
+REQUEUE_DELAY = 0.1  # seconds before a refused row is tried again, doubling per refusal
+MAX_REQUEUE_DELAY = 4.0
 
 
 class AIMDLimit:
@@ -91,3 +100,51 @@ class RateLimiter:
             time.sleep(delay)
             return True
         return not stop.wait(delay)
+
+
+class RefusalShare:
+    """The share of 429s among the last `window` answers: `note` says when it reaches `tolerance`.
+
+    A gate that refuses a third of requests at random refuses as many at any pace, so lowering
+    the pace would only slow the batch; a limit that the batch overruns refuses most of them.
+    Only the second (a share of at least `tolerance`, over at least `least` answers) is a signal.
+    """
+
+    def __init__(self, window: int, *, tolerance: float = 0.6, least: int = 4) -> None:
+        self.tolerance = tolerance
+        self.least = least
+        self._recent: deque[bool] = deque(maxlen=max(window, least))
+        self._lock = threading.Lock()
+
+    def note(self, refused: bool) -> bool:
+        """Count one answer; True when it was refused and the share of refusals is too high."""
+        with self._lock:
+            self._recent.append(refused)
+            seen = len(self._recent)
+            return refused and seen >= self.least and sum(self._recent) >= self.tolerance * seen
+
+
+class Pause:
+    """Request starts held back until a moment the server named (Retry-After), for every worker."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Sleep until starts may go on; False if `stop` was set meanwhile."""
+        delay = self._until - time.monotonic()
+        if delay <= 0:
+            return not stop.is_set()
+        return not stop.wait(delay)
+
+
+def requeue_delay(refusals: int) -> float:
+    """Seconds before a row refused `refusals` times is tried again: 0.1 s doubling to 4 s,
+    with jitter (the row waits in line; its worker takes another row meanwhile)."""
+    delay = min(REQUEUE_DELAY * 2 ** max(refusals - 1, 0), MAX_REQUEUE_DELAY)
+    return delay * (1 - 0.25 * random.random())

@@ -14,7 +14,6 @@ from typing import Any
 from . import media, protocol
 from .errors import SenseNovaError
 from .reasoning import reasons
-from .transcript import data_url
 
 THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
 PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)
@@ -94,7 +93,7 @@ def thumbnail_url(value: Any, max_side: int = THUMBNAIL_SIDE) -> str | None:
     """A data: URL of `value` at most `max_side` px on a side, or None when it cannot be shown here
     (a URL, a file id): the browser then shows a placeholder."""
     try:
-        return data_url(media.thumbnail(value, max_side=max_side))
+        return media.data_url(media.thumbnail(value, max_side=max_side))
     except (SenseNovaError, ValueError, OSError):
         return None
 
@@ -147,7 +146,7 @@ def panel_settings(params: Any) -> dict[str, Any]:
     """The `settings` trait for a panel made with `params` (a `Params`): every parameter, as plain
     JSON values (NumPy's numbers too)."""
     return {
-        name: None if value is None else protocol.PARAMETERS[name].plain(value)
+        name: None if value is None else protocol.PARAMETERS[name].for_any_model.plain(value)
         for name, value in params.items()
     }
 
@@ -264,7 +263,7 @@ def saved_turn(turn: Any) -> dict:
         attachments = []
         for i, part in enumerate(turn.media):
             thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
-            url = data_url(thumb) if thumb else None
+            url = media.data_url(thumb) if thumb else None
             medium = protocol.media_kind(part) or "image"
             attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
         return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}

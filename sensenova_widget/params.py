@@ -36,7 +36,7 @@ class ParamsBehaviour:
                     f"{name!r} is not a request parameter: expected one of {', '.join(NAMES)}.", field=name
                 )
             if value is not None:
-                PARAMETERS[name].check(value)
+                PARAMETERS[name].for_any_model.check(value)
         return cls(**kwargs)
 
     def check_dialect(self, api: str) -> None:
@@ -86,11 +86,11 @@ def wire_body(
     model: str,
     stream: bool,
     api: str = "native",
-    max_output_tokens: int | None = None,
+    max_output: int | None = None,
 ) -> dict[str, Any]:
     """The checked body for `messages` (system already in them) asked with `params`, its fields
     named as in `PARAMETERS` (the dialect renames them). A parameter the dialect `api` does not
-    take is refused, naming the endpoints that do; `max_output_tokens` is the model's own limit."""
+    take is refused, naming the endpoints that do; `max_output` is the model's own limit."""
     body: dict[str, Any] = {"model": model, "messages": messages}
     for name, value in params.items():
         spec = PARAMETERS[name]
@@ -98,6 +98,6 @@ def wire_body(
             continue
         if not spec.knows(api):  # as check_dialect, read in the same walk
             raise spec.refusal(api, value)
-        body[name] = spec.up_to(max_output_tokens).to_wire(value)
+        body[name] = spec.up_to(max_output).to_wire(value)
     body["stream"] = stream
     return body

@@ -11,7 +11,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import InvalidRequestError
 
@@ -151,6 +151,15 @@ class Parameter:
         """Whether the dialect `api` takes this parameter."""
         return self.in_messages or self.wire.get(api) is not None
 
+    @property
+    def for_any_model(self) -> Parameter:
+        """This rule as the surfaces check it before the model is known: a `per_model_high`
+        bound waits for the request (`up_to`), where the model's own limit is read."""
+        if not self.per_model_high:
+            return self
+        words = f"{self.allowed}, or up to the model's own limit where its endpoint gives one"
+        return replace(self, high=None, words=words)
+
     def up_to(self, high: float | None) -> Parameter:
         """This rule with a model's own upper bound (a `per_model_high` parameter; None: as declared).
         The one place a per-model limit (max_new_tokens up to the model's output length) applies."""
@@ -281,12 +290,7 @@ PARAMETERS: dict[str, Parameter] = {
 # fmt: on
 
 
-def parameter_rule(name: str, *, max_output_tokens: int | None = None) -> Parameter:
-    """`PARAMETERS[name]`, with the model's own output limit applied where one is known."""
-    return PARAMETERS[name].up_to(max_output_tokens)
-
-
-def check_parameters(body: Mapping[str, Any], api: str, *, max_output_tokens: int | None = None) -> None:
+def check_parameters(body: Mapping[str, Any], api: str, *, max_output: int | None = None) -> None:
     """The parameters of a checked body (named as in `PARAMETERS`), for the dialect `api`: a
     parameter that dialect does not take is refused, and a refusal names the field as `api` sends it."""
     for spec in PARAMETERS.values():
@@ -296,7 +300,7 @@ def check_parameters(body: Mapping[str, Any], api: str, *, max_output_tokens: in
         if not spec.knows(api):
             raise spec.refusal(api, value)
         sent = spec.wire[api] or spec.name
-        spec.up_to(max_output_tokens).check(spec.from_wire(value, sent), sent)
+        spec.up_to(max_output).check(spec.from_wire(value, sent), sent)
 
 
 def renamed(body: Mapping[str, Any], api: str) -> dict[str, Any]:
@@ -391,10 +395,10 @@ def check_media_counts(images: int, videos: int) -> None:
         raise invalid_value("messages", *problem)
 
 
-def validate_body(body: Any, api: str = "native", *, max_output_tokens: int | None = None) -> None:
+def validate_body(body: Any, api: str = "native", *, max_output: int | None = None) -> None:
     """Raise InvalidRequestError naming the field if `body` (a checked body: parameters named as in
     `PARAMETERS`) breaks any rule of the spec, or carries a parameter the dialect `api` does not take.
-    `max_output_tokens`: the model's own output limit, when known."""
+    `max_output`: the model's own output limit, when known."""
     if not isinstance(body, Mapping):
         raise invalid_value("body", type(body).__name__, "a JSON object")
     PARAMETERS["model"].check(body.get("model"))
@@ -419,7 +423,7 @@ def validate_body(body: Any, api: str = "native", *, max_output_tokens: int | No
             "messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'"
         )
     check_media_counts(kinds["image"], kinds["video"])
-    check_parameters(body, api, max_output_tokens=max_output_tokens)
+    check_parameters(body, api, max_output=max_output)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid_value("stream", body["stream"], "true or false")
 
@@ -457,3 +461,62 @@ OPENAI_COMPATIBLE_PREFIX = "/compatible-mode/v1"  # https://api.sensenova.cn/com
 OPENAI_TOKEN_PLAN_BASE_URL = "https://token.sensenova.cn/v1"
 OPENAI_CHAT_PATH = "/chat/completions"
 OPENAI_MODELS_PATH = "/models"
+
+
+# ---- the token plan (service-today.md, "The token plan") --------------------------------------
+# Its own entry point, OpenAI's shape, and models from several vendors, some of which read text
+# only: a client picks a model by what the endpoint says it takes, never by list position.
+TOKEN_PLAN_HOST = "token.sensenova.cn"
+TOKEN_PLAN_BASE_URL = OPENAI_TOKEN_PLAN_BASE_URL
+EMULATOR_TOKEN_PLAN_PREFIX = "/token-plan/v1"  # the emulator's token plan, beside its other entry points
+TOKEN_PLAN_VISION_MODEL = "sensenova-6.7-flash-lite"
+# 429 "8" comes in two kinds, told apart only by the message.
+QUOTA_EXHAUSTED_MESSAGE = "token plan entitlement exhausted"
+RATE_GATE_MESSAGE = "inference exceeds tpm/rpm limit"
+RISK_CONTROL_MESSAGE = "the request was blocked by risk control"
+MODEL_NOT_FOUND_MESSAGE = "model is not found"
+
+
+class ModelInfo(NamedTuple):
+    """What an endpoint says of one model; None where it says nothing."""
+
+    id: str
+    context_length: int | None = None
+    max_output: int | None = None
+    input_modalities: tuple[str, ...] | None = None
+
+    @property
+    def takes_images(self) -> bool | None:
+        """True or False when the endpoint lists what the model takes, None when it does not."""
+        return None if self.input_modalities is None else "image" in self.input_modalities
+
+
+# The documented models: the token plan's (the guide, and `deepseek-v4-flash` as a text-only
+# model of another vendor: emulator's choice of limits), then the native table's above (images
+# yes, output at most MAX_OUTPUT_TOKENS). Used when an endpoint's list leaves a limit out.
+TOKEN_PLAN_MODELS = (
+    ModelInfo("deepseek-v4-flash", 131072, 8192, ("text",)),
+    ModelInfo(TOKEN_PLAN_VISION_MODEL, 262144, 65536, ("text", "image")),
+)
+DOCUMENTED_MODELS = {
+    **{m.id.lower(): m for m in TOKEN_PLAN_MODELS},
+    **{
+        name.lower(): ModelInfo(name, context, MAX_OUTPUT_TOKENS, ("text", "image"))
+        for name, context in MODEL_CONTEXTS.items()
+    },
+}
+REASONING_BY_DEFAULT_MODELS = (TOKEN_PLAN_VISION_MODEL,)  # reason unless thinking is turned off
+
+
+def documented_model(model: str) -> ModelInfo | None:
+    """The documented table's entry for `model` (any case), None when it is not in it."""
+    return DOCUMENTED_MODELS.get(model.lower()) if isinstance(model, str) else None
+
+
+def output_limit(info: ModelInfo | None) -> int:
+    """The most max_new_tokens a model takes: what its endpoint says, else the documented
+    table, else the reference's MAX_OUTPUT_TOKENS."""
+    if info is not None and info.max_output:
+        return int(info.max_output)
+    documented = documented_model(info.id) if info is not None else None
+    return documented.max_output if documented and documented.max_output else MAX_OUTPUT_TOKENS

@@ -83,7 +83,12 @@ def reasons(model: str | None) -> bool:
 
     if not model:
         return False
-    if model in protocol.THINKING_MODELS or model in protocol.ALWAYS_REASONING_MODELS:
+    known = (
+        *protocol.THINKING_MODELS,
+        *protocol.ALWAYS_REASONING_MODELS,
+        *protocol.REASONING_BY_DEFAULT_MODELS,
+    )
+    if model in known:
         return True
     lower = model.lower()
     return any(mark in lower for mark in ("reason", "v6-5", "v6.5", "thinking", "-r1"))

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
+from .media.formats import is_web_data_url
+
 __all__ = ["CSS", "clean_mathml", "highlight_code", "markdown_html", "math_html", "output_html", "safe_href"]
 
 LINK_REL = "noopener noreferrer nofollow"
@@ -43,7 +45,6 @@ _INLINE_MATH = (
     r"\$\$(?P<display_math_text>(?:[^$\\]|\\.)+?)\$\$|"
     r"\$(?![\s$])(?P<math_text>(?:[^$\\\n]|\\.)*?(?:[^$\s\\]|\\.))\$(?!\d)"
 )
-_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}", re.IGNORECASE)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -238,7 +239,7 @@ def _render_class() -> type:
 
         def image(self, text: str, url: str, title: str | None = None) -> str:
             alt = html.unescape(striptags(text)).strip()
-            if _DATA_IMAGE.fullmatch(url.strip()):
+            if is_web_data_url(url):
                 title_attr = f' title="{_escape(title)}"' if title else ""
                 return f'<img src="{_escape(url.strip())}" alt="{_escape(alt)}"{title_attr} class="snw-img">'
             label = _escape(f"image: {alt}" if alt else "image")

@@ -10,8 +10,10 @@ Media parts and thumbnails are stored once, keyed by the SHA-256 of their conten
 identifies attachments the same way): a picture resent in every turn costs one row.
 
 Several kernels may write one store at once (two notebooks in one folder): WAL mode, a busy
-timeout and one short `BEGIN IMMEDIATE` transaction per write, so none loses a turn. The folder
-is created 0700 and the files 0600: a conversation is private. No credential is ever written:
+timeout and one short `BEGIN IMMEDIATE` transaction per write, so none loses a turn. A folder
+made for it is 0700 and the files 0600: a conversation is private. A symbolic link in the
+database's place (or its side files') is refused, and a file someone else made keeps its mode.
+No credential is ever written:
 a turn holds only what the person and the model said.
 """
 
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SenseNovaError
-from .sqlite_files import enter_wal, open_shared
+from .sqlite_files import create_private, enter_wal, open_shared
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -257,13 +259,6 @@ def _part_bytes(part: Mapping[str, Any]) -> bytes:
     return json.dumps(part, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _private_file(path: Path) -> None:
-    """Create `path` (if missing) readable by its owner only, and make sure it stays so."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class ConversationStore:
     """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
 
@@ -276,11 +271,7 @@ class ConversationStore:
         folder, self.path = _locate(path)
         self.folder = folder
         try:
-            created = not folder.exists()
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if created or folder.name == ".sensenova":
-                os.chmod(folder, 0o700)
-            _private_file(self.path)
+            create_private(self.path)  # 0600 in a 0700 folder when made here; never through a link
         except OSError as exc:
             raise StoreError(
                 f"Cannot keep conversations in {folder} ({exc.strerror or exc}): set {HOME_ENV} or pass "
@@ -294,7 +285,6 @@ class ConversationStore:
         except BaseException:
             self._db.close()
             raise
-        self._private_sidecars()
 
     # ----------------------------------------------------------------- setup
     def _setup(self) -> None:
@@ -317,12 +307,6 @@ class ConversationStore:
                 f"sensenova-widget reads ({SCHEMA_VERSION}): upgrade sensenova-widget, or pass store= "
                 "(or set SENSENOVA_HOME) to use another folder."
             )
-
-    def _private_sidecars(self) -> None:
-        for suffix in ("-wal", "-shm"):
-            sidecar = self.path.with_name(self.path.name + suffix)
-            if sidecar.exists():
-                os.chmod(sidecar, 0o600)
 
     def _write(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -428,7 +412,6 @@ class ConversationStore:
                     "INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
                     (turn_id, slot, position, digest),
                 )
-        self._private_sidecars()
 
     def truncate(self, name: str, keep: int) -> None:
         """Keep the first `keep` turns of `name` and drop the rest (for regenerate, edit and clear)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from .auth import Credentials
 from .dialects import Dialect, dialect_for
 from .errors import (
     OK_CODES,
@@ -88,8 +89,10 @@ class Stream:
         model: str,
         omitted: list[str],
         dialect: Dialect | None = None,
+        redact: Credentials | None = None,
     ) -> None:
         self._open = open_response
+        self._credentials = redact  # whose secrets are redacted from each event and the text
         self._dialect = dialect or dialect_for("native")
         self._fields = self._dialect.event  # reads one event of the dialect's shape
         self._think: ThinkSplitter | None = ThinkSplitter()  # None once the answer has begun
@@ -121,12 +124,15 @@ class Stream:
 
     @property
     def text(self) -> str:
-        return "".join(self._pieces)
+        """The answer so far, without the client's secrets even when they came split across events."""
+        text = "".join(self._pieces)
+        return self._credentials.redact(text) if self._credentials else text
 
     @property
     def reasoning(self) -> str:
         """The reasoning so far (a reasoning model's thinking, never part of `text`)."""
-        return "".join(self._thoughts)
+        text = "".join(self._thoughts)
+        return self._credentials.redact(text) if self._credentials else text
 
     @property
     def reply(self) -> Reply:
@@ -267,6 +273,7 @@ class Stream:
     def _events(self) -> Iterator[Any]:
         """The parsed events of the current response, up to [DONE] (after which the body is drained)."""
         decoder = SSEDecoder()
+        redact = self._credentials.redact_bytes if self._credentials else bytes
         if self._response.headers.get("content-type", "").startswith("application/json"):
             reads: Iterator[list[bytes]] = iter([self._json_reply_as_events()])  # the server did not stream
         else:
@@ -279,7 +286,7 @@ class Stream:
                     self._ended = True
                     self._release(reads)
                     return
-                yield parse_event(data)
+                yield parse_event(redact(data))
 
     def _apply(self, event: Any) -> Delta | None:
         """Take in one event: its text, reasoning, finish reason, usage and id; None for one that

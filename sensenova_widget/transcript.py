@@ -26,6 +26,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from .media.formats import data_url, is_web_data_url
 from .protocol import FINISH_NOTICES
 from .render import clean_mathml, markdown_html
 from .store import StoredTurn, turn_from_message
@@ -33,8 +34,6 @@ from .store import StoredTurn, turn_from_message
 __all__ = [
     "Picture",
     "as_turns",
-    "data_url",
-    "image_mime",
     "safe_markdown_html",
     "sanitize_html",
     "transcript_html",
@@ -106,7 +105,6 @@ _DROP_WITH_CONTENT = {
     "button",  # the renderer's Copy button: a transcript has no script to run it
 }
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
-_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 _CLASS = re.compile(r"^[A-Za-z0-9_\- ]{1,80}$")
 _ALIGN_STYLE = re.compile(r"^\s*text-align:\s*(left|right|center)\s*;?\s*$", re.IGNORECASE)
@@ -180,7 +178,7 @@ class _Sanitizer(HTMLParser):
 
     def _image(self, attrs: dict[str, str]) -> None:
         src, alt = attrs.get("src", "").strip(), attrs.get("alt", "")
-        if _DATA_IMAGE.match(src):
+        if is_web_data_url(src):
             self.out.append(_tag("img", {"src": src, "alt": alt, "style": "max-width: 100%"}))
         elif _REMOTE.match(src) and _SAFE_HREF.match(src):
             # a remote picture would be fetched by every reader: a link asks first
@@ -230,22 +228,6 @@ class Picture:
     label: str
     data: bytes | None = None
     url: str | None = None
-
-
-def image_mime(data: bytes) -> str:
-    """The MIME type of PNG, JPEG, GIF or WebP bytes (PNG when unsure)."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/png"
-
-
-def data_url(data: bytes) -> str:
-    """A `data:` URL for image bytes, typed by their magic number."""
-    return f"data:{image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _decode(text: str) -> bytes | None:

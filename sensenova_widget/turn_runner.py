@@ -19,14 +19,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import panel_state
+from . import interrupts, panel_state
 from .client import Reply
 from .conversation import Conversation
-from .errors import InvalidRequestError, PanelBusyError, SenseNovaError
+from .errors import Interrupted, InvalidRequestError, PanelBusyError, SenseNovaError
 
-__all__ = ["TurnRunner"]
+__all__ = ["INTERRUPTED", "TurnRunner"]
 
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
+INTERRUPTED = "the panel's reply was stopped; its text so far is kept."
 TakeStaged = Callable[[str], "tuple[dict, list, list]"]
 
 
@@ -109,11 +110,15 @@ class TurnRunner:
             params["model"] = settings["model"]
         return params
 
-    def start(self, action: str, text: str = "", *, from_browser: bool = False) -> concurrent.futures.Future:
+    def start(
+        self, action: str, text: str = "", *, from_browser: bool = False, waited: bool = False
+    ) -> concurrent.futures.Future:
         """Check, record the turn in the browser, and stream the reply in a kernel thread.
 
         `action` is "send", "regenerate" or "edit". The thread's output goes to the cell that
-        called (captured now), or with `from_browser`, to the cell that made the panel.
+        called (captured now), or with `from_browser`, to the cell that made the panel. A kernel
+        interrupt stops the reply (its text so far kept, marked stopped); unless a cell `waited`
+        for it (and says so itself), the thread prints that as one line there.
         """
         if not isinstance(text, str):  # `None` is not the message "None"
             raise InvalidRequestError(
@@ -175,7 +180,7 @@ class TurnRunner:
         parent = self.home_parent if from_browser else _cell_parent()
         threading.Thread(
             target=self._run,
-            args=(ask, user, reply_turn, restore, parent, future),
+            args=(ask, user, reply_turn, restore, parent, future, not waited),
             name="snw-reply",
             daemon=True,
         ).start()
@@ -189,16 +194,27 @@ class TurnRunner:
         restore: list[dict] | None,
         parent: Any,
         future: concurrent.futures.Future,
+        announce: bool,
     ) -> None:
         """The worker thread: whatever happens, the panel leaves `busy` and the future is resolved."""
+        interrupted = threading.Event()
+
+        def interrupt() -> None:  # from the main thread, on a kernel interrupt
+            interrupted.set()
+            self.chat.stop()
+
         with _InCell(parent):
             try:
-                reply = self._stream_turn(ask, user, turn, restore)
+                with interrupts.watch(interrupt):
+                    reply = self._stream_turn(ask, user, turn, restore)
             except BaseException as exc:
                 with self.panel.hold_sync():
                     self.running = self.panel.busy = False
                 future.set_exception(exc)
                 return
+            finally:
+                if interrupted.is_set() and announce:
+                    print(Interrupted(INTERRUPTED).line())
             for callback in list(self.callbacks):
                 try:
                     callback(reply)

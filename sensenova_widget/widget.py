@@ -27,16 +27,16 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import keeping, media, namespaces, panel_state, protocol
+from . import interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
-from .errors import InvalidRequestError, MediaError, SenseNovaError
+from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
 from .panel_state import panel_settings
 from .params import Params
 from .reasoning import reasons
 from .store import ConversationStore
-from .turn_runner import TurnRunner
+from .turn_runner import INTERRUPTED, TurnRunner
 
 _STATIC = Path(__file__).parent / "static"
 # The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
@@ -110,6 +110,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             self, self._conversation, take_staged=self._take_staged, after_turn=self._refresh_transcript
         )
         self.on_msg(self._on_browser_message)
+        interrupts.install()  # a kernel interrupt stops a reply streaming in the panel's thread
         self.models_loaded = threading.Event()  # set once the model list was asked for (failed or not)
         threading.Thread(target=self._load_models, name="snw-models", daemon=True).start()
 
@@ -207,8 +208,15 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         if video is not None:
             marked = video if media.is_video_like(video) else media.video(video)
             self._stage(marked, self._name_of(video, caller))
-        future = self._turns.start("send", text=text)
-        return future.result() if wait else future
+        future = self._turns.start("send", text=text, waited=wait)
+        if not wait:
+            return future
+        try:
+            return future.result()
+        except KeyboardInterrupt:  # the kernel's interrupt reached this cell: stop, keep the text
+            self.stop()
+            self._turns.wait(timeout=30)
+            raise Interrupted(INTERRUPTED) from None
 
     def stop(self) -> None:
         """Stop the reply now streaming: the HTTP stream is closed at once, its partial text stays
@@ -242,9 +250,10 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.thinks = reasons((change["new"] or {}).get("model"))
 
     def _load_models(self) -> None:
-        """Offer the service's model list (the configured model stays first if it is not listed)."""
+        """Offer the service's model list (the configured model stays first if it is not listed);
+        a model its endpoint lists as reading text only is not offered: a panel is for images."""
         try:
-            listed = self._client.models()
+            listed = [m.id for m in self._client.model_list() if m.takes_images is not False]
             current = self.settings.get("model")
             self.models = list(
                 dict.fromkeys(([current] if current and current not in listed else []) + listed)

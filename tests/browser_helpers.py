@@ -134,6 +134,18 @@ def panel_opener(lab: dict) -> Iterator[object]:
             page.close()
 
 
+def send_and_watch_it_stream(page, panel, text: str):
+    """Type `text` in the panel, press Enter and wait until its reply has streamed some text; the
+    streaming reply's locator."""
+    box = panel.locator(".snw-input")
+    box.fill(text)
+    box.press("Enter")
+    streaming = panel.locator(".snw-assistant .snw-streaming")
+    streaming.wait_for(timeout=30_000)
+    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    return streaming
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

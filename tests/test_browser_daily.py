@@ -8,6 +8,7 @@ conversation; a code block's Insert adds a cell below the panel's.
 from __future__ import annotations
 
 import pytest
+from browser_helpers import send_and_watch_it_stream
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -34,3 +35,58 @@ def test_shift_enter_in_the_panel_is_a_new_line_and_runs_no_cell(open_panel, ui)
     page.wait_for_timeout(500)  # what a reached shortcut would do is done by now
     assert (cells.count(), prompt.inner_text()) == before  # no cell added, deleted, re-typed or rerun
     assert panel.is_visible() and box.input_value() == "line one\nline two abddmy"
+
+
+# Starts `code` as an execute request of the page's kernel (as a cell would) and leaves its outcome
+# in window.snwRun: {status, ename, printed}.
+RUN_IN_KERNEL = """(code) => { window.snwRun = (async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const future = kernel.requestExecute({ code });
+    const printed = [];
+    future.onIOPub = (msg) => {
+        if (msg.header.msg_type === "stream") printed.push(msg.content.text);
+        if (msg.header.msg_type === "error") printed.push(...msg.content.traceback);
+    };
+    const reply = await future.done;
+    return { status: reply.content.status, ename: reply.content.ename || null, printed: printed.join("") };
+})(); }"""
+
+
+def interrupt_kernel(page) -> None:
+    """The notebook toolbar's stop square, as a person interrupts."""
+    page.locator(".jp-NotebookPanel-toolbar:visible [data-command='notebook:interrupt-kernel']").click()
+
+
+def stopped_reply(panel, index: int):
+    stopped = panel.locator(".snw-assistant").nth(index)
+    stopped.locator(".snw-markdown").wait_for(timeout=30_000)
+    assert "snw-status-stopped" in stopped.get_attribute("class")
+    assert "Stopped" in stopped.locator(".snw-notice").inner_text()
+    return stopped.locator(".snw-markdown").inner_text()
+
+
+def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel):
+    page, panel = open_panel(
+        "interrupt.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+    )
+    send_and_watch_it_stream(page, panel, "Tell me a long story")
+    interrupt_kernel(page)  # the kernel is idle: the reply streams in the panel's thread
+    partial = stopped_reply(panel, 0)
+    assert partial.startswith("Tell me a long story") and len(partial.split()) < 400
+    panel_cell = page.locator(".jp-Notebook:visible .jp-CodeCell").nth(1)
+    panel_cell.get_by_text("KeyboardInterrupt: the panel's reply was stopped").wait_for(timeout=30_000)
+
+    # panel.ask() waiting in a running cell: the same, and the cell ends with that one line
+    page.evaluate(RUN_IN_KERNEL, "panel.ask('Another long story please')")
+    page.wait_for_function(
+        "el => el.querySelectorAll('.snw-assistant').length === 2 && "
+        "el.querySelectorAll('.snw-assistant')[1].textContent.length > 40",
+        arg=panel.element_handle(),
+        timeout=30_000,
+    )
+    interrupt_kernel(page)
+    result = page.evaluate("() => window.snwRun")
+    assert result["status"] == "error" and result["ename"] == "Interrupted"
+    line = "KeyboardInterrupt: the panel's reply was stopped; its text so far is kept."
+    assert result["printed"].strip() == line  # one line, no traceback
+    assert stopped_reply(panel, 1).startswith("Another long story please")

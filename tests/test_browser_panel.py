@@ -16,6 +16,7 @@ from browser_helpers import (
     open_notebook,
     run_all,
     save_screenshot,
+    send_and_watch_it_stream,
     set_theme,
     wait_saved,
     write_notebook,
@@ -189,10 +190,7 @@ def test_stop_mid_stream_keeps_the_partial_text(open_panel, lab):
     page, panel = open_panel(
         "stop.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
     )
-    send(panel, "Tell me a long story")
-    streaming = panel.locator(".snw-assistant .snw-streaming")
-    streaming.wait_for(timeout=30_000)
-    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    send_and_watch_it_stream(page, panel, "Tell me a long story")
     panel.locator(".snw-send").click()  # it reads Stop now
     stopped = panel.locator(".snw-assistant.snw-status-stopped")
     stopped.wait_for(timeout=30_000)

@@ -9,7 +9,7 @@ stopped and editing states have no light backgrounds in the dark theme.
 from __future__ import annotations
 
 import pytest
-from browser_helpers import copy_to_docs, save_screenshot, set_theme
+from browser_helpers import copy_to_docs, save_screenshot, send_and_watch_it_stream, set_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -84,11 +84,7 @@ def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_lig
     assert (cells.count(), prompt.inner_text()) == before  # no cell added, deleted, re-typed or rerun
     assert panel.is_visible()
 
-    box.fill("Tell me a long story")
-    box.press("Enter")
-    streaming = panel.locator(".snw-assistant .snw-streaming")
-    streaming.wait_for(timeout=30_000)
-    page.wait_for_function("el => el.textContent.length > 40", arg=streaming.element_handle(), timeout=30_000)
+    send_and_watch_it_stream(page, panel, "Tell me a long story")
     box.press("Escape")
     stopped = panel.locator(".snw-assistant.snw-status-stopped")
     stopped.wait_for(timeout=30_000)

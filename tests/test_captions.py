@@ -59,11 +59,11 @@ class ScriptedClient(Client):
         super().__init__(api_key=emulator.api_key, base_url=emulator.base_url, **kw)
         self.faults = faults
 
-    def chat(self, prompt, **kw):
+    def prepare(self, prompt, params=None, **kw):
         row = int(prompt.rsplit("row ", 1)[1].split(".")[0])
         if row in self.faults:
             kw["extra_headers"] = {"x-emulator-fault": self.faults[row]}
-        return super().chat(prompt, **kw)
+        return super().prepare(prompt, params, **kw)
 
 
 @pytest.fixture
@@ -271,7 +271,7 @@ def test_on_error_raise_stops_at_the_first_failure_and_keeps_what_finished(emula
         assert len(cache) == 5
 
 
-def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulator, cache_path, capsys):
+def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulator, cache_path):
     df = frame(40)
     client = ScriptedClient(emulator, {i: "ttft=0.03" for i in range(40)})
 
@@ -281,11 +281,14 @@ def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulat
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_after_some_requests, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         caption(
             df, "image", "Describe row {n}.", client=client, cache=cache_path, progress=False, concurrency=3
         )
-    assert "run the same call again to continue" in capsys.readouterr().err
+    # IPython shows it as its one line, the message saying how to continue: no traceback
+    (line,) = raised.value._render_traceback_()
+    assert "caption: stopped after" in line and "run the same call again to continue" in line
+    assert raised.value.__suppress_context__
     first = sent_prompts(emulator)
     assert 8 <= len(first) < 40
     with ResultCache(cache_path) as cache:
@@ -387,18 +390,22 @@ def test_captions_made_against_one_endpoint_are_not_served_for_another(client, e
     assert emulator.api_key.encode() not in kept and other.api_key.encode() not in kept
 
 
-def test_changing_the_encoding_asks_again_and_sends_what_the_key_says(
-    client, emulator, cache_path, monkeypatch
-):
+def test_changing_the_encoding_asks_again_and_sends_what_the_key_says(client, emulator, cache_path):
     df = frame(2)  # 64x48 pictures
+
+    def encoding(**options):
+        return snw.Client(
+            api_key=emulator.api_key, base_url=emulator.base_url, media=snw.MediaOptions(**options)
+        )
+
     caption(df, "image", client=client, cache=cache_path, progress=False)
-    monkeypatch.setattr(snw.media, "MAX_SIDE", 32)
-    out = caption(df, "image", client=client, cache=cache_path, progress=False)
+    out = caption(df, "image", client=encoding(max_side=32), cache=cache_path, progress=False)
     assert len(emulator.requests) == 4 and out.attrs["sensenova_summary"]["from_cache"] == 0
     assert all("32x24 RGB" in text for text in out["caption"])  # sent at the max_side the key was made with
-    monkeypatch.setattr(snw.media, "JPEG_QUALITY", 50)
-    caption(df, "image", client=client, cache=cache_path, progress=False)
+    caption(df, "image", client=encoding(max_side=32, jpeg_quality=50), cache=cache_path, progress=False)
     assert len(emulator.requests) == 6
+    again = caption(df, "image", client=encoding(max_side=32), cache=cache_path, progress=False)
+    assert len(emulator.requests) == 6 and again.attrs["sensenova_summary"]["from_cache"] == 2
 
 
 def test_polars_in_polars_out(client, emulator, cache_path):

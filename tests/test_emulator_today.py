@@ -219,3 +219,72 @@ def test_an_upload_that_stalls_times_out_too():
         )
         received, closed = raw_exchange(emu.port, head.encode(), timeout=20)
         assert closed and received.startswith(b"HTTP/1.1 408")
+
+
+def test_the_request_log_stays_bounded_for_bodies_that_are_json_but_no_chat_request():
+    from sensenova_widget.emulator.request_log import COMPACT_BYTES, MODEL_CHARS
+
+    keep, keep_bytes = 40, 1_000_000
+    hostile = [
+        list(range(100_000)),  # a long list of numbers: no long string to drop
+        {f"k{i}": i for i in range(50_000)},  # a wide object
+        {"model": "m" * 400_000, "messages": "not a list"},  # a model name as long as a body
+        {"model": "SenseNova-V6-Pro", "messages": [{"role": "user", "content": "a"}] * 20_000},
+        json.loads("[" * 400 + "]" * 400),  # nested deeper than any chat request
+    ]
+    with Emulator(keep_requests=keep, keep_request_bytes=keep_bytes) as emu:
+        headers = {"Authorization": f"Bearer {emu.api_key}", "Content-Type": "application/json"}
+        sent = 0
+        for _ in range(12):  # 60 bodies, about 30 MB of JSON
+            for body in hostile:
+                data = json.dumps(body).encode()
+                sent += len(data)
+                reply = requests.post(
+                    emu.base_url + protocol.CHAT_PATH, data=data, headers=headers, timeout=30
+                )
+                assert reply.status_code < 500  # refused (or, for the long chat, answered)
+        log = emu.requests
+        assert len(log) == keep and len(log.summaries) == keep and log.whole_bytes <= keep_bytes
+        retained = _retained_bytes(log) + _retained_bytes(log.summaries)
+        # whole entries: weighed as Python objects; compacted ones: about COMPACT_BYTES each
+        assert retained < 2 * keep_bytes + keep * 2 * COMPACT_BYTES < sent / 5
+        assert all(s["model"] is None or len(s["model"]) <= MODEL_CHARS for s in log.summaries)
+        assert any("more entries dropped" in json.dumps(entry) for entry in log[:5])
+
+
+def test_a_slow_header_flood_is_cut_off_and_a_normal_request_is_still_answered():
+    import socket
+
+    flood = 200
+    with Emulator(header_timeout=1.0) as emu:
+        slow = []
+        for i in range(flood):  # each opens, sends part of its headers, and stalls
+            sock = socket.create_connection(("127.0.0.1", emu.port), timeout=60)
+            sock.sendall(b"POST /v1/llm/chat-completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"x" * i)
+            slow.append(sock)
+        silent = socket.create_connection(("127.0.0.1", emu.port), timeout=60)  # sends nothing at all
+        reply = _post(emu, "still there?")
+        assert reply.status_code == 200 and reply.json()["data"]["choices"][0]["message"]
+        for sock in [*slow, silent]:  # the server closes each (recv returns b"" or the reset)
+            with sock:
+                try:
+                    assert sock.recv(100) == b""
+                except ConnectionResetError:
+                    pass
+        trickle = socket.create_connection(("127.0.0.1", emu.port), timeout=60)
+        closed = False
+        with trickle:  # a byte at a time, never the blank line: cut as well, not kept alive by bytes
+            trickle.settimeout(0.2)
+            for byte in b"GET /v1/llm/models HTTP/1.1\r\n" * 50:
+                try:
+                    trickle.sendall(bytes([byte]))
+                    if trickle.recv(100) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+        assert closed
+        assert _post(emu, "and after?").status_code == 200

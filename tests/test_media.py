@@ -320,21 +320,35 @@ def test_a_large_jpeg_is_downscaled_to_max_side_and_small_ones_never_upscaled():
     assert raw(snw.to_part(data, max_side=4096)) == data
 
 
-def test_the_module_default_max_side_is_configurable(monkeypatch, astronaut):
-    monkeypatch.setattr(media, "MAX_SIDE", 200)
-    out = decode(snw.to_part(astronaut))
+def test_options_set_the_longest_side_and_a_call_overrides_it(astronaut):
+    options = media.MediaOptions(max_side=200)
+    out = decode(snw.to_part(astronaut, options=options))
     assert max(out.size) <= 200 and max(out.size) >= 170
+    assert 85 <= max(decode(snw.to_part(astronaut, options=options, max_side=100)).size) <= 100
+    assert decode(snw.to_part(astronaut)).size == (512, 512)  # the defaults are untouched
 
 
-def test_settings_set_on_the_package_reach_the_encoder_and_key_the_cache(monkeypatch, astronaut):
+def test_options_reach_the_encoder_and_key_the_cache(astronaut):
     default = snw.to_part(astronaut)
-    monkeypatch.setattr(media, "JPEG_QUALITY", 30)
-    assert media.encode.JPEG_QUALITY == media.JPEG_QUALITY == 30
-    lower = snw.to_part(astronaut)  # not the cached encoding at quality 85
+    lower = snw.to_part(astronaut, options=media.MediaOptions(jpeg_quality=30))  # not the cached 85
     assert decode(lower).format == "JPEG" and len(raw(lower)) < 0.7 * len(raw(default))
-    monkeypatch.setattr(media, "MAX_SIDE", 256)
-    assert media.encode.MAX_SIDE == 256 and "MAX_SIDE" not in vars(media)  # one home: media.encode
-    assert decode(snw.to_part(astronaut)).size == (256, 256)
+    assert snw.to_part(astronaut) == default
+    assert decode(snw.to_part(astronaut, options=media.MediaOptions(max_side=256))).size == (256, 256)
+
+
+def test_options_are_a_frozen_checked_value_and_no_module_holds_a_setting():
+    options = media.MediaOptions()
+    with pytest.raises(AttributeError):
+        options.max_side = 1024  # frozen: a client's settings change only by giving it new ones
+    assert options.replace(max_side=1024).max_side == 1024 and options.max_side == 2048
+    for bad in ({"max_side": 8}, {"jpeg_quality": 0}, {"max_side": 2.5}, {"fps": 0}, {"crf": 60}):
+        with pytest.raises(MediaError, match=next(iter(bad))):
+            media.MediaOptions(**bad)
+    with pytest.raises(MediaError, match="MediaOptions"):
+        snw.to_part(np.zeros((8, 8), np.uint8), options={"max_side": 1024})
+    assert type(media) is type(pytest)  # a plain module: nothing rewrites an assignment to it
+    for name in ("MAX_SIDE", "JPEG_QUALITY", "MAX_PART_BYTES", "MAX_VIDEO_SIDE", "DEFAULT_FPS", "CRF"):
+        assert not hasattr(media, name) and not hasattr(media.encode, name) and not hasattr(media.mp4, name)
 
 
 @pytest.mark.parametrize(
@@ -347,14 +361,14 @@ def test_downscaling_keeps_the_aspect_and_fits_max_side(size, max_side):
     assert abs(out.size[0] / out.size[1] - size[0] / size[1]) < 0.05 * size[0] / size[1] + 0.1
 
 
-def test_a_part_over_the_size_budget_is_sent_smaller(monkeypatch):
+def test_a_part_over_the_size_budget_is_sent_smaller():
     noise = np.random.default_rng(1).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)  # incompressible
-    monkeypatch.setattr(media, "MAX_PART_BYTES", 300_000)
-    part = snw.to_part(noise)
+    options = media.MediaOptions(max_part_bytes=300_000)
+    part = snw.to_part(noise, options=options)
     assert len(raw(part)) <= 300_000
     assert 300 < max(decode(part).size) < 1500
     transparent = np.dstack([noise, np.full((1500, 1500), 128, np.uint8)])  # PNG too big: JPEG, flattened
-    assert len(raw(snw.to_part(transparent))) <= 300_000
+    assert len(raw(snw.to_part(transparent, options=options))) <= 300_000
 
 
 def exif_rotated_jpeg(orientation: int) -> bytes:
@@ -689,3 +703,29 @@ def test_keyed_gives_the_content_key_and_a_value_that_sends_the_same_part(tmp_pa
         assert media.to_part(media.image(held)) == media.to_part(media.image(value))
     with pytest.raises(MediaError, match="no such file"):
         media.keyed(media.image(str(tmp_path / "missing.png")))
+
+
+def test_image_bytes_are_sniffed_and_data_urls_built_in_one_place():
+    """One home (`media/formats.py`): no other module knows a magic number, builds base64 or a
+    `data:` URL, or decides which `data:` URLs a page may show."""
+    package = pathlib.Path(media.__file__).parent.parent
+    sources = {path: path.read_text() for path in package.rglob("*.py")}
+    home = package / "media" / "formats.py"
+    for needle in (
+        'b"\\x89PNG',  # PNG, JPEG, GIF and WebP magic numbers
+        'b"\\xff\\xd8',
+        'b"GIF8',
+        'b"WEBP"',
+        "b64encode(",  # base64 text of bytes
+        ";base64,{",  # a data: URL made from parts
+        "data:(?:",  # the pattern of an inline picture a page may show
+        "def image_mime(",
+        "def sniff_format(",
+        "def data_url(",
+        "def b64(",
+    ):
+        holders = [path for path, text in sources.items() if needle in text]
+        assert holders == [home], (needle, holders)
+        assert sources[home].count(needle) == (2 if needle == 'b"GIF8' else 1), needle  # GIF87a, GIF89a
+    for name in ("image_mime", "sniff_format", "data_url"):
+        assert getattr(media, name) is getattr(media.formats, name)

@@ -30,6 +30,43 @@ def test_images_of_every_kind_reach_the_service_decodable(client, emulator):
     assert [p["type"] for p in parts] == ["image_base64"] * 3 + ["text"]
 
 
+def test_two_clients_in_one_process_send_images_by_their_own_options(emulator):
+    """Media settings belong to a client: two clients side by side send one picture differently
+    (what the emulator received says so), through chat, a Conversation and captions alike."""
+    import base64
+    import io
+
+    def sent_sides() -> list[tuple[int, int]]:
+        parts = emulator.requests[-1]["messages"][-1]["content"]
+        return [
+            Image.open(io.BytesIO(base64.b64decode(p["image_base64"]))).size
+            for p in parts
+            if p["type"] == "image_base64"
+        ]
+
+    def made(**options):
+        return snw.Client(
+            api_key=emulator.api_key,
+            base_url=emulator.base_url,
+            file_base_url=emulator.file_base_url,
+            media=snw.MediaOptions(**options),
+        )
+
+    coffee = skimage.data.coffee()  # 600x400
+    small, large = made(max_side=128), made()
+    small.chat("what is it?", images=coffee)
+    small_sides = sent_sides()
+    assert len(small_sides) == 1 and 0.85 * 128 <= max(small_sides[0]) <= 128
+    large.chat("what is it?", images=coffee)
+    assert sent_sides() == [(600, 400)]
+    small.chat([{"role": "user", "content": [coffee, "and in a message?"]}])
+    assert sent_sides() == small_sides
+    snw.Conversation(small).ask("and in a conversation?", images=coffee)
+    assert sent_sides() == small_sides
+    sizes = [len(emulator.requests[i]["messages"][-1]["content"][0]["image_base64"]) for i in (-4, -3)]
+    assert sizes[0] < sizes[1] / 4
+
+
 def test_frames_become_a_video_uploaded_through_the_file_service(client, emulator):
     base = Image.fromarray(skimage.data.astronaut())
     frames = np.stack([np.asarray(base.crop((i * 10, 0, i * 10 + 320, 240))) for i in range(12)])

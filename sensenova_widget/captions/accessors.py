@@ -1,4 +1,5 @@
-"""The pandas accessors `df.sensenova.caption(column, ...)` and `series.sensenova.caption(...)`.
+"""The pandas accessors `df.sensenova.caption(column, ...)`, `df.sensenova.extract(column, schema, ...)`
+and their Series forms.
 
 Registered when `sensenova_widget.captions` is imported: `import sensenova_widget` stays free of
 pandas, so the accessor appears with the first `import sensenova_widget.captions` or `snw.caption`.
@@ -10,18 +11,28 @@ import warnings
 from typing import Any
 
 from .api import caption
+from .extract import extract
 
 __all__ = ["CaptionAccessor", "register"]
 
 
 class CaptionAccessor:
-    """`df.sensenova.caption("image", ...)` / `series.sensenova.caption(...)`: `caption()` on this object."""
+    """`df.sensenova.caption("image", ...)` / `series.sensenova.caption(...)`: `caption()` (and
+    `extract()`) on this object."""
 
     def __init__(self, obj: Any) -> None:
         self._obj = obj
 
     def caption(self, *args: Any, **kwargs: Any) -> Any:
         return caption(self._obj, *args, **kwargs)
+
+    def extract(self, *args: Any, **kwargs: Any) -> Any:
+        """`df.sensenova.extract("image", schema, ...)` / `series.sensenova.extract(schema, ...)`."""
+        import pandas as pd
+
+        if isinstance(self._obj, pd.Series):
+            return extract(self._obj, None, *args, **kwargs)
+        return extract(self._obj, *args, **kwargs)
 
 
 def register() -> None:

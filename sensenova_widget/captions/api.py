@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_module
-from ..errors import InvalidRequestError, SenseNovaError
+from ..errors import Interrupted, InvalidRequestError, SenseNovaError
 from ..pacing import RateLimiter
 from ..params import Params
 from ..protocol import PARAMETERS
-from .rows import check_fields, jobs, template_fields
-from .run import Run
-from .tables import table_for
+from .rows import Job, Ready, check_fields, jobs, template_fields
+from .run import CAPTION, Run, Task
+from .tables import Table, table_for
 from .tally import Tally, interrupted_line, progress_bar, summary_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["CHAT_PARAMS", "DEFAULT_PROMPT", "ON_ERROR", "CaptionError", "caption", "check_arguments"]
+__all__ = [
+    "CHAT_PARAMS",
+    "DEFAULT_PROMPT",
+    "ON_ERROR",
+    "CaptionError",
+    "caption",
+    "check_arguments",
+    "run_table",
+]
 
 DEFAULT_PROMPT = "Describe this image in one sentence."
 ON_ERROR = ("record", "raise")
@@ -30,10 +38,11 @@ CHAT_PARAMS = tuple(name for name in PARAMETERS if name != "model") + ("extra_he
 
 
 class CaptionError(SenseNovaError):
-    """`on_error="raise"`: the first failing row, after everything in flight finished and was cached.
+    """`on_error="raise"` (caption() and extract()): the first failing row, after everything in
+    flight finished and was cached.
 
-    `row` is the failing row's position, `finished` how many rows have a caption, and `partial`
-    the result so far (the same shape `caption()` returns), so nothing finished is lost.
+    `row` is the failing row's position, `finished` how many rows have an answer, and `partial`
+    the result so far (the same shape the call returns), so nothing finished is lost.
     """
 
     def __init__(
@@ -56,14 +65,16 @@ class CaptionError(SenseNovaError):
 
 def check_arguments(
     *,
-    out: Any,
+    out: Any = None,
     concurrency: Any,
     on_error: Any,
     rpm: Any,
     params: Mapping[str, Any],
     reasoning: Any = None,
+    name: str = "caption",
 ) -> None:
-    """Refuse bad arguments by name, with what is allowed, before anything is sent."""
+    """Refuse bad arguments by name, with what is allowed, before anything is sent (`out` is
+    caption()'s text column; `name` the function the message names)."""
     if on_error not in ON_ERROR:
         raise InvalidRequestError(
             f"on_error={on_error!r} is not allowed: expected one of {', '.join(map(repr, ON_ERROR))}.",
@@ -73,7 +84,7 @@ def check_arguments(
         raise InvalidRequestError(
             f"concurrency={concurrency!r} is not allowed: expected an integer >= 1.", field="concurrency"
         )
-    if not isinstance(out, str) or not out:
+    if name == "caption" and (not isinstance(out, str) or not out):
         raise InvalidRequestError(
             f"out={out!r} is not allowed: expected a non-empty column name.", field="out"
         )
@@ -87,13 +98,14 @@ def check_arguments(
             RateLimiter(rpm)
         except ValueError as exc:
             raise InvalidRequestError(str(exc), field="rpm") from None
-    for name, value in params.items():
-        if name not in CHAT_PARAMS:
+    for param, value in params.items():
+        if param not in CHAT_PARAMS:
             raise InvalidRequestError(
-                f"{name}= is not a caption() parameter: expected one of {', '.join(CHAT_PARAMS)}.", field=name
+                f"{param}= is not a {name}() parameter: expected one of {', '.join(CHAT_PARAMS)}.",
+                field=param,
             )
-        if name in PARAMETERS and value is not None:
-            PARAMETERS[name].check(value)
+        if param in PARAMETERS and value is not None:
+            PARAMETERS[param].for_any_model.check(value)
 
 
 def caption(
@@ -127,9 +139,11 @@ def caption(
       first failure, keeps (and caches) what finished, and raises `CaptionError` (its
       `.partial` holds the result so far).
     cache: True (the user cache dir), a file path (shareable, e.g. by Dask workers), or False.
-      A caption is reused only for the same endpoint, images, encoding (`snw.media.MAX_SIDE`,
-      JPEG quality), prompt, model and parameters.
+      A caption is reused only for the same endpoint, images, encoding (the client's
+      `MediaOptions`: longest side, JPEG quality, part budget), prompt, model and parameters.
     rpm: at most this many request starts a minute (the service allows about 60).
+    client: the `Client` to send with (a `Client()` from the environment for None); its
+      `media=MediaOptions(...)` decides how the images are encoded.
     reasoning: a column name for a reasoning model's thinking (`thinking=True`, or a model that
       always reasons); the caption column holds only the answer either way.
     params: every request parameter but the model (`protocol.PARAMETERS`: temperature, top_p,
@@ -153,6 +167,51 @@ def caption(
     table = table_for(data, column)
     fields = template_fields(prompt)
     check_fields(fields, table.fields, prompt)
+
+    def build(tally: Tally, info: dict) -> Any:
+        return table.result(*tally.columns(out), info)
+
+    return run_table(
+        table,
+        jobs(table, prompt, fields),
+        build,
+        errors=f"{out}_error",
+        client=client,
+        model=model,
+        params=params,
+        cache=cache,
+        concurrency=concurrency,
+        rpm=rpm,
+        on_error=on_error,
+        progress=progress,
+        tokens=tokens,
+        reasoning=reasoning,
+        started=started,
+    )
+
+
+def run_table(
+    table: Table,
+    rows: Iterator[Job | Ready],
+    build: Callable[[Tally, dict], Any],
+    *,
+    errors: str,
+    client: Client | None,
+    model: str | None,
+    params: dict,
+    cache: Any,
+    concurrency: int,
+    rpm: float | None,
+    on_error: str,
+    progress: bool,
+    tokens: bool = False,
+    reasoning: str | None = None,
+    task: Task = CAPTION,
+    started: float,
+) -> Any:
+    """The part caption() and extract() share once their arguments are checked: the client and
+    cache opened (and closed), the run with its progress, the interrupt line, `on_error="raise"`,
+    and the summary; `build(tally, info)` makes the result from the finished columns."""
     owns_client = client is None
     if client is None:
         from ..client import Client
@@ -170,7 +229,9 @@ def caption(
     owns_store = store is not None and store is not cache
 
     total = len(table)
-    tally = Tally(total, tokens, progress_bar(total, progress), reasoning=reasoning)
+    tally = Tally(
+        total, tokens, progress_bar(total, progress, task.name), reasoning=reasoning, done=task.done
+    )
     run = Run(
         client=client,
         model=model,
@@ -179,6 +240,7 @@ def caption(
         concurrency=concurrency,
         rpm=rpm,
         stop_at_error=on_error == "raise",
+        task=task,
     )
 
     def summary() -> dict:
@@ -192,11 +254,14 @@ def caption(
         }
 
     try:
-        run.execute(jobs(table, prompt, fields), tally)
+        run.execute(rows, tally)
+    except KeyboardInterrupt:
+        tally.close()
+        raise Interrupted(interrupted_line(summary(), task)) from None  # one line, not a traceback
     except BaseException as exc:
         tally.close()
-        if isinstance(exc, KeyboardInterrupt) or not isinstance(exc, Exception):
-            print(interrupted_line(summary()), file=sys.stderr)
+        if not isinstance(exc, Exception):
+            print(interrupted_line(summary(), task), file=sys.stderr)
         raise
     finally:
         if owns_store:
@@ -205,22 +270,23 @@ def caption(
             client.close()
     tally.close()
     info = summary()
-    result = table.result(*tally.columns(out), info)
+    result = build(tally, info)
     if on_error == "raise" and tally.first_failure is not None:
         failed_at, failure = tally.first_failure
+        done = info[task.done]
         raise CaptionError(
             f"row {table.label(failed_at)!r} failed: {failure.error}. "
-            f"{info['captioned']} of {total} rows finished"
+            f"{done} of {total} rows finished"
             + (
                 f" and are cached in {info['cache']}: run the same call again to continue."
                 if info["cache"]
                 else "."
             ),
             row=failed_at,
-            finished=info["captioned"],
+            finished=done,
             partial=result,
             cause=failure.exception,
         ) from failure.exception
-    if progress:
-        print(summary_line(info, out))
+    if progress or info["not_done"]:  # rows left for later are said even without a progress bar
+        print(summary_line(info, errors, task))
     return result

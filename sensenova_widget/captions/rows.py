@@ -42,6 +42,7 @@ class RowResult:
     from_cache: bool = False
     skipped: bool = False
     cancelled: bool = False  # never sent: the batch was stopped first
+    not_done: bool = False  # left for a later run (the plan's quota ran out first)
     exception: BaseException | None = None
 
     @property
@@ -57,6 +58,7 @@ class Job:
     images: list
     prompt: str
     requeues: int = 0
+    not_before: float = 0.0  # a refused row waits in line until then (time.monotonic())
 
 
 @dataclass

@@ -1,12 +1,22 @@
-"""The run of one caption() call: worker threads that take rows, send them, and keep the answers.
+"""The run of one caption() or extract() call: worker threads that take rows, ask, and keep the answers.
+
+What is asked of a row is the run's `Task`: caption() sends the prompt once (`Task`), extract()
+asks for a schema and asks again with the validation error (`extract.Extraction`); the hand-out,
+cache, pacing and recording around it are the same.
 
 Each worker takes its next row itself the moment it finishes one (no hand-off through the main
 thread between two requests), so a freed slot is refilled at once. Rows are taken lazily, at
 most the in-flight limit at a time, and each image is hashed, looked up in the cache and encoded
 inside its worker just before its request, so memory follows the concurrency, not the row
 count. Every finished caption is committed to the cache by the worker that received it; the
-main thread only records outcomes (and is where an interrupt lands). 429s lower the in-flight
-limit (`pacing.AIMDLimit`); `rpm=` spaces request starts (`pacing.RateLimiter`).
+main thread only records outcomes (and is where an interrupt lands).
+
+429s are paced here, not by the client's retries: a refused row goes back in line for a short,
+growing wait (its worker takes another row meanwhile, so a refusal holds no slot), a Retry-After
+holds every start back until it has passed, and a share of refusals above what chance explains
+lowers the in-flight limit (`pacing`). A used-up quota (`QuotaExceededError`) stops the hand-out
+at once: what finished is kept and cached, and every row not done is recorded as such, so the
+same call run later sends only those.
 """
 
 from __future__ import annotations
@@ -15,40 +25,66 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import cache as cache_module
 from .. import media
-from ..errors import SenseNovaError
-from ..pacing import AIMDLimit, RateLimiter
+from ..errors import QuotaExceededError, SenseNovaError
+from ..pacing import AIMDLimit, Pause, RateLimiter, RefusalShare, requeue_delay
 from ..protocol import PARAMETERS
+from ..transport import RetryPolicy, parse_retry_after
 from .rows import TOKEN_FIELDS, Job, Ready, RowResult
 from .tally import Tally
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
-__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Run", "encoding_settings"]
+__all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Answer", "Run", "Task"]
 
 logger = logging.getLogger("sensenova_widget")
 
 # caption()'s parameters that change what the model says, hence part of the cache key (the model
 # keys it on its own).
 KEYED_PARAMS = tuple(name for name, spec in PARAMETERS.items() if spec.keys_cache and name != "model")
-RATE_LIMIT_REQUEUES = 3  # a row still rate limited after the client's retries goes back in line
+RATE_LIMIT_REQUEUES = 12  # a row refused by a rate limit goes back in line at most this often
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
 
-def encoding_settings() -> dict[str, Any]:
-    """How images are encoded now (`snw.media.MAX_SIDE`, `JPEG_QUALITY`): part of the cache key,
-    since another encoding is another question to the model."""
-    return {"max_side": media.MAX_SIDE, "jpeg_quality": media.JPEG_QUALITY}
+class Answer(Protocol):
+    """What a task's `ask` returns: a `client.Reply`, or anything with its four fields."""
+
+    text: str
+    reasoning: str
+    finish_reason: str | None
+    usage: dict | None
+
+
+class Task:
+    """What a run asks of each row: by default (caption()) its prompt, once.
+
+    `name` labels the threads, the progress bar and the printed lines; `done` the count of
+    finished rows; `key` what else decides an answer (part of the cache key). `ask` sends and
+    returns the answer to keep, or raises (the row's error); an exception with a `raw`
+    attribute leaves that text in the row.
+    """
+
+    name = "caption"
+    done = "captioned"
+    key: Mapping[str, Any] = {}
+
+    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+        return client.chat(prompt, images=parts, model=model, **params)
+
+
+CAPTION = Task()
 
 
 class Run:
-    """One caption() call: the workers' loop, the 429 observer, and the main thread's recording.
+    """One caption()/extract() call: the workers' loop, the 429 observer, and the main thread's recording.
 
     Shared state (the rows iterator, the rows to try again, how many are in flight) is guarded by
     one condition; a worker waits on it only when the limit is reached or nothing is left to take.
@@ -64,21 +100,32 @@ class Run:
         concurrency: int,
         rpm: float | None,
         stop_at_error: bool = False,
+        task: Task = CAPTION,
     ) -> None:
+        self.task = task
         self.client = client
         self.model = model
         self.params = params
         self.keyed = {  # plain values: NumPy's 0.5 and 0.5 are one key
-            name: PARAMETERS[name].plain(params[name])
+            name: PARAMETERS[name].for_any_model.plain(params[name])
             for name in KEYED_PARAMS
             if params.get(name) is not None
-        }
-        self.encoding = encoding_settings()  # fixed for the run: the key and the wire agree
+        } | dict(task.key)
+        # How images are encoded (the client's MediaOptions): part of the cache key, since another
+        # encoding is another question to the model; fixed for the run, so the key and the wire agree.
+        self.media = client.media
+        self.encoding = self.media.image_encoding()
         self.cache = cache
         self.concurrency = concurrency
         self.stop_at_error = stop_at_error
         self.limit = AIMDLimit(concurrency)
+        self.refusals = RefusalShare(window=max(10, 2 * concurrency))
+        self.pause = Pause()
         self.rate = RateLimiter(rpm) if rpm else None
+        # The client's retries for everything but 429s, which this run paces itself.
+        self.asked = {**params, "retry": RetryPolicy(client.max_retries, rate_limits=False)}
+        self.quota: QuotaExceededError | None = None  # set when the plan's quota ran out
+        self._unsent: list[Job] = []  # rows handed out but not sent (or refused) once stopped by the quota
         self.stop = threading.Event()
         self.local = threading.local()  # the AIMD epoch a worker's current request started in
         self._state = threading.Condition()
@@ -108,12 +155,15 @@ class Run:
                 if hit is not None:
                     usage = {name: getattr(hit, name) for name in TOKEN_FIELDS}
                     return RowResult(text=hit.text, reasoning=hit.reasoning, usage=usage, from_cache=True)
-            if self.stop.is_set() or (self.rate is not None and not self.rate.wait(self.stop)):
+            if (
+                self.stop.is_set()
+                or not self.pause.wait(self.stop)
+                or (self.rate is not None and not self.rate.wait(self.stop))
+            ):
                 return RowResult(cancelled=True)
-            max_side = self.encoding["max_side"]
-            parts = [media.to_part(media.image(value), max_side=max_side) for value in images]
+            parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
-            reply = self.client.chat(job.prompt, images=parts, model=self.model, **self.params)
+            reply = self.task.ask(self.client, job.prompt, parts, model=self.model, params=self.asked)
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 kept = cache_module.CachedReply(
@@ -124,7 +174,8 @@ class Run:
             return RowResult(text=reply.text, reasoning=reply.reasoning, usage=usage)
         except Exception as exc:  # recorded in the row; `on_error="raise"` re-raises it from the main thread
             message = exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
-            return RowResult(error=message.replace("\n", " "), exception=exc)
+            raw = getattr(exc, "raw", None)
+            return RowResult(error=message.replace("\n", " "), exception=exc, text=raw)
         finally:
             self.local.epoch = None
 
@@ -132,12 +183,19 @@ class Run:
         try:
             self.cache.put(key, reply, model=self.model)
         except sqlite3.Error as exc:  # the caption is still returned; only its saving failed
-            logger.warning("caption(): could not save a caption to %s: %s", self.cache.path, exc)
+            logger.warning("%s(): could not save an answer to %s: %s", self.task.name, self.cache.path, exc)
 
     def on_response(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook: every HTTP attempt's status, retries included, in its own thread."""
         epoch = getattr(self.local, "epoch", None)
-        if epoch is not None and response.status_code == 429:
+        if epoch is None:
+            return
+        refused = response.status_code == 429
+        if refused:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            if wait:
+                self.pause.hold(wait)
+        if self.refusals.note(refused):
             self.limit.on_rate_limited(epoch)
 
     def serve(self, rows: Iterator[Job | Ready]) -> None:
@@ -154,18 +212,30 @@ class Run:
     def _take(self, rows: Iterator[Job | Ready]) -> Job | None:
         with self._state:
             while not self.stop.is_set():
+                wait = None
                 if self._in_flight < self.limit.limit:
-                    job = self._again.popleft() if self._again else self._next_row(rows)
+                    job = self._due_again() or self._next_row(rows)
                     if isinstance(job, Ready):  # a gap, or a prompt that could not be made: nothing to send
                         self._outcomes.put((job.index, job.outcome))
                         continue
-                    if job is None:  # nothing left; a row that comes back is retried by its own worker
+                    if job is not None:
+                        self._in_flight += 1
+                        return job
+                    if not self._again:  # nothing left; a row that comes back is retried by its own worker
                         self._state.notify()  # the next waiting worker ends too, and wakes the next
                         return None
-                    self._in_flight += 1
-                    return job
-                self._state.wait()
+                    wait = max(0.0, min(j.not_before for j in self._again) - time.monotonic())
+                self._state.wait(wait)
             return None
+
+    def _due_again(self) -> Job | None:
+        """The first refused row whose wait is over (under the lock), else None."""
+        now = time.monotonic()
+        for job in self._again:
+            if job.not_before <= now:
+                self._again.remove(job)
+                return job
+        return None
 
     def _next_row(self, rows: Iterator[Job | Ready]) -> Job | Ready | None:
         if not self._exhausted:
@@ -178,9 +248,15 @@ class Run:
     def _finish(self, job: Job, outcome: RowResult) -> None:
         with self._state:
             self._in_flight -= 1
-            if outcome.rate_limited and job.requeues < RATE_LIMIT_REQUEUES and not self.stop.is_set():
+            if isinstance(outcome.exception, QuotaExceededError) or (outcome.cancelled and self.quota):
+                self.quota = self.quota or outcome.exception  # type: ignore[assignment]
+                self._unsent.append(job)  # recorded as not done once the workers ended
+                self.stop.set()  # nothing more is sent: the quota lasts until the plan renews
+                self._state.notify_all()
+            elif outcome.rate_limited and job.requeues < RATE_LIMIT_REQUEUES and not self.stop.is_set():
                 job.requeues += 1
-                self._again.append(job)  # the limit is lower now; try it again later
+                job.not_before = time.monotonic() + requeue_delay(job.requeues)
+                self._again.append(job)  # in line again after a short wait, holding no slot
             elif not outcome.cancelled:
                 self._outcomes.put((job.index, outcome))
                 if outcome.error is not None and self.stop_at_error:
@@ -202,7 +278,7 @@ class Run:
         in flight before re-raising; a second interrupt abandons that wait (the workers still
         commit their captions to the cache when they finish)."""
         workers = [
-            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-caption-{n}")
+            threading.Thread(target=self.serve, args=(rows,), name=f"sensenova-{self.task.name}-{n}")
             for n in range(self.concurrency)
         ]
         hooks = self.client.session.hooks.setdefault("response", [])
@@ -224,6 +300,24 @@ class Run:
                 hooks.remove(self.on_response)
         if self._crash is not None:
             raise self._crash
+        if self.quota is not None:
+            self._record_not_done(rows, tally)
+
+    def _record_not_done(self, rows: Iterator[Job | Ready], tally: Tally) -> None:
+        """After a quota stop: every row not finished is recorded as not done (a row with nothing
+        to send keeps its own outcome), so the result says how many are left."""
+        quota = self.quota
+        error = (
+            f"not done: {quota.one_line() if quota else 'stopped'}; run the same call again once "
+            "the plan renews: finished rows come from the cache, only these are sent"
+        )
+        pending = chain(self._unsent, self._again, () if self._exhausted else rows)
+        for job in pending:
+            if isinstance(job, Ready):
+                tally.record(job.index, job.outcome)
+            else:
+                tally.record(job.index, RowResult(error=error, exception=quota, not_done=True))
+        self._unsent, self._again = [], deque()
 
     def _record(self, tally: Tally) -> int:
         """Record the next outcome (waking at least every POLL_SECONDS); 1 when a worker ended."""

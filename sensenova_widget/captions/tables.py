@@ -7,12 +7,37 @@ result (a new object: the input is never changed).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidRequestError
 
-__all__ = ["PandasFrame", "PandasSeries", "PolarsFrame", "Table", "pandas_column", "table_for", "text_dtype"]
+__all__ = [
+    "COUNT",
+    "TEXT",
+    "Kind",
+    "PandasFrame",
+    "PandasSeries",
+    "PolarsFrame",
+    "Table",
+    "pandas_column",
+    "table_for",
+    "text_dtype",
+]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A result column's type, for pandas and polars alike: "text", "int", "float", "bool",
+    "category" (with exactly `categories`) or "object" (plain Python values)."""
+
+    name: str
+    categories: tuple = ()
+
+
+TEXT = Kind("text")
+COUNT = Kind("int")  # token counts
 
 
 class Table:
@@ -39,8 +64,8 @@ class Table:
     def label(self, position: int) -> Any:
         return position
 
-    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
-        """A new object with `columns` added: text columns, and `_tokens` columns of counts."""
+    def result(self, columns: dict[str, list], kinds: Mapping[str, Kind], summary: dict) -> Any:
+        """A new object with `columns` added, each of its kind in `kinds` (text when not named)."""
         raise NotImplementedError
 
 
@@ -76,10 +101,10 @@ class PandasFrame(Table):
     def label(self, position: int) -> Any:
         return self.data.index[position]
 
-    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], kinds: Mapping[str, Kind], summary: dict) -> Any:
         new = self.data.copy()
         for name, values in columns.items():
-            new[name] = pandas_column(values, counts=name in counts)
+            new[name] = pandas_column(values, kinds.get(name, TEXT))
         new.attrs["sensenova_summary"] = summary
         return new
 
@@ -104,7 +129,7 @@ class PandasSeries(PandasFrame):
     def field_values(self, names: list[str]) -> Iterator[tuple]:
         return ((value,) for value in self.data) if names else itertools.repeat(())
 
-    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
+    def result(self, columns: dict[str, list], kinds: Mapping[str, Kind], summary: dict) -> Any:
         import pandas as pd
 
         (out, texts), (_, errors) = list(columns.items())[:2]
@@ -133,24 +158,40 @@ class PolarsFrame(Table):
     def field_values(self, names: list[str]) -> Iterator[tuple]:
         return zip(*(self.data.get_column(name) for name in names)) if names else itertools.repeat(())
 
-    def result(self, columns: dict[str, list], counts: set[str], summary: dict) -> Any:
-        import polars as pl
+    def result(self, columns: dict[str, list], kinds: Mapping[str, Kind], summary: dict) -> Any:
 
         new = self.data.with_columns(
-            [
-                pl.Series(name, values, dtype=pl.Int64 if name in counts else pl.String)
-                for name, values in columns.items()
-            ]
+            [polars_column(name, values, kinds.get(name, TEXT)) for name, values in columns.items()]
         )
         new.sensenova_summary = summary  # polars frames have no attrs: a plain attribute, documented
         return new
 
 
-def pandas_column(values: list, counts: bool = False) -> Any:
-    """A result column: nullable Int64 for token counts, text otherwise (missing stays missing)."""
+_PANDAS = {"int": "Int64", "float": "Float64", "bool": "boolean"}
+
+
+def pandas_column(values: list, kind: Kind = TEXT) -> Any:
+    """A result column of `kind`, nullable (missing stays missing); object columns hold the
+    values as they are (lists, dicts)."""
     import pandas as pd
 
-    return pd.array(values, dtype="Int64" if counts else text_dtype())
+    if kind.name == "category":
+        return pd.Categorical(values, categories=list(kind.categories))
+    if kind.name == "object":
+        column = pd.array([None] * len(values), dtype=object)
+        column[:] = values  # element-wise: a list value stays one cell, not a row of its own
+        return column
+    return pd.array(values, dtype=_PANDAS.get(kind.name) or text_dtype())
+
+
+def polars_column(name: str, values: list, kind: Kind = TEXT) -> Any:
+    """A polars result column of `kind` (object values as polars infers them: lists, structs)."""
+    import polars as pl
+
+    dtypes = {"text": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
+    if kind.name == "category":
+        return pl.Series(name, values, dtype=pl.Enum([str(c) for c in kind.categories]))
+    return pl.Series(name, values, dtype=dtypes.get(kind.name), strict=False)
 
 
 def text_dtype() -> Any:

@@ -27,6 +27,7 @@ from .server import (
     get_model,
     list_models,
 )
+from .token_plan import TOKEN_PLAN, token_plan_routes
 
 # ---- errors and the app ---------------------------------------------------------------------
 
@@ -36,6 +37,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
     dialect = NATIVE
     if request.url.path.startswith(protocol.OPENAI_COMPATIBLE_PREFIX + "/"):
         dialect = OPENAI
+    elif request.url.path.startswith(protocol.EMULATOR_TOKEN_PLAN_PREFIX + "/"):
+        dialect = TOKEN_PLAN
     if exc.status_code == 404:
         return dialect.error(404, f"no such endpoint: {request.method} {request.url.path}")
     if exc.status_code == 405:
@@ -59,6 +62,7 @@ def build_app(state: EmulatorState) -> ASGIApp:
         Route(API_PREFIX + protocol.MODELS_PATH + "/{model:path}", get_model, methods=["GET"]),
         *file_routes(FILE_PREFIX),
         *openai_routes(),
+        *token_plan_routes(),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
     app.state.emulator = state

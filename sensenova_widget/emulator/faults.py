@@ -58,6 +58,13 @@ def _timeout(value: Any) -> float:
     return number
 
 
+def _share(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:  # also rejects NaN
+        raise ValueError("not a share")
+    return number
+
+
 def _flag(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -109,6 +116,10 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "file_validation_seconds": (_seconds, "seconds >= 0 a new upload stays VALIDATING"),
     "think_inline": (_flag, "1 or 0: reasoning goes inline as a leading <think>...</think> in the text"),
     "body_timeout": (_timeout, "seconds > 0 to wait for more of a request body before answering 408"),
+    "quota": (_flag, "1 or 0: 429 'token plan entitlement exhausted' (counted by `times`)"),
+    "gate": (_share, "a share in [0, 1] of requests the rate gate refuses at random (429, code 8)"),
+    "malformed": (_share, "a share 0-1 of schema replies made malformed (decided by the request's content)"),
+    "response_format": (_flag, "1 or 0: whether the OpenAI routes take response_format (else HTTP 400)"),
 }
 
 
@@ -132,6 +143,10 @@ class Knobs:
     file_validation_seconds: float = 0.0
     think_inline: bool = False
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    quota: bool = False
+    gate: float = 0.0
+    malformed: float = 0.0
+    response_format: bool = True
 
     @classmethod
     def from_kwargs(cls, **values: Any) -> Knobs:
@@ -174,7 +189,7 @@ class Knobs:
         """The HTTP error this request should get (before counting `times`), if any."""
         if self.html:
             return self.html if self.html > 1 else (self.status or 502)
-        return self.status
+        return 429 if self.quota else self.status
 
 
 class TimesCounter:

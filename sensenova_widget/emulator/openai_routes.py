@@ -41,6 +41,7 @@ from .server import (
     model_info,
     serve_chat,
 )
+from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -133,6 +134,8 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     native.update((k, v) for k, v in protocol.named_back(body, "openai").items() if k != "model")
     if "stream" in body:
         native["stream"] = body["stream"]
+    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
+        native[RESPONSE_FORMAT_KEY] = body["response_format"]
     if isinstance(native["model"], str):
         created = int(time.time())
         native[_HEAD] = (
@@ -145,7 +148,7 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     return native
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def usage_of(plan: Plan) -> dict[str, Any]:
     usage = plan.usage()
     return {
         "prompt_tokens": usage["prompt_tokens"],
@@ -198,7 +201,7 @@ class OpenAIEntryPoint(EntryPoint):
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": FINISH_REASONS[plan.finish_reason]}
                 ],
-                "usage": _usage(plan),
+                "usage": usage_of(plan),
             }
         )
 
@@ -214,7 +217,7 @@ class OpenAIEntryPoint(EntryPoint):
         ).encode()
 
     def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
-        usage = dumps(_usage(plan)).decode()
+        usage = dumps(usage_of(plan)).decode()
         return (
             (body[_HEAD] % reply_id)
             + '"delta":{},"finish_reason":"'

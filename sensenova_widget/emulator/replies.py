@@ -39,6 +39,7 @@ from .. import protocol
 from ..errors import InvalidRequestError, NotFoundError, SenseNovaError
 from .faults import DEFAULT_CONTEXT_LENGTH, Knobs
 from .files import VALIDATING, FileStore, StoredFile
+from .structured import RESPONSE_FORMAT_KEY, ImageFacts, answer, check_response_format
 
 ECHO_CHARS = 200
 IMAGE_PROMPT_TOKENS = 256  # what one image costs in prompt tokens (choice: a fixed estimate)
@@ -127,13 +128,23 @@ def _media_parts(messages: list[Mapping[str, Any]]) -> list[tuple[str, Mapping[s
     return found
 
 
-def colour_name(image: Image.Image) -> str:
-    """The palette colour most pixels are nearest to."""
+def colour_shares(image: Image.Image) -> list[tuple[str, float]]:
+    """Each palette colour's share of the pixels nearest to it, largest first (a tie: the later colour)."""
     small = image.convert("RGB")
     small.thumbnail((48, 48))
     mapped = small.quantize(palette=_PALETTE_IMAGE, dither=Image.Dither.NONE)
-    count, index = max(mapped.getcolors(48 * 48))
-    return _PALETTE_NAMES[index % len(PALETTE)]
+    counts: dict[str, int] = {}
+    for count, index in mapped.getcolors(48 * 48):
+        name = _PALETTE_NAMES[index % len(PALETTE)]
+        counts[name] = counts.get(name, 0) + count
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], -_PALETTE_NAMES.index(item[0])))
+    return [(name, count / total) for name, count in ordered]
+
+
+def colour_name(image: Image.Image) -> str:
+    """The palette colour most pixels are nearest to."""
+    return colour_shares(image)[0][0]
 
 
 def describe_image_bytes(data: bytes, field: str) -> str:
@@ -195,6 +206,33 @@ def _data_url_bytes(url: str, field: str) -> bytes:
         ) from None
 
 
+def _media_bytes(
+    where: str, part: Mapping[str, Any], files: FileStore
+) -> tuple[bytes | None, StoredFile | None]:
+    """The bytes a media part carries (None for a URL, never fetched), and its stored file if any."""
+    key = part["type"]
+    value = part[key]
+    if key.endswith("_url"):
+        return (_data_url_bytes(value, where) if value.startswith("data:") else None), None
+    if key == "image_base64":
+        if value.startswith("data:"):
+            raise InvalidRequestError(
+                f"{where} starts with 'data:': expected bare base64 of the image bytes, "
+                "without a data: URL prefix",
+                field=where,
+                code=3,
+                status=400,
+            )
+        try:
+            return base64.b64decode(value, validate=False), None
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError(
+                f"{where} is not valid base64", field=where, code=3, status=400
+            ) from None
+    stored = _stored_file(files, value, where)
+    return stored.data, stored
+
+
 def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[str]:
     """One clause per image or video, numbered per kind in request order."""
     clauses = []
@@ -203,41 +241,37 @@ def describe_media(messages: list[Mapping[str, Any]], files: FileStore) -> list[
         kind = protocol.part_kind(part)
         numbers[kind] += 1
         label = f"{kind} {numbers[kind]}"
-        key = part["type"]
-        value = part[key]
-        if key.endswith("_url") and value.startswith("data:"):  # inline bytes: described, never echoed
-            data = _data_url_bytes(value, where)
-            about = describe_image_bytes(data, where) if kind == "image" else describe_video_bytes(data)
-            clauses.append(f"{label}: {about}")
-        elif key.endswith("_url"):
-            clauses.append(f"{label}: url {value}")
-        elif key == "image_base64":
-            if value.startswith("data:"):
-                raise InvalidRequestError(
-                    f"{where} starts with 'data:': expected bare base64 of the image bytes, "
-                    "without a data: URL prefix",
-                    field=where,
-                    code=3,
-                    status=400,
-                )
-            try:
-                data = base64.b64decode(value, validate=False)
-            except (binascii.Error, ValueError):
-                raise InvalidRequestError(
-                    f"{where} is not valid base64", field=where, code=3, status=400
-                ) from None
-            clauses.append(f"{label}: {describe_image_bytes(data, where)}")
-        else:
-            stored = _stored_file(files, value, where)
-            about = (
-                describe_image_bytes(stored.data, where)
-                if kind == "image"
-                else describe_video_bytes(stored.data)
-            )
-            clauses.append(
-                f"{label}: {about} (file {stored.id}: {stored.filename}, {len(stored.data)} bytes)"
-            )
+        data, stored = _media_bytes(where, part, files)
+        if data is None:  # a URL: named, never fetched
+            clauses.append(f"{label}: url {part[part['type']]}")
+            continue
+        about = describe_image_bytes(data, where) if kind == "image" else describe_video_bytes(data)
+        if stored is not None:
+            about += f" (file {stored.id}: {stored.filename}, {len(stored.data)} bytes)"
+        clauses.append(f"{label}: {about}")
     return clauses
+
+
+def image_facts(messages: list[Mapping[str, Any]], files: FileStore) -> ImageFacts | None:
+    """What a schema prompt's values are read from: the first image's size and palette colours."""
+    for where, part in _media_parts(messages):
+        if protocol.part_kind(part) != "image":
+            continue
+        data, _ = _media_bytes(where, part, files)
+        if data is None:
+            return None
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft("RGB", (96, 96))
+                return ImageFacts(image.size[0], image.size[1], colour_shares(image))
+        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+            raise InvalidRequestError(
+                f"{where} is not a decodable image ({len(data)} bytes): {exc}",
+                field=where,
+                code=3,
+                status=400,
+            ) from None
+    return None
 
 
 def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
@@ -266,7 +300,8 @@ def context_length(model: str, knobs: Knobs) -> int:
     """The model's context in tokens (`protocol.MODEL_CONTEXTS`), unless the knob sets one for all."""
     if knobs.context_length is not None:
         return knobs.context_length
-    return protocol.MODEL_CONTEXTS.get(model, DEFAULT_CONTEXT_LENGTH)
+    documented = protocol.documented_model(model)
+    return (documented.context_length if documented else None) or DEFAULT_CONTEXT_LENGTH
 
 
 def reasons(body: Mapping[str, Any]) -> bool:
@@ -276,6 +311,8 @@ def reasons(body: Mapping[str, Any]) -> bool:
         return True
     thinking = body.get("thinking")
     asked = isinstance(thinking, Mapping) and thinking.get("enabled") is True
+    if model in protocol.REASONING_BY_DEFAULT_MODELS:  # on unless turned off
+        return not (isinstance(thinking, Mapping) and thinking.get("enabled") is False)
     return model in protocol.THINKING_MODELS and asked
 
 
@@ -302,7 +339,14 @@ def reasoning_text(body: Mapping[str, Any]) -> str:
     """One deterministic line that proves what the reasoning saw."""
     messages = body["messages"]
     images, videos = protocol.count_media(messages)
-    why = "always on" if body["model"] in protocol.ALWAYS_REASONING_MODELS else "thinking asked for"
+    model = body["model"]
+    why = (
+        "always on"
+        if model in protocol.ALWAYS_REASONING_MODELS
+        else "on by default"
+        if model in protocol.REASONING_BY_DEFAULT_MODELS
+        else "thinking asked for"
+    )
     question = " ".join(_text_of(messages[-1]["content"]).split())[:REASONING_ECHO_CHARS] or "(no text)"
     return (
         f"Reasoning: {_plural(len(messages), 'message')}, {_plural(images, 'image')}, "
@@ -338,7 +382,18 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
             code=protocol.CONTEXT_LENGTH_CODE,
             status=400,
         )
-    tokens = split_tokens(reply_text(body, files))
+    fmt = body.get(RESPONSE_FORMAT_KEY)
+    if fmt is not None:
+        if not knobs.response_format:
+            raise InvalidRequestError(
+                "response_format is not supported by this endpoint: describe the JSON wanted in the prompt",
+                field="response_format",
+                code=3,
+                status=400,
+            )
+        check_response_format(fmt)
+    structured = answer(body, image_facts(messages, files), knobs.malformed)
+    tokens = split_tokens(structured if structured is not None else reply_text(body, files))
     if knobs.reply_tokens is not None:
         tokens = _pad(tokens, knobs.reply_tokens)
     finish = "stop"

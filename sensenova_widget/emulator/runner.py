@@ -15,6 +15,7 @@ from .faults import Knobs
 from .files import FileStore
 from .request_log import KEEP_BYTES, KEEP_REQUESTS, RequestLog
 from .server import API_PREFIX, FILE_PREFIX, EmulatorState
+from .slow_clients import HEADER_TIMEOUT, guarded
 
 
 class Emulator:
@@ -23,7 +24,8 @@ class Emulator:
     Knobs (see `faults.KNOBS`) apply to every request; a request's `x-emulator-fault` header
     overrides them for that request. Credentials are generated per instance unless given.
     `requests` keeps the last `keep_requests` chat bodies, the newest whole while they fit in
-    `keep_request_bytes` (as received) and compacted after (see `request_log`).
+    `keep_request_bytes` (as received) and compacted after (see `request_log`). A connection
+    whose request headers take over `header_timeout` seconds is closed (see `slow_clients`).
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class Emulator:
         max_files: int = 256,
         keep_requests: int = KEEP_REQUESTS,
         keep_request_bytes: int = KEEP_BYTES,
+        header_timeout: float = HEADER_TIMEOUT,
         **knobs: Any,
     ) -> None:
         generated = Credentials()
@@ -52,6 +55,7 @@ class Emulator:
             requests=RequestLog(keep_requests, keep_request_bytes),
         )
         self.host = host
+        self.header_timeout = header_timeout
         # IPPROTO_TCP named explicitly: asyncio only sets TCP_NODELAY on accepted connections of a
         # socket whose proto says TCP; without it Nagle holds each reply's body ~40 ms behind its headers.
         self._socket = socket.socket(
@@ -78,6 +82,12 @@ class Emulator:
         """The OpenAI-compatible base (`/chat/completions`, `/models` under it), as the service's
         `https://api.sensenova.cn/compatible-mode/v1`; `{url}/v1/chat/completions` answers too."""
         return self.url + protocol.OPENAI_COMPATIBLE_PREFIX
+
+    @property
+    def token_plan_base_url(self) -> str:
+        """The token plan's entry point, as `https://token.sensenova.cn/v1` (see `token_plan`): a
+        client given only this and the key speaks its shape (`dialects.pick` knows the path)."""
+        return self.url + protocol.EMULATOR_TOKEN_PLAN_PREFIX
 
     @property
     def file_base_url(self) -> str:
@@ -150,8 +160,11 @@ class Emulator:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="auto",  # httptools and uvloop when installed (the emulator extra brings them):
-            loop="auto",  # a quarter less CPU a request than h11 on asyncio, so a burst queues less
+            # httptools (else h11) with a deadline for the headers (slow_clients), and uvloop when
+            # installed (the emulator extra brings both): a quarter less CPU a request than h11 on
+            # asyncio, so a burst queues less
+            http=guarded(self.header_timeout),
+            loop="auto",
             timeout_keep_alive=30,
             backlog=2048,
             timeout_graceful_shutdown=1,

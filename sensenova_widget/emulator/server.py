@@ -16,9 +16,10 @@ import builtins
 import functools
 import json
 import logging
+import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,23 @@ class EntryPoint:
     ) -> Response:
         return error_response(
             status, message, code=code, details=[{"field": field}] if field else None, headers=headers
+        )
+
+    def fault_message(self, status: int) -> str:
+        """What an injected HTTP error says."""
+        return STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
+
+    def served(self, state: EmulatorState) -> tuple[str, ...]:
+        """The model ids this entry point answers."""
+        return state.models
+
+    def max_output(self, model: Any) -> int | None:
+        """The model's limit on max_new_tokens when it is not the reference's."""
+        return None
+
+    def unknown_model(self, model: Any, served: tuple[str, ...]) -> Response:
+        return self.error(
+            404, f"model {model!r} not found: expected one of {', '.join(served)}", field="model"
         )
 
     def error_from(self, exc: SenseNovaError) -> Response:
@@ -347,7 +365,13 @@ def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response |
         _times_key(request.headers.get(FAULT_HEADER)), knobs.times
     ):
         return fault_response(knobs, dialect)
+    if knobs.gate and random.random() < knobs.gate:  # the token plan's rate gate, at random
+        return dialect.error(429, protocol.RATE_GATE_MESSAGE, headers=_retry_after(knobs))
     return None
+
+
+def _retry_after(knobs: Knobs) -> dict[str, str]:
+    return {"retry-after": f"{knobs.retry_after:g}"} if knobs.retry_after is not None else {}
 
 
 def guarded(
@@ -371,19 +395,17 @@ def guarded(
 def fault_response(knobs: Knobs, dialect: EntryPoint = NATIVE) -> Response:
     """The HTTP error a fault knob asks for: the service's JSON error or a proxy's HTML page."""
     status = knobs.error_status or 500
-    headers = {}
-    if knobs.retry_after is not None:
-        headers["retry-after"] = f"{knobs.retry_after:g}"
+    headers = _retry_after(knobs)
     if knobs.html:
         page = HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
         return Response(page, status_code=status, headers=headers, media_type="text/html")
-    message = STATUS_MESSAGES.get(status, "error") + " (emulated fault)"
+    message = protocol.QUOTA_EXHAUSTED_MESSAGE if knobs.quota else dialect.fault_message(status)
     return dialect.error(status, message, headers=headers)
 
 
 def _times_key(header: str | None) -> str:
     """`times` counts per fault header value; a status set on the server counts under one key."""
-    if header and any(name in header for name in ("status", "html", "times")):
+    if header and any(name in header for name in ("status", "html", "times", "quota")):
         return header
     return ""
 
@@ -460,13 +482,11 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        protocol.validate_body(body, dialect.api)
-        if body["model"] not in state.models:
-            return dialect.error(
-                404,
-                f"model {body['model']!r} not found: expected one of {', '.join(state.models)}",
-                field="model",
-            )
+        model = body.get("model") if isinstance(body, Mapping) else None  # validate_body names a non-object
+        protocol.validate_body(body, dialect.api, max_output=dialect.max_output(model))
+        served = dialect.served(state)
+        if body["model"] not in served:
+            return dialect.unknown_model(body["model"], served)
         if _plan_off_loop(body, size):
             plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
         else:

@@ -1,16 +1,18 @@
-"""Encoding an image well: upright, downscaled to `MAX_SIDE`, JPEG or PNG, within the size budget.
+"""Encoding an image well: upright, downscaled to `max_side`, JPEG or PNG, within the size budget.
 
-- the longest side is brought down to `max_side` (default `MAX_SIDE`, never upscaled), with
-  `Image.reduce` (a fast box average) doing the bulk of the work;
-- photographs become JPEG (`JPEG_QUALITY`), while alpha, palettes and flat graphics become PNG;
-  which is which is decided on a `SAMPLE_SIDE`-pixel sample, so the decision costs almost nothing;
+Every function takes the caller's `MediaOptions` (see `options`), never a process-wide setting:
+- the longest side is brought down to `options.max_side` (never upscaled), with `Image.reduce`
+  (a fast box average) doing the bulk of the work;
+- photographs become JPEG (`options.jpeg_quality`), while alpha, palettes and flat graphics
+  become PNG; which is which is decided on a `SAMPLE_SIDE`-pixel sample, so the decision costs
+  almost nothing;
 - an encoded JPEG/PNG that is already suitable (within `max_side`, no EXIF rotation to apply,
   small enough) is sent byte for byte;
 - every result is kept in the encode cache (`caches.ENCODE_CACHE`) under the content key of
-  its `Source`, `max_side` and `JPEG_QUALITY`, so a resent picture is encoded once.
+  its `Source` and `options.image_encoding()`, so a resent picture is encoded once and two
+  clients with different options never share a result.
 
-`MAX_SIDE` and `JPEG_QUALITY` are public settings: `snw.media.MAX_SIDE = 1024` changes the
-default for every later call, and a cache of results beyond this process should key on both.
+The constants below are tuning of the format decision, not settings.
 """
 
 from __future__ import annotations
@@ -19,67 +21,54 @@ import base64
 import io
 from typing import TYPE_CHECKING
 
-from ..errors import MediaError
-from ..protocol import MAX_BODY_BYTES, MAX_IMAGES
 from .caches import ENCODE_CACHE
+from .formats import b64, is_jpeg_or_png
+from .options import MediaOptions
 from .pixels import to_uint8, uint16_to_uint8
 from .sources import ORIENTATION, Source
-from .values import named
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image as PILImage
 
-MAX_SIDE = 2048  # longest side sent, in pixels; `snw.media.MAX_SIDE = 1024` changes the default
-JPEG_QUALITY = 85  # of every JPEG made here (files that pass through keep their own)
-# Six images of this size, base64-inflated by 4/3, stay under the 45 MB request limit.
-MAX_PART_BYTES = MAX_BODY_BYTES * 3 // 4 // (MAX_IMAGES + 1)
 SAMPLE_SIDE = 128  # the photograph-or-graphics decision looks at a sample this big
 PNG_PASS_BYTES = 1_000_000  # a PNG this small passes through whatever it shows
 PNG_WORTH = 2.0  # an ambiguous picture stays PNG unless that is over twice the JPEG's size
 REDUCE_FLOOR = 0.85  # an integer `reduce` is used alone when it keeps >= 85% of max_side
 
 
-def check_max_side(max_side: int | None) -> int:
-    """`max_side`, or the module default `MAX_SIDE` for None; MediaError below 16 pixels."""
-    if max_side is None:
-        max_side = MAX_SIDE
-    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 16:
-        raise MediaError(
-            f"max_side={named(max_side)} is not allowed: expected an integer of at least 16 pixels.",
-            field="max_side",
-        )
-    return max_side
+def _key(source: Source, use: str, options: MediaOptions) -> tuple:
+    return source.key + (use, *options.image_encoding().items())
 
 
-def part_base64(source: Source, max_side: int) -> str:
+def part_base64(source: Source, options: MediaOptions) -> str:
     """The base64 to send for `source` (cached): the file itself when it suits, else re-encoded."""
-    key = source.key + ("part", max_side, JPEG_QUALITY)
-    return ENCODE_CACHE.get_or_make(key, lambda: _b64(encode_source(source, max_side)))
+    return ENCODE_CACHE.get_or_make(
+        _key(source, "part", options), lambda: b64(encode_source(source, options))
+    )
 
 
-def thumbnail_bytes(source: Source, max_side: int) -> bytes:
-    """A small PNG or JPEG of `source` (cached), at most `max_side` on a side, for a browser."""
-    key = source.key + ("thumbnail", max_side, JPEG_QUALITY)
-    made = ENCODE_CACHE.get_or_make(key, lambda: _b64(encode_image(source.open(max_side), max_side)))
+def thumbnail_bytes(source: Source, options: MediaOptions) -> bytes:
+    """A small PNG or JPEG of `source` (cached), at most `options.max_side` on a side, for a browser."""
+    made = ENCODE_CACHE.get_or_make(
+        _key(source, "thumbnail", options),
+        lambda: b64(encode_image(source.open(options.max_side), options)),
+    )
     return base64.b64decode(made)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def encode_source(source: Source, max_side: int) -> bytes:
+def encode_source(source: Source, options: MediaOptions) -> bytes:
     """The bytes to send: the file itself when it already suits, else a fresh JPEG or PNG."""
-    if source.data is not None and _passes_through(source.data, max_side):
+    if source.data is not None and _passes_through(source.data, options):
         return source.data
-    return encode_image(source.open(max_side), max_side)
+    return encode_image(source.open(options.max_side), options)
 
 
-def _passes_through(data: bytes, max_side: int) -> bool:
+def _passes_through(data: bytes, options: MediaOptions) -> bool:
     """A JPEG/PNG within max_side, small enough, with no EXIF rotation to apply, and decodable.
 
-    "Small enough": under MAX_PART_BYTES, and a PNG under 1 MB or a byte a pixel."""
-    if len(data) > MAX_PART_BYTES or not data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
+    "Small enough": under `max_part_bytes`, and a PNG under 1 MB or a byte a pixel."""
+    max_side = options.max_side
+    if len(data) > options.max_part_bytes or not is_jpeg_or_png(data):
         return False
     from PIL import Image
 
@@ -140,10 +129,10 @@ def _drop_opaque_alpha(im: PILImage) -> PILImage:
     return im
 
 
-def _save(im: PILImage, fmt: str) -> bytes:
+def _save(im: PILImage, fmt: str, quality: int) -> bytes:
     buf = io.BytesIO()
     if fmt == "JPEG":
-        im.save(buf, "JPEG", quality=JPEG_QUALITY)
+        im.save(buf, "JPEG", quality=quality)
     else:
         im.save(buf, "PNG", compress_level=6)
     return buf.getvalue()
@@ -190,35 +179,36 @@ def _top_colour_share(sample: PILImage, graphics_colours: int) -> float | None:
     return max(colours)[0] / pixels
 
 
-def encode_image(im: PILImage, max_side: int) -> bytes:
-    """JPEG for photographs, PNG for alpha, palettes and flat graphics, within MAX_PART_BYTES.
+def encode_image(im: PILImage, options: MediaOptions) -> bytes:
+    """JPEG for photographs, PNG for alpha, palettes and flat graphics, within `max_part_bytes`.
 
-    A picture still over MAX_PART_BYTES (noise at a large max_side) is sent smaller rather than
+    A picture still over `max_part_bytes` (noise at a large max_side) is sent smaller rather than
     breaking the 45 MB request limit: its longest side shrinks by 30% until it fits.
     """
-    im = _drop_opaque_alpha(_downscale(_normalize_mode(im), max_side))
-    data = _encode_fitted(im)
-    while len(data) > MAX_PART_BYTES and max(im.size) > 64:
+    im = _drop_opaque_alpha(_downscale(_normalize_mode(im), options.max_side))
+    data = _encode_fitted(im, options)
+    while len(data) > options.max_part_bytes and max(im.size) > 64:
         im = _downscale(im, int(max(im.size) * 0.7))
-        data = _encode_fitted(im)
+        data = _encode_fitted(im, options)
     return data
 
 
-def _encode_fitted(im: PILImage) -> bytes:
+def _encode_fitted(im: PILImage, options: MediaOptions) -> bytes:
+    budget, quality = options.max_part_bytes, options.jpeg_quality
     if im.mode in ("RGBA", "LA", "P", "1"):
-        data = _save(im, "PNG")
-        if len(data) <= MAX_PART_BYTES:
+        data = _save(im, "PNG", quality)
+        if len(data) <= budget:
             return data
-        return _save(_flatten(im), "JPEG")  # too big as PNG: white background, JPEG
+        return _save(_flatten(im), "JPEG", quality)  # too big as PNG: white background, JPEG
     choice = _choose_format(im)
     if choice == "JPEG":
-        return _save(im, "JPEG")
-    png = _save(im, "PNG")
-    if choice == "PNG" and len(png) <= MAX_PART_BYTES:
+        return _save(im, "JPEG", quality)
+    png = _save(im, "PNG", quality)
+    if choice == "PNG" and len(png) <= budget:
         return png
-    jpeg = _save(im, "JPEG")
+    jpeg = _save(im, "JPEG", quality)
     # Lossless lines and text are worth up to twice the bytes of a JPEG.
-    return png if len(png) <= min(PNG_WORTH * len(jpeg), MAX_PART_BYTES) else jpeg
+    return png if len(png) <= min(PNG_WORTH * len(jpeg), budget) else jpeg
 
 
 def _flatten(im: PILImage) -> PILImage:

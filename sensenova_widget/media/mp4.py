@@ -16,13 +16,10 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import MediaError
+from .options import MediaOptions, options_for
 from .pixels import as_array, image_array_shape, to_uint8
 from .sources import image_source
 from .values import describe
-
-DEFAULT_FPS = 8
-MAX_VIDEO_SIDE = 1920  # larger frames are scaled down: the service samples frames anyway
-CRF = 23  # x264's default quality
 
 
 def frames_key(frames: Any) -> tuple:
@@ -39,7 +36,7 @@ def frames_key(frames: Any) -> tuple:
     return tuple(keys)
 
 
-def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:
+def to_rgb_frames(frames: Any, *, max_side: int) -> list[Any]:
     """uint8 HxWx3 arrays of one even size; errors name the frame and what is allowed."""
     import numpy as np
     from PIL import Image
@@ -90,15 +87,19 @@ def to_rgb_frames(frames: Any, *, max_side: int = MAX_VIDEO_SIDE) -> list[Any]:
     return out
 
 
-def encode_frames(frames: Any, fps: float = DEFAULT_FPS, *, max_side: int = MAX_VIDEO_SIDE) -> bytes:
-    """MP4 bytes (H.264, yuv420p) of `frames` played at `fps` frames per second."""
+def encode_frames(frames: Any, fps: float | None = None, options: MediaOptions | None = None) -> bytes:
+    """MP4 bytes (H.264, yuv420p) of `frames` played at `fps` frames per second (`options.fps`
+    for None), at most `options.video_side` on a side (the service samples frames anyway), x264
+    at `options.crf`."""
+    options = options_for(options)
+    fps = options.fps if fps is None else fps
     try:
         import av
     except ImportError:  # pragma: no cover - the media extra is installed in tests
         raise MediaError(
             "making a video from frames needs PyAV: pip install 'sensenova-widget[media]'."
         ) from None
-    arrays = to_rgb_frames(frames, max_side=max_side)
+    arrays = to_rgb_frames(frames, max_side=options.video_side)
     rate = Fraction(fps).limit_denominator(1001)
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
@@ -106,7 +107,7 @@ def encode_frames(frames: Any, fps: float = DEFAULT_FPS, *, max_side: int = MAX_
         stream.width = arrays[0].shape[1]
         stream.height = arrays[0].shape[0]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(CRF), "preset": "veryfast"}
+        stream.options = {"crf": str(options.crf), "preset": "veryfast"}
         for a in arrays:
             frame = av.VideoFrame.from_ndarray(a, format="rgb24")
             for packet in stream.encode(frame):

@@ -15,8 +15,9 @@ from typing import Any
 from ..errors import MediaError
 from ..protocol import PART_TYPES
 from .caches import UPLOADS, Uploader, digest
-from .encode import check_max_side, part_base64, thumbnail_bytes
-from .mp4 import DEFAULT_FPS, encode_frames, first_frame, frames_key
+from .encode import part_base64, thumbnail_bytes
+from .mp4 import encode_frames, first_frame, frames_key
+from .options import MediaOptions, options_for
 from .sources import decode_base64, image_source, read_file_like
 from .strings import check_url, expand, has_scheme, not_media_text, path_of
 from .values import (
@@ -37,8 +38,17 @@ from .values import (
 )
 
 
-def to_part(value: Any, *, client: Uploader | None = None, max_side: int | None = None) -> dict:
+def to_part(
+    value: Any,
+    *,
+    client: Uploader | None = None,
+    options: MediaOptions | None = None,
+    max_side: int | None = None,
+) -> dict:
     """The wire part for a notebook value; raises MediaError saying what was wrong.
+
+    Encoded by `options` (the defaults, `MediaOptions()`, when None; a `Client` passes its own),
+    with this call's `max_side=` over them.
 
     Accepted: see `ACCEPTED`. Wire dicts pass through. A bare str is read as an http(s) URL,
     a data: URL or base64; a path must be marked, `image("photo.jpg")`. A 4-D array with more
@@ -49,7 +59,7 @@ def to_part(value: Any, *, client: Uploader | None = None, max_side: int | None 
     Array values and shapes: see `pixels` (uint8 as is; bool as 0/255; uint16 divided by 257;
     floats in [0, 1] scaled by 255 or within [0, 255] as is; HxW, HxWx1/3/4 or CxHxW).
     """
-    max_side = check_max_side(max_side)
+    options = options_for(options, max_side)
     if isinstance(value, Mapping):
         return wire_part(value)
     if isinstance(value, FileId):
@@ -58,11 +68,11 @@ def to_part(value: Any, *, client: Uploader | None = None, max_side: int | None 
         if isinstance(value.value, Mapping):  # image(part) / video(part): the part as it is
             return wire_part(value.value)
         if value.kind == "video":
-            return video_part(value.value, client, value.fps)
-        return image_part(value.value, max_side, marked=True)
+            return video_part(value.value, client, value.fps, options)
+        return image_part(value.value, options, marked=True)
     if is_video_like(value):  # a 4-D frame stack, or a Path ending in .mp4, .mov, ...
-        return video_part(value, client, None)
-    return image_part(value, max_side, marked=False)
+        return video_part(value, client, None, options)
+    return image_part(value, options, marked=False)
 
 
 def wire_part(part: Mapping) -> dict:
@@ -78,7 +88,7 @@ def wire_part(part: Mapping) -> dict:
     return part if isinstance(part, dict) else dict(part)
 
 
-def image_part(value: Any, max_side: int, *, marked: bool) -> dict:
+def image_part(value: Any, options: MediaOptions, *, marked: bool) -> dict:
     """The image part of an unmarked value, or of a marked one's inner value (`marked=True`,
     where a str may be a path)."""
     if isinstance(value, FileId):
@@ -90,10 +100,10 @@ def image_part(value: Any, max_side: int, *, marked: bool) -> dict:
     source = image_source(value, marked=marked)
     if source is None:
         raise MediaError(f"{in_words(value)} cannot be sent as an image: expected {ACCEPTED}.")
-    return {"type": "image_base64", "image_base64": part_base64(source, max_side)}
+    return {"type": "image_base64", "image_base64": part_base64(source, options)}
 
 
-def video_part(value: Any, client: Uploader | None, fps: float | None) -> dict:
+def video_part(value: Any, client: Uploader | None, fps: float | None, options: MediaOptions) -> dict:
     """video_url for URLs; otherwise upload (file, mp4 bytes, or frames encoded to H.264)."""
     if isinstance(value, FileId):
         return {"type": "video_file_id", "video_file_id": value.id}
@@ -124,9 +134,9 @@ def video_part(value: Any, client: Uploader | None, fps: float | None) -> dict:
             raise MediaError("the video bytes are empty: expected an mp4 file's bytes.")
         found = UPLOADS.file_id(client, ("bytes", digest(data)), lambda: data, "video.mp4", what)
     elif is_frame_list(value) or is_frame_array(value):
-        fps = DEFAULT_FPS if fps is None else fps
-        key = ("frames", frames_key(value), fps)
-        found = UPLOADS.file_id(client, key, lambda: encode_frames(value, fps=fps), "frames.mp4", what)
+        fps = options.fps if fps is None else fps
+        key = ("frames", frames_key(value), fps, options.video_side, options.crf)
+        found = UPLOADS.file_id(client, key, lambda: encode_frames(value, fps, options), "frames.mp4", what)
     else:
         raise MediaError(
             f"{in_words(value)} cannot be sent as a video: expected an http(s) URL, a file path, mp4 "
@@ -142,7 +152,7 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
     Videos given as frames show their first frame. URLs and file ids cannot be shown without
     downloading them: MediaError.
     """
-    max_side = check_max_side(max_side)
+    options = options_for(None, max_side)
     if isinstance(value, Media):
         if value.kind == "video":
             return thumbnail(_first_frame(value.value), max_side)
@@ -156,7 +166,7 @@ def thumbnail(value: Any, max_side: int = 256) -> bytes:
     source = image_source(value, marked=True)
     if source is None:
         raise MediaError(f"{in_words(value)} cannot be shown as an image: expected {ACCEPTED}.")
-    return thumbnail_bytes(source, max_side)
+    return thumbnail_bytes(source, options)
 
 
 def _first_frame(value: Any) -> Any:
@@ -179,8 +189,8 @@ def content_key(value: Any) -> str:
     It is the content hash the encode cache keys on (of the file bytes or the pixels), so equal
     content gives an equal key whatever the value's type; URLs and file ids are their own
     identity, since their content is not held here. Raises MediaError when `value` is no image.
-    The key is of the content only: a cache of encoded results should add `MAX_SIDE` and
-    `JPEG_QUALITY` (see `encode`).
+    The key is of the content only: a cache of encoded results should add the
+    `MediaOptions.image_encoding()` they were made with.
     """
     if isinstance(value, Media):
         value = value.value

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MediaError
 from .caches import digest
+from .formats import sniff_format
 from .pixels import as_array, image_array_shape, to_uint8
 from .strings import (
     check_url,
@@ -28,7 +29,6 @@ from .strings import (
     path_of,
 )
 from .values import (
-    IMAGE_FORMATS,
     describe,
     in_words,
     is_array_like,
@@ -215,14 +215,6 @@ def _open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage
     if im.width == 0 or im.height == 0:
         raise MediaError(f"{what} is an empty {im.width}x{im.height} image.")
     return ImageOps.exif_transpose(im)
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The image format the bytes start as (by magic number), or None: a name, never the bytes."""
-    for magic, name in IMAGE_FORMATS:
-        if data.startswith(magic):
-            return name
-    return "WebP" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
 def _pil_source(im: PILImage) -> Source:

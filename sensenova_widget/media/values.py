@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import MediaError
 from ..protocol import media_kind, plural
+from .formats import sniff_format
 
 ACCEPTED = (
     "a PIL image; a numpy array HxW, HxWx1, HxWx3, HxWx4 or CxHxW (uint8, uint16, bool, float); "
@@ -27,17 +28,6 @@ ACCEPTED = (
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 _OBJECT_REPR = re.compile(r"<[^<>\n]{1,200}? at 0x[0-9a-fA-F]+>")  # `<_io.BytesIO object at 0x7f...>`
-# Magic numbers of the image files PIL reads, for cheap checks that decode nothing.
-IMAGE_FORMATS = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-)
-IMAGE_MAGIC = tuple(magic for magic, _ in IMAGE_FORMATS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,14 +85,22 @@ def image(value: Any) -> Media:
     return Media("image", value)
 
 
+def check_fps(fps: Any) -> float:
+    """`fps`, once it is a number of frames per second in (0, 240]; else MediaError."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 240:
+        raise MediaError(f"fps={named(fps)} is not allowed: expected a number in (0, 240].", field="fps")
+    return fps
+
+
 def video(value: Any, *, fps: float | None = None) -> Media:
     """Mark `value` as a video: an http(s) URL, a file path, mp4 bytes, or frames.
 
     Frames are a list of images or a TxHxWxC / TxCxHxW array; they are encoded to H.264 at
-    `fps` frames per second (default 8) and uploaded through the file service.
+    `fps` frames per second (default: the client's `MediaOptions.fps`, 8) and uploaded through
+    the file service.
     """
-    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 240):
-        raise MediaError(f"fps={named(fps)} is not allowed: expected a number in (0, 240].", field="fps")
+    if fps is not None:
+        check_fps(fps)
     if isinstance(value, Media):
         return Media("video", value.value, fps if fps is not None else value.fps)
     if isinstance(value, FileId):
@@ -261,7 +259,7 @@ def is_image_like(value: Any) -> bool:
     if is_pil(value) or is_figure(value) or is_ipython_image(value):
         return True
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value[:12]).startswith(IMAGE_MAGIC) or bytes(value[8:12]) == b"WEBP"
+        return sniff_format(value) is not None
     if isinstance(value, os.PathLike):
         return os.fspath(value).lower().endswith(IMAGE_SUFFIXES)
     if isinstance(value, str):
