@@ -204,3 +204,15 @@ def test_the_native_endpoint_refuses_what_only_the_openai_shape_takes(name, emul
     assert answer.status_code == 400
     assert "only the OpenAI-compatible endpoints" in answer.json()["error"]["message"]
     assert post(emulator, "openai", PARAMETERS[name].wire["openai"], sample(name)).status_code == 200
+
+
+@pytest.mark.parametrize("dialect_client", DIALECTS, indirect=True)
+def test_the_panel_form_has_a_field_for_each_parameter_its_dialect_takes(dialect_client):
+    panel = snw.ChatPanel(client=dialect_client)
+    api = dialect_client.api
+    shown = [name for name, spec in PARAMETERS.items() if spec.panel and spec.knows(api)]
+    assert list(panel.parameters) == shown
+    for name in shown:
+        field = panel.parameters[name]
+        assert (field["label"], field["kind"]) == (PARAMETERS[name].panel.label, PARAMETERS[name].panel.kind)
+    assert set(panel.settings) == set(PARAMETERS)  # every parameter has its place in the settings
