@@ -37,7 +37,7 @@ from .messages import text_message
 from .params import Params, ParamsDict
 from .store import ConversationStore, open_store
 from .turnlog import TurnLog, part_thumbnails
-from .turns import Answer, Turn, answer_of, wire_messages
+from .turns import Turn, answer_of, wire_messages
 
 __all__ = ["Conversation", "Taken"]
 
@@ -53,10 +53,6 @@ class Taken:
     turn: Turn | None = None
     reply: Reply | None = None
     error: BaseException | None = None
-
-    @property
-    def answer(self) -> Answer | None:
-        return self.turn.answer if self.turn is not None else None
 
 
 class Conversation:
@@ -260,22 +256,19 @@ class Conversation:
             return opened
         if not stream:
             return self._finish(index, planned, opened, None, None)
-        began, thought = time.monotonic(), [False, None]
+        began, answered, reasoned = time.monotonic(), None, False
         error: BaseException | None = None
         try:
             with opened as live:
                 for delta in live:
-                    if delta.reasoning:
-                        thought[0] = True
-                    if delta.text and thought[0] and thought[1] is None:
-                        thought[1] = round(time.monotonic() - began, 1)
+                    reasoned = reasoned or bool(delta.reasoning)
+                    if delta.text and reasoned and answered is None:
+                        answered = time.monotonic()  # the thinking ended: the answer began
                     if on_delta is not None:
                         on_delta(delta)
         except BaseException as exc:  # recorded below, then handed back (an interrupt too)
             error = exc
-        seconds = (
-            thought[1] if thought[1] is not None or not thought[0] else round(time.monotonic() - began, 1)
-        )
+        seconds = round((answered or time.monotonic()) - began, 1) if reasoned else None
         return self._finish(index, planned, opened.reply, error or opened.error, seconds)
 
     # ----------------------------------------------------------------- stopping

@@ -107,9 +107,15 @@ _DROP_WITH_CONTENT = {
 }
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
-_CLASS = re.compile(r"^[A-Za-z0-9_\- ]{1,80}$")
+# our own classes and Pygments' short token classes; never a class of the page (`jp-Dialog`)
+_CLASS_TOKEN = re.compile(r"(?:snw-|sensenova-|language-)[A-Za-z0-9+#._-]{1,40}|[a-z]{1,3}[0-9]?")
 _ALIGN_STYLE = re.compile(r"^\s*text-align:\s*(left|right|center)\s*;?\s*$", re.IGNORECASE)
 _LINK_REL = "nofollow noopener noreferrer"
+
+
+def _known_classes(value: str) -> bool:
+    tokens = value.split(" ")
+    return len(tokens) <= 4 and all(map(_CLASS_TOKEN.fullmatch, tokens))
 
 
 def safe_markdown_html(text: str) -> str:
@@ -161,7 +167,7 @@ class _Sanitizer(HTMLParser):
             if _SAFE_HREF.match(href):
                 kept["href"] = href
                 kept["rel"] = _LINK_REL
-        if "class" in kept and not _CLASS.match(kept["class"]):
+        if "class" in kept and not _known_classes(kept["class"]):
             del kept["class"]
         if "style" in kept and not _ALIGN_STYLE.match(kept["style"]):
             del kept["style"]

@@ -4,9 +4,8 @@ One turn at a time: it is checked and shown in the browser at once, then the rep
 in a kernel thread (so the kernel stays usable) and reaches the browser as custom messages
 coalesced to one every 50 ms; the conversation's turns are then shown again as they ended
 (`Conversation.take` says how the turn went: never guessed here), the `on_reply` callbacks run,
-and the turn's future is resolved. The thread's output
-(callbacks, tracebacks) goes to the cell that asked, or for a turn started in the browser, to
-the cell that made the panel.
+and the turn's future is resolved. The thread's output (callbacks, tracebacks) goes to the cell
+that asked, or for a turn started in the browser, to the cell that made the panel.
 """
 
 from __future__ import annotations
@@ -93,11 +92,15 @@ class TurnRunner:
     def __init__(self, chat: Conversation, surface: TurnSurface) -> None:
         self.chat = chat  # the Conversation the turns are asked of
         self.surface = surface
-        self.callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
+        self._callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
         self.running = False
         self.worker: concurrent.futures.Future | None = None  # the last turn's
         self.home_parent = _cell_parent()  # turns started in the browser print into this cell
         self._lock = threading.Lock()
+
+    def on_reply(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(reply)` after every reply that ended (stopped ones included)."""
+        self._callbacks.append(callback)
 
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
@@ -139,10 +142,8 @@ class TurnRunner:
             key = panel_state.new_id()  # the new turn's (a send's, an edit's)
             if action == "send":
                 attachments, images, videos = surface.take_staged(text)
-                by_kind = sorted(
-                    attachments, key=lambda item: item["kind"] != "image"
-                )  # images first, as sent
-                labels = tuple(item["label"] for item in by_kind)
+                # labels in the order the parts are sent: the images, then the video
+                labels = tuple(a["label"] for a in sorted(attachments, key=lambda a: a["kind"] != "image"))
                 earlier, user = turns, panel_state.pending_user_view(key, text, attachments)
             else:
                 if not turns:
@@ -224,7 +225,7 @@ class TurnRunner:
             if taken.error is not None:
                 future.set_exception(taken.error)
                 return
-            for callback in list(self.callbacks):
+            for callback in list(self._callbacks):
                 try:
                     callback(taken.reply)
                 except Exception:

@@ -34,15 +34,53 @@ from .messages import as_list
 from .reasoning import reasons
 from .store import ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
+from .turns import Turn
 
 _STATIC = Path(__file__).parent / "static"
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
-# is the page's own (the settings form); it is checked when a turn is sent.
+# is the page's own (the settings form); it is checked when a turn is sent. The conversation's
+# name decides what is saved and overwritten: the kernel's alone (`ChatPanel(name=...)`).
 KERNEL_OWNED = frozenset(
-    {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
+    {
+        "conversation",
+        "staged",
+        "models",
+        "models_error",
+        "parameters",
+        "limits",
+        "busy",
+        "thinks",
+        "conversation_name",
+    }
 )
 STAGED_KINDS = ("image", "video")
+# Files the page sends in all, while staged: one request's body limit (refused before decoding).
+MAX_ARRIVED_BYTES = protocol.MAX_BODY_BYTES
+
+
+def _arrived_image(data: bytes, name: str, max_side: int) -> tuple[Any, tuple[int, int]]:
+    """(a page file as a PIL image at most `max_side` on a side, its own size): the size is read
+    from the header first (PIL refuses a decompression bomb there), a JPEG is decoded straight at
+    a reduced size, and the full-resolution pixels are not kept."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            scale = max_side / max(width, height, 1)
+            if scale < 1:  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size, still >= the target
+                opened.draft(opened.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+            opened.load()
+            value = ImageOps.exif_transpose(opened)  # a copy: the file's pixels go with it
+    except Image.DecompressionBombError:
+        raise MediaError(f"{name} is too large to decode safely (too many pixels).") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(
+            f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
+        ) from None
+    value.thumbnail((max_side, max_side))
+    return value, (width, height)
 
 
 def development_build() -> tuple[str, str]:
@@ -58,7 +96,7 @@ def development_build() -> tuple[str, str]:
         ) from None
 
 
-class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
+class ChatPanel(anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
@@ -137,7 +175,9 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             conversation_name=self._conversation.name or "",
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
+        self._arrived: dict[str, int] = {}  # staged id -> bytes of the file the page sent for it
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
+        self._transcript = keeping.Transcript(self._conversation)  # the static copy under the live view
         # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
         self._turns = TurnRunner(
             self._conversation,
@@ -146,7 +186,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
                 show=self._show_turns,
                 piece=self.send,
                 take_staged=self._take_staged,
-                after_turn=self._refresh_transcript,
+                after_turn=self._transcript.refresh,
             ),
         )
         self.on_msg(self._on_browser_message)
@@ -163,6 +203,41 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     def messages(self) -> list[dict]:
         """The conversation as wire-shaped dicts, system first when set."""
         return self._conversation.messages
+
+    @property
+    def name(self) -> str | None:
+        """The name this panel's conversation is saved under (None when it could not be saved)."""
+        return self._conversation.name
+
+    @property
+    def turns(self) -> list[Turn]:
+        """Every turn (`turns.Turn`: the message, its media, its answers), as the store keeps it."""
+        return self._conversation.turns
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        return self._conversation.export(path_or_format, **options)
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return self._transcript.bundle()["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (a second output: see `keeping`)."""
+        from IPython.display import display
+
+        display(self._view_bundle(), raw=True)
+        self._transcript.show()
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
@@ -186,9 +261,33 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
 
-    def _stage(self, value: Any, label: str | None) -> str:
+    def _check_room(self, kind: str, arriving: int = 0) -> None:
+        """Refuse (before anything is decoded) what the next request could not carry: more images
+        or videos than it takes (`protocol.MAX_IMAGES`, `MAX_VIDEOS`), or page files past
+        MAX_ARRIVED_BYTES. Images and a video together are refused when sent (one may be removed)."""
+        kinds = [item.get("kind") for item in self.staged if isinstance(item, dict)]
+        count = kinds.count(kind) + 1
+        limit = protocol.MAX_IMAGES if kind == "image" else protocol.MAX_VIDEOS
+        if count > limit:
+            raise InvalidRequestError(
+                f"Cannot attach another {kind}: at most {limit} {kind}{'s' if limit > 1 else ''} "
+                "in one request are staged already. Remove one first.",
+                field="staged",
+            )
+        held = sum(self._arrived.get(item_id, 0) for item_id in self._staged_values)
+        if arriving and held + arriving > MAX_ARRIVED_BYTES:
+            raise InvalidRequestError(
+                f"Cannot attach a file of {arriving:,} bytes: the files staged would pass "
+                f"{MAX_ARRIVED_BYTES:,} bytes, more than one request carries. Remove one first.",
+                field="staged",
+            )
+
+    def _stage(self, value: Any, label: str | None, *, arrived: int = 0) -> str:
         self._check_attachable(value)
+        self._check_room("video" if media.is_video_like(value) else "image")
         item = panel_state.staged_item(value, label)
+        if arrived:
+            self._arrived[item["id"]] = arrived
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
         return item["id"]
@@ -206,6 +305,8 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         if not text.strip() and not staged:
             raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
         values = [self._staged_values.pop(item["id"]) for item in staged]
+        for item in staged:
+            self._arrived.pop(item["id"], None)
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
         self.staged = []
@@ -280,7 +381,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._turns.check_idle()
         self._conversation.choose(turn, answer)
         self.conversation = panel_state.turn_views(self._conversation.turns)
-        self._refresh_transcript()
+        self._transcript.refresh()
 
     def clear(self) -> None:
         """Forget the conversation (and stop a reply in progress); staged attachments stay."""
@@ -288,11 +389,11 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._turns.wait(timeout=5)
         self._conversation.clear()
         self.conversation = []
-        self._refresh_transcript()
+        self._transcript.refresh()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
-        self._turns.callbacks.append(callback)
+        self._turns.on_reply(callback)
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
@@ -369,6 +470,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     def _request_unstage(self, params: dict, _buffers: list) -> dict:
         item_id = params.get("id")
         self._staged_values.pop(item_id, None)
+        self._arrived.pop(item_id, None)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
 
@@ -410,30 +512,27 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         return {"ids": ids} if many else {"id": ids[0]}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
+        """A file the page sends: refused before decoding when it would not fit the next request
+        (`_check_room`); an image is decoded once, guarded against decompression bombs, and kept
+        downscaled to the client's `max_side` (the full-size bytes are not kept)."""
         if not buffers:
             raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
-        data = bytes(buffers[0])
-        name = str(params.get("name") or "file")
-        if params.get("kind", "image") not in STAGED_KINDS:
+        name = str(params.get("name") or "file")[:200]
+        kind = params.get("kind", "image")
+        if kind not in STAGED_KINDS:
             raise InvalidRequestError(
-                f"attach_file kind {str(params.get('kind'))[:20]!r} is not allowed: expected image or video.",
+                f"attach_file kind {str(kind)[:20]!r} is not allowed: expected image or video.",
                 field="kind",
             )
-        if params.get("kind") == "video":
+        size = sum(memoryview(buffer).nbytes for buffer in buffers[:1])
+        self._check_room(kind, size)
+        data = bytes(buffers[0])
+        if kind == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
             self._client.wait_for_file(file_id)
-            return {"id": self.attach(media.file_id(file_id, kind="video"), label=name)}
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(io.BytesIO(data)) as opened:
-                opened.load()
-                value = opened.copy()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise MediaError(
-                f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
-            ) from None
-        return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
+            return {"id": self._stage(media.file_id(file_id, kind="video"), name, arrived=size)}
+        value, (width, height) = _arrived_image(data, name, self._client.media.max_side)
+        return {"id": self._stage(value, f"{name} ({width}x{height})", arrived=size)}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
         url = params.get("url", "")

@@ -305,7 +305,8 @@ def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulat
 
 def test_repeated_429s_lower_the_concurrency_and_every_row_finishes(client, emulator, cache_path):
     unique = 40_000 + uuid.uuid4().int % 10_000  # `times` counts per header value, session-wide
-    client.headers["x-emulator-fault"] = f"status=429,times=10,retry_after=0.05,context_length={unique}"
+    # more refusals in a row than the run's window of answers (16 at concurrency 8): a limit overrun
+    client.headers["x-emulator-fault"] = f"status=429,times=20,retry_after=0.05,context_length={unique}"
     client.max_retries = 5
     df = frame(32)
     out = caption(
@@ -314,12 +315,12 @@ def test_repeated_429s_lower_the_concurrency_and_every_row_finishes(client, emul
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0
     assert summary["lowest_concurrency"] < 8
-    assert len(emulator.requests) == 32 + 10
+    assert len(emulator.requests) == 32 + 20
 
 
 def test_rows_still_rate_limited_after_the_clients_retries_go_back_in_line(client, emulator, cache_path):
     unique = 50_000 + uuid.uuid4().int % 10_000
-    client.headers["x-emulator-fault"] = f"status=429,times=6,retry_after=0,context_length={unique}"
+    client.headers["x-emulator-fault"] = f"status=429,times=14,retry_after=0,context_length={unique}"
     client.max_retries = 0  # every 429 reaches caption(), which lowers the limit and requeues the row
     out = caption(
         frame(12),
@@ -333,7 +334,7 @@ def test_rows_still_rate_limited_after_the_clients_retries_go_back_in_line(clien
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0
     assert summary["lowest_concurrency"] <= 2
-    assert len(emulator.requests) == 12 + 6
+    assert len(emulator.requests) == 12 + 14
 
 
 def test_rpm_spaces_the_request_starts(client, emulator, cache_path):

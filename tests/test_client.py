@@ -586,3 +586,12 @@ def test_reply_renders_markdown_with_model_html_escaped(client):
     assert "<img" not in shown and 'href="javascript:' not in shown
     assert not hasattr(reply, "_repr_markdown_")
     assert json.loads(json.dumps(reply.usage)) == reply.usage
+
+
+def test_extra_body_is_sent_beside_the_checked_fields_and_cannot_replace_one(client, emulator):
+    from sensenova_widget.errors import InvalidRequestError
+
+    client.chat("hi", extra_body={"response_format": {"type": "text"}})
+    assert emulator.requests[-1]["response_format"] == {"type": "text"}
+    with pytest.raises(InvalidRequestError, match="extra_body names model"):
+        client.chat("hi", extra_body={"model": "other"})

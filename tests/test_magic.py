@@ -313,6 +313,36 @@ def test_named_chat_carries_earlier_turns_and_new_restarts_it(run, shell, emulat
     assert [m["role"] for m in emulator.requests[-1]["messages"]] == ["user"]
 
 
+def test_a_named_chat_is_a_saved_conversation_that_a_new_session_continues(run, shell, emulator):
+    import sensenova_widget as snw
+
+    run("%%sensenova --chat notes\nremember the word teal")
+    assert [(c.name, c.turns) for c in snw.conversations()] == [("notes", 1)]  # the panels' store
+    magic.load_ipython_extension(shell)  # a new session (as after a kernel restart): no chat in memory
+    run("%%sensenova --chat notes\nwhat was the word?")
+    sent = emulator.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"][-1]["text"] == "remember the word teal"
+    assert "notes: 2 turns" in run("%sensenova chats").stdout
+    reopened = snw.Conversation(name="notes")  # reopened like a panel's conversation
+    assert [t.text for t in reopened.turns] == ["remember the word teal", "what was the word?"]
+
+
+def test_a_refused_message_in_a_named_chat_is_shown_kept_and_not_resent(run, emulator):
+    run("%%sensenova --chat careful\na fine start")
+    ran = run("%%sensenova --chat careful\nplease say EMULATOR-UNSAFE")
+    assert isinstance(ran.error, Exception) and "content filter" in ran.everything.lower()
+    run("%%sensenova --chat careful\nand a new question")
+    sent = emulator.requests[-1]["messages"]
+    assert "EMULATOR-UNSAFE" not in str(sent)
+    assert [m["content"][-1]["text"] for m in sent if m["role"] == "user"] == [
+        "a fine start",
+        "and a new question",
+    ]
+    history = run("%sensenova history careful").stdout
+    assert "user: please say EMULATOR-UNSAFE" in history and "assistant (refused):" in history
+
+
 def test_models_lists_the_services_models_with_the_default_marked(run):
     out = run("%sensenova models").stdout
     assert "* SenseNova-V6-Pro" in out and "  SenseChat-Vision" in out

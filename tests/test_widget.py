@@ -297,11 +297,13 @@ def test_bad_requests_get_an_error_answer_naming_the_problem(panel):
     assert not garbage["ok"] and "notes.txt is not an image" in garbage["error"]
     unknown = request(panel, "explode", req_id="r2")
     assert not unknown["ok"] and "unknown request 'explode'" in unknown["error"]
-    for _ in range(7):
+    for _ in range(6):
         panel.attach(Image.new("RGB", (20, 20)))
-    too_many = request(panel, "send", {"text": "all of them"}, req_id="r3")
-    assert not too_many["ok"] and "at most 6 images" in too_many["error"]
-    assert panel.conversation == []  # nothing was sent
+    with pytest.raises(InvalidRequestError, match="at most 6 images"):  # the 7th is refused when staged
+        panel.attach(Image.new("RGB", (20, 20)))
+    too_many = request(panel, "attach_file", {"name": "7.png", "kind": "image"}, [b"\x89PNG..."], req_id="r3")
+    assert not too_many["ok"] and "at most 6 images" in too_many["error"]  # refused before decoding
+    assert len(panel.staged) == 6 and panel.conversation == []  # nothing was sent
 
 
 def test_images_and_a_video_never_go_together(panel):

@@ -131,7 +131,7 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, staleNotice, composerBox, lightbox.el);
+  root.append(toolbar, settings.box, log.box, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
   lightbox.listen(root);

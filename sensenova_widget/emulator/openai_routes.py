@@ -15,6 +15,8 @@ auth and limits are the same. What differs is only the shape:
   code as a string ("17" context length, "18" content filter, "8" rate limit, ...).
 
 Finish reasons map to OpenAI's: `sensitive` is `content_filter`, `context` is `length`.
+`response_format` is taken here (not on the native endpoint, which ignores it) while the knob
+`response_format` is on, and answered by `structured.py`; with the knob off it is an HTTP 400.
 """
 
 from __future__ import annotations

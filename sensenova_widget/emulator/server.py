@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -360,7 +361,7 @@ def admit(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     return None
 
 
-def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
+def injected_fault(request: Request, dialect: EntryPoint = NATIVE, received: Any = None) -> Response | None:
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
@@ -368,9 +369,32 @@ def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response |
         _times_key(request.headers.get(FAULT_HEADER)), knobs.times
     ):
         return fault_response(knobs, dialect)
-    if knobs.gate and random.random() < knobs.gate:  # the token plan's rate gate, at random
+    if knobs.gate and _gate_refuses(knobs, state, received):  # the token plan's rate gate
         return dialect.error(429, protocol.RATE_GATE_MESSAGE, headers=_retry_after(knobs))
     return None
+
+
+def _gate_refuses(knobs: Knobs, state: EmulatorState, received: Any) -> bool:
+    """A draw below `gate`: random, or with `gate_seed` one that follows from the seed, the
+    request's question and how often it was asked (the same weather for every client)."""
+    if knobs.gate_seed is None or received is None:
+        return random.random() < knobs.gate
+    question = _question(received)
+    attempt = state.times.attempt("gate:" + question)
+    digest = hashlib.sha256(f"{knobs.gate_seed}|{attempt}|{question}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < knobs.gate
+
+
+def _question(received: Any) -> str:
+    """The text of a request's last message (whatever its shape), '' when it has none."""
+    try:
+        content = received["messages"][-1]["content"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return " ".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
 
 
 def _retry_after(knobs: Knobs) -> dict[str, str]:
@@ -480,7 +504,7 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
     size = len(raw)
     state.requests.record(received, size, request.url.path)
     del raw
-    refusal = injected_fault(request, dialect)
+    refusal = injected_fault(request, dialect, received)
     if refusal:
         return refusal
     try:
