@@ -73,7 +73,7 @@ class Conversation:
         self.system = system
         self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
         self._lock = threading.Lock()
-        self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
+        self._current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
         self._turn_open = False  # a turn was begun and has not ended
         self._stop_requested = False  # stop() came during the open turn
         opened = open_store(store) if name is not None or store is not None else None
@@ -286,7 +286,7 @@ class Conversation:
         with self._lock:
             if self._turn_open:
                 self._stop_requested = True
-            current = self.current_stream
+            current = self._current_stream
         if current is not None:
             current.close()
 
@@ -369,7 +369,7 @@ class Conversation:
             return self._finish(index, turn, None, exc, None, model=prepared.model)
         if streamed:
             with self._lock:
-                self.current_stream = sent
+                self._current_stream = sent
                 stop = self._stop_requested
             if stop:  # a stop came while the request was being sent
                 sent.close()
@@ -395,8 +395,8 @@ class Conversation:
             if placed:
                 self._turns[index] = ended
             # else it was cleared meanwhile: nothing to record
-            if self.current_stream is not None and self.current_stream.closed:
-                self.current_stream = None
+            if self._current_stream is not None and self._current_stream.closed:
+                self._current_stream = None
         if placed:
             self._log.save(ended)
         self._end_turn()
