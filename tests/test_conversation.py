@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import pytest
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
@@ -76,8 +76,7 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
         )
     )
     worker.start()
-    while len(seen) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen) >= 2, "two deltas seen")
     conv.stop()
     worker.join(5)
     assert not worker.is_alive()

@@ -18,6 +18,7 @@ import comm
 import pytest
 from comm.base_comm import BaseComm
 from PIL import Image
+from waiting import wait_until
 
 from sensenova_widget import panel_state, protocol
 from sensenova_widget.errors import AuthenticationError, InvalidRequestError
@@ -72,10 +73,7 @@ def request(panel, method, params=None, buffers=None, req_id="r1"):
 
 
 def wait_idle(panel, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while panel.busy:
-        assert time.monotonic() < deadline, "the reply did not finish"
-        time.sleep(0.02)
+    wait_until(lambda: not panel.busy, "the reply to finish", timeout)
     if panel._turns.worker is not None:
         panel._turns.worker.exception(timeout)
 
@@ -194,9 +192,9 @@ def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
 def test_coalescer_offsets_count_utf16_units_like_the_browser():
     pieces = []
     coalescer = panel_state.Coalescer(lambda text, offset: pieces.append((text, offset)), interval=0.01)
-    for part in ["héllo ", "😀 ", "wörld"]:
+    for count, part in enumerate(["héllo ", "😀 ", "wörld"], 1):
         coalescer.add(part)
-        time.sleep(0.03)
+        wait_until(lambda count=count: len(pieces) == count, f"flush {count} of the coalescer")
     coalescer.close()
     assert "".join(p for p, _ in pieces) == "héllo 😀 wörld"
     assert [o for _, o in pieces] == [0, 6, 9]  # the emoji is two UTF-16 units
@@ -212,10 +210,8 @@ def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     )
     panel = ChatPanel(client=slow)
     assert request(panel, "send", {"text": "A long one please"})["ok"]
-    deadline = time.monotonic() + 20
-    while sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta") < 40:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    streamed = lambda: sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta")  # noqa: E731
+    wait_until(lambda: streamed() >= 40, "40 characters streamed", timeout=20)
     assert request(panel, "stop", req_id="r2")["ok"]
     wait_idle(panel)
     turn = panel.conversation[-1]
