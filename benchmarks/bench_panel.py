@@ -17,7 +17,7 @@
    shows as stopped (the kernel closes the HTTP stream, then sets the turn once).
 
 The panel's hooks (`el.snwStats`, `el.snwRenderNaiveMs`) live only in its development build:
-the notebook sets SENSENOVA_WIDGET_DEV=1 before importing sensenova_widget.
+the notebook sets `ChatPanel.development_bundle = True` before making its panels.
 
     python benchmarks/bench_panel.py [--quick]
 """
@@ -45,11 +45,10 @@ FAST = {"x-emulator-fault": "delta_delay=0.001,reply_tokens=3000"}
 PROMPT = "Stream a long reply"
 
 SETUP = f"""
-import os
-os.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel's development build, with its hooks
 import json, pathlib, time
 import anywidget, traitlets
 import sensenova_widget as snw
+snw.ChatPanel.development_bundle = True  # the panel's development build, with its hooks
 FAST = {FAST!r}
 here = pathlib.Path(".")
 

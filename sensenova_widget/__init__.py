@@ -20,7 +20,8 @@ _EXPORTS = {
     "PreparedRequest": "client",
     "Params": "params",
     "Conversation": "conversation",
-    "Outcome": "conversation",
+    "Turn": "turns",
+    "Answer": "turns",
     "to_part": "media",
     "MediaOptions": "media",
     "image": "media",
@@ -84,7 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .captions import CaptionError, caption, extract, show_captions
     from .client import Client, Delta, PreparedRequest, Reply, Stream
     from .connection import connect
-    from .conversation import Conversation, Outcome
+    from .conversation import Conversation
     from .emulator import Emulator
     from .errors import *  # noqa: F403
     from .media import MediaOptions, file_id, image, to_part, video
@@ -96,4 +97,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         delete_conversation,
         rename_conversation,
     )
+    from .turns import Answer, Turn
     from .widget import ChatPanel

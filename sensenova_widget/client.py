@@ -32,6 +32,7 @@ import requests
 
 from . import models, protocol
 from .auth import Credentials
+from .connection import connected
 from .dialects import Dialect, dialect_for, pick
 from .errors import (
     APITimeoutError,
@@ -161,20 +162,30 @@ class Client:
         over plain http:// to another machine; loopback (the emulator) needs no opt-in.
         `media`: how this client encodes images and videos (`MediaOptions(max_side=1024)`; the
         defaults for None), for every surface that sends through it."""
-        credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         env = os.environ
+        target = connected()  # the emulator `connect()` started in this process, if any: it comes first
         self.base_url = _checked_base(
-            base_url or env.get("SENSENOVA_API_BASE") or protocol.DEFAULT_BASE_URL,
+            base_url
+            or (target.base_url if target else None)
+            or env.get("SENSENOVA_API_BASE")
+            or protocol.DEFAULT_BASE_URL,
             "base_url",
             "SENSENOVA_API_BASE",
             base_url,
         )
         self.file_base_url = _checked_base(
-            file_base_url or env.get("SENSENOVA_API_BASE_FILE") or protocol.DEFAULT_FILE_BASE_URL,
+            file_base_url
+            or (target.file_base_url if target else None)
+            or env.get("SENSENOVA_API_BASE_FILE")
+            or protocol.DEFAULT_FILE_BASE_URL,
             "file_base_url",
             "SENSENOVA_API_BASE_FILE",
             file_base_url,
         )
+        given = api_key or access_key_id or secret_access_key
+        if target and self.base_url == target.base_url and not given:
+            api_key = target.api_key  # its key goes to it only, never to another address
+        credentials = Credentials(api_key, access_key_id=access_key_id, secret_access_key=secret_access_key)
         self.api = pick(api, self.base_url)
         self.dialect: Dialect = dialect_for(self.api)
         self.model = model

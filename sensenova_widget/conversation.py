@@ -1,77 +1,62 @@
 """`Conversation`: a multi-turn chat on one `Client`, shared by the ChatPanel and `%%sensenova --chat`.
 
-It keeps the dialogue as wire-shaped messages: a turn's images or video are turned into parts
-once, when the turn is asked, and are then resent as they are (the client's `history_media`
-policy decides which old media still travel). A reply that was stopped or failed midway keeps its
-partial text in the history, as the person saw it.
+It holds the dialogue as `turns.Turn`s (the person's message with its media parts, encoded once
+when the turn is asked, and every answer asked for it); the wire messages it sends are derived
+from them (the client's `history_media` policy decides which old media still travel). A reply
+that was stopped or failed midway keeps its partial text, as the person saw it. A message the
+service refused (code 17, too long for the context; code 18, the content filter) stays as a
+refused turn for the reader and is left out of what is sent next: edit it and ask again.
 
 Recording rules: a turn is recorded once its request was sent (a request refused by the checks
-before sending records nothing, and a refused `regenerate`/`edit_last` keeps the turn it would
-replace). The user's message is recorded first; the assistant's message
-follows when the reply ends with some text or a normal finish. A turn that failed before any
-text leaves the user's message last: `regenerate()` sends it again.
+before sending records nothing, and a refused `regenerate`/`edit` keeps the turns it would
+replace). `regenerate` adds an answer to a turn (the earlier ones stay as alternatives, see
+`choose`) and `edit` replaces a turn's message, both dropping the turns after it: the one cut,
+`_cut`, in memory and in the store alike.
 
-How each reply ended is kept too (`outcomes`, one for every reply asked, the last one last), a stop
-included: `stop()` during a turn stops it even when its stream has not opened yet (the panel's
-Stop pressed while the request is being sent), so the panel, the magic and a transcript read
-the ending here rather than keeping their own flags.
+`stop()` during a turn stops it even when its stream has not opened yet (the panel's Stop pressed
+while the request is being sent). `take()` says explicitly how a turn went (`Taken`), for the
+panel's turn runner.
 
-Saved conversations: `Conversation(name="review")` writes every turn to a local store as it
-completes (`store.py`: `.sensenova/` in the working directory, `$SENSENOVA_HOME`, or `store=`)
-and, made again with the same name in a new kernel, starts from the saved turns, original
-media included. Without `name=` and `store=` nothing is written (library use); `store=` alone
-saves under a generated name.
+Saved conversations: `Conversation(name="review")` writes every turn to a local store (`store.py`:
+`.sensenova/` in the working directory, `$SENSENOVA_HOME`, or `store=`) and, made again with the
+same name in a new kernel, starts from the saved turns, original media included. Without `name=`
+and `store=` nothing is written (library use); `store=` alone saves under a generated name.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Unpack
 
-from . import protocol
 from .client import Client, Delta, PreparedRequest, Reply, Stream
 from .messages import text_message
 from .params import Params, ParamsDict
-from .store import ConversationStore, StoredTurn, open_store
-from .turnlog import TurnLog, stored_assistant_turn, stored_user_turn
+from .store import ConversationStore, open_store
+from .turnlog import TurnLog, part_thumbnails
+from .turns import Turn, answer_of, wire_messages
 
-__all__ = ["Conversation", "Outcome"]
+__all__ = ["Conversation", "Taken"]
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """How one reply ended: its finish reason (stop, length, sensitive, context, or `stopped`
-    when it was stopped early) and the error that broke it, if any (then the reason may be None)."""
+class Taken:
+    """How one `take()` went: `sent` is False when the checks refused the request before sending
+    (nothing changed); otherwise `index` and `turn` are the turn as it ended, `reply` the reply
+    (partial after a failure), `error` what broke it (None when it ended)."""
 
-    finish_reason: str | None
+    sent: bool
+    index: int | None = None
+    turn: Turn | None = None
+    reply: Reply | None = None
     error: BaseException | None = None
-    chars: int = 0  # how much text the reply had when it ended
-    reasoning: str = ""  # a reasoning model's thinking: shown and stored, never sent back in the history
-    reply: Reply | None = None  # the reply as it ended (partial when broken); None: none came
-
-    @classmethod
-    def of(cls, live: Stream) -> Outcome:
-        """The ending a stream has reached (final once it is closed, ended or failed)."""
-        return cls(live.finish_reason, live.error, len(live.text), live.reasoning, live.reply)
-
-    @property
-    def stopped(self) -> bool:
-        return self.finish_reason == "stopped"
-
-    @property
-    def notice(self) -> str | None:
-        """What the ending means to a reader: a finish notice or the error (None for a plain stop)."""
-        if self.error is not None and not isinstance(self.error, KeyboardInterrupt):
-            one_line = getattr(self.error, "one_line", None)
-            return one_line() if one_line else f"{type(self.error).__name__}: {self.error}"
-        return protocol.FINISH_NOTICES.get(self.finish_reason or "")
 
 
 class Conversation:
-    """A dialogue with the model: `ask`, `stream`, `regenerate`, `edit_last`, `clear`, `stop`."""
+    """A dialogue with the model: `ask`, `stream`, `regenerate`, `edit`, `choose`, `clear`, `stop`."""
 
     def __init__(
         self,
@@ -88,17 +73,15 @@ class Conversation:
         self.system = system
         self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
         self.params.check_dialect(self.client.api)
-        self._messages: list[dict] = []
         self._lock = threading.Lock()
-        self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
-        self.outcomes: list[Outcome] = []  # how each reply asked ended, in order
+        self._current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
         self._turn_open = False  # a turn was begun and has not ended
         self._stop_requested = False  # stop() came during the open turn
         opened = open_store(store) if name is not None or store is not None else None
         if opened is not None and name is None:
             name = opened.new_name()
         self._log = TurnLog(opened, name)
-        self._messages = self._log.load()  # a saved conversation continues where it was
+        self._turns: list[Turn] = self._log.load()  # a saved conversation continues where it was
 
     @property
     def name(self) -> str | None:
@@ -111,9 +94,11 @@ class Conversation:
         return self._log.store
 
     @property
-    def turns(self) -> list[StoredTurn]:
-        """Every turn as it ended (failed replies included): what `export` writes and the store keeps."""
-        return list(self._log.turns)
+    def turns(self) -> list[Turn]:
+        """Every turn (refused and failed ones included): what the panel shows, `export` writes and
+        the store keeps."""
+        with self._lock:
+            return list(self._turns)
 
     def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
         """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
@@ -125,14 +110,12 @@ class Conversation:
 
     @property
     def messages(self) -> list[dict]:
-        """The wire-shaped dialogue, system first when set (a copy: change it through the methods)."""
+        """The wire-shaped dialogue sent next, system first when set (refused turns left out)."""
         head = [text_message("system", self.system)] if self.system else []
-        return head + list(self._messages)
+        return head + wire_messages(self.turns)
 
     def __repr__(self) -> str:
-        return (
-            f"Conversation({len(self._messages)} messages, model={self.client.resolve_model(self.model)!r})"
-        )
+        return f"Conversation({len(self._turns)} turns, model={self.client.resolve_model(self.model)!r})"
 
     # ----------------------------------------------------------------- asking
     def ask(
@@ -147,11 +130,18 @@ class Conversation:
         **params: Unpack[ParamsDict],
     ) -> Reply:
         """Ask one turn and return the reply; with `stream=True` each `Delta` goes to `on_delta`."""
-
-        def compose() -> tuple[None, dict]:
-            return None, self._user_message(text, images, video)
-
-        return self._run(compose, stream, on_delta, params, extra_headers)
+        return self._reply_of(
+            self.take(
+                "send",
+                text,
+                images=images,
+                video=video,
+                stream=stream,
+                on_delta=on_delta,
+                extra_headers=extra_headers,
+                **params,
+            )
+        )
 
     def stream(
         self,
@@ -163,56 +153,122 @@ class Conversation:
         **params: Unpack[ParamsDict],
     ) -> Stream:
         """Ask one turn as a `Stream`; the turn is recorded when the stream ends, is closed or fails."""
-
-        def compose() -> tuple[None, dict]:
-            return None, self._user_message(text, images, video)
-
-        return self._send(compose, params, extra_headers, stream=True)
+        index, turn, prepared = self._plan("send", text, None, images, video, params, extra_headers, True)
+        live = self._open(index, turn, prepared)
+        if isinstance(live, Taken):
+            raise live.error  # type: ignore[misc]
+        live.add_done_callback(lambda done: self._finish(index, turn, done.reply, done.error, None))
+        return live
 
     def regenerate(
         self,
         *,
+        turn: int = -1,
         stream: bool = True,
         on_delta: Callable[[Delta], Any] | None = None,
         extra_headers: dict | None = None,
         **params: Unpack[ParamsDict],
     ) -> Reply:
-        """Ask the last user turn again; its old reply is dropped once the new request is sent."""
+        """Ask turn `turn` (the last by default) again: the new answer joins the earlier ones (see
+        `choose`), and the turns after it are dropped once the new request is sent."""
+        return self._reply_of(
+            self.take(
+                "regenerate",
+                turn=turn,
+                stream=stream,
+                on_delta=on_delta,
+                extra_headers=extra_headers,
+                **params,
+            )
+        )
 
-        def compose() -> tuple[int, dict]:
-            with self._lock:
-                index = self._last_user_index()
-                return index, self._messages[index]
-
-        return self._run(compose, stream, on_delta, params, extra_headers)
-
-    def edit_last(
+    def edit(
         self,
         text: str,
         *,
+        turn: int = -1,
         stream: bool = True,
         on_delta: Callable[[Delta], Any] | None = None,
         extra_headers: dict | None = None,
         **params: Unpack[ParamsDict],
     ) -> Reply:
-        """Replace the last user turn's text (its media stay) and ask again; what followed it is
-        dropped once the new request is sent."""
+        """Replace turn `turn`'s message (the last by default; its media stay) and ask again: the
+        conversation forks there, what followed is dropped once the new request is sent."""
+        return self._reply_of(
+            self.take(
+                "edit",
+                text,
+                turn=turn,
+                stream=stream,
+                on_delta=on_delta,
+                extra_headers=extra_headers,
+                **params,
+            )
+        )
 
-        def compose() -> tuple[int, dict]:
-            with self._lock:
-                index = self._last_user_index()
-                media = [part for part in self._messages[index]["content"] if part.get("type") != "text"]
-            return index, {"role": "user", "content": media + [{"type": "text", "text": text}]}
-
-        return self._run(compose, stream, on_delta, params, extra_headers)
+    def choose(self, turn: int, answer: int) -> Turn:
+        """Show answer `answer` (from 0) of turn `turn`, and continue the history from it."""
+        with self._lock:
+            index = self._index(turn)
+            chosen = self._turns[index].choose(answer)
+            self._turns[index] = chosen
+        self._log.save(chosen)  # the turns after it stay: only which answer shows changed
+        return chosen
 
     def clear(self) -> None:
         """Forget every turn (the system prompt stays)."""
         self.stop()
-        with self._lock:
-            self._messages.clear()
-            self.outcomes.clear()
-        self._log.cut(0)
+        self._cut(0)
+
+    def take(
+        self,
+        action: str,
+        text: str = "",
+        *,
+        turn: int = -1,
+        key: str | None = None,
+        labels: tuple[str, ...] = (),
+        images: Any = (),
+        video: Any = None,
+        stream: bool = True,
+        on_delta: Callable[[Delta], Any] | None = None,
+        extra_headers: dict | None = None,
+        **params: Any,
+    ) -> Taken:
+        """One turn, "send", "regenerate" or "edit", and how it went, without raising a failure:
+        the panel's turn runner reads the outcome here. A refusal by the checks before sending
+        (bad settings, media, a busy conversation) comes back as `Taken(sent=False, error=...)`.
+        `key` names the new turn of a send or an edit (the panel shows it under that key), `labels`
+        what the person calls a send's media (images first, then the video)."""
+        try:
+            index, planned, prepared = self._plan(
+                action, text, turn, images, video, params, extra_headers, stream
+            )
+            if action == "send" and labels:
+                planned = replace(planned, labels=tuple(labels))
+            if key is not None and action != "regenerate":
+                planned = replace(planned, key=key)
+        except Exception as exc:
+            return Taken(False, error=exc)
+        opened = self._open(index, planned, prepared)
+        if isinstance(opened, Taken):
+            return opened
+        if not stream:
+            return self._finish(index, planned, opened, None, None)
+        began, answered, reasoned = time.monotonic(), None, False
+        error: BaseException | None = None
+        try:
+            with opened as live:
+                for delta in live:
+                    reasoned = reasoned or bool(delta.reasoning)
+                    if delta.text and reasoned and answered is None:
+                        answered = time.monotonic()  # the thinking ended: the answer began
+                    if on_delta is not None:
+                        on_delta(delta)
+        except BaseException as exc:  # recorded below, then handed back (an interrupt too)
+            error = exc
+        seconds = round((answered or time.monotonic()) - began, 1) if reasoned else None
+        return self._finish(index, planned, opened.reply, error or opened.error, seconds)
 
     # ----------------------------------------------------------------- stopping
     def begin_turn(self) -> None:
@@ -229,116 +285,126 @@ class Conversation:
         with self._lock:
             if self._turn_open:
                 self._stop_requested = True
-            current = self.current_stream
+            current = self._current_stream
         if current is not None:
             current.close()
 
     # ----------------------------------------------------------------- inside
-    def _last_user_index(self) -> int:
-        for index in range(len(self._messages) - 1, -1, -1):
-            if self._messages[index]["role"] == "user":
-                return index
-        raise IndexError("the conversation has no user turn to ask again")
+    @staticmethod
+    def _reply_of(taken: Taken) -> Reply:
+        if taken.error is not None:
+            raise taken.error
+        assert taken.reply is not None
+        return taken.reply
 
-    def _user_message(self, text: str, images: Any, video: Any) -> dict:
-        """The turn as wire parts, media encoded now and never again."""
-        return {
-            "role": "user",
-            "content": self.client.media_parts(images, video) + [{"type": "text", "text": text}],
-        }
+    def _index(self, turn: int) -> int:
+        """`turn` (negative counts from the end) as an index; IndexError when there is no such turn."""
+        count = len(self._turns)
+        if not count:
+            raise IndexError("the conversation has no turn to ask again")
+        if not -count <= turn < count:
+            raise IndexError(f"turn {turn} of a conversation of {count} turn(s)")
+        return turn % count
 
-    def _prepare(
-        self, messages: list[dict], stream: bool, params: dict, extra_headers: dict | None
-    ) -> PreparedRequest:
-        base = replace(self.params, model=self.model or self.params.model, system=self.system or None)
-        return self.client.prepare(
-            messages, Params.of(**params).over(base), stream=stream, extra_headers=extra_headers
-        )
-
-    def _run(
+    def _plan(
         self,
-        compose: Callable[[], tuple[int | None, dict]],
-        stream: bool,
-        on_delta: Callable[[Delta], Any] | None,
+        action: str,
+        text: str,
+        turn: int | None,
+        images: Any,
+        video: Any,
         params: dict,
         extra_headers: dict | None,
-    ) -> Reply:
-        if not stream:
-            return self._send(compose, params, extra_headers, stream=False)
-        with self._send(compose, params, extra_headers, stream=True) as live:
-            for delta in live:
-                if on_delta is not None:
-                    on_delta(delta)
-        return live.reply
-
-    def _send(
-        self,
-        compose: Callable[[], tuple[int | None, dict]],
-        params: dict,
-        extra_headers: dict | None,
-        *,
         stream: bool,
-    ) -> Any:
-        """Check, record the user's turn, send: a Reply, or a Stream whose end records the reply.
-
-        `compose()` gives (start, message): `message` follows the recorded messages before `start`
-        (all of them when None); those from `start` on are dropped only once the request passed
-        the checks, so a refused one changes nothing.
-        """
+    ) -> tuple[int, Turn, PreparedRequest]:
+        """Where the turn goes, the turn, and its checked request (nothing recorded, nothing sent)."""
         with self._lock:
             if not self._turn_open:  # else begin_turn() was called, and a stop may already be waiting
                 self._turn_open, self._stop_requested = True, False
         try:
-            start, message = compose()
             with self._lock:
-                earlier = self._messages[:start]
-            prepared = self._prepare(earlier + [message], stream, params, extra_headers)
+                if action == "send":
+                    index = len(self._turns)
+                else:
+                    index = self._index(-1 if turn is None else turn)
+                earlier = list(self._turns[:index])
+                current = self._turns[index] if index < len(self._turns) else None
+            if action == "send":
+                parts = self.client.media_parts(images, video)
+                planned = Turn(text=text, media=tuple(parts), thumbnails=tuple(part_thumbnails(parts)))
+            elif action == "regenerate":
+                assert current is not None
+                planned = current
+            elif action == "edit":
+                assert current is not None
+                planned = current.edited(text)
+            else:
+                raise ValueError(f"unknown action {action!r}: expected send, regenerate or edit")
+            base = replace(self.params, model=self.model or self.params.model, system=self.system or None)
+            messages = wire_messages(earlier) + [planned.user_message()]
+            prepared = self.client.prepare(
+                messages, Params.of(**params).over(base), stream=stream, extra_headers=extra_headers
+            )
         except BaseException:
-            self._end_turn(None)  # nothing was sent: nothing to record
+            self._end_turn()  # nothing was sent: nothing to record
             raise
-        self._record_user(start, message)
-        try:
-            sent = self.client.open_stream(prepared) if stream else self.client.send(prepared)
-        except BaseException as exc:
-            self._log.add(stored_assistant_turn(None, error=exc, model=prepared.model), is_message=False)
-            self._end_turn(Outcome(None, exc))
-            raise
-        if not stream:
-            self._record_reply(sent, Outcome(sent.finish_reason, None, len(sent.text), sent.reasoning, sent))
-            return sent
-        sent.add_done_callback(self._stream_done)
+        return index, planned, prepared
+
+    def _cut(self, index: int, turn: Turn | None = None) -> None:
+        """The one cut: the turns from `index` on go (here and in the store), and `turn`, when
+        given, takes their place (a new turn, a regenerated one, an edit that forks there)."""
         with self._lock:
-            self.current_stream = sent
-            stop = self._stop_requested
-        if stop:  # a stop came while the request was being sent
-            sent.close()
+            gone = [t for t in self._turns[index:] if turn is None or t.key != turn.key]
+            self._turns[index:] = [turn] if turn is not None else []
+        self._log.drop(gone)
+        if turn is not None:
+            self._log.save(turn)
+
+    def _open(self, index: int, turn: Turn, prepared: PreparedRequest) -> Any:
+        """Record the turn and send: a Reply, a Stream, or, when sending failed, the `Taken`."""
+        self._cut(index, turn)
+        streamed = bool(prepared.body.get("stream"))
+        try:
+            sent = self.client.open_stream(prepared) if streamed else self.client.send(prepared)
+        except BaseException as exc:
+            return self._finish(index, turn, None, exc, None, model=prepared.model)
+        if streamed:
+            with self._lock:
+                self._current_stream = sent
+                stop = self._stop_requested
+            if stop:  # a stop came while the request was being sent
+                sent.close()
         return sent
 
-    def _record_user(self, start: int | None, message: dict) -> None:
+    def _finish(
+        self,
+        index: int,
+        turn: Turn,
+        reply: Reply | None,
+        error: BaseException | None,
+        seconds: float | None,
+        *,
+        model: str | None = None,
+    ) -> Taken:
+        """Record the answer the turn got, end the turn, and say how it went."""
+        answer = answer_of(reply, error, thought_seconds=seconds)
+        if model and not answer.model:
+            answer = replace(answer, model=model)
+        ended = turn.answered(answer)
         with self._lock:
-            if start is not None:
-                del self._messages[start:]
-            self._messages.append(message)
-        if start is not None:
-            self._log.cut(start)
-        self._log.add(stored_user_turn(message), is_message=True)
+            placed = index < len(self._turns) and self._turns[index].key == turn.key
+            if placed:
+                self._turns[index] = ended
+            # else it was cleared meanwhile: nothing to record
+            if self._current_stream is not None and self._current_stream.closed:
+                self._current_stream = None
+        if placed:
+            self._log.save(ended)
+        self._end_turn()
+        if reply is None:
+            reply = Reply(text=getattr(error, "partial_text", "") or "", model=answer.model)
+        return Taken(True, index, ended, reply, error)
 
-    def _stream_done(self, live: Stream) -> None:
-        if self.current_stream is live:
-            self.current_stream = None
-        self._record_reply(live.reply, Outcome.of(live))
-
-    def _record_reply(self, reply: Reply, outcome: Outcome) -> None:
-        kept = bool(reply.text or reply.finish_reason not in (None, "stopped"))
-        with self._lock:
-            if kept:
-                self._messages.append(text_message("assistant", reply.text))
-        turn = stored_assistant_turn(reply, error=outcome.error, finish_reason=outcome.finish_reason)
-        self._log.add(turn, is_message=kept)
-        self._end_turn(outcome)
-
-    def _end_turn(self, outcome: Outcome | None) -> None:
+    def _end_turn(self) -> None:
         with self._lock:
             self._turn_open = self._stop_requested = False
-            if outcome is not None:
-                self.outcomes.append(outcome)

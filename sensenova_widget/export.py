@@ -1,7 +1,7 @@
 """Export a conversation: Markdown, a self-contained HTML page, or a notebook.
 
 `export(turns, "trip.md" | "trip.html" | "trip.ipynb")` writes a file; `export(turns, "md")`
-(or "html", "ipynb") returns the text instead. Turns are saved `StoredTurn`s or wire messages.
+(or "html", "ipynb") returns the text instead. Turns are `turns.Turn`s or wire messages.
 
 - Markdown: images as files in `trip_files/` beside it (`embed_images=True`: inline `data:`
   URLs). Text stays as written, except that a Markdown image in it (`![..](https://..)`) is
@@ -24,15 +24,16 @@ from typing import Any
 from urllib.parse import quote
 
 from .media.formats import b64, data_url, image_mime
-from .store import StoredTurn
 from .transcript import (
     Picture,
-    as_turns,
+    Said,
+    spoken,
     turn_footer,
     turn_heading,
     turn_pictures,
     turns_html,
 )
+from .turns import Turn
 
 __all__ = ["FORMATS", "defuse_remote_images", "export", "to_html", "to_markdown", "to_notebook"]
 
@@ -88,7 +89,7 @@ def defuse_remote_images(markdown: str) -> str:
     return "".join(out)
 
 
-def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture, str], str]) -> str:
+def _markdown_turn(turn: Said, number: int, picture_ref: Callable[[Picture, str], str]) -> str:
     """One turn as Markdown; `picture_ref(picture, name)` stores a picture and says where it is."""
     blocks = [f"### {turn_heading(turn)}"]
     refs = []
@@ -103,9 +104,9 @@ def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture
             refs.append(f"[{picture.label}]")
     if refs:
         blocks.append(" ".join(refs))
-    if turn.reasoning:
+    if turn.answer.reasoning:
         blocks.append(
-            f"<details><summary>Reasoning</summary>\n\n{defuse_remote_images(turn.reasoning)}\n\n</details>"
+            f"<details><summary>Reasoning</summary>\n\n{defuse_remote_images(turn.answer.reasoning)}\n\n</details>"
         )
     blocks.append(defuse_remote_images(turn.text))
     footer = turn_footer(turn)
@@ -115,7 +116,7 @@ def _markdown_turn(turn: StoredTurn, number: int, picture_ref: Callable[[Picture
 
 
 def to_markdown(
-    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    turns: Iterable[Turn | Mapping[str, Any]],
     *,
     title: str | None = None,
     image_dir: str | os.PathLike[str] | None = None,
@@ -134,11 +135,11 @@ def to_markdown(
         return f"{quote(folder.name)}/{quote(filename)}"
 
     blocks = [f"# {title or 'SenseNova conversation'}"]
-    blocks += [_markdown_turn(turn, number, picture_ref) for number, turn in enumerate(as_turns(turns), 1)]
+    blocks += [_markdown_turn(turn, number, picture_ref) for number, turn in enumerate(spoken(turns), 1)]
     return "\n\n---\n\n".join(blocks) + "\n"
 
 
-def to_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | None = None) -> str:
+def to_html(turns: Iterable[Turn | Mapping[str, Any]], *, title: str | None = None) -> str:
     """A self-contained HTML page: inline CSS, pictures inlined, nothing run, nothing fetched."""
     head = html.escape(title or "SenseNova conversation")
     return (
@@ -151,14 +152,14 @@ def to_html(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | Non
     )
 
 
-def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str | None = None) -> Any:
+def to_notebook(turns: Iterable[Turn | Mapping[str, Any]], *, title: str | None = None) -> Any:
     """An nbformat v4 notebook: a title cell, then one Markdown cell per turn (pictures attached)."""
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["sensenova"] = {"title": title or "SenseNova conversation"}
     notebook.cells.append(nbformat.v4.new_markdown_cell(f"# {title or 'SenseNova conversation'}"))
-    for number, turn in enumerate(as_turns(turns), 1):
+    for number, turn in enumerate(spoken(turns), 1):
         attachments: dict[str, dict[str, str]] = {}
 
         def picture_ref(picture: Picture, name: str, attachments: dict = attachments) -> str:
@@ -173,10 +174,11 @@ def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str |
             cell.attachments = attachments
         cell.metadata["sensenova"] = {
             "role": turn.role,
-            "model": turn.model,
-            "finish_reason": turn.finish_reason,
-            "error": turn.error,
-            "usage": dict(turn.usage) if turn.usage else None,
+            "model": turn.answer.model,
+            "finish_reason": turn.answer.finish_reason,
+            "error": turn.answer.error,
+            "refused": turn.answer.refused,
+            "usage": dict(turn.answer.usage) if turn.answer.usage else None,
             "created": turn.created,
         }
         notebook.cells.append(cell)
@@ -185,7 +187,7 @@ def to_notebook(turns: Iterable[StoredTurn | Mapping[str, Any]], *, title: str |
 
 
 def export(
-    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    turns: Iterable[Turn | Mapping[str, Any]],
     path_or_format: str | os.PathLike[str],
     *,
     embed_images: bool = False,
@@ -193,7 +195,7 @@ def export(
 ) -> str | Path:
     """Write the conversation to `path_or_format` (`.md`, `.html`, `.ipynb`) and return its Path;
     or, given just a format name ("md", "html", "ipynb"), return the text (pictures inlined)."""
-    turns = as_turns(turns)
+    turns = list(turns)
     if isinstance(path_or_format, str) and path_or_format.lower().lstrip(".") in FORMATS:
         kind, path = FORMATS[path_or_format.lower().lstrip(".")], None
     else:

@@ -12,7 +12,6 @@ makes JupyterLab's widget renderer (jupyterlab-manager's renderModel) add a seco
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 import uuid
@@ -21,13 +20,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import panel_state, transcript
+from .conversation import Conversation
 from .errors import InvalidRequestError
-from .store import ConversationStore, StoredTurn, StoreError, open_store
+from .store import ConversationStore, StoreError, open_store
+from .turns import Turn
 
 __all__ = [
     "RERUN_NOTE",
     "NO_SIDECAR",
-    "KeptOutput",
+    "Transcript",
     "dock",
     "export_for_browser",
     "export_request",
@@ -58,15 +59,15 @@ def title(name: str | None) -> str:
     return f"SenseNova \u00b7 {name or 'chat'}"
 
 
-def transcript_bundle(name: str | None, turns: Sequence[StoredTurn]) -> dict:
+def transcript_bundle(name: str | None, turns: Sequence[Turn]) -> dict:
     """The transcript output: sanitized HTML with thumbnails, and a one-line text/plain twin."""
     count = len(turns)
     html = transcript.transcript_html(turns, title=title(name), note=RERUN_NOTE if name else None)
-    summary = f"{title(name)} ({count} message{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
+    summary = f"{title(name)} ({count} turn{'s' if count != 1 else ''}). {RERUN_NOTE if name else ''}"
     return {"text/html": html, "text/plain": summary.strip()}
 
 
-def export_for_browser(name: str | None, turns: Sequence[StoredTurn], kind: str) -> dict:
+def export_for_browser(name: str | None, turns: Sequence[Turn], kind: str) -> dict:
     """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
     if kind not in _EXPORT_MIME:
         raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html or text.", field="format")
@@ -81,7 +82,7 @@ def export_for_browser(name: str | None, turns: Sequence[StoredTurn], kind: str)
     return {"text": text, "filename": f"{name or 'conversation'}.{kind}", "mime": mime}
 
 
-def export_request(panel: KeptOutput, params: Mapping[str, Any], _buffers: list) -> dict:
+def export_request(panel: Any, params: Mapping[str, Any], _buffers: list) -> dict:
     """The panel's handler of the browser's `export` request (its Export menu)."""
     return export_for_browser(panel.name, panel.turns, str(params.get("format", "md")))
 
@@ -100,61 +101,32 @@ def dock(view_bundle: Mapping[str, Any], name: str | None, *, label: str | None,
     return side
 
 
-class KeptOutput:
-    """ChatPanel's outputs beyond the live view: displaying it also shows the static transcript
-    (one display id per panel, refreshed by `_refresh_transcript` after each turn), and `dock()`.
+class Transcript:
+    """A panel's static transcript output: shown under the live view (one display id per panel)
+    and refreshed after each turn, from the conversation's public `name` and `turns`."""
 
-    The class using it holds its `Conversation` in `_conversation` and has ipywidgets'
-    `_repr_mimebundle_`.
-    """
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.display_id = f"snw-transcript-{uuid.uuid4().hex}"
+        self.shown = False
 
-    _transcript_id: str = ""
-    _transcript_shown = False
+    def bundle(self) -> dict:
+        return transcript_bundle(self.conversation.name, self.conversation.turns)
 
-    @property
-    def name(self) -> str | None:
-        """The name this panel's conversation is saved under (None when it could not be saved)."""
-        return self._conversation.name  # type: ignore[attr-defined]
-
-    @property
-    def turns(self) -> list[StoredTurn]:
-        """Every turn as it ended (`store.StoredTurn`: text, reasoning, ending, usage, media)."""
-        return self._conversation.turns  # type: ignore[attr-defined]
-
-    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
-        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
-        given just "md", "html" or "ipynb", return the text instead."""
-        return self._conversation.export(path_or_format, **options)  # type: ignore[attr-defined]
-
-    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
-        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
-        return dock(self._view_bundle(), self.name, label=title, anchor=anchor)
-
-    def transcript_html(self) -> str:
-        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
-        return transcript_bundle(self.name, self.turns)["text/html"]
-
-    def _ipython_display_(self) -> None:
-        """The live panel, then its static transcript (one display id, refreshed as turns complete)."""
+    def show(self) -> None:
+        """Display the transcript (after the live view)."""
         from IPython.display import display
 
-        if not self._transcript_id:
-            self._transcript_id = f"snw-transcript-{uuid.uuid4().hex}"
-        display(self._view_bundle(), raw=True)
-        display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
-        self._transcript_shown = True
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        self.shown = True
 
-    def _view_bundle(self) -> dict:
-        """The live view's mime bundle (anywidget returns it with its metadata)."""
-        bundle = self._repr_mimebundle_()  # type: ignore[attr-defined]
-        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-
-    def _refresh_transcript(self) -> None:
-        if not self._transcript_shown:
+    def refresh(self) -> None:
+        """Update the shown transcript; never lets a failure break the turn that called it."""
+        if not self.shown:
             return
         from IPython.display import update_display
 
         try:
-            update_display(transcript_bundle(self.name, self.turns), raw=True, display_id=self._transcript_id)
+            update_display(self.bundle(), raw=True, display_id=self.display_id)
         except Exception:  # the transcript is a copy: never let it break a turn
             traceback.print_exc(file=sys.stderr)

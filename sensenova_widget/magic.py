@@ -26,6 +26,7 @@ import ast
 import html
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -40,6 +41,7 @@ from . import media, protocol
 from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
 from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
+from .messages import text_message
 from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
@@ -246,9 +248,21 @@ class SenseNovaMagics(Magics):
         return Conversation(self.client, model=model, system=system)
 
     def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
-        if new or name not in self.chats:
-            self.chats[name] = self._one_off(model=model, system=system)
-        conversation = self.chats[name]
+        """The named chat: a saved conversation (the panel's store, `snw.conversations()` lists it),
+        brought back from the store in a new kernel; `--new` forgets its turns."""
+        from .conversation import Conversation
+        from .store import StoreError
+
+        conversation = self.chats.get(name)
+        if conversation is None:
+            try:
+                conversation = Conversation(self.client, model=model, system=system, name=name)
+            except StoreError as exc:
+                warnings.warn(f"{exc} The chat {name!r} will not be saved.", RuntimeWarning, stacklevel=2)
+                conversation = self._one_off(model=model, system=system)
+            self.chats[name] = conversation
+        if new:
+            conversation.clear()
         conversation.client = self.client  # follows `config base_url=` and `use_client()`
         return conversation
 
@@ -272,9 +286,7 @@ class SenseNovaMagics(Magics):
         if reply is None:
             live.finish({"text/plain": live.text or "(no reply: see the error below)"})
             return None, failure
-        notes = []
-        # how it ended, "stopped" by the interrupt included (conversation.stop() above)
-        reply.finish_reason = stream.finish_reason
+        notes = []  # the reply's finish_reason says how it ended, "stopped" by the interrupt included
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             notes.append("Incomplete: the reply broke off with the error below.")
         self._show(live, reply, args.format, notes, args.cell_key)
@@ -362,7 +374,7 @@ class SenseNovaMagics(Magics):
         %sensenova config key=value ...    set defaults: model, system, temperature, top_p,
                                            max_new_tokens, repetition_penalty, base_url,
                                            file_base_url (`key=` resets one)
-        %sensenova chats                   the named chats (%%sensenova --chat NAME) and their turns
+        %sensenova chats                   the saved chats (--chat NAME, panels) and their turns
         %sensenova history NAME            a chat's turns, media shown as [image] / [video]
 
         Credentials come from the environment (SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and
@@ -390,8 +402,9 @@ class SenseNovaMagics(Magics):
 
     def _models(self, rest: list[str]) -> None:
         default = self.client.resolve_model(self.settings.get("model"))
-        for model in self.client.models():
-            print(("* " if model == default else "  ") + model)
+        for model in self.client.model_list():
+            reads = " (text only: no images)" if model.takes_images is False else ""
+            print(("* " if model.id == default else "  ") + model.id + reads)
 
     def _config(self, rest: list[str]) -> None:
         for word in rest:
@@ -434,22 +447,35 @@ class SenseNovaMagics(Magics):
             self._client = None  # made again with the new address on next use
 
     def _chats(self, rest: list[str]) -> None:
-        if not self.chats:
-            print("No named chats yet: start one with %%sensenova --chat NAME")
-        for name, conversation in self.chats.items():
-            turns = sum(1 for message in conversation.messages if message.get("role") == "user")
-            print(f"{name}: {turns} turn{'s' if turns != 1 else ''}")
+        """The saved conversations (named chats and panels alike), most recent first."""
+        from .store import conversations
+
+        saved = conversations()
+        if not saved:
+            print("No saved chats yet: start one with %%sensenova --chat NAME")
+        for info in saved:
+            print(f"{info.name}: {info.turns} turn{'s' if info.turns != 1 else ''}")
 
     def _history(self, rest: list[str]) -> None:
         if len(rest) != 1:
             raise UsageError(f"history takes one chat name\n{LINE_USAGE}")
+        from .store import UnknownConversationError, open_store
+
         name = rest[0]
-        if name not in self.chats:
-            known = ", ".join(self.chats) or "none yet"
-            raise UsageError(f"no chat named {name!r} (chats: {known})")
-        for message in self.chats[name].messages:
-            role = f"{message.get('role')}: "
-            print(role + message_summary(message).replace("\n", "\n" + " " * len(role)))
+        try:
+            with open_store() as store:
+                turns = store.load(name)
+        except UnknownConversationError as exc:
+            raise UsageError(str(exc)) from None
+        for turn in turns:
+            lines = [("user", turn.user_message())]
+            if turn.answer is not None:
+                lines.append(
+                    ("assistant", text_message("assistant", turn.answer.text or turn.answer.error or ""))
+                )
+            for role, message in lines:
+                label = f"{role}{' (refused)' if role == 'assistant' and turn.refused else ''}: "
+                print(label + message_summary(message).replace("\n", "\n" + " " * len(label)))
 
 
 # -- small pure helpers ------------------------------------------------------------------------

@@ -107,13 +107,15 @@ class RefusalShare:
 
     A gate that refuses a third of requests at random refuses as many at any pace, so lowering
     the pace would only slow the batch; a limit that the batch overruns refuses most of them.
-    Only the second (a share of at least `tolerance`, over at least `least` answers) is a signal.
+    Only the second (a share of at least `tolerance` over a whole window) is a signal. The window
+    must be whole: a refusal comes back at once and an answer takes its time, so the first few
+    answers of a batch are refusals more often than the gate's share.
     """
 
-    def __init__(self, window: int, *, tolerance: float = 0.6, least: int = 4) -> None:
+    def __init__(self, window: int, *, tolerance: float = 0.6) -> None:
         self.tolerance = tolerance
-        self.least = least
-        self._recent: deque[bool] = deque(maxlen=max(window, least))
+        self.least = window
+        self._recent: deque[bool] = deque(maxlen=window)
         self._lock = threading.Lock()
 
     def note(self, refused: bool) -> bool:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import media, protocol
 from .errors import SenseNovaError
 from .reasoning import reasons
+from .turns import Turn
 
 THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
 PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)
@@ -172,64 +173,76 @@ def check_staged(items: list[Mapping[str, Any]]) -> None:
     protocol.check_media_counts(images, videos)
 
 
-def user_turn(text: str, attachments: list[Mapping[str, Any]]) -> dict:
-    return {
-        "id": new_id(),
-        "role": "user",
-        "text": text,
-        "attachments": [
-            {"kind": a["kind"], "label": a["label"], "thumb": a.get("thumb")} for a in attachments
-        ],
-    }
+def pending_user_view(key: str, text: str, attachments: list[Mapping[str, Any]]) -> dict:
+    """A message being asked (turn `key`), as the browser shows it until the turn is recorded."""
+    items = [{"kind": a["kind"], "label": a["label"], "thumb": a.get("thumb")} for a in attachments]
+    return {"id": f"{key}-u", "role": "user", "turn": None, "text": text, "attachments": items}
 
 
-def assistant_turn(model: str) -> dict:
+def streaming_view(key: str, model: str) -> dict:
+    """The reply of turn `key` being streamed: its deltas go to this id (the turn's answer's, so
+    the browser keeps the node), its final text comes with the turn."""
     return {
-        "id": new_id(),
+        "id": f"{key}-a",
         "role": "assistant",
+        "turn": None,
         "text": "",
         "status": "streaming",
         "model": model,
-        "finish_reason": None,
-        "notice": None,
-        "omitted": [],
-        "usage": None,
         "reasoning": "",
-        "thought_seconds": None,
-        "error": None,
     }
 
 
-def finished_turn(turn: Mapping[str, Any], reply: Any, error: str | None) -> dict:
-    """The assistant turn once its stream ended (`reply` a `Reply`, partial after a failure):
-    text set once, with its ending explained."""
-    return {
-        **turn,
-        "text": reply.text,
-        "finish_reason": reply.finish_reason,
-        "notice": reply.notice,
-        "omitted": list(reply.omitted),
-        "usage": dict(reply.usage) or None,
-        "reasoning": getattr(reply, "reasoning", ""),
-        "error": error,
-        "status": "error" if error else ("stopped" if reply.finish_reason == "stopped" else "done"),
-    }
+def refusal_view(model: str, error: str) -> dict:
+    """Where a request refused before sending (nothing recorded) shows why."""
+    return {**streaming_view(new_id(), model), "status": "error", "error": error, "retry": False}
 
 
-def refused_turns(turns: list[dict], error: str) -> list[dict]:
-    """The turns a regenerate/edit refused before sending would have replaced, as they were, with
-    the refusal shown on the last one (an assistant turn: its Retry asks again)."""
-    if not turns:
-        return []
-    return [*turns[:-1], {**turns[-1], "error": error}]
-
-
-def without_refusal(turn: dict) -> dict:
-    """The turn without a refusal note `refused_turns` put on a reply that had not failed itself:
-    the note is about that attempt only, so it goes once another turn starts."""
-    if turn.get("error") and turn.get("status") != "error":
-        return {**turn, "error": None}
-    return turn
+def turn_views(turns: Sequence[Turn], start: int = 0) -> list[dict]:
+    """The conversation as the browser shows it: per turn, the message, then the answer chosen
+    (with how many there are, for `< 2/3 >`); ids from the turn's key, `turn` its index."""
+    views: list[dict] = []
+    for index, turn in enumerate(turns, start):
+        attachments = []
+        for i, part in enumerate(turn.media):
+            medium = protocol.media_kind(part) or "image"
+            thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
+            label = turn.labels[i] if i < len(turn.labels) and turn.labels[i] else f"{medium} {i + 1}"
+            attachments.append(
+                {"kind": medium, "label": label, "thumb": media.data_url(thumb) if thumb else None}
+            )
+        views.append(
+            {
+                "id": f"{turn.key}-u",
+                "role": "user",
+                "turn": index,
+                "text": turn.text,
+                "attachments": attachments,
+                "refused": turn.refused,
+            }
+        )
+        answer = turn.answer
+        if answer is not None:
+            views.append(
+                {
+                    "id": f"{turn.key}-a",
+                    "role": "assistant",
+                    "turn": index,
+                    "text": answer.text,
+                    "status": answer.status,
+                    "model": answer.model or "",
+                    "finish_reason": answer.finish_reason,
+                    "notice": answer.notice,
+                    "omitted": list(answer.omitted),
+                    "usage": dict(answer.usage) if answer.usage else None,
+                    "reasoning": answer.reasoning,
+                    "thought_seconds": answer.thought_seconds,
+                    "error": answer.error,
+                    "answers": len(turn.answers),
+                    "chosen": turn.chosen_index,
+                }
+            )
+    return views
 
 
 def notebook_images(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -257,34 +270,13 @@ def picker_entry(name: str, value: Any) -> dict:
     }
 
 
-def saved_turn(turn: Any) -> dict:
-    """A saved `StoredTurn` as the panel shows it: a conversation brought back after a restart."""
-    if turn.role == "user":
-        attachments = []
-        for i, part in enumerate(turn.media):
-            thumb = turn.thumbnails[i] if i < len(turn.thumbnails) else b""
-            url = media.data_url(thumb) if thumb else None
-            medium = protocol.media_kind(part) or "image"
-            attachments.append({"kind": medium, "label": f"{medium} {i + 1}", "thumb": url})
-        return {"id": new_id(), "role": "user", "text": turn.text, "attachments": attachments}
-    status = "error" if turn.error else ("stopped" if turn.finish_reason == "stopped" else "done")
-    return {
-        **assistant_turn(turn.model or ""),
-        "text": turn.text,
-        "reasoning": turn.reasoning,
-        "finish_reason": turn.finish_reason,
-        "notice": protocol.FINISH_NOTICES.get(turn.finish_reason or ""),
-        "usage": dict(turn.usage) if turn.usage else None,
-        "error": turn.error,
-        "status": status,
-    }
-
-
-def plain_text(turns: list[Any]) -> str:
+def plain_text(turns: Sequence[Turn]) -> str:
     """The conversation as plain text for the clipboard: who spoke, then what was said."""
-    labels = {"user": "You", "assistant": "Assistant", "system": "System"}
     blocks = []
     for turn in turns:
         media = f" [{len(turn.media)} attachment{'s' if len(turn.media) != 1 else ''}]" if turn.media else ""
-        blocks.append(f"{labels.get(turn.role, turn.role)}:{media}\n{turn.text}")
+        blocks.append(f"You:{media}\n{turn.text}")
+        if turn.answer is not None:
+            refused = " (refused)" if turn.refused else ""
+            blocks.append(f"Assistant{refused}:\n{turn.answer.text or turn.answer.error or ''}")
     return "\n\n".join(blocks) + "\n"

@@ -46,6 +46,10 @@ _INLINE_MATH = (
     r"\$(?![\s$])(?P<math_text>(?:[^$\\\n]|\\.)*?(?:[^$\s\\]|\\.))\$(?!\d)"
 )
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# A fence's language becomes a class only when it is one word of these characters and the
+# highlighter knows it: an info string like `py&#32;jp-Dialog` would otherwise add any class
+# (enough to lay a fixed full-window box over the notebook). js/src/markdown.js has the same rule.
+LANGUAGE_NAME = re.compile(r"[A-Za-z0-9+#.-]{1,32}")
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 
@@ -111,6 +115,44 @@ _MATHML_ATTRS = frozenset(
     )
 )
 _ATTR_VALUE = re.compile(r"[#A-Za-z0-9 .%+-]{0,64}")
+# Lengths (a \rule, \hspace, a raised box...) are kept within [MIN_EM, MAX_EM] em, so a formula
+# cannot grow over the page or reach outside its bubble (a transcript has no stylesheet to clip it).
+_LENGTH_ATTRS = frozenset(
+    "width height depth voffset lspace rspace minsize maxsize mathsize linethickness".split()
+)
+_LENGTH = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))\s*(em|ex|pt|px|pc|mm|cm|in|mu|%)?")
+_EM_PER_UNIT = {
+    "em": 1,
+    "ex": 0.5,
+    "pt": 1 / 12,
+    "px": 1 / 16,
+    "pc": 1,
+    "mm": 0.236,
+    "cm": 2.36,
+    "in": 6,
+    "mu": 1 / 18,
+    "%": 0.01,
+    None: 1,
+}
+MIN_EM, MAX_EM = -1.0, 20.0
+
+
+def _bounded_length(name: str, value: str) -> str | None:
+    """A length attribute's value clamped to [MIN_EM, MAX_EM] em; None for one that is not a length
+    (a keyword such as `thin` or `infinity` is kept as it is)."""
+    if name not in _LENGTH_ATTRS:
+        return value
+    found = _LENGTH.fullmatch(value.strip())
+    if found is None:
+        return value if value.strip().isalpha() else None
+    number, unit = float(found.group(1)), found.group(2)
+    if name in ("mathsize", "minsize", "maxsize") and unit in ("%", None):
+        scale = number / 100 if unit == "%" else number
+        return value if 0 <= scale <= 4 else None  # a size factor: up to four times the text
+    em = number * _EM_PER_UNIT[unit]
+    return value if MIN_EM <= em <= MAX_EM else f"{min(max(em, MIN_EM), MAX_EM):g}em"
+
+
 _VOID_MATHML = frozenset({"mspace", "none", "mprescripts", "malignmark", "maligngroup"})
 
 
@@ -125,11 +167,12 @@ class _MathMLFilter(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _MATHML_TAGS:
             return
-        kept = "".join(
-            f' {name}="{_escape(value)}"'
+        bounded = (
+            (name, _bounded_length(name, value))
             for name, value in attrs
             if name in _MATHML_ATTRS and value is not None and _ATTR_VALUE.fullmatch(value)
         )
+        kept = "".join(f' {name}="{_escape(value)}"' for name, value in bounded if value is not None)
         if tag == "math":
             kept = ' xmlns="http://www.w3.org/1998/Math/MathML"' + kept
         if tag in _VOID_MATHML:
@@ -197,19 +240,21 @@ _COPY_BUTTON = (
 
 
 def highlight_code(code: str, language: str | None = None) -> str:
-    """A fenced block as highlighted HTML (Pygments classes, coloured by `CSS`) with a Copy button."""
+    """A fenced block as highlighted HTML (Pygments classes, coloured by `CSS`) with a Copy button.
+    `language` is a label when it is a LANGUAGE_NAME, and a class only when Pygments knows it."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
+    name = language if language and LANGUAGE_NAME.fullmatch(language) else None
     try:
-        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False) if language else None
+        lexer = get_lexer_by_name(name, stripnl=False, ensurenl=False) if name else None
     except ClassNotFound:
         lexer = None
     body = highlight(code, lexer, HtmlFormatter(nowrap=True)) if lexer is not None else _escape(code)
-    label = f'<span class="snw-code-lang">{_escape(language)}</span>' if language else ""
-    lang_class = f" language-{_escape(language)}" if language else ""
+    label = f'<span class="snw-code-lang">{_escape(name)}</span>' if name else ""
+    lang_class = f" language-{name}" if lexer is not None else ""
     return (
         f'<div class="snw-code">{label}{_COPY_BUTTON}'
         f'<pre class="snw-hl"><code class="snw-hl-code{lang_class}">{body}</code></pre></div>\n'
@@ -372,7 +417,8 @@ CSS = (
 .snw-rendered .snw-code > .snw-copy:hover { opacity: 1; }
 .snw-rendered .snw-code-lang { position: absolute; top: 4px; left: 8px; font-size: 11px;
   color: var(--jp-ui-font-color2, #888); }
-.snw-rendered .snw-math-display { display: block; margin: 0.5em 0; overflow-x: auto; }
+.snw-rendered .snw-math { display: inline-block; max-width: 100%; overflow: clip; contain: paint; }
+.snw-rendered .snw-math-display { display: block; margin: 0.5em 0; overflow: auto; contain: paint; }
 .snw-rendered .snw-math-display math { display: block; }
 .snw-rendered .snw-image-link { font-size: 0.95em; }
 .snw-rendered .snw-url { color: var(--jp-ui-font-color2, #888); word-break: break-all; }

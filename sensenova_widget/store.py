@@ -2,9 +2,13 @@
 
 A notebook chat that forgets on every kernel restart is a toy, so a named conversation is kept
 on disk in a folder the user can see and move: `.sensenova/` in the kernel's working directory
-(beside the notebook), or `$SENSENOVA_HOME`, or a `store=` path. Each turn keeps its text,
-reasoning, how it ended, usage, model, time, thumbnails (for showing it again) and the media
-parts that were sent, so a reloaded conversation resends the original images.
+(beside the notebook), or `$SENSENOVA_HOME`, or a `store=` path. Each turn (`turns.Turn`) keeps
+the person's text, the media parts that were sent (so a reloaded conversation resends the
+original images) with thumbnails, and every answer asked for it (text, reasoning, how it ended,
+usage, model, time), alternatives included.
+
+`PRAGMA user_version` is the schema version: a store of an older version is brought up to date
+by `MIGRATIONS` in one transaction when it is opened; a newer one is refused with what to do.
 
 Media parts and thumbnails are stored once, keyed by the SHA-256 of their content (simonw/llm
 identifies attachments the same way): a picture resent in every turn costs one row.
@@ -20,76 +24,38 @@ a turn holds only what the person and the model said.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import SenseNovaError
 from .sqlite_files import create_private, enter_wal, open_shared
+from .store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, collect_blobs, run_script, write_turn
+from .turns import Answer, Turn, wire_messages
 
 __all__ = [
     "SCHEMA_VERSION",
     "ConversationInfo",
     "ConversationStore",
     "StoreError",
-    "StoredTurn",
     "UnknownConversationError",
     "conversations",
     "default_store_path",
     "delete_conversation",
     "open_store",
     "rename_conversation",
-    "to_messages",
-    "turn_from_message",
-    "turn_from_reply",
 ]
 
-SCHEMA_VERSION = 1
 DB_NAME = "conversations.sqlite"
 HOME_ENV = "SENSENOVA_HOME"
 BUSY_TIMEOUT_MS = 60_000
-
-_SCHEMA = """
-CREATE TABLE conversations (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    last_used REAL NOT NULL
-);
-CREATE TABLE turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    reasoning TEXT NOT NULL DEFAULT '',
-    finish_reason TEXT,
-    error TEXT,
-    usage TEXT,
-    model TEXT,
-    created REAL NOT NULL
-);
-CREATE INDEX turns_by_conversation ON turns(conversation, id);
-CREATE TABLE blobs (
-    hash TEXT PRIMARY KEY,
-    data BLOB NOT NULL
-);
-CREATE TABLE turn_blobs (
-    turn INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
-    slot TEXT NOT NULL CHECK (slot IN ('media', 'thumbnail')),
-    position INTEGER NOT NULL,
-    hash TEXT NOT NULL REFERENCES blobs(hash),
-    PRIMARY KEY (turn, slot, position)
-);
-CREATE INDEX turn_blobs_by_hash ON turn_blobs(hash);
-"""
 
 
 class StoreError(SenseNovaError):
@@ -104,37 +70,6 @@ class UnknownConversationError(StoreError, KeyError):
 
 
 @dataclass(frozen=True)
-class StoredTurn:
-    """One message of a saved conversation, as it ended.
-
-    `media` holds the wire parts that were sent (e.g. `{"type": "image_base64", ...}`, a file id
-    or a URL), in order; `thumbnails` small PNG/JPEG bytes for showing the turn again.
-    `finish_reason` is the service's (`stop`, `length`, ...) or `stopped`; `error` the one-line
-    text of a failure.
-    """
-
-    role: str
-    text: str
-    reasoning: str = ""
-    finish_reason: str | None = None
-    error: str | None = None
-    usage: Mapping[str, Any] | None = None
-    model: str | None = None
-    created: float = field(default_factory=time.time)
-    thumbnails: tuple[bytes, ...] = ()
-    media: tuple[Mapping[str, Any], ...] = ()
-
-    def message(self) -> dict | None:
-        """The wire message this turn stands for; None for a reply that failed with no text."""
-        if self.role == "assistant" and not self.text and self.finish_reason in (None, "stopped"):
-            return None
-        return {
-            "role": self.role,
-            "content": [dict(part) for part in self.media] + [{"type": "text", "text": self.text}],
-        }
-
-
-@dataclass(frozen=True)
 class ConversationInfo:
     """What `list()` tells about one saved conversation."""
 
@@ -142,49 +77,6 @@ class ConversationInfo:
     turns: int
     last_used: datetime
     created: datetime
-
-
-def to_messages(turns: Iterable[StoredTurn]) -> list[dict]:
-    """The wire messages of saved turns, original media included, ready to continue the chat."""
-    return [message for turn in turns if (message := turn.message()) is not None]
-
-
-def turn_from_message(
-    message: Mapping[str, Any], *, thumbnails: Sequence[bytes] = (), model: str | None = None
-) -> StoredTurn:
-    """A turn from a wire message (a user's question, with its media parts, or a system prompt)."""
-    text: list[str] = []
-    media: list[Mapping[str, Any]] = []
-    for part in message.get("content") or ():
-        if isinstance(part, str):
-            text.append(part)
-        elif part.get("type") == "text":
-            text.append(part.get("text", ""))
-        else:
-            media.append(dict(part))
-    return StoredTurn(
-        role=message["role"],
-        text="".join(text),
-        model=model,
-        thumbnails=tuple(thumbnails),
-        media=tuple(media),
-    )
-
-
-def turn_from_reply(reply: Any, *, error: BaseException | str | None = None) -> StoredTurn:
-    """An assistant turn from a client `Reply` (its text, reasoning when any, ending and usage)."""
-    if isinstance(error, BaseException):
-        one_line = getattr(error, "one_line", None)
-        error = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
-    return StoredTurn(
-        role="assistant",
-        text=reply.text or "",
-        reasoning=getattr(reply, "reasoning", "") or "",
-        finish_reason=reply.finish_reason,
-        error=error or None,
-        usage=dict(reply.usage) if reply.usage else None,
-        model=reply.model,
-    )
 
 
 def default_store_path() -> Path:
@@ -250,15 +142,6 @@ def _locate(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return path, path / DB_NAME
 
 
-def _hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _part_bytes(part: Mapping[str, Any]) -> bytes:
-    """A part's canonical bytes: equal parts, equal bytes, one blob."""
-    return json.dumps(part, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 class ConversationStore:
     """Named conversations in one SQLite file; thread-safe (one connection behind a lock).
 
@@ -294,11 +177,14 @@ class ConversationStore:
         db.execute("PRAGMA foreign_keys = ON")
         with self._write() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
+            self._check_version(version)
             if version == 0:
-                tx.executescript_in_tx(_SCHEMA)
-                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                run_script(tx.execute, SCHEMA)
             else:
-                self._check_version(version)
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](tx.execute)  # in this one transaction: all of them, or none
+            if version != SCHEMA_VERSION:
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -315,7 +201,7 @@ class ConversationStore:
     def list(self) -> list[ConversationInfo]:
         """Every saved conversation, the most recently used first."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._db.execute(  # turns: exchanges, not messages
                 "SELECT c.name, COUNT(t.id), c.last_used, c.created FROM conversations c "
                 "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id "
                 "ORDER BY c.last_used DESC, c.id DESC"
@@ -336,8 +222,8 @@ class ConversationStore:
                 self._db.execute("SELECT 1 FROM conversations WHERE name = ?", (name,)).fetchone() is not None
             )
 
-    def load(self, name: str, *, missing_ok: bool = False) -> list[StoredTurn]:
-        """The turns of `name` in the order they were saved (`[]` for an unknown name if `missing_ok`)."""
+    def load(self, name: str, *, missing_ok: bool = False) -> list[Turn]:
+        """The turns of `name` in order (`[]` for an unknown name if `missing_ok`)."""
         with self._lock:
             found = self._db.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()
             if found is None:
@@ -345,8 +231,13 @@ class ConversationStore:
                     return []
                 raise self._unknown(name)
             rows = self._db.execute(
-                "SELECT id, role, text, reasoning, finish_reason, error, usage, model, created FROM turns "
-                "WHERE conversation = ? ORDER BY id",
+                "SELECT id, key, text, labels, chosen, created FROM turns WHERE conversation = ? ORDER BY id",
+                (found[0],),
+            ).fetchall()
+            answers = self._db.execute(
+                "SELECT a.turn, a.text, a.reasoning, a.finish_reason, a.error, a.refused, a.usage, a.model, "
+                "a.request_id, a.thought_seconds, a.omitted, a.created FROM answers a "
+                "JOIN turns t ON t.id = a.turn WHERE t.conversation = ? ORDER BY a.turn, a.position",
                 (found[0],),
             ).fetchall()
             blobs = self._db.execute(
@@ -358,71 +249,74 @@ class ConversationStore:
         attached: dict[tuple[int, str], list[bytes]] = {}
         for turn_id, slot, data in blobs:
             attached.setdefault((turn_id, slot), []).append(bytes(data))
-        return [
-            StoredTurn(
-                role=role,
-                text=text,
-                reasoning=reasoning,
-                finish_reason=finish,
-                error=error,
-                usage=json.loads(usage) if usage else None,
-                model=model,
-                created=created,
-                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
-                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
+        replies: dict[int, list[Answer]] = {}
+        for (
+            turn_id,
+            text,
+            reasoning,
+            finish,
+            error,
+            refused,
+            usage,
+            model,
+            request,
+            thought,
+            omitted,
+            made,
+        ) in answers:
+            replies.setdefault(turn_id, []).append(
+                Answer(
+                    text=text,
+                    reasoning=reasoning,
+                    finish_reason=finish,
+                    error=error,
+                    refused=bool(refused),
+                    usage=json.loads(usage) if usage else None,
+                    model=model,
+                    request_id=request,
+                    thought_seconds=thought,
+                    omitted=tuple(json.loads(omitted)) if omitted else (),
+                    created=made,
+                )
             )
-            for turn_id, role, text, reasoning, finish, error, usage, model, created in rows
+        return [
+            Turn(
+                key=key,
+                text=text,
+                labels=tuple(json.loads(labels)) if labels else (),
+                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
+                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
+                answers=tuple(replies.get(turn_id, ())),
+                chosen=chosen,
+                created=created,
+            )
+            for turn_id, key, text, labels, chosen, created in rows
         ]
 
     def messages(self, name: str) -> list[dict]:
-        """The wire messages of `name`, original media included (see `to_messages`)."""
-        return to_messages(self.load(name))
+        """The wire messages of `name`, original media included, ready to continue the chat."""
+        return wire_messages(self.load(name))
 
     # ----------------------------------------------------------------- writing
-    def append(self, name: str, turn: StoredTurn) -> None:
-        """Save one completed turn at the end of `name` (created on its first turn)."""
+    def save(self, name: str, turn: Turn) -> None:
+        """Save `turn` in `name` (created on its first turn): a new turn goes last, a turn saved
+        before (same `key`: a new answer, another one chosen) is rewritten in its place."""
         if not name or not isinstance(name, str):
             raise StoreError(f"A conversation name is a non-empty string, not {name!r}.")
-        blobs = [("media", i, _part_bytes(part)) for i, part in enumerate(turn.media)]
-        blobs += [("thumbnail", i, bytes(data)) for i, data in enumerate(turn.thumbnails)]
-        usage = json.dumps(dict(turn.usage), sort_keys=True) if turn.usage else None
-        now = time.time()
         with self._write() as tx:
-            conversation = self._ensure(tx, name, now)
-            turn_id = tx.execute(
-                "INSERT INTO turns (conversation, role, text, reasoning, finish_reason, error, usage, model, "
-                "created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation,
-                    turn.role,
-                    turn.text,
-                    turn.reasoning or "",
-                    turn.finish_reason,
-                    turn.error,
-                    usage,
-                    turn.model,
-                    turn.created,
-                ),
-            ).lastrowid
-            for slot, position, data in blobs:
-                digest = _hash(data)
-                tx.execute("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)", (digest, data))
-                tx.execute(
-                    "INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
-                    (turn_id, slot, position, digest),
-                )
+            conversation = self._ensure(tx, name, time.time())
+            write_turn(tx.execute, conversation, turn)
+            self._collect(tx)
 
-    def truncate(self, name: str, keep: int) -> None:
-        """Keep the first `keep` turns of `name` and drop the rest (for regenerate, edit and clear)."""
-        if keep < 0:
-            raise StoreError(f"keep={keep!r}: expected a count of turns, 0 or more.")
+    def drop(self, name: str, keys: Iterable[str]) -> None:
+        """Forget the turns of `name` with these keys (a fork, `clear`); unknown keys are skipped."""
+        keys = list(keys)
+        if not keys or name not in self:
+            return
         with self._write() as tx:
             conversation = self._id(tx, name)
-            tx.execute(
-                "DELETE FROM turns WHERE conversation = ? AND id NOT IN "
-                "(SELECT id FROM turns WHERE conversation = ? ORDER BY id LIMIT ?)",
-                (conversation, conversation, keep),
+            tx.executemany(
+                "DELETE FROM turns WHERE conversation = ? AND key = ?", [(conversation, key) for key in keys]
             )
             tx.execute("UPDATE conversations SET last_used = ? WHERE id = ?", (time.time(), conversation))
             self._collect(tx)
@@ -483,7 +377,7 @@ class ConversationStore:
 
     @staticmethod
     def _collect(tx: _Transaction) -> None:
-        tx.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)")
+        collect_blobs(tx.execute)
 
     def blob_count(self) -> int:
         """How many distinct media parts and thumbnails the store holds (each kept once)."""
@@ -531,11 +425,8 @@ class _Transaction:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
 
-    def executescript_in_tx(self, script: str) -> None:
-        """Run each statement of `script` inside this transaction (executescript would commit first)."""
-        for statement in script.split(";"):
-            if statement.strip():
-                self._db.execute(statement)
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, rows)
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         try:

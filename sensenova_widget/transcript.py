@@ -29,11 +29,12 @@ from typing import Any
 from .media.formats import data_url, is_web_data_url
 from .protocol import FINISH_NOTICES
 from .render import clean_mathml, markdown_html
-from .store import StoredTurn, turn_from_message
+from .turns import Answer, Turn, split_message
 
 __all__ = [
     "Picture",
-    "as_turns",
+    "Said",
+    "spoken",
     "safe_markdown_html",
     "sanitize_html",
     "transcript_html",
@@ -106,9 +107,15 @@ _DROP_WITH_CONTENT = {
 }
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
-_CLASS = re.compile(r"^[A-Za-z0-9_\- ]{1,80}$")
+# our own classes and Pygments' short token classes; never a class of the page (`jp-Dialog`)
+_CLASS_TOKEN = re.compile(r"(?:snw-|sensenova-|language-)[A-Za-z0-9+#._-]{1,40}|[a-z]{1,3}[0-9]?")
 _ALIGN_STYLE = re.compile(r"^\s*text-align:\s*(left|right|center)\s*;?\s*$", re.IGNORECASE)
 _LINK_REL = "nofollow noopener noreferrer"
+
+
+def _known_classes(value: str) -> bool:
+    tokens = value.split(" ")
+    return len(tokens) <= 4 and all(map(_CLASS_TOKEN.fullmatch, tokens))
 
 
 def safe_markdown_html(text: str) -> str:
@@ -160,7 +167,7 @@ class _Sanitizer(HTMLParser):
             if _SAFE_HREF.match(href):
                 kept["href"] = href
                 kept["rel"] = _LINK_REL
-        if "class" in kept and not _CLASS.match(kept["class"]):
+        if "class" in kept and not _known_classes(kept["class"]):
             del kept["class"]
         if "style" in kept and not _ALIGN_STYLE.match(kept["style"]):
             del kept["style"]
@@ -255,8 +262,49 @@ def _part_picture(part: Mapping[str, Any], number: int) -> Picture:
     return Picture(label)
 
 
-def turn_pictures(turn: StoredTurn, *, full: bool = True) -> list[Picture]:
-    """What to show for a turn's media: `thumbnails[i]` stands for `media[i]`.
+@dataclass(frozen=True)
+class Said:
+    """One speaker's part of a turn as a reader sees it: the person's message, or the answer shown
+    (how the transcript and the exports lay a `Turn` out)."""
+
+    role: str
+    text: str
+    created: float = 0.0
+    thumbnails: tuple[bytes, ...] = ()
+    media: tuple[Mapping[str, Any], ...] = ()
+    answer: Answer = Answer()  # the assistant's part: how it ended (empty for the person's)
+    alternatives: int = 1  # how many answers the turn has; `chosen` (from 1) is the one shown
+    chosen: int = 1
+
+
+def spoken(items: Iterable[Turn | Mapping[str, Any]]) -> list[Said]:
+    """Turns as the reader's sequence of speakers; wire messages (`conv.messages`) one each."""
+    said = []
+    for item in items:
+        if not isinstance(item, Turn):
+            text, media = split_message(item)
+            said.append(Said(str(item.get("role", "user")), text, media=tuple(media)))
+            continue
+        said.append(
+            Said("user", item.text, created=item.created, thumbnails=item.thumbnails, media=item.media)
+        )
+        answer = item.answer
+        if answer is not None:
+            said.append(
+                Said(
+                    "assistant",
+                    answer.text,
+                    created=answer.created,
+                    answer=answer,
+                    alternatives=len(item.answers),
+                    chosen=item.chosen_index + 1,
+                )
+            )
+    return said
+
+
+def turn_pictures(turn: Said, *, full: bool = True) -> list[Picture]:
+    """What to show for a message's media: `thumbnails[i]` stands for `media[i]`.
 
     `full=True` prefers the picture that was sent (base64 parts); otherwise, or when the part
     holds no bytes (a file id, a URL), the thumbnail. URLs are kept to link, never to fetch.
@@ -271,19 +319,19 @@ def turn_pictures(turn: StoredTurn, *, full: bool = True) -> list[Picture]:
 
 
 # ---------------------------------------------------------------------- turns
-def as_turns(items: Iterable[StoredTurn | Mapping[str, Any]]) -> list[StoredTurn]:
-    """Saved turns as they are; wire messages (`conv.messages`) made into turns."""
-    return [item if isinstance(item, StoredTurn) else turn_from_message(item) for item in items]
-
-
-def turn_footer(turn: StoredTurn) -> list[str]:
-    """The quiet lines under a turn: how it ended, an error, the tokens it took."""
+def turn_footer(turn: Said) -> list[str]:
+    """The quiet lines under a turn: how it ended, an error, the tokens it took, alternatives."""
     lines = []
-    if turn.finish_reason in FINISH_NOTICES:
-        lines.append(FINISH_NOTICES[turn.finish_reason])
-    if turn.error:
-        lines.append(f"Error: {turn.error}")
-    usage = turn.usage or {}
+    answer = turn.answer
+    if answer.finish_reason in FINISH_NOTICES:
+        lines.append(FINISH_NOTICES[answer.finish_reason])
+    if answer.refused:
+        lines.append(f"Refused by the service, not sent again: {answer.error}")
+    elif answer.error:
+        lines.append(f"Error: {answer.error}")
+    if turn.alternatives > 1:
+        lines.append(f"Answer {turn.chosen} of {turn.alternatives}")
+    usage = answer.usage or {}
     if usage.get("total_tokens") is not None:
         lines.append(
             f"{usage.get('prompt_tokens', '?')} prompt + {usage.get('completion_tokens', '?')} "
@@ -292,11 +340,13 @@ def turn_footer(turn: StoredTurn) -> list[str]:
     return lines
 
 
-def turn_heading(turn: StoredTurn) -> str:
+def turn_heading(turn: Said) -> str:
     """`Assistant \u00b7 model \u00b7 2026-12-03 14:12`: who spoke, with what, when (local time)."""
-    when = datetime.fromtimestamp(turn.created).strftime("%Y-%m-%d %H:%M")
-    model = f" \u00b7 {turn.model}" if turn.model and turn.role == "assistant" else ""
-    return f"{ROLE_LABELS.get(turn.role, turn.role.title())}{model} \u00b7 {when}"
+    when = (
+        f" \u00b7 {datetime.fromtimestamp(turn.created).strftime('%Y-%m-%d %H:%M')}" if turn.created else ""
+    )
+    model = f" \u00b7 {turn.answer.model}" if turn.answer.model and turn.role == "assistant" else ""
+    return f"{ROLE_LABELS.get(turn.role, turn.role.title())}{model}{when}"
 
 
 def _picture_html(picture: Picture, inline: bool, side: int) -> str:
@@ -312,7 +362,7 @@ def _picture_html(picture: Picture, inline: bool, side: int) -> str:
 
 
 def turns_html(
-    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    turns: Iterable[Turn | Mapping[str, Any]],
     *,
     full: bool = True,
     max_picture_bytes: int | None = None,
@@ -335,7 +385,7 @@ def turns_html(
             left -= size
         return _picture_html(picture, inline, picture_side)
 
-    for turn in as_turns(turns):
+    for turn in spoken(turns):
         tint = "#f3f6fb" if turn.role == "user" else "#ffffff"
         role_style = "font-weight: 600; color: #555; font-size: 0.85em"
         parts = [f'<div class="sensenova-role" style="{role_style}">{html.escape(turn_heading(turn))}</div>']
@@ -344,10 +394,10 @@ def turns_html(
             parts.append(
                 '<div class="sensenova-media">' + "".join(picture_html(p) for p in pictures) + "</div>"
             )
-        if turn.reasoning:
+        if turn.answer.reasoning:
             parts.append(
                 '<details class="sensenova-reasoning" style="color: #666"><summary>Reasoning</summary>'
-                f"{safe_markdown_html(turn.reasoning)}</details>"
+                f"{safe_markdown_html(turn.answer.reasoning)}</details>"
             )
         parts.append(f'<div class="sensenova-text">{safe_markdown_html(turn.text)}</div>')
         footer = turn_footer(turn)
@@ -367,7 +417,7 @@ def turns_html(
 
 
 def transcript_html(
-    turns: Iterable[StoredTurn | Mapping[str, Any]],
+    turns: Iterable[Turn | Mapping[str, Any]],
     *,
     title: str | None = None,
     note: str | None = None,
@@ -379,9 +429,9 @@ def transcript_html(
     Shown wherever the live panel cannot be (GitHub, nbviewer, nbconvert, no kernel); `note`
     is a line such as "Run the cell again to continue this conversation."
     """
-    turns = as_turns(turns)
+    turns = list(turns)
     head = html.escape(title or "SenseNova conversation")
-    count = f"{len(turns)} message{'s' if len(turns) != 1 else ''}"
+    count = f"{len(turns)} turn{'s' if len(turns) != 1 else ''}"
     lines = [
         '<div class="sensenova-transcript" style="font-family: sans-serif; max-width: 860px">',
         (

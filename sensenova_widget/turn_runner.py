@@ -1,34 +1,53 @@
 """Running a ChatPanel's turns: `TurnRunner`.
 
-One turn at a time: it is checked and recorded in the browser at once, then the reply streams
+One turn at a time: it is checked and shown in the browser at once, then the reply streams
 in a kernel thread (so the kernel stays usable) and reaches the browser as custom messages
-coalesced to one every 50 ms; its final text is then set once on the synced `conversation`
-trait, the `on_reply` callbacks run, and the turn's future is resolved. The thread's output
-(callbacks, tracebacks) goes to the cell that asked, or for a turn started in the browser, to
-the cell that made the panel.
+coalesced to one every 50 ms; the conversation's turns are then shown again as they ended
+(`Conversation.take` says how the turn went: never guessed here), the `on_reply` callbacks run,
+and the turn's future is resolved. The thread's output (callbacks, tracebacks) goes to the cell
+that asked, or for a turn started in the browser, to the cell that made the panel.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import sys
 import threading
-import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import interrupts, panel_state
-from .client import Reply
-from .conversation import Conversation
+from .conversation import Conversation, Taken
 from .errors import Interrupted, InvalidRequestError, PanelBusyError, SenseNovaError
 
-__all__ = ["INTERRUPTED", "TurnRunner"]
+__all__ = ["INTERRUPTED", "TurnRunner", "TurnSurface"]
 
 _BUSY = "A reply is still streaming: stop it (panel.stop() or the Stop button) or wait for it."
 INTERRUPTED = "the panel's reply was stopped; its text so far is kept."
-TakeStaged = Callable[[str], "tuple[dict, list, list]"]
+ACTIONS = ("send", "regenerate", "edit")
+
+
+@dataclass(frozen=True)
+class TurnSurface:
+    """What a turn runner may do to the panel it serves, and nothing more.
+
+    `settings()` the panel's settings now; `show(views, busy)` the turns the browser shows and
+    whether a reply streams, set together; `piece(message)` a streamed piece to the browser;
+    `take_staged(text)` a new message's attachments (browser views), images and videos (it
+    raises when there is nothing to send); `after_turn()` once each turn has ended.
+    """
+
+    settings: Callable[[], Mapping[str, Any]]
+    show: Callable[[list[dict], bool], None]
+    piece: Callable[[dict], None]
+    take_staged: Callable[[str], tuple[list[dict], list, list]]
+    after_turn: Callable[[], None]
+
+
+def _one_line(exc: BaseException) -> str:
+    return exc.one_line() if isinstance(exc, SenseNovaError) else f"{type(exc).__name__}: {exc}"
 
 
 def _shell() -> Any:
@@ -66,31 +85,22 @@ class _InCell:
 class TurnRunner:
     """The turns of one panel, one at a time; made with the panel, in the cell that made it.
 
-    `panel` is the widget the turns show in: the runner reads its `settings` and `client`,
-    writes its `conversation`, `busy` and `staged` traits and sends it the reply's deltas
-    (`send`, `hold_sync`), all public. `take_staged(text)` gives a new message's turn for the
-    browser and its images and videos (and raises when there is nothing to send);
-    `after_turn()` runs once each turn has ended (the panel refreshes its transcript).
-    `running` is the kernel's own word on whether a turn runs; `busy` only reports it.
+    It asks `chat` (the panel's `Conversation`) and touches the panel only through `surface`.
+    `running` is the kernel's own word on whether a turn runs; the panel's `busy` only reports it.
     """
 
-    def __init__(
-        self,
-        panel: Any,
-        chat: Conversation,
-        *,
-        take_staged: TakeStaged,
-        after_turn: Callable[[], None],
-    ) -> None:
-        self.panel = panel
+    def __init__(self, chat: Conversation, surface: TurnSurface) -> None:
         self.chat = chat  # the Conversation the turns are asked of
-        self.take_staged = take_staged
-        self.after_turn = after_turn
-        self.callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
+        self.surface = surface
+        self._callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
         self.running = False
         self.worker: concurrent.futures.Future | None = None  # the last turn's
         self.home_parent = _cell_parent()  # turns started in the browser print into this cell
         self._lock = threading.Lock()
+
+    def on_reply(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(reply)` after every reply that ended (stopped ones included)."""
+        self._callbacks.append(callback)
 
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
@@ -102,85 +112,81 @@ class TurnRunner:
         if self.worker is not None:
             concurrent.futures.wait([self.worker], timeout=timeout)
 
-    def params(self) -> dict[str, Any]:
-        """The request's parameters from the panel's settings (its model included)."""
-        settings = self.panel.settings
-        params = panel_state.request_params(settings)
-        if settings.get("model"):
-            params["model"] = settings["model"]
-        return params
-
     def start(
-        self, action: str, text: str = "", *, from_browser: bool = False, waited: bool = False
+        self, action: str, text: str = "", *, turn: int = -1, from_browser: bool = False, waited: bool = False
     ) -> concurrent.futures.Future:
-        """Check, record the turn in the browser, and stream the reply in a kernel thread.
+        """Check, show the turn in the browser, and stream the reply in a kernel thread.
 
-        `action` is "send", "regenerate" or "edit". The thread's output goes to the cell that
-        called (captured now), or with `from_browser`, to the cell that made the panel. A kernel
-        interrupt stops the reply (its text so far kept, marked stopped); unless a cell `waited`
-        for it (and says so itself), the thread prints that as one line there.
+        `action` is "send", "regenerate" or "edit" (of turn `turn`, the last by default). The
+        thread's output goes to the cell that called (captured now), or with `from_browser`, to
+        the cell that made the panel. A kernel interrupt stops the reply (its text so far kept,
+        marked stopped); unless a cell `waited` for it (and says so itself), the thread prints
+        that as one line there.
         """
+        if action not in ACTIONS:
+            raise InvalidRequestError(f"unknown turn action {str(action)[:20]!r}", field="action")
         if not isinstance(text, str):  # `None` is not the message "None"
             raise InvalidRequestError(
                 f"the {action} request's text must be a string, not {type(text).__name__}", field="text"
             )
-        panel = self.panel
+        if isinstance(turn, bool) or not isinstance(turn, int):
+            raise InvalidRequestError(f"the {action} request's turn must be an integer", field="turn")
+        surface, chat = self.surface, self.chat
         with self._lock:
             self.check_idle()
-            turns = [panel_state.without_refusal(t) for t in panel.conversation]
-            restore = None  # a refused new message stays on screen, marked unsent
+            turns = chat.turns
+            settings = surface.settings()
+            images: list = []
+            videos: list = []
+            labels: tuple[str, ...] = ()
+            key = panel_state.new_id()  # the new turn's (a send's, an edit's)
             if action == "send":
-                user, images, videos = self.take_staged(text)
-                turns.append(user)
+                attachments, images, videos = surface.take_staged(text)
+                # labels in the order the parts are sent: the images, then the video
+                labels = tuple(a["label"] for a in sorted(attachments, key=lambda a: a["kind"] != "image"))
+                earlier, user = turns, panel_state.pending_user_view(key, text, attachments)
             else:
-                restore = list(turns)  # a refused regenerate/edit changes nothing: these come back
-                # the last message that reached the service (one refused before sending is skipped)
-                last_user = max(
-                    (i for i, t in enumerate(turns) if t["role"] == "user" and t.get("sent", True)),
-                    default=None,
-                )
-                if last_user is None:
+                if not turns:
                     raise InvalidRequestError(
                         f"Nothing to {action}: the conversation has no message yet.", field="conversation"
                     )
-                user = dict(turns[last_user])
+                if not -len(turns) <= turn < len(turns):
+                    raise InvalidRequestError(
+                        f"There is no turn {turn} to {action}: the conversation has {len(turns)}.",
+                        field="turn",
+                    )
+                if action == "edit" and not text.strip():
+                    raise InvalidRequestError("The edited message is empty.", field="text")
+                turn %= len(turns)
+                earlier = turns[:turn]
+                user = panel_state.turn_views(turns[turn : turn + 1], start=turn)[0]
                 if action == "edit":
-                    if not text.strip():
-                        raise InvalidRequestError("The edited message is empty.", field="text")
-                    user["text"] = text
-                turns = turns[:last_user] + [user]
-            model = panel.settings.get("model") or panel.client.resolve_model()
-            reply_turn = panel_state.assistant_turn(model)
-            turns.append(reply_turn)
-            self.chat.begin_turn()  # a Stop from now on stops this turn
-            self.chat.system = panel.settings.get("system") or None
-            params = self.params()
-            conv = self.chat
-            if action == "send":
-                video = videos[0] if videos else None
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.ask(text, images=images, video=video, on_delta=on_delta, **params)
-
-                panel.staged = []
-            elif action == "regenerate":
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.regenerate(on_delta=on_delta, **params)
-            else:
-
-                def ask(on_delta: Callable) -> Any:
-                    return conv.edit_last(text, on_delta=on_delta, **params)
-
-            with panel.hold_sync():
-                panel.conversation = turns
-                self.running = panel.busy = True
+                    user = {**user, "id": f"{key}-u", "text": text, "refused": False}
+                else:
+                    key = turns[turn].key
+            model = settings.get("model") or chat.client.resolve_model()
+            streaming = panel_state.streaming_view(key, model)
+            chat.begin_turn()  # a Stop from now on stops this turn
+            chat.system = settings.get("system") or None
+            params = panel_state.request_params(settings)
+            if settings.get("model"):
+                params["model"] = settings["model"]
+            call = {
+                "turn": turn,
+                "key": key,
+                "labels": labels,
+                "images": images,
+                "video": videos[0] if videos else None,
+                **params,
+            }
+            surface.show([*panel_state.turn_views(earlier), user, streaming], True)
+            self.running = True
             future: concurrent.futures.Future = concurrent.futures.Future()
             self.worker = future
         parent = self.home_parent if from_browser else _cell_parent()
         threading.Thread(
             target=self._run,
-            args=(ask, user, reply_turn, restore, parent, future, not waited),
+            args=(action, text, call, user, streaming, parent, future, not waited),
             name="snw-reply",
             daemon=True,
         ).start()
@@ -188,10 +194,11 @@ class TurnRunner:
 
     def _run(
         self,
-        ask: Callable[[Callable], Any],
+        action: str,
+        text: str,
+        call: dict,
         user: dict,
-        turn: dict,
-        restore: list[dict] | None,
+        streaming: dict,
         parent: Any,
         future: concurrent.futures.Future,
         announce: bool,
@@ -206,88 +213,63 @@ class TurnRunner:
         with _InCell(parent):
             try:
                 with interrupts.watch(interrupt):
-                    reply = self._stream_turn(ask, user, turn, restore)
-            except BaseException as exc:
-                with self.panel.hold_sync():
-                    self.running = self.panel.busy = False
+                    taken = self._stream_turn(action, text, call, user, streaming)
+            except BaseException as exc:  # a bug in showing the turn: never leave the panel busy
+                self.running = False
+                self.surface.show(panel_state.turn_views(self.chat.turns), False)
                 future.set_exception(exc)
                 return
             finally:
                 if interrupted.is_set() and announce:
                     print(Interrupted(INTERRUPTED).line())
-            for callback in list(self.callbacks):
+            if taken.error is not None:
+                future.set_exception(taken.error)
+                return
+            for callback in list(self._callbacks):
                 try:
-                    callback(reply)
+                    callback(taken.reply)
                 except Exception:
                     traceback.print_exc(file=sys.stderr)
-            future.set_result(reply)
+            future.set_result(taken.reply)
 
-    def _stream_turn(
-        self, ask: Callable[[Callable], Any], user: dict, turn: dict, restore: list[dict] | None
-    ) -> Any:
-        """Stream the reply, deltas coalesced to the browser, then set the finished turn once.
+    def _stream_turn(self, action: str, text: str, call: dict, user: dict, streaming: dict) -> Taken:
+        """Stream the reply, deltas coalesced to the browser, then show the turns as they ended.
 
-        A request refused before sending left the Conversation as it was; so does the panel: a new
-        message is marked unsent (nothing to retry as it is), a regenerate/edit puts back the turns
-        it had replaced, the refusal shown on the last of them.
+        A request refused by the checks before sending left the conversation as it was: the panel
+        shows the turns as they are, with the new message marked unsent (nothing to retry as it
+        is) and why, or, for a regenerate/edit, why on the last reply (the note goes with the
+        next turn: the views are made from the conversation each time).
         """
-        panel = self.panel
+        piece = self.surface.piece
         coalescer = panel_state.Coalescer(
-            lambda piece, offset: panel.send(
-                {"type": "delta", "turn": turn["id"], "offset": offset, "text": piece}
+            lambda part, offset: piece(
+                {"type": "delta", "turn": streaming["id"], "offset": offset, "text": part}
             ),
-            emit_reasoning=lambda piece, offset: panel.send(
-                {"type": "delta", "turn": turn["id"], "offset": offset, "reasoning": piece}
+            emit_reasoning=lambda part, offset: piece(
+                {"type": "delta", "turn": streaming["id"], "offset": offset, "reasoning": part}
             ),
         )
-        began, thought = time.monotonic(), [None, False]  # [seconds until the answer, reasoned yet]
-
-        def on_delta(delta: Any) -> None:
-            thought[1] = thought[1] or bool(delta.reasoning)
-            if delta.text and thought[1] and thought[0] is None:
-                thought[0] = time.monotonic() - began
-            coalescer.add(delta.text, delta.reasoning)
-
-        reply, error, failure = None, None, None
-        asked = len(self.chat.outcomes)  # an outcome is added only once the request was sent
         try:
-            reply = ask(on_delta)
-        except SenseNovaError as exc:
-            failure, error = exc, exc.one_line()
-        except Exception as exc:  # a bug rather than a service error: show it, print the traceback
-            failure, error = exc, f"{type(exc).__name__}: {exc}"
-            traceback.print_exc(file=sys.stderr)
+            taken = self.chat.take(
+                action, text, on_delta=lambda d: coalescer.add(d.text, d.reasoning), **call
+            )
         finally:
             coalescer.close()
-        ended = self.chat.outcomes[-1] if len(self.chat.outcomes) > asked else None
-        if failure is not None:
-            reply = _partial_reply(failure, ended.reply if ended is not None else None)
-        if ended is not None and ended.finish_reason:
-            reply = dataclasses.replace(reply, finish_reason=ended.finish_reason)  # the conversation's word
-        done = panel_state.finished_turn(turn, reply, error)
-        if done["reasoning"]:
-            seconds = thought[0] if thought[0] is not None else time.monotonic() - began
-            done["thought_seconds"] = round(seconds, 1)
-        replaced = {turn["id"]: done}
-        turns = panel.conversation
-        if failure is not None and ended is None:  # refused before sending
-            if restore is None:
-                replaced[user["id"]] = {**user, "sent": False}
-                done["retry"] = False
+        views = panel_state.turn_views(self.chat.turns)
+        if not taken.sent:
+            assert taken.error is not None
+            refusal = panel_state.refusal_view(streaming["model"], _one_line(taken.error))
+            if action == "send":
+                views += [{**user, "sent": False}, refusal]
+            elif (
+                views and views[-1]["role"] == "assistant"
+            ):  # the note goes on the reply; its Retry asks again
+                views[-1] = {**views[-1], "error": refusal["error"]}
             else:
-                turns = panel_state.refused_turns(restore, error)
-        with panel.hold_sync():
-            panel.conversation = [replaced.get(t["id"], t) for t in turns]
-            self.running = panel.busy = False
-        self.after_turn()
-        if failure is not None:
-            raise failure
-        return reply
-
-
-def _partial_reply(exc: BaseException, last: Any) -> Any:
-    """What a failed stream had delivered, so the partial text stays on screen."""
-    partial = getattr(exc, "partial_text", "") or ""
-    if last is not None and getattr(last, "text", "") and len(last.text) >= len(partial):
-        return last
-    return Reply(text=partial)
+                views.append(refusal)
+        if taken.error is not None and not isinstance(taken.error, (SenseNovaError, KeyboardInterrupt)):
+            traceback.print_exception(taken.error, file=sys.stderr)  # a bug rather than a service error
+        self.running = False
+        self.surface.show(views, False)
+        self.surface.after_turn()
+        return taken

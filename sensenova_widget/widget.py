@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets
@@ -36,22 +36,70 @@ from .panel_state import panel_settings
 from .params import Params
 from .reasoning import reasons
 from .store import ConversationStore
-from .turn_runner import INTERRUPTED, TurnRunner
+from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
+from .turns import Turn
 
 _STATIC = Path(__file__).parent / "static"
-# The development build (benchmark and test hooks, `npm run build:dev`) only when the kernel was
-# started with SENSENOVA_WIDGET_DEV=1; users get the shipped bundle, which has none.
-_BUILD = ".dev" if os.environ.get("SENSENOVA_WIDGET_DEV") == "1" else ""
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
-# is the page's own (the settings form); it is checked when a turn is sent.
+# is the page's own (the settings form); it is checked when a turn is sent. The conversation's
+# name decides what is saved and overwritten: the kernel's alone (`ChatPanel(name=...)`).
 KERNEL_OWNED = frozenset(
-    {"conversation", "staged", "models", "models_error", "parameters", "limits", "busy", "thinks"}
+    {
+        "conversation",
+        "staged",
+        "models",
+        "models_error",
+        "parameters",
+        "limits",
+        "busy",
+        "thinks",
+        "conversation_name",
+    }
 )
 STAGED_KINDS = ("image", "video")
+# Files the page sends in all, while staged: one request's body limit (refused before decoding).
+MAX_ARRIVED_BYTES = protocol.MAX_BODY_BYTES
 
 
-class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
+def _arrived_image(data: bytes, name: str, max_side: int) -> tuple[Any, tuple[int, int]]:
+    """(a page file as a PIL image at most `max_side` on a side, its own size): the size is read
+    from the header first (PIL refuses a decompression bomb there), a JPEG is decoded straight at
+    a reduced size, and the full-resolution pixels are not kept."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            scale = max_side / max(width, height, 1)
+            if scale < 1:  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size, still >= the target
+                opened.draft(opened.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+            opened.load()
+            value = ImageOps.exif_transpose(opened)  # a copy: the file's pixels go with it
+    except Image.DecompressionBombError:
+        raise MediaError(f"{name} is too large to decode safely (too many pixels).") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(
+            f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
+        ) from None
+    value.thumbnail((max_side, max_side))
+    return value, (width, height)
+
+
+def development_build() -> tuple[str, str]:
+    """The development build's script and stylesheet, read now (so `npm run dev`'s rebuild shows
+    in the next panel made); a clear error where it was not built, as in an installed wheel."""
+    try:
+        script = (_STATIC / "widget.dev.js").read_text(encoding="utf-8")
+        return script, (_STATIC / "widget.dev.css").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuntimeError(
+            "ChatPanel.development_bundle is set but static/widget.dev.js is missing: it exists only "
+            "in a checkout, built by `cd js && npm run build` (the wheel ships without it)."
+        ) from None
+
+
+class ChatPanel(anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
@@ -62,8 +110,12 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     `ChatPanel(namespace=globals())` says it explicitly.
     """
 
-    _esm = _STATIC / f"widget{_BUILD}.js"
-    _css = _STATIC / f"widget{_BUILD}.css"
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+    # True: panels made from then on load the development build instead (static/widget.dev.js,
+    # with the hooks the browser tests and benchmarks read). An explicit opt-in, decided when a
+    # panel is made; the build exists in a checkout (`npm run build`), never in the wheel.
+    development_bundle: ClassVar[bool] = False
 
     conversation = traitlets.List(traitlets.Dict()).tag(sync=True)
     staged = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -87,6 +139,8 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         namespace: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> None:
+        if self.development_bundle:  # read by AnyWidget.__init__ below, for this panel only
+            self._esm, self._css = development_build()
         given = Params.of(model=model, system=system, **params)  # every parameter, checked now
         self._client = client if client is not None else Client()
         given.check_dialect(getattr(self._client, "api", "native"))
@@ -100,14 +154,23 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
             models=[model_id],
             parameters=panel_state.parameter_specs(getattr(self._client, "api", "native")),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
-            conversation=[panel_state.saved_turn(turn) for turn in self._conversation.turns],
+            conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
         )
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
+        self._arrived: dict[str, int] = {}  # staged id -> bytes of the file the page sent for it
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
+        self._transcript = keeping.Transcript(self._conversation)  # the static copy under the live view
         # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
         self._turns = TurnRunner(
-            self, self._conversation, take_staged=self._take_staged, after_turn=self._refresh_transcript
+            self._conversation,
+            TurnSurface(
+                settings=lambda: self.settings,
+                show=self._show_turns,
+                piece=self.send,
+                take_staged=self._take_staged,
+                after_turn=self._transcript.refresh,
+            ),
         )
         self.on_msg(self._on_browser_message)
         interrupts.install()  # a kernel interrupt stops a reply streaming in the panel's thread
@@ -125,10 +188,39 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         return self._conversation.messages
 
     @property
-    def outcomes(self) -> list[Any]:
-        """How each reply ended, the last one last (`conversation.Outcome`: its finish reason, a stop,
-        or the error)."""
-        return list(self._conversation.outcomes)
+    def name(self) -> str | None:
+        """The name this panel's conversation is saved under (None when it could not be saved)."""
+        return self._conversation.name
+
+    @property
+    def turns(self) -> list[Turn]:
+        """Every turn (`turns.Turn`: the message, its media, its answers), as the store keeps it."""
+        return self._conversation.turns
+
+    def export(self, path_or_format: str | os.PathLike[str], **options: Any) -> Any:
+        """Write the conversation to `trip.md`, `trip.html` or `trip.ipynb` (see `export.export`);
+        given just "md", "html" or "ipynb", return the text instead."""
+        return self._conversation.export(path_or_format, **options)
+
+    def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
+        """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
+        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+
+    def transcript_html(self) -> str:
+        """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
+        return self._transcript.bundle()["text/html"]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then its static transcript (a second output: see `keeping`)."""
+        from IPython.display import display
+
+        display(self._view_bundle(), raw=True)
+        self._transcript.show()
+
+    def _view_bundle(self) -> dict:
+        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        bundle = self._repr_mimebundle_()
+        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.
@@ -152,23 +244,56 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
 
-    def _stage(self, value: Any, label: str | None) -> str:
+    def _check_room(self, kind: str, arriving: int = 0) -> None:
+        """Refuse (before anything is decoded) what the next request could not carry: more images
+        or videos than it takes (`protocol.MAX_IMAGES`, `MAX_VIDEOS`), or page files past
+        MAX_ARRIVED_BYTES. Images and a video together are refused when sent (one may be removed)."""
+        kinds = [item.get("kind") for item in self.staged if isinstance(item, dict)]
+        count = kinds.count(kind) + 1
+        limit = protocol.MAX_IMAGES if kind == "image" else protocol.MAX_VIDEOS
+        if count > limit:
+            raise InvalidRequestError(
+                f"Cannot attach another {kind}: at most {limit} {kind}{'s' if limit > 1 else ''} "
+                "in one request are staged already. Remove one first.",
+                field="staged",
+            )
+        held = sum(self._arrived.get(item_id, 0) for item_id in self._staged_values)
+        if arriving and held + arriving > MAX_ARRIVED_BYTES:
+            raise InvalidRequestError(
+                f"Cannot attach a file of {arriving:,} bytes: the files staged would pass "
+                f"{MAX_ARRIVED_BYTES:,} bytes, more than one request carries. Remove one first.",
+                field="staged",
+            )
+
+    def _stage(self, value: Any, label: str | None, *, arrived: int = 0) -> str:
         self._check_attachable(value)
+        self._check_room("video" if media.is_video_like(value) else "image")
         item = panel_state.staged_item(value, label)
+        if arrived:
+            self._arrived[item["id"]] = arrived
         self._staged_values[item["id"]] = value
         self.staged = [*self.staged, item]
         return item["id"]
 
-    def _take_staged(self, text: str) -> tuple[dict, list, list]:
-        """The user's turn from `text` and what is staged: (turn for the browser, images, videos)."""
+    def _show_turns(self, views: list[dict], busy: bool) -> None:
+        """What the turn runner shows: the turns and whether a reply streams, in one state message."""
+        with self.hold_sync():
+            self.conversation = views
+            self.busy = busy
+
+    def _take_staged(self, text: str) -> tuple[list[dict], list, list]:
+        """What is staged for a message of `text`: (its items for the browser, images, videos)."""
         staged = self._checked_staged()
         panel_state.check_staged(staged)
         if not text.strip() and not staged:
             raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
         values = [self._staged_values.pop(item["id"]) for item in staged]
+        for item in staged:
+            self._arrived.pop(item["id"], None)
         images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
         videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
-        return panel_state.user_turn(text, staged), images, videos
+        self.staged = []
+        return staged, images, videos
 
     def _checked_staged(self) -> list[dict]:
         """The staged list, each item one this kernel staged (a known id and kind); otherwise the
@@ -223,15 +348,23 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         (a stop while the request is still being sent closes the stream as soon as it opens)."""
         self._conversation.stop()
 
-    def regenerate(self, *, wait: bool = True) -> Any:
-        """Ask for the last reply again."""
-        future = self._turns.start("regenerate")
+    def regenerate(self, *, turn: int = -1, wait: bool = True) -> Any:
+        """Ask turn `turn` (the last by default) again; its earlier answers stay as alternatives."""
+        future = self._turns.start("regenerate", turn=turn)
         return future.result() if wait else future
 
-    def edit_last(self, text: str, *, wait: bool = True) -> Any:
-        """Replace the last user message with `text` and ask again (as `Conversation.edit_last`)."""
-        future = self._turns.start("edit", text=text)
+    def edit(self, text: str, *, turn: int = -1, wait: bool = True) -> Any:
+        """Replace turn `turn`'s message (the last by default) with `text` and ask again: the
+        conversation forks there (the turns after it go)."""
+        future = self._turns.start("edit", text=text, turn=turn)
         return future.result() if wait else future
+
+    def choose(self, turn: int, answer: int) -> None:
+        """Show answer `answer` (from 0) of turn `turn` and continue the conversation from it."""
+        self._turns.check_idle()
+        self._conversation.choose(turn, answer)
+        self.conversation = panel_state.turn_views(self._conversation.turns)
+        self._transcript.refresh()
 
     def clear(self) -> None:
         """Forget the conversation (and stop a reply in progress); staged attachments stay."""
@@ -239,11 +372,11 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self._turns.wait(timeout=5)
         self._conversation.clear()
         self.conversation = []
-        self._refresh_transcript()
+        self._transcript.refresh()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
-        self._turns.callbacks.append(callback)
+        self._turns.on_reply(callback)
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
@@ -294,9 +427,20 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         self.send(answer)
 
     def _request_turn(self, params: dict, _buffers: list, *, action: str) -> dict:
-        """send / regenerate / edit from the browser (regenerate has no text)."""
-        self._turns.start(action, text=params.get("text", ""), from_browser=True)
+        """send / regenerate / edit from the browser (regenerate has no text; `turn`: which one)."""
+        self._turns.start(action, text=params.get("text", ""), turn=params.get("turn", -1), from_browser=True)
         return {"started": True}
+
+    def _request_choose(self, params: dict, _buffers: list) -> dict:
+        """`< 2/3 >` on a reply: show another of its turn's answers."""
+        turn, answer = params.get("turn"), params.get("answer")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (turn, answer)):
+            raise InvalidRequestError("choose takes a turn and an answer index (integers).", field="answer")
+        try:
+            self.choose(turn, answer)
+        except IndexError as exc:
+            raise InvalidRequestError(f"choose: {exc}", field="answer") from None
+        return {"chosen": answer}
 
     def _request_stop(self, _params: dict, _buffers: list) -> dict:
         self.stop()
@@ -309,6 +453,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
     def _request_unstage(self, params: dict, _buffers: list) -> dict:
         item_id = params.get("id")
         self._staged_values.pop(item_id, None)
+        self._arrived.pop(item_id, None)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
 
@@ -350,30 +495,27 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         return {"ids": ids} if many else {"id": ids[0]}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
+        """A file the page sends: refused before decoding when it would not fit the next request
+        (`_check_room`); an image is decoded once, guarded against decompression bombs, and kept
+        downscaled to the client's `max_side` (the full-size bytes are not kept)."""
         if not buffers:
             raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
-        data = bytes(buffers[0])
-        name = str(params.get("name") or "file")
-        if params.get("kind", "image") not in STAGED_KINDS:
+        name = str(params.get("name") or "file")[:200]
+        kind = params.get("kind", "image")
+        if kind not in STAGED_KINDS:
             raise InvalidRequestError(
-                f"attach_file kind {str(params.get('kind'))[:20]!r} is not allowed: expected image or video.",
+                f"attach_file kind {str(kind)[:20]!r} is not allowed: expected image or video.",
                 field="kind",
             )
-        if params.get("kind") == "video":
+        size = sum(memoryview(buffer).nbytes for buffer in buffers[:1])
+        self._check_room(kind, size)
+        data = bytes(buffers[0])
+        if kind == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
             self._client.wait_for_file(file_id)
-            return {"id": self.attach(media.file_id(file_id, kind="video"), label=name)}
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(io.BytesIO(data)) as opened:
-                opened.load()
-                value = opened.copy()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise MediaError(
-                f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
-            ) from None
-        return {"id": self.attach(value, label=f"{name} ({value.width}x{value.height})")}
+            return {"id": self._stage(media.file_id(file_id, kind="video"), name, arrived=size)}
+        value, (width, height) = _arrived_image(data, name, self._client.media.max_side)
+        return {"id": self._stage(value, f"{name} ({width}x{height})", arrived=size)}
 
     def _request_attach_video_url(self, params: dict, _buffers: list) -> dict:
         url = params.get("url", "")
@@ -388,6 +530,7 @@ class ChatPanel(keeping.KeptOutput, anywidget.AnyWidget):
         "send": functools.partial(_request_turn, action="send"),
         "regenerate": functools.partial(_request_turn, action="regenerate"),
         "edit": functools.partial(_request_turn, action="edit"),
+        "choose": _request_choose,
         "stop": _request_stop,
         "clear": _request_clear,
         "unstage": _request_unstage,

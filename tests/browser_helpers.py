@@ -44,7 +44,10 @@ OUTPUT = ROOT / "test-output" / "browser"
 
 # A notebook's first cell when it reads the panel's test hooks (`el.snwStats`): the kernel then
 # serves the development build, static/widget.dev.js; every other notebook gets the shipped one.
-DEV_BUILD_CELL = 'import os\nos.environ["SENSENOVA_WIDGET_DEV"] = "1"  # the panel\'s development build'
+DEV_BUILD_CELL = (
+    "from sensenova_widget import ChatPanel\n"
+    "ChatPanel.development_bundle = True  # the panel's development build, with its hooks"
+)
 
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -346,6 +349,19 @@ def run_all(page) -> None:
                     return
                 time.sleep(0.2)
         raise AssertionError("JupyterLab did not start running the notebook's cells")
+
+
+# Two animation frames (what a change rendered is in the page and its fetches are sent), then every
+# image loaded or failed: a condition, where a fixed sleep would only guess.
+_SETTLED = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
+    () => done([...document.images].every(image => image.complete)))))"""
+
+
+def settle(page) -> None:
+    """Wait until the page has rendered what it holds and each image it asked for has arrived or
+    failed, so any request a render made has been sent and any handler it triggered has run."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(_SETTLED, timeout=30_000)
 
 
 def wait_saved(path: Path, needle: str, what: str) -> str:

@@ -90,3 +90,32 @@ def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel
     line = "KeyboardInterrupt: the panel's reply was stopped; its text so far is kept."
     assert result["printed"].strip() == line  # one line, no traceback
     assert stopped_reply(panel, 1).startswith("Another long story please")
+
+
+def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel):
+    page, panel = open_panel(
+        "scroll.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+    )
+    log = panel.locator(".snw-log")
+    log.evaluate("el => { el.style.maxHeight = '120px'; }")  # a short log: the reply overflows it soon
+    streaming = send_and_watch_it_stream(page, panel, "Tell me a long story")
+    overflows = "el => el.scrollHeight > el.clientHeight + 100"
+    page.wait_for_function(overflows, arg=log.element_handle(), timeout=30_000)
+    log.hover()
+    page.mouse.wheel(0, -5000)  # the reader scrolls up to the top
+    page.wait_for_function("el => el.scrollTop === 0", arg=log.element_handle(), timeout=30_000)
+    jump = panel.get_by_role("button", name="Jump to the latest message")
+    jump.wait_for(timeout=30_000)
+    grown = streaming.inner_text()
+    page.wait_for_function(  # more of the reply arrives...
+        "([el, before]) => el.textContent.length > before + 40",
+        arg=[streaming.element_handle(), len(grown)],
+        timeout=30_000,
+    )
+    assert log.evaluate("el => el.scrollTop") == 0  # ...and the reader is still where they were
+    jump.click()
+    at_end = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 24"
+    page.wait_for_function(at_end, arg=log.element_handle(), timeout=30_000)
+    assert not jump.is_visible()
+    panel.locator(".snw-send").click()  # Stop
+    panel.locator(".snw-assistant.snw-status-stopped").wait_for(timeout=30_000)

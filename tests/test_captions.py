@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget.cache import ResultCache
@@ -276,8 +277,7 @@ def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulat
     client = ScriptedClient(emulator, {i: "ttft=0.03" for i in range(40)})
 
     def interrupt_after_some_requests():
-        while len(emulator.requests) < 8:
-            time.sleep(0.005)
+        wait_until(lambda: len(emulator.requests) >= 8, "8 requests", interval=0.005)
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_after_some_requests, daemon=True).start()
@@ -305,7 +305,8 @@ def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulat
 
 def test_repeated_429s_lower_the_concurrency_and_every_row_finishes(client, emulator, cache_path):
     unique = 40_000 + uuid.uuid4().int % 10_000  # `times` counts per header value, session-wide
-    client.headers["x-emulator-fault"] = f"status=429,times=10,retry_after=0.05,context_length={unique}"
+    # more refusals in a row than the run's window of answers (16 at concurrency 8): a limit overrun
+    client.headers["x-emulator-fault"] = f"status=429,times=20,retry_after=0.05,context_length={unique}"
     client.max_retries = 5
     df = frame(32)
     out = caption(
@@ -314,12 +315,12 @@ def test_repeated_429s_lower_the_concurrency_and_every_row_finishes(client, emul
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0
     assert summary["lowest_concurrency"] < 8
-    assert len(emulator.requests) == 32 + 10
+    assert len(emulator.requests) == 32 + 20
 
 
 def test_rows_still_rate_limited_after_the_clients_retries_go_back_in_line(client, emulator, cache_path):
     unique = 50_000 + uuid.uuid4().int % 10_000
-    client.headers["x-emulator-fault"] = f"status=429,times=6,retry_after=0,context_length={unique}"
+    client.headers["x-emulator-fault"] = f"status=429,times=14,retry_after=0,context_length={unique}"
     client.max_retries = 0  # every 429 reaches caption(), which lowers the limit and requeues the row
     out = caption(
         frame(12),
@@ -333,7 +334,7 @@ def test_rows_still_rate_limited_after_the_clients_retries_go_back_in_line(clien
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0
     assert summary["lowest_concurrency"] <= 2
-    assert len(emulator.requests) == 12 + 6
+    assert len(emulator.requests) == 12 + 14
 
 
 def test_rpm_spaces_the_request_starts(client, emulator, cache_path):
@@ -464,8 +465,9 @@ def test_a_killed_process_keeps_every_finished_caption(emulator, cache_path, tmp
         [sys.executable, str(script), emulator.base_url, emulator.api_key, str(cache_path)]
     )
     try:
-        while len(emulator.requests) < 10 and process.poll() is None:
-            time.sleep(0.005)
+        wait_until(
+            lambda: len(emulator.requests) >= 10 or process.poll() is not None, "10 requests", interval=0.005
+        )
         os.kill(process.pid, signal.SIGKILL)  # no cleanup, no finally: a crash
     finally:
         process.wait(30)

@@ -278,3 +278,62 @@ def test_a_lone_value_answers_a_one_field_schema_and_wrong_values_are_named():
     assert "\n" not in checked.error
     assert two.validate("no json here").error == "no JSON object found in the reply"
     assert two.validate('{"text": "it\'s a cat, isn\'t it"}').error.startswith("n: Field required")
+
+
+def test_an_exhausted_token_plan_stops_extract_at_once_and_a_later_run_finishes(emulator, tmp_path):
+    df = frame(12)
+    cache = tmp_path / "extract.sqlite"
+    with snw.Client(api_key=emulator.api_key, base_url=emulator.token_plan_base_url) as client:
+        saved = emulator.knobs
+        emulator.configure(quota=True)
+        try:
+            out = extract(df, "image", {"width": int}, "Row {n}.", client=client, cache=cache, concurrency=4)
+            spent = len(emulator.requests)
+        finally:
+            emulator.knobs = saved
+        summary = out.attrs["sensenova_summary"]
+        assert spent <= 1 + 4  # the probe, and the requests in flight when the first refusal came back
+        assert summary["not_done"] == 12 and summary["failed"] == 0 and out["width"].isna().all()
+        emulator.reset(files=False)
+        again = extract(df, "image", {"width": int}, "Row {n}.", client=client, cache=cache, progress=False)
+    assert list(again["width"]) == list(df["w"]) and again[ERROR_COLUMN].isna().all()
+
+
+def test_the_emulator_spoils_replies_the_same_way_every_time_in_each_of_four_ways(emulator):
+    client = snw.Client(
+        api_key=emulator.api_key, base_url=emulator.base_url, headers={"x-emulator-fault": "malformed=1"}
+    )
+    schema = Schema({"width": int, "colour": str})
+    prompts = [schema.instructions(f"Row {n}.") for n in range(24)]
+    image = picture("red", (64, 32))
+    first = [client.chat(p, images=[image]).text for p in prompts]
+    again = [client.chat(p, images=[image]).text for p in prompts]
+    assert first == again  # decided by the request's content
+    said = [schema.validate(text) for text in first]
+    prose = [t for t in first if t.startswith("Sure!")]
+    trailing = [t for t in first if ",\n}" in t]
+    assert prose and trailing  # repaired: they validate
+    assert all(schema.validate(t).values == {"width": 64, "colour": "red"} for t in prose + trailing)
+    errors = [c.error for c in said if c.values is None]
+    assert any("Field required" in e for e in errors) and any("valid" in e and "got" in e for e in errors)
+
+
+def test_on_error_raise_stops_at_a_row_that_never_validates(emulator):
+    from sensenova_widget.captions import CaptionError
+
+    noisy = snw.Client(
+        api_key=emulator.api_key, base_url=emulator.base_url, headers={"x-emulator-fault": "malformed=1"}
+    )
+    schema = {"width": int, "colour": str}
+    with pytest.raises(CaptionError) as caught:
+        extract(frame(8), "image", schema, "Row {n}.", client=noisy, cache=False, progress=False,
+                retries=0, on_error="raise", concurrency=1)  # fmt: skip
+    assert "did not validate" in str(caught.value)
+    partial = caught.value.partial
+    assert str(partial["width"].dtype) == "Int64" and partial[ERROR_COLUMN].notna().any()
+
+
+def test_a_reply_cut_short_says_so_in_its_error(client):
+    out = extract(frame(2), "image", Photo, client=client, cache=False, progress=False, max_new_tokens=5)
+    for error in out[ERROR_COLUMN]:
+        assert error.endswith("(the reply was cut at max_new_tokens: allow more)") and "\n" not in error

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
@@ -428,8 +429,7 @@ def test_close_from_another_thread_stops_the_stream_and_keeps_the_text(client, e
 
     reader = threading.Thread(target=read)
     reader.start()
-    while len(seen) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen) >= 2, "two deltas read")
     stream.close()
     assert done.wait(5)
     reader.join()
@@ -586,3 +586,12 @@ def test_reply_renders_markdown_with_model_html_escaped(client):
     assert "<img" not in shown and 'href="javascript:' not in shown
     assert not hasattr(reply, "_repr_markdown_")
     assert json.loads(json.dumps(reply.usage)) == reply.usage
+
+
+def test_extra_body_is_sent_beside_the_checked_fields_and_cannot_replace_one(client, emulator):
+    from sensenova_widget.errors import InvalidRequestError
+
+    client.chat("hi", extra_body={"response_format": {"type": "text"}})
+    assert emulator.requests[-1]["response_format"] == {"type": "text"}
+    with pytest.raises(InvalidRequestError, match="extra_body names model"):
+        client.chat("hi", extra_body={"model": "other"})

@@ -188,7 +188,7 @@ def test_a_conversation_never_sends_reasoning_back(dialect_client, emulator, str
 
     talk = Conversation(dialect_client, model=REASONER, thinking=True)
     talk.ask("first question", stream=stream)
-    assert talk.outcomes[-1].reasoning.startswith("Reasoning:")
+    assert talk.turns[-1].answer.reasoning.startswith("Reasoning:")
     assert talk.messages[-1]["content"] == [{"type": "text", "text": "first question"}]
     talk.ask("second question", stream=stream)
     sent = _sent(emulator)

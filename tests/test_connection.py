@@ -32,19 +32,32 @@ def clean_env(monkeypatch):
         started.stop()
 
 
-def test_without_credentials_it_starts_the_emulator_and_points_the_environment_at_it(clean_env, capsys):
+def test_without_credentials_it_starts_the_emulator_and_points_the_process_not_its_environment_at_it(
+    clean_env, capsys
+):
+    before = dict(os.environ)
     line = connection.connect()
     emu = connection._emulator
     assert emu is not None
     printed = capsys.readouterr().out
     assert printed.strip() == line and "local emulator" in line and emu.base_url in line
     assert emu.api_key not in printed and "emu-key-" not in printed
-    assert os.environ["SENSENOVA_API_BASE"] == emu.base_url
-    assert os.environ["SENSENOVA_API_BASE_FILE"] == emu.file_base_url
-    assert os.environ["SENSENOVA_API_KEY"] == emu.api_key
-    with snw.Client() as client:  # every surface finds its settings in the environment
+    assert dict(os.environ) == before  # nothing written into the environment
+    target = connection.connected()
+    assert (target.base_url, target.file_base_url) == (emu.base_url, emu.file_base_url)
+    assert emu.api_key not in repr(target)
+    with snw.Client() as client:  # every surface that makes its own client reaches the emulator
+        assert client.base_url == emu.base_url and client.file_base_url == emu.file_base_url
         assert client.chat("hello from connect").text == "hello from connect"
     assert emu.api_key not in repr(client)
+    conversation = snw.Conversation()
+    assert conversation.ask("and a conversation", stream=False).text == "and a conversation"
+
+
+def test_the_emulators_key_goes_only_to_the_emulator(clean_env):
+    connection.connect(verbose=False)
+    with pytest.raises(snw.AuthenticationError, match="No SenseNova credentials"):
+        snw.Client(base_url="https://api.example/v1")  # another address: no key of the emulator's
 
 
 def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
@@ -53,7 +66,7 @@ def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
     assert capsys.readouterr().out == ""
     second = connection.connect()
     assert connection._emulator is emu and second == first
-    assert os.environ["SENSENOVA_API_KEY"] == emu.api_key
+    assert connection.connected().api_key == emu.api_key
     assert emu.api_key not in capsys.readouterr().out
 
 
@@ -76,3 +89,20 @@ def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, caps
     for value in credentials.values():
         assert value not in printed
     assert {name: os.environ.get(name) for name in credentials} == credentials
+
+
+def test_connect_reaches_the_emulators_token_plan_and_names_the_real_one(clean_env):
+    clean_env.setattr(connection, "_token_plan", False)
+    for name in ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_API_DIALECT"):
+        clean_env.delenv(name, raising=False)
+    line = connection.connect(verbose=False, token_plan=True)
+    emu = connection._emulator
+    assert emu.token_plan_base_url in line
+    with snw.Client() as client:
+        assert client.base_url == emu.token_plan_base_url and client.api == "openai"
+        assert client.resolve_model() == protocol.TOKEN_PLAN_VISION_MODEL
+    clean_env.setattr(connection, "_emulator", None)
+    emu.stop()
+    clean_env.setenv("SENSENOVA_API_KEY", "sk-plan")
+    clean_env.setenv("SENSENOVA_API_BASE", protocol.TOKEN_PLAN_BASE_URL)
+    assert "(the token plan)" in connection.connect(verbose=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import pytest
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
@@ -38,7 +38,8 @@ def test_turns_are_recorded_as_wire_messages_with_the_system_first(client, emula
     last_sent = emulator.requests[-1]
     assert last_sent["messages"] == conv.messages[:-1]
     assert last_sent["temperature"] == 0.5 and last_sent["stream"] is False
-    assert len(conv.messages) == 5 and conv.outcomes[-1].reply == second
+    assert len(conv.messages) == 5 and conv.turns[-1].answer.text == second.text
+    assert [t.text for t in conv.turns] == ["first question", "second question"]
 
 
 def test_a_stream_is_recorded_when_it_ends(client):
@@ -56,7 +57,7 @@ def test_a_stream_left_early_keeps_its_partial_text(client):
     with conv.stream(words, extra_headers={FAULT: "delta_delay=0.02"}) as stream:
         first = next(iter(stream))
     assert stream.reply.finish_reason == "stopped"
-    assert conv.outcomes[-1].reply.finish_reason == "stopped"
+    assert conv.turns[-1].answer.finish_reason == "stopped" and conv.turns[-1].answer.status == "stopped"
     recorded = text_of(conv.messages[-1])
     assert conv.messages[-1]["role"] == "assistant" and recorded.startswith(first.text) and recorded != words
 
@@ -75,16 +76,16 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
         )
     )
     worker.start()
-    while len(seen) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen) >= 2, "two deltas seen")
     conv.stop()
     worker.join(5)
     assert not worker.is_alive()
     [reply] = result
     assert reply.finish_reason == "stopped" and reply.text == "".join(seen)
     assert text_of(conv.messages[-1]) == reply.text
-    assert conv.current_stream is None
-    assert conv.outcomes[-1].stopped and conv.outcomes[-1].chars == len(reply.text)
+    assert conv.turns[-1].answer.status == "stopped" and conv.turns[-1].answer.text == reply.text
+    conv.stop()  # the turn is over: a late Stop reaches nothing, not the next turn
+    assert conv.ask("next").finish_reason == "stop"
 
 
 def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulator):
@@ -93,13 +94,14 @@ def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulato
     conv.stop()  # the Stop button pressed while the request is still being sent
     reply = conv.ask("a story that never gets told")
     assert reply.finish_reason == "stopped" and reply.text == ""
-    assert conv.outcomes[-1].stopped and conv.outcomes[-1].error is None
-    assert conv.outcomes[-1].notice == protocol.FINISH_NOTICES["stopped"]
+    answer = conv.turns[-1].answer
+    assert answer.status == "stopped" and answer.error is None
+    assert answer.notice == protocol.FINISH_NOTICES["stopped"]
     assert [m["role"] for m in conv.messages] == ["user"]  # sent, so recorded; no reply text
     assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "a story that never gets told"
     conv.stop()  # no turn in progress: nothing waits to stop the next one
     assert conv.ask("next").finish_reason == "stop"
-    assert [o.finish_reason for o in conv.outcomes] == ["stopped", "stop"]
+    assert [t.answer.finish_reason for t in conv.turns] == ["stopped", "stop"]
 
 
 def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
@@ -111,8 +113,9 @@ def test_a_reply_that_fails_midway_keeps_its_partial_text(client):
         "role": "assistant",
         "content": [{"type": "text", "text": partial}],
     }
-    assert conv.outcomes[-1].error is info.value and conv.outcomes[-1].finish_reason is None
-    assert conv.outcomes[-1].notice == info.value.one_line()
+    answer = conv.turns[-1].answer
+    assert answer.error == info.value.one_line() and answer.finish_reason is None
+    assert answer.status == "error" and answer.text == partial
 
 
 def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator):
@@ -120,20 +123,24 @@ def test_a_turn_that_failed_before_any_text_can_be_regenerated(client, emulator)
     with pytest.raises(snw.PermissionDeniedError) as info:
         conv.ask("try me", extra_headers={FAULT: "status=403"})
     assert [m["role"] for m in conv.messages] == ["user"]
-    assert conv.outcomes[-1].error is info.value
+    assert conv.turns[-1].answer.error == info.value.one_line()
     reply = conv.regenerate()
     assert reply.text == "try me"
     assert [m["role"] for m in conv.messages] == ["user", "assistant"]
+    assert [a.status for a in conv.turns[-1].answers] == ["error", "done"]  # the failure stays, not chosen
     assert [text_of(m) for m in emulator.requests[-1]["messages"]] == ["try me"]
 
 
-def test_regenerate_and_edit_last_replace_the_last_turn(client, emulator):
+def test_regenerate_keeps_alternatives_and_edit_replaces_the_last_turn(client, emulator):
     conv = snw.Conversation(client)
     conv.ask("keep this turn")
-    conv.ask("what colour is it", images=[png((0, 200, 0))])
+    first = conv.ask("what colour is it", images=[png((0, 200, 0))])
     again = conv.regenerate(stream=False)
     assert "green" in again.text and len(conv.messages) == 4
-    edited = conv.edit_last("which colour, exactly")
+    assert [a.text for a in conv.turns[-1].answers] == [first.text, again.text]
+    conv.choose(1, 0)  # back to the first answer: the history continues from it
+    assert conv.turns[-1].chosen_index == 0 and text_of(conv.messages[-1]) == first.text
+    edited = conv.edit("which colour, exactly")
     assert edited.text.startswith("which colour, exactly") and "green" in edited.text
     assert [text_of(m) for m in conv.messages][:2] == ["keep this turn", "keep this turn"]
     last_user = conv.messages[-2]["content"]
@@ -179,7 +186,7 @@ def test_a_refused_regenerate_or_edit_leaves_the_conversation_as_it_was(client, 
         conv.regenerate(stream=False, max_new_tokens=0)
     assert info.value.field == "max_new_tokens"
     with pytest.raises(snw.InvalidRequestError) as info:
-        conv.edit_last("which colour, exactly", top_p=1.0)
+        conv.edit("which colour, exactly", top_p=1.0)
     assert info.value.field == "top_p"
     assert conv.messages == before and emulator.request_count == sent
     # and the conversation still works from there: the same last turn is asked again
@@ -196,9 +203,9 @@ def test_a_refused_regenerate_after_a_failed_turn_keeps_the_users_message(client
     with pytest.raises(snw.InvalidRequestError):
         conv.regenerate(temperature=2.0000001)
     with pytest.raises(snw.InvalidRequestError):
-        conv.edit_last("try me instead", repetition_penalty=0)
+        conv.edit("try me instead", repetition_penalty=0)
     assert conv.messages == before and [m["role"] for m in before] == ["system", "user"]
-    assert conv.edit_last("try me instead").text == "try me instead"
+    assert conv.edit("try me instead").text == "try me instead"
     assert [text_of(m) for m in conv.messages] == ["sys", "try me instead", "try me instead"]
 
 
@@ -207,7 +214,7 @@ def test_clear_forgets_the_turns_but_not_the_system_prompt(client):
     conv.ask("hello")
     conv.clear()
     assert conv.messages == [{"role": "system", "content": [{"type": "text", "text": "sys"}]}]
-    assert conv.outcomes == []
+    assert conv.turns == []
     with pytest.raises(IndexError):
         conv.regenerate()
 
@@ -216,7 +223,7 @@ def test_a_refused_turn_leaves_no_outcome_and_no_pending_stop(client):
     conv = snw.Conversation(client)
     with pytest.raises(snw.InvalidRequestError):
         conv.ask("hot", temperature=5)
-    assert conv.outcomes == []
+    assert conv.turns == []
     conv.stop()  # the refused turn is over: this stop must not reach the next turn
     assert conv.ask("warm").finish_reason == "stop"
 
@@ -229,3 +236,46 @@ def test_default_settings_are_one_typed_value_that_each_turn_overrides(client, e
     assert (sent["temperature"], sent["max_new_tokens"], sent["model"]) == (0.9, 20, "SenseNova-V6-Pro")
     with pytest.raises(snw.InvalidRequestError, match="'temprature' is not a request parameter"):
         snw.Conversation(client, temprature=0.3)
+
+
+def test_edit_any_earlier_turn_forks_the_conversation_there(client, emulator):
+    conv = snw.Conversation(client)
+    for text in ("one", "two", "three"):
+        conv.ask(text)
+    reply = conv.edit("TWO instead", turn=1)
+    assert reply.text == "TWO instead"
+    assert [t.text for t in conv.turns] == ["one", "TWO instead"]
+    assert [text_of(m) for m in emulator.requests[-1]["messages"]] == ["one", "one", "TWO instead"]
+    with pytest.raises(IndexError):
+        conv.edit("nothing there", turn=5)
+
+
+# ---------------------------------------------------------------- refused by the service (issue 25)
+def test_a_refused_message_is_kept_shown_and_left_out_of_the_next_request(client, emulator):
+    conv = snw.Conversation(client)
+    conv.ask("a fine start")
+    with pytest.raises(snw.ContentFilterError) as info:
+        conv.ask("please say EMULATOR-UNSAFE now")
+    refused = conv.turns[-1]
+    assert refused.refused and refused.answer.status == "refused"
+    assert refused.answer.error == info.value.one_line() and refused.text == "please say EMULATOR-UNSAFE now"
+    assert "EMULATOR-UNSAFE" not in str(conv.messages)  # kept for the reader, not sent again
+    conv.ask("a new question")
+    sent = emulator.requests[-1]["messages"]
+    assert [text_of(m) for m in sent if m["role"] == "user"] == ["a fine start", "a new question"]
+    assert "EMULATOR-UNSAFE" not in str(sent)
+    # the person edits the refused message and sends it again: it joins the conversation there
+    edited = conv.edit("please say something safe", turn=1)
+    assert edited.text == "please say something safe"
+    assert [t.text for t in conv.turns] == ["a fine start", "please say something safe"]
+    assert not conv.turns[-1].refused
+
+
+def test_a_message_too_long_for_the_context_is_refused_and_not_resent(client, emulator):
+    conv = snw.Conversation(client)
+    emulator.configure(context_length=40)
+    with pytest.raises(snw.ContextLengthError):
+        conv.ask("word " * 200)
+    assert conv.turns[-1].refused and conv.messages == []
+    reply = conv.ask("short", max_new_tokens=5)
+    assert reply.text and "word word" not in str(emulator.requests[-1]["messages"])

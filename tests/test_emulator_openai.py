@@ -62,6 +62,23 @@ def test_a_streamed_chat_arrives_as_chunks_then_done(oa, emulator):
     )
     assert raw.headers["content-type"].startswith("text/event-stream")
     assert raw.text.endswith("data: [DONE]\n\n")
+    events = [json.loads(line[6:]) for line in raw.text.splitlines() if line.startswith("data: {")]
+    assert len({(e["id"], e["created"], e["model"]) for e in events}) == 1  # one reply's stamp
+
+
+def test_the_native_body_of_an_openai_request_carries_only_wire_fields(emulator):
+    """What a chunk repeats is made when the stream starts (`EntryPoint.stamp`), not smuggled into
+    the request body under a private key."""
+    from sensenova_widget.emulator.openai_routes import to_native
+
+    body = {
+        "model": "sensenova-v6-pro",
+        "stream": True,
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    native = to_native(body, ("SenseNova-V6-Pro",))
+    assert sorted(native) == ["max_new_tokens", "messages", "model", "stream"]
 
 
 def test_max_tokens_cuts_the_reply_with_length(oa):

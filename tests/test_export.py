@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from sensenova_widget.export import defuse_remote_images, export
-from sensenova_widget.store import StoredTurn
 from sensenova_widget.transcript import sanitize_html, transcript_html
+from sensenova_widget.turns import Answer, Turn
 
 
 def _jpeg(colour: str, size: int) -> bytes:
@@ -33,21 +33,25 @@ TEXTS = [
 ]
 
 
-def _turns() -> list[StoredTurn]:
+def _turns() -> list[Turn]:
     part = {"type": "image_base64", "image_base64": base64.b64encode(PHOTO).decode()}
+    answer = Answer(
+        TEXTS[1],
+        reasoning="Uniform colour.",
+        finish_reason="stop",
+        model="M",
+        usage={"prompt_tokens": 265, "completion_tokens": 7, "total_tokens": 272},
+    )
+    cut = Answer(TEXTS[3], finish_reason="stopped", error="StreamError: cut (status 500)")
     return [
-        StoredTurn("user", TEXTS[0], media=(part,), thumbnails=(THUMB,)),
-        StoredTurn(
-            "assistant",
-            TEXTS[1],
-            reasoning="Uniform colour.",
-            finish_reason="stop",
-            model="M",
-            usage={"prompt_tokens": 265, "completion_tokens": 7, "total_tokens": 272},
-        ),
-        StoredTurn("user", TEXTS[2]),
-        StoredTurn("assistant", TEXTS[3], finish_reason="stopped", error="StreamError: cut (status 500)"),
+        Turn(TEXTS[0], media=(part,), thumbnails=(THUMB,), answers=(answer,)),
+        Turn(TEXTS[2], answers=(cut,)),
     ]
+
+
+def _answered(text: str, **more) -> Turn:
+    """A turn whose answer is `text` (the person's message empty)."""
+    return Turn("", answers=(Answer(text, **more),))
 
 
 class _Page(HTMLParser):
@@ -99,9 +103,7 @@ def test_markdown_file_round_trips_every_turn_with_images_beside_it(tmp_path):
 
 
 def test_markdown_embedded_and_as_text():
-    linked = StoredTurn(
-        "user", "this one", media=({"type": "image_url", "image_url": "https://x.test/a b>.png"},)
-    )
+    linked = Turn("this one", media=({"type": "image_url", "image_url": "https://x.test/a b>.png"},))
     assert "[image 1](<https://x.test/a%20b%3E.png>)" in export([linked], "md")
     embedded = export(_turns(), "md")
     assert "data:image/jpeg;base64," + base64.b64encode(PHOTO).decode() in embedded
@@ -195,23 +197,18 @@ def _assert_inert(markup: str) -> None:
 
 @pytest.mark.parametrize("text", MALICIOUS)
 def test_model_output_in_html_runs_nothing_and_fetches_nothing(text):
-    turns = [
-        StoredTurn("user", "tell me", thumbnails=(THUMB,)),
-        StoredTurn("assistant", text, reasoning=text),
-    ]
+    turns = [Turn("tell me", thumbnails=(THUMB,), answers=(Answer(text, reasoning=text),))]
     _assert_inert(export(turns, "html"))
     _assert_inert(transcript_html(turns))
 
 
 def test_a_remote_image_becomes_a_link():
-    page = export([StoredTurn("assistant", MALICIOUS[3])], "html")
+    page = export([_answered(MALICIOUS[3])], "html")
     anchors = [attrs for tag, attrs in _parse(page).tags if tag == "a"]
     assert anchors == [
         {"href": "https://evil.example/leak.png?d=SECRET", "rel": "nofollow noopener noreferrer"}
     ]
-    assert "[leak](https://evil.example/leak.png?d=SECRET)" in export(
-        [StoredTurn("assistant", MALICIOUS[3])], "md"
-    )
+    assert "[leak](https://evil.example/leak.png?d=SECRET)" in export([_answered(MALICIOUS[3])], "md")
 
 
 def test_sanitizer_keeps_ordinary_markup():
@@ -235,9 +232,7 @@ def test_markdown_defusing_leaves_code_and_inline_pictures():
 
 def test_transcript_is_small_and_shows_thumbnails():
     big = {"type": "image_base64", "image_base64": base64.b64encode(_jpeg("blue", 600)).decode()}
-    turns = _turns() + [
-        StoredTurn("user", "and this", media=(big,), thumbnails=(b"\x89PNG" + b"0" * 200_000,))
-    ]
+    turns = _turns() + [Turn("and this", media=(big,), thumbnails=(b"\x89PNG" + b"0" * 200_000,))]
     markup = transcript_html(turns, title="trip", note="Run the cell again to continue.")
     parsed = _parse(markup)
     assert [_words(t) for t in parsed.texts] == [_words(t) for t in TEXTS] + ["and this"]
@@ -245,11 +240,22 @@ def test_transcript_is_small_and_shows_thumbnails():
     assert sources == ["data:image/jpeg;base64," + base64.b64encode(THUMB).decode()]  # never the full photo
     assert "[image 1]" in markup  # the oversized thumbnail is named, not inlined
     assert len(markup) < 20_000
-    assert "Run the cell again to continue." in markup and re.search(r"5 messages", markup)
+    assert "Run the cell again to continue." in markup and re.search(r"3 turns", markup)
 
 
 def test_transcript_inlines_thumbnails_up_to_a_total():
-    turns = [StoredTurn("user", f"look {i}", thumbnails=(THUMB,)) for i in range(5)]
+    turns = [Turn(f"look {i}", thumbnails=(THUMB,)) for i in range(5)]
     markup = transcript_html(turns, total_thumbnail_bytes=3 * len(THUMB))
     assert markup.count("<img ") == 3 and "[image 1]" in markup
     assert [_words(t) for t in _parse(markup).texts] == [f"look {i}" for i in range(5)]
+
+
+def test_a_refused_turn_and_a_regenerated_one_say_so_in_every_format():
+    refused = Turn("say EMULATOR-UNSAFE", answers=(Answer(error="ContentFilterError: unsafe", refused=True),))
+    regenerated = Turn("again", answers=(Answer("first answer"), Answer("second answer"))).choose(1)
+    for kind in ("md", "html"):
+        text = export([refused, regenerated], kind)
+        assert "Refused by the service, not sent again: ContentFilterError: unsafe" in text
+        assert "Answer 2 of 2" in text and "second answer" in text and "first answer" not in text
+    notebook = nbformat.reads(export([refused], "ipynb"), as_version=4)
+    assert notebook.cells[-1].metadata["sensenova"]["refused"] is True

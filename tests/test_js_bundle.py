@@ -1,11 +1,8 @@
 """The shipped panel script (static/widget.js) carries no benchmark or test hooks; the development
-build (static/widget.dev.js, served when the kernel has SENSENOVA_WIDGET_DEV=1) does."""
+build (static/widget.dev.js, served to panels made after `ChatPanel.development_bundle = True`) does."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,14 +34,11 @@ def test_the_development_build_holds_every_hook():
     assert [name for name in HOOKS if name not in dev] == []
 
 
-def test_the_panel_serves_the_shipped_bundle_unless_asked_for_the_development_build():
-    assert os.environ.get("SENSENOVA_WIDGET_DEV") != "1"
-    assert str(widget.ChatPanel._esm) == _bundle("widget.js")  # what this process's panels send
-    code = (
-        "from pathlib import Path; from sensenova_widget import widget as w;"
-        "print(str(w.ChatPanel._esm) == (w._STATIC / 'widget.dev.js').read_text(encoding='utf-8'))"
-    )
-    root = str(Path(sensenova_widget.__file__).parent.parent)
-    env = {**os.environ, "SENSENOVA_WIDGET_DEV": "1", "PYTHONPATH": root}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True"
+def test_the_panel_serves_the_shipped_bundle_unless_asked_for_the_development_build(client, monkeypatch):
+    assert widget.ChatPanel.development_bundle is False
+    assert widget.ChatPanel(client=client)._esm == _bundle("widget.js")
+    monkeypatch.setattr(widget.ChatPanel, "development_bundle", True)  # what the test kernels do
+    panel = widget.ChatPanel(client=client)
+    assert panel._esm == _bundle("widget.dev.js") and panel._css == _bundle("widget.dev.css")
+    monkeypatch.undo()
+    assert widget.ChatPanel(client=client)._esm == _bundle("widget.js")  # decided for each panel

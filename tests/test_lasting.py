@@ -41,28 +41,30 @@ def test_a_named_conversation_comes_back_and_continues_with_its_image(client, em
     sent_image = _image_parts(emulator.requests[-1]["messages"][0])
 
     again = snw.Conversation(client, name="trip", store=tmp_path)  # a new kernel runs the same cell
-    assert again.messages == first.messages
-    assert [t.role for t in again.turns] == ["user", "assistant"]
+    assert again.messages == first.messages and again.turns == first.turns
+    assert again.turns[0].answer.text == first.turns[0].answer.text
     assert again.turns[0].thumbnails and again.turns[0].thumbnails[0].startswith(b"\x89PNG")
     reply = again.ask("And now?")
     assert _image_parts(emulator.requests[-1]["messages"][0]) == sent_image  # the original image, again
     assert "And now?" in reply.text
     assert [c.name for c in snw.conversations(tmp_path)] == ["trip"]
-    assert snw.conversations(tmp_path)[0].turns == 4
+    assert snw.conversations(tmp_path)[0].turns == 2  # turns, not messages
 
 
 def test_regenerate_edit_and_clear_keep_the_store_in_step(client, tmp_path):
     conv = snw.Conversation(client, name="steps", store=tmp_path)
     conv.ask("one")
     conv.ask("two")
-    conv.regenerate()
-    conv.edit_last("two, edited")
+    conv.ask("three")
+    conv.regenerate(turn=1)  # forks at turn 1: "three" goes, the answers of "two" are alternatives
     with open_store(tmp_path) as store:
-        assert _texts(store.load("steps")) == _texts(conv.turns)
-        assert [m["content"][-1]["text"] for m in store.messages("steps")] == [
-            m["content"][-1]["text"] for m in conv.messages
-        ]
-        assert _texts(store.load("steps"))[2] == "two, edited"
+        assert store.load("steps") == conv.turns and len(conv.turns[1].answers) == 2
+    conv.choose(1, 0)
+    conv.edit("one, edited", turn=0)
+    with open_store(tmp_path) as store:
+        assert store.load("steps") == conv.turns
+        assert store.messages("steps") == conv.messages
+        assert _texts(store.load("steps")) == ["one, edited"]
     conv.clear()
     with open_store(tmp_path) as store:
         assert store.load("steps") == []
@@ -74,11 +76,11 @@ def test_a_failed_turn_is_saved_with_its_error_and_regenerate_replaces_it(client
         conv.ask("hello", extra_headers={"x-emulator-fault": "status=500,times=9"})
     with open_store(tmp_path) as store:
         saved = store.load("faults")
-    assert [t.role for t in saved] == ["user", "assistant"] and saved[1].error
+    assert len(saved) == 1 and saved[0].answer.error
     conv.regenerate()
     with open_store(tmp_path) as store:
         saved = store.load("faults")
-    assert [(t.role, bool(t.error)) for t in saved] == [("user", False), ("assistant", False)]
+    assert [bool(a.error) for a in saved[0].answers] == [True, False] and not saved[0].answer.error
 
 
 def test_a_conversation_without_a_name_writes_nothing(client, tmp_path, monkeypatch):
@@ -152,9 +154,9 @@ def test_two_kernels_conversing_into_one_store_lose_no_turn(emulator, tmp_path):
     run_in_processes(_converse, args)
     with open_store(tmp_path) as store:
         turns = store.load("shared")
-    assert len(turns) == 60
+    assert len(turns) == 30 and all(t.answer and t.answer.text for t in turns)
     for tag in ("a", "b"):
-        asked = [t.text for t in turns if t.role == "user" and t.text.startswith(tag)]
+        asked = [t.text for t in turns if t.text.startswith(tag)]
         assert asked == [f"{tag}-{i}" for i in range(15)]
 
 
@@ -240,7 +242,7 @@ def test_reasoning_is_saved_and_shown_again_but_never_resent(client, emulator, t
     reply = panel.ask("is it so?")
     assert reply.reasoning
     back = ChatPanel(client=client, name="thinking", store=tmp_path, model="SenseNova-V6-Reasoner")
-    assert back.turns[1].reasoning == reply.reasoning
+    assert back.turns[0].answer.reasoning == reply.reasoning
     assert back.conversation[1]["reasoning"] == reply.reasoning
     back.ask("and then?")
     assert reply.reasoning not in json.dumps(emulator.requests[-1]["messages"])

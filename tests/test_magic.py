@@ -313,6 +313,36 @@ def test_named_chat_carries_earlier_turns_and_new_restarts_it(run, shell, emulat
     assert [m["role"] for m in emulator.requests[-1]["messages"]] == ["user"]
 
 
+def test_a_named_chat_is_a_saved_conversation_that_a_new_session_continues(run, shell, emulator):
+    import sensenova_widget as snw
+
+    run("%%sensenova --chat notes\nremember the word teal")
+    assert [(c.name, c.turns) for c in snw.conversations()] == [("notes", 1)]  # the panels' store
+    magic.load_ipython_extension(shell)  # a new session (as after a kernel restart): no chat in memory
+    run("%%sensenova --chat notes\nwhat was the word?")
+    sent = emulator.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"][-1]["text"] == "remember the word teal"
+    assert "notes: 2 turns" in run("%sensenova chats").stdout
+    reopened = snw.Conversation(name="notes")  # reopened like a panel's conversation
+    assert [t.text for t in reopened.turns] == ["remember the word teal", "what was the word?"]
+
+
+def test_a_refused_message_in_a_named_chat_is_shown_kept_and_not_resent(run, emulator):
+    run("%%sensenova --chat careful\na fine start")
+    ran = run("%%sensenova --chat careful\nplease say EMULATOR-UNSAFE")
+    assert isinstance(ran.error, Exception) and "content filter" in ran.everything.lower()
+    run("%%sensenova --chat careful\nand a new question")
+    sent = emulator.requests[-1]["messages"]
+    assert "EMULATOR-UNSAFE" not in str(sent)
+    assert [m["content"][-1]["text"] for m in sent if m["role"] == "user"] == [
+        "a fine start",
+        "and a new question",
+    ]
+    history = run("%sensenova history careful").stdout
+    assert "user: please say EMULATOR-UNSAFE" in history and "assistant (refused):" in history
+
+
 def test_models_lists_the_services_models_with_the_default_marked(run):
     out = run("%sensenova models").stdout
     assert "* SenseNova-V6-Pro" in out and "  SenseChat-Vision" in out
@@ -536,3 +566,17 @@ def test_codes_17_and_18_say_what_happened_and_what_to_do(run, emulator, cell, w
     ran = run(cell)
     assert all(word in ran.stdout for word in words), ran.stdout
     assert len(emulator.requests) == 1  # never retried
+
+
+def test_on_the_token_plan_models_marks_the_text_only_one_and_a_cell_shows_its_reasoning_apart(
+    run, emulator, monkeypatch
+):
+    monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
+    monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
+    listed = run("%sensenova models").stdout
+    assert "  deepseek-v4-flash (text only: no images)" in listed
+    assert "* sensenova-6.7-flash-lite" in listed
+    ran = run("%%sensenova\nis the sky blue today")
+    assert ran.error is None and emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"
+    details, answer = ran.final["text/html"].split("</details>", 1)
+    assert "Reasoning: 1 message" in details and "Reasoning" not in answer

@@ -70,7 +70,20 @@ def check_quickstart(nb) -> None:
     assert page.count('<img src="data:image/') == 3 and "<br>image 1: " in page and "\\n" not in page
 
 
-CHECKS = {"chat_panel": check_chat_panel, "captioning": check_captioning, "quickstart": check_quickstart}
+def check_extract(nb) -> None:
+    """Exact values checked against the pixels, and the second run served wholly from the cache."""
+    said = " ".join(said_by(cell) for cell in nb.cells if cell.cell_type == "code")
+    assert "every value as the pixels say" in said and "0 rows failed" in said
+    found = re.search(r"(\d+) rows came from the cache", said)
+    assert found and int(found.group(1)) == 8, said[-2000:]
+
+
+CHECKS = {
+    "chat_panel": check_chat_panel,
+    "captioning": check_captioning,
+    "quickstart": check_quickstart,
+    "extract": check_extract,
+}
 
 
 @pytest.mark.notebook

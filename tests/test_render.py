@@ -188,7 +188,8 @@ def test_code_is_highlighted_with_theme_colours_and_a_copy_button():
 def test_unknown_or_hostile_code_languages_are_plain_and_escaped():
     shown = markdown_html('```"><img src=x onerror=alert(1)>\n<b>code</b>\n```\n\n```nosuchlang\nx = 1\n```')
     assert audit(shown, copy_handler()) == []
-    assert "&lt;b&gt;code&lt;/b&gt;" in shown and 'language-nosuchlang">x = 1' in shown
+    assert "&lt;b&gt;code&lt;/b&gt;" in shown and '<code class="snw-hl-code">x = 1' in shown  # no class
+    assert '<span class="snw-code-lang">nosuchlang</span>' in shown  # a well-formed name: a label only
 
 
 FRAGMENTS = payloads(ORIGIN) + [

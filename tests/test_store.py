@@ -18,16 +18,13 @@ from PIL import Image
 from sensenova_widget.store import (
     SCHEMA_VERSION,
     ConversationStore,
-    StoredTurn,
     StoreError,
     UnknownConversationError,
     conversations,
     default_store_path,
     open_store,
-    to_messages,
-    turn_from_message,
-    turn_from_reply,
 )
+from sensenova_widget.turns import Answer, Turn, answer_of, turns_from_messages, wire_messages
 
 PART = {"type": "image_base64", "image_base64": "iVBORw0KGgo" + "A" * 40}
 
@@ -43,28 +40,32 @@ def _mode(path) -> int:
 
 
 def test_a_turn_comes_back_as_it_was_saved(tmp_path):
-    user = StoredTurn(
-        "user",
-        "What is this?",
-        media=(PART, {"type": "image_url", "image_url": "https://x.test/a.png"}),
-        thumbnails=(_png("red"), _png("blue")),
-        created=1_800_000_000.5,
-    )
-    reply = StoredTurn(
-        "assistant",
+    reply = Answer(
         "A red square.",
         reasoning="It is uniformly red.",
         finish_reason="length",
         usage={"prompt_tokens": 260, "completion_tokens": 3, "total_tokens": 263},
         model="SenseNova-V6-Pro",
+        request_id="req-1",
+        thought_seconds=1.5,
+        omitted=("1 older image omitted",),
         created=1_800_000_001.0,
     )
-    failed = StoredTurn("assistant", "", error="ServerError: boom (status 500)")
+    failed = Answer("", error="ServerError: boom (status 500)")
+    photo = Turn(
+        "What is this?",
+        media=(PART, {"type": "image_url", "image_url": "https://x.test/a.png"}),
+        thumbnails=(_png("red"), _png("blue")),
+        answers=(reply,),
+        created=1_800_000_000.5,
+    )
+    broken = Turn("And this?", answers=(failed,))
+    refused = Turn("EMULATOR-UNSAFE", answers=(Answer(error="ContentFilterError: unsafe", refused=True),))
     with open_store(tmp_path / "s") as store:
-        for turn in (user, reply, failed):
-            store.append("photo", turn)
+        for turn in (photo, broken, refused):
+            store.save("photo", turn)
     with open_store(tmp_path / "s") as store:  # a new kernel
-        assert store.load("photo") == [user, reply, failed]
+        assert store.load("photo") == [photo, broken, refused]
         messages = store.messages("photo")
     assert messages == [
         {
@@ -76,30 +77,52 @@ def test_a_turn_comes_back_as_it_was_saved(tmp_path):
             ],
         },
         {"role": "assistant", "content": [{"type": "text", "text": "A red square."}]},
-    ]  # a reply that failed before any text is no message to resend
+        {"role": "user", "content": [{"type": "text", "text": "And this?"}]},
+    ]  # a reply that failed before any text is no message to resend, a refused turn is not resent
+
+
+def test_alternatives_are_saved_and_a_turn_is_rewritten_in_its_place(tmp_path):
+    first = Turn("q1", answers=(Answer("a1"),))
+    second = Turn("q2", answers=(Answer("b1"),))
+    with open_store(tmp_path) as store:
+        store.save("alt", first)
+        store.save("alt", second)
+        store.save("alt", first.answered(Answer("a2")).choose(0))  # regenerated, then flipped back
+        loaded = store.load("alt")
+        assert [t.text for t in loaded] == ["q1", "q2"]  # rewritten where it was
+        assert [a.text for a in loaded[0].answers] == ["a1", "a2"] and loaded[0].answer.text == "a1"
+        store.drop("alt", [second.key, "no-such-key"])
+        assert [t.text for t in store.load("alt")] == ["q1"]
 
 
 def test_messages_and_replies_become_turns():
-    turn = turn_from_message(
-        {"role": "user", "content": [PART, {"type": "text", "text": "hi"}]}, thumbnails=[b"t"]
+    turns = turns_from_messages(
+        [
+            {"role": "system", "content": [{"type": "text", "text": "sys"}]},
+            {"role": "user", "content": [PART, {"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "hello"}]},
+        ],
+        thumbnails=lambda parts: [b"t" for _ in parts],
     )
-    assert (turn.role, turn.text, turn.media, turn.thumbnails) == ("user", "hi", (PART,), (b"t",))
-    assert to_messages([turn]) == [{"role": "user", "content": [PART, {"type": "text", "text": "hi"}]}]
-    stopped = StoredTurn("assistant", "half a", finish_reason="stopped")
-    assert to_messages([stopped]) == [{"role": "assistant", "content": [{"type": "text", "text": "half a"}]}]
+    [turn] = turns
+    assert (turn.text, turn.media, turn.thumbnails, turn.answer.text) == ("hi", (PART,), (b"t",), "hello")
+    assert wire_messages(turns)[0] == {"role": "user", "content": [PART, {"type": "text", "text": "hi"}]}
+    stopped = Turn("go", answers=(Answer("half a", finish_reason="stopped"),))
+    assert wire_messages([stopped])[1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "half a"}],
+    }
 
 
 def test_media_is_stored_once_by_content_hash(tmp_path):
     same_reordered = {"image_base64": PART["image_base64"], "type": "image_base64"}
     thumb = _png("green")
     with open_store(tmp_path) as store:
-        store.append("a", StoredTurn("user", "one", media=(PART,), thumbnails=(thumb,)))
-        store.append("a", StoredTurn("user", "two", media=(same_reordered,), thumbnails=(thumb,)))
-        store.append("b", StoredTurn("user", "three", media=(PART,)))
+        store.save("a", Turn("one", media=(PART,), thumbnails=(thumb,)))
+        store.save("a", Turn("two", media=(same_reordered,), thumbnails=(thumb,)))
+        store.save("b", Turn("three", media=(PART,)))
         assert store.blob_count() == 2  # one part, one thumbnail, for three turns in two conversations
-        store.append(
-            "b", StoredTurn("user", "four", media=({"type": "image_file_id", "image_file_id": "f-1"},))
-        )
+        store.save("b", Turn("four", media=({"type": "image_file_id", "image_file_id": "f-1"},)))
         assert store.blob_count() == 3
         store.delete("a")  # the part is still used by "b"; the thumbnail only by "a"
         assert store.blob_count() == 2
@@ -109,15 +132,16 @@ def test_media_is_stored_once_by_content_hash(tmp_path):
         ]
 
 
-def test_list_rename_delete_truncate(tmp_path):
+def test_list_rename_delete_drop(tmp_path):
     with open_store(tmp_path) as store:
         assert store.list() == []
-        store.append("first", StoredTurn("user", "1"))
-        store.append("second", StoredTurn("user", "2"))
-        store.append("second", StoredTurn("assistant", "3"))
-        store.append("first", StoredTurn("user", "4"))  # used last
+        store.save("first", Turn("1"))
+        two = Turn("2", answers=(Answer("two"),))
+        store.save("second", two)
+        store.save("second", Turn("3"))
+        store.save("first", Turn("4"))  # used last
         infos = store.list()
-        assert [(i.name, i.turns) for i in infos] == [("first", 2), ("second", 2)]
+        assert [(i.name, i.turns) for i in infos] == [("first", 2), ("second", 2)]  # turns, not messages
         assert infos[0].last_used >= infos[1].last_used >= infos[1].created
         assert "first" in store and "third" not in store
 
@@ -131,14 +155,14 @@ def test_list_rename_delete_truncate(tmp_path):
             store.load("nope")
         assert store.load("nope", missing_ok=True) == []
 
-        store.truncate("third", 1)
-        assert [t.text for t in store.load("third")] == ["2"]
+        store.drop("third", [store.load("third")[1].key])
+        assert store.load("third") == [two]
         store.delete("third")
         assert [i.name for i in store.list()] == ["first"]
         with pytest.raises(UnknownConversationError):
             store.delete("third")
         with pytest.raises(StoreError):
-            store.append("", StoredTurn("user", "x"))
+            store.save("", Turn("x"))
 
 
 def test_new_names_are_readable_and_unique(tmp_path):
@@ -147,7 +171,7 @@ def test_new_names_are_readable_and_unique(tmp_path):
         assert re.fullmatch(r"chat-\d{4}-\d{2}-\d{2}-\d{4}", first)
         second = store.new_name()  # a second panel in the same minute, before either saved a turn
         assert second != first and second.startswith(first)
-        store.append(second, StoredTurn("user", "x"))
+        store.save(second, Turn("x"))
         with open_store(tmp_path) as other:  # another kernel sees the saved one as taken
             third = other.new_name()
             assert third != second and third not in store
@@ -156,7 +180,7 @@ def test_new_names_are_readable_and_unique(tmp_path):
 def test_private_permissions(tmp_path):
     folder = tmp_path / "home" / ".sensenova"
     with open_store(folder) as store:
-        store.append("a", StoredTurn("user", "private"))
+        store.save("a", Turn("private"))
         assert _mode(folder) == 0o700
         files = {p.name: _mode(p) for p in folder.iterdir()}
         assert set(files) >= {"conversations.sqlite", "conversations.sqlite-wal", "conversations.sqlite-shm"}
@@ -170,7 +194,7 @@ def test_threads_of_one_kernel_share_a_store(tmp_path):
 
         def write(tag: str) -> None:
             for i in range(50):
-                store.append("busy", StoredTurn("assistant", f"{tag}-{i}"))
+                store.save("busy", Turn(f"{tag}-{i}"))
                 store.list()
 
         threads = [threading.Thread(target=write, args=(tag,)) for tag in "abcd"]
@@ -200,7 +224,7 @@ def test_where_the_store_lives(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSENOVA_HOME", str(tmp_path / "elsewhere"))
     with open_store() as store:
         assert store.folder == tmp_path / "elsewhere"
-        store.append("moved", StoredTurn("user", "x"))
+        store.save("moved", Turn("x"))
     assert [info.name for info in conversations()] == ["moved"]
     with open_store(tmp_path / "mine.sqlite") as store:
         assert store.path == tmp_path / "mine.sqlite" and store.path.exists()
@@ -208,7 +232,7 @@ def test_where_the_store_lives(tmp_path, monkeypatch):
 
 def test_schema_version_is_recorded_and_a_newer_one_refused(tmp_path):
     with open_store(tmp_path) as store:
-        store.append("a", StoredTurn("user", "x"))
+        store.save("a", Turn("x"))
         path = store.path
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -219,11 +243,84 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(tmp_path):
         ConversationStore(tmp_path)
 
 
+# The tables of schema version 1 as that release created them (one row per message).
+_V1_SCHEMA = """
+CREATE TABLE conversations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+    last_used REAL NOT NULL);
+CREATE TABLE turns (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, role TEXT NOT NULL,
+    text TEXT NOT NULL, reasoning TEXT NOT NULL DEFAULT '', finish_reason TEXT, error TEXT, usage TEXT,
+    model TEXT, created REAL NOT NULL);
+CREATE INDEX turns_by_conversation ON turns(conversation, id);
+CREATE TABLE blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE turn_blobs (turn INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    slot TEXT NOT NULL CHECK (slot IN ('media', 'thumbnail')), position INTEGER NOT NULL,
+    hash TEXT NOT NULL REFERENCES blobs(hash), PRIMARY KEY (turn, slot, position));
+CREATE INDEX turn_blobs_by_hash ON turn_blobs(hash);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_store_of_the_previous_schema_opens_and_reads(tmp_path, emulator, client):
+    import base64
+    import hashlib
+    import json
+
+    from sensenova_widget import Conversation
+
+    real = {"type": "image_base64", "image_base64": base64.b64encode(_png("red", 32)).decode()}
+    path = tmp_path / "conversations.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_V1_SCHEMA)
+    part = json.dumps(real, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    thumb = _png("red")
+    db.execute("INSERT INTO conversations VALUES (1, 'old', 1.0, 2.0)")
+    rows = [
+        (1, "user", "What is this?", "", None, None, None, None),
+        (2, "assistant", "A red square.", "thought", "stop", None, '{"total_tokens": 9}', "SenseNova-V6-Pro"),
+        (3, "user", "and then?", "", None, None, None, None),
+        (4, "assistant", "", "", None, "ServerError: boom (status 500)", None, None),
+    ]
+    for row in rows:
+        db.execute(
+            "INSERT INTO turns (id, conversation, role, text, reasoning, finish_reason, error, usage, model, "
+            "created) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, 5.0)",
+            row,
+        )
+    for slot, data in (("media", part), ("thumbnail", thumb)):
+        digest = hashlib.sha256(data).hexdigest()
+        db.execute("INSERT INTO blobs VALUES (?, ?)", (digest, data))
+        db.execute("INSERT INTO turn_blobs VALUES (1, ?, 0, ?)", (slot, digest))
+    db.commit()
+    db.close()
+
+    with open_store(tmp_path) as store:
+        [info] = store.list()
+        assert (info.name, info.turns) == ("old", 2)
+        first, second = store.load("old")
+    assert (first.text, first.media, first.thumbnails) == ("What is this?", (real,), (thumb,))
+    assert (first.answer.text, first.answer.reasoning, first.answer.usage) == (
+        "A red square.",
+        "thought",
+        {"total_tokens": 9},
+    )
+    assert second.text == "and then?" and second.answer.error == "ServerError: boom (status 500)"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    # and the conversation continues from it, its image resent as it was saved
+    conv = Conversation(client, name="old", store=tmp_path)
+    reply = conv.ask("one more")
+    sent = emulator.requests[-1]["messages"]
+    assert sent[0]["content"][0] == real and "mostly red" in reply.text
+    assert [m["role"] for m in sent] == ["user", "assistant", "user", "user"]
+
+
 def _append_many(folder, tag, barrier) -> None:
     barrier.wait()  # both processes create and write the fresh store at the same moment
     with open_store(folder) as store:
         for i in range(200):
-            store.append("shared", StoredTurn("user", f"{tag}-{i}", media=(PART,), usage={"total_tokens": i}))
+            store.save(
+                "shared", Turn(f"{tag}-{i}", media=(PART,), answers=(Answer(usage={"total_tokens": i}),))
+            )
 
 
 def test_two_processes_appending_at_once_lose_no_turn(tmp_path):
@@ -256,8 +353,8 @@ def test_a_saved_conversation_continues_with_its_images_and_holds_no_credential(
         for who in (client, signed):
             conv = Conversation(who)
             reply = conv.ask("What colour?", images=[Image.new("RGB", (64, 48), "red")])
-            store.append("trip", turn_from_message(conv.messages[-2], thumbnails=[_png("red")]))
-            store.append("trip", turn_from_reply(reply))
+            [asked] = turns_from_messages(conv.messages[-2:-1], thumbnails=lambda parts: [_png("red")])
+            store.save("trip", asked.answered(answer_of(reply)))
         sent_image = emulator.requests[0]["messages"][0]["content"][0]
         files = b"".join(p.read_bytes() for p in store.folder.iterdir())
         for secret in (emulator.api_key, emulator.access_key_id, emulator.secret_access_key):

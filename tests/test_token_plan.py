@@ -191,3 +191,43 @@ def test_connect_and_the_environment_reach_the_token_plan(emulator, monkeypatch)
     with snw.Client() as client:
         assert client.api == "openai" and client.resolve_model() == VISION
     assert snw.Client(base_url=protocol.TOKEN_PLAN_BASE_URL, api_key="k").api == "openai"
+
+
+def test_a_random_third_of_refusals_is_no_signal_but_an_overrun_limit_is():
+    import random
+
+    from sensenova_widget.pacing import RefusalShare
+
+    draws = random.Random(3)
+    weather, overrun = RefusalShare(window=16), RefusalShare(window=16)
+    by_chance = sum(weather.note(draws.random() < 0.33) for _ in range(2000))
+    by_load = sum(overrun.note(draws.random() < 0.8) for _ in range(2000))
+    assert by_chance < 2000 * 0.02 < 2000 * 0.5 < by_load  # chance rarely looks like an overrun
+    burst = RefusalShare(window=16)
+    signals = [burst.note(True) for _ in range(16)]
+    assert signals[:15] == [False] * 15 and signals[15]  # only a whole window of answers says so
+
+
+def test_caption_finishes_every_row_through_the_gate_without_losing_one(emulator, tmp_path):
+    df = pd.DataFrame({"image": [picture(n * 5) for n in range(40)], "n": range(40)})
+    saved = emulator.knobs
+    emulator.configure(gate=0.33, gate_seed=11)
+    try:
+        with snw.Client(api_key=emulator.api_key, base_url=emulator.token_plan_base_url) as client:
+            sent = len(emulator.requests)
+            out = snw.caption(df, "image", "Describe row {n}.", client=client, cache=False, progress=False)
+            spent = len(emulator.requests) - sent
+    finally:
+        emulator.knobs = saved
+    summary = out.attrs["sensenova_summary"]
+    assert out["caption"].notna().all() and summary["failed"] == 0 and summary["not_done"] == 0
+    assert 40 < spent < 40 * 2  # refused requests were sent again, none given up
+
+
+def test_a_failed_download_names_the_part_but_no_login_or_signed_query(emulator, plan):
+    signed = "https://user:hunter2@photos.invalid/cat.png?X-Amz-Signature=s3cr3t"
+    with pytest.raises(snw.InvalidRequestError) as caught:
+        plan.chat("What is this?", images=[signed])
+    said = caught.value.one_line()
+    assert "https://photos.invalid/cat.png?..." in said and "messages[0].content[0]" in said
+    assert "hunter2" not in said and "s3cr3t" not in said

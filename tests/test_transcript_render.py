@@ -8,15 +8,15 @@ import pytest
 from render_payloads import audit, payloads
 
 from sensenova_widget.export import export
-from sensenova_widget.store import StoredTurn
 from sensenova_widget.transcript import safe_markdown_html, sanitize_html, transcript_html
+from sensenova_widget.turns import Answer, Turn
 
 ORIGIN = "http://127.0.0.1:9"
 
 
 @pytest.mark.parametrize("payload", payloads(ORIGIN))
 def test_every_payload_is_inert_in_transcripts_and_html_exports(payload):
-    turns = [StoredTurn("user", "tell me"), StoredTurn("assistant", payload, reasoning=payload)]
+    turns = [Turn("tell me", answers=(Answer(payload, reasoning=payload),))]
     for markup in (transcript_html(turns), safe_markdown_html(payload)):
         assert audit(markup, copy_handler="") == []
         assert "<button" not in markup and "<style" not in markup

@@ -18,6 +18,7 @@ import comm
 import pytest
 from comm.base_comm import BaseComm
 from PIL import Image
+from waiting import wait_until
 
 from sensenova_widget import panel_state, protocol
 from sensenova_widget.errors import AuthenticationError, InvalidRequestError
@@ -72,10 +73,7 @@ def request(panel, method, params=None, buffers=None, req_id="r1"):
 
 
 def wait_idle(panel, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while panel.busy:
-        assert time.monotonic() < deadline, "the reply did not finish"
-        time.sleep(0.02)
+    wait_until(lambda: not panel.busy, "the reply to finish", timeout)
     if panel._turns.worker is not None:
         panel._turns.worker.exception(timeout)
 
@@ -202,9 +200,9 @@ def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
 def test_coalescer_offsets_count_utf16_units_like_the_browser():
     pieces = []
     coalescer = panel_state.Coalescer(lambda text, offset: pieces.append((text, offset)), interval=0.01)
-    for part in ["héllo ", "😀 ", "wörld"]:
+    for count, part in enumerate(["héllo ", "😀 ", "wörld"], 1):
         coalescer.add(part)
-        time.sleep(0.03)
+        wait_until(lambda count=count: len(pieces) == count, f"flush {count} of the coalescer")
     coalescer.close()
     assert "".join(p for p, _ in pieces) == "héllo 😀 wörld"
     assert [o for _, o in pieces] == [0, 6, 9]  # the emoji is two UTF-16 units
@@ -220,10 +218,8 @@ def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     )
     panel = ChatPanel(client=slow)
     assert request(panel, "send", {"text": "A long one please"})["ok"]
-    deadline = time.monotonic() + 20
-    while sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta") < 40:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    streamed = lambda: sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta")  # noqa: E731
+    wait_until(lambda: streamed() >= 40, "40 characters streamed", timeout=20)
     assert request(panel, "stop", req_id="r2")["ok"]
     wait_idle(panel)
     turn = panel.conversation[-1]
@@ -251,7 +247,7 @@ def test_a_stop_while_the_request_is_being_sent_ends_the_turn_stopped(emulator):
     wait_idle(panel)
     turn = panel.conversation[-1]
     assert turn["status"] == "stopped" and turn["text"] == "" and turn["error"] is None
-    assert panel.outcomes[-1].stopped  # the panel read the ending from its conversation
+    assert panel.turns[-1].answer.status == "stopped"  # as the conversation recorded it
     assert [m["role"] for m in panel.messages] == ["user"]
 
 
@@ -309,11 +305,13 @@ def test_bad_requests_get_an_error_answer_naming_the_problem(panel):
     assert not garbage["ok"] and "notes.txt is not an image" in garbage["error"]
     unknown = request(panel, "explode", req_id="r2")
     assert not unknown["ok"] and "unknown request 'explode'" in unknown["error"]
-    for _ in range(7):
+    for _ in range(6):
         panel.attach(Image.new("RGB", (20, 20)))
-    too_many = request(panel, "send", {"text": "all of them"}, req_id="r3")
-    assert not too_many["ok"] and "at most 6 images" in too_many["error"]
-    assert panel.conversation == []  # nothing was sent
+    with pytest.raises(InvalidRequestError, match="at most 6 images"):  # the 7th is refused when staged
+        panel.attach(Image.new("RGB", (20, 20)))
+    too_many = request(panel, "attach_file", {"name": "7.png", "kind": "image"}, [b"\x89PNG..."], req_id="r3")
+    assert not too_many["ok"] and "at most 6 images" in too_many["error"]  # refused before decoding
+    assert len(panel.staged) == 6 and panel.conversation == []  # nothing was sent
 
 
 def test_images_and_a_video_never_go_together(panel):
@@ -491,7 +489,7 @@ def test_a_refused_edit_leaves_the_panel_as_the_conversation(panel):
     panel.ask("q3")  # the refusal note was about that attempt only: it goes
     assert shown(panel) == recorded(panel) and len(panel.conversation) == 6
     assert all(t["error"] is None for t in panel.conversation if t["role"] == "assistant")
-    panel.edit_last("q3 edited")
+    panel.edit("q3 edited")
     assert shown(panel) == recorded(panel) and panel.conversation[-2]["text"] == "q3 edited"
 
 

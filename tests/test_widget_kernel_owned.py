@@ -68,6 +68,7 @@ def test_page_writes_to_kernel_owned_traits_are_refused_and_settings_still_pass(
         "busy": True,
         "staged": [{"id": "forged", "kind": "image", "label": "x"}],
         "thinks": True,
+        "conversation_name": "someone-elses-conversation",
     }
     assert set(forged) == KERNEL_OWNED
     page_writes(panel, **forged, settings={**panel.settings, "temperature": 0.3})
@@ -136,3 +137,99 @@ def test_malformed_params_get_an_error_reply_and_change_nothing(panel, method, p
     answer = request(panel, method, params, [b"\x89PNG"])
     assert not answer["ok"] and error in answer["error"]
     assert panel.staged == [] and panel.conversation == []
+
+
+# ---------------------------------------------------------------- issue 24, classes 8 and 9
+def jpeg(width: int, height: int, seed: int = 0) -> bytes:
+    import io
+
+    import numpy as np
+
+    y, x = np.mgrid[0:height, 0:width]
+    noise = np.random.default_rng(seed).integers(0, 16, (height, width), dtype=np.uint16)
+    pixels = np.stack([(x * 255 // width), (y * 255 // height), (x + y + noise) % 256], axis=-1).astype(
+        np.uint8
+    )
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A few hundred bytes whose header claims `width` x `height` pixels: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def attach_file(panel, data: bytes, name: str, req_id: str, kind: str = "image") -> dict:
+    return request(panel, "attach_file", {"name": name, "kind": kind}, [data], req_id=req_id)
+
+
+def test_page_files_are_bounded_in_count_refused_before_decoding_and_kept_downscaled(panel):
+    max_side = panel.client.media.max_side
+    big = jpeg(3 * max_side, 2 * max_side)
+    answers = [attach_file(panel, big, f"photo{i}.jpg", f"a{i}") for i in range(6)]
+    assert all(a["ok"] for a in answers)
+    assert panel.staged[0]["label"] == f"photo0.jpg ({3 * max_side}x{2 * max_side})"  # its own size, said
+    kept = [panel._staged_values[item["id"]] for item in panel.staged]
+    assert all(max(image.size) <= max_side for image in kept)  # full-resolution pixels not kept
+    for number, payload in enumerate([big, b"not even an image", png_claiming(100_000, 100_000)]):
+        seventh = attach_file(panel, payload, "seventh", f"b{number}")
+        assert not seventh["ok"] and "at most 6 images" in seventh["error"]  # refused before decoding
+    assert len(panel.staged) == 6
+    first = panel.staged[0]["id"]
+    assert request(panel, "unstage", {"id": first}, req_id="u1")["ok"]
+    bomb = attach_file(panel, png_claiming(100_000, 100_000), "bomb.png", "c1")
+    assert not bomb["ok"] and "too large to decode safely" in bomb["error"]
+    assert attach_file(panel, big, "again.jpg", "c2")["ok"]
+
+
+def test_page_files_are_bounded_in_bytes_and_videos_in_count(panel, monkeypatch):
+    from sensenova_widget import widget
+
+    one = jpeg(900, 700, seed=1)
+    monkeypatch.setattr(widget, "MAX_ARRIVED_BYTES", int(2.5 * len(one)))
+    assert attach_file(panel, one, "one.jpg", "a1")["ok"] and attach_file(panel, one, "two.jpg", "a2")["ok"]
+    third = attach_file(panel, one, "three.jpg", "a3")
+    assert not third["ok"] and f"{len(one):,} bytes" in third["error"] and len(panel.staged) == 2
+    request(panel, "unstage", {"id": panel.staged[0]["id"]}, req_id="u1")
+    assert attach_file(panel, one, "three.jpg", "a4")["ok"]  # room again once one is removed
+    for number, item in enumerate(list(panel.staged)):
+        request(panel, "unstage", {"id": item["id"]}, req_id=f"u2-{number}")
+    assert request(panel, "attach_video_url", {"url": "https://example.com/a.mp4"}, req_id="v1")["ok"]
+    again = request(panel, "attach_video_url", {"url": "https://example.com/b.mp4"}, req_id="v2")
+    assert not again["ok"] and "at most 1 video" in again["error"]
+    assert [item["kind"] for item in panel.staged] == ["video"]
+
+
+def test_the_page_cannot_choose_which_conversation_is_saved_or_overwritten(client, tmp_path):
+    from sensenova_widget import Conversation, conversations
+    from sensenova_widget.store import open_store
+
+    store = tmp_path / "store"
+    Conversation(client, name="victim", store=store).ask("the victim's own words")
+    with open_store(store) as opened:
+        before = opened.load("victim")
+    panel = ChatPanel(client=client, name="mine", store=store)
+    for forged in ("victim", "../../etc/passwd", "", "x" * 10_000):
+        page_writes(panel, conversation_name=forged)
+        assert panel.conversation_name == "mine" and updates(panel)[-1] == {"conversation_name": "mine"}
+    assert request(panel, "send", {"text": "my words"})["ok"]
+    wait_idle(panel)
+    with open_store(store) as opened:
+        victim = opened.load("victim")
+        mine = [turn.text for turn in opened.load("mine")]
+    assert victim == before and victim[0].text == "the victim's own words"
+    assert mine[0] == "my words"
+    assert sorted(info.name for info in conversations(store)) == ["mine", "victim"]

@@ -1,6 +1,7 @@
-// The composer: the message box, Send (Stop while a reply streams) and editing the last message.
-// Enter sends, Shift+Enter is a new line, Escape leaves an edit, Up in an empty box edits the last
-// message. Send is disabled (with the reason as its title) while the staged media break a limit.
+// The composer: the message box, Send (Stop while a reply streams) and editing a message (any one:
+// the conversation forks there). Enter sends, Shift+Enter is a new line, Escape leaves an edit, Up
+// in an empty box edits the last message. Send is disabled (with the reason as its title) while
+// the staged media break a limit.
 import { h } from "./dom.js";
 import { lastSentUserIndex } from "./turns.js";
 
@@ -17,6 +18,8 @@ export class Composer {
     this.reason = reason;
     this.problem = problem;
     this.editing = false;
+    /** @type {number} the turn being edited */
+    this.editTurn = -1;
     this.editBanner = h("div", { class: "snw-edit-banner", hidden: true });
     this.textarea = h("textarea", {
       class: "snw-input",
@@ -41,15 +44,30 @@ export class Composer {
     });
   }
 
-  /** Put the last sent message in the box; Send then replaces it and its reply. */
-  startEdit() {
+  /**
+   * Put a message in the box (turn `turn`, the last sent one by default); Send then replaces it,
+   * and what followed it goes: the conversation forks there.
+   * @param {number} [turn]
+   */
+  startEdit(turn) {
     const turns = this.model.get("conversation") || [];
-    const last = turns[lastSentUserIndex(turns)];
-    if (!last) return;
+    const message =
+      turn === undefined
+        ? turns[lastSentUserIndex(turns)]
+        : turns.find((t) => t.role === "user" && t.turn === turn);
+    if (!message || typeof message.turn !== "number") return;
+    const last = !turns.some((t) => typeof t.turn === "number" && t.turn > /** @type {number} */ (message.turn));
     this.editing = true;
-    this.textarea.value = last.text || "";
+    this.editTurn = message.turn;
+    this.textarea.value = message.text || "";
     this.editBanner.replaceChildren(
-      h("span", {}, "Editing your last message: Send replaces it and its reply."),
+      h(
+        "span",
+        {},
+        last
+          ? "Editing your last message: Send replaces it and its reply."
+          : "Editing an earlier message: Send replaces it, and the turns after it go.",
+      ),
       h("button", { class: "snw-button", type: "button", onclick: () => this.cancelEdit() }, "Cancel"),
     );
     this.editBanner.hidden = false;
@@ -76,7 +94,7 @@ export class Composer {
       this.textarea.value = "";
       this.editing = false;
       this.editBanner.hidden = true;
-      await this.call("edit", { text });
+      await this.call("edit", { text, turn: this.editTurn });
       return;
     }
     const problem = this.problem();

@@ -1,6 +1,7 @@
 // Benchmark and test hooks, only in the development build (static/widget.dev.js, which the kernel
-// serves when SENSENOVA_WIDGET_DEV=1). Every use is behind `if (SNW_DEV)`, which the shipped build
-// defines false, so esbuild drops this module and all the recording from static/widget.js.
+// serves to panels made after `ChatPanel.development_bundle = True`). Every use is behind
+// `if (SNW_DEV)`, which the shipped build defines false, so esbuild drops this module and all the
+// recording from static/widget.js.
 import { h } from "./dom.js";
 import { renderAllTurns } from "./turns.js";
 

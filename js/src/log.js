@@ -1,5 +1,6 @@
 // The conversation as the panel shows it: the log element, its empty-state hint and the keyed
-// turn list, rendered at most once per kernel state message, and the streamed deltas.
+// turn list, rendered at most once per kernel state message, the streamed deltas, and the
+// "Latest" button of a reader who scrolled up.
 import { h } from "./dom.js";
 import { TurnList } from "./turns.js";
 
@@ -27,12 +28,22 @@ export class ConversationLog {
     );
     this.turns = new TurnList(this.el, actions);
     this.queued = false;
-    // A panel with history opens at its latest turn: render() runs before the view is in the page
-    // (no height yet), so the log scrolls to its end again whenever its box gets or changes size,
-    // unless the reader scrolled up.
+    this.shown = 0; // turns at the last render: more means a new message, shown at once
+    // A reader who scrolled up stays where they are while a reply streams; "Latest" brings them
+    // back. A panel with history opens at its latest turn: render() runs before the view is in
+    // the page (no height yet), so the log scrolls to its end again whenever its box gets or
+    // changes size, unless the reader scrolled up.
+    this.jump = h(
+      "button",
+      { class: "snw-button snw-jump", type: "button", hidden: true, "aria-label": "Jump to the latest message" },
+      "↓ Latest",
+    );
+    this.jump.addEventListener("click", () => this.toEnd());
+    this.box = h("div", { class: "snw-log-box" }, this.el, this.jump);
     this.atEnd = true;
     this.el.addEventListener("scroll", () => {
       this.atEnd = this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 24;
+      this.jump.hidden = this.atEnd;
     });
     this.resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.keepAtEnd()) : null;
     if (this.resize) this.resize.observe(this.el);
@@ -64,12 +75,15 @@ export class ConversationLog {
       void this.el.offsetHeight; // include layout in the measured time
       this.probe.rendered(turns.length, performance.now() - started);
     }
-    this.toEnd();
+    if (turns.length > this.shown) this.toEnd();
+    else this.keepAtEnd();
+    this.shown = turns.length;
   }
 
   toEnd() {
     this.el.scrollTop = this.el.scrollHeight;
     this.atEnd = true;
+    this.jump.hidden = true;
   }
 
   keepAtEnd() {
@@ -84,7 +98,7 @@ export class ConversationLog {
    */
   appendDelta(turnId, offset, text) {
     this.turns.appendDelta(turnId, offset, text);
-    this.toEnd();
+    this.keepAtEnd();
   }
 
   /**
@@ -95,7 +109,7 @@ export class ConversationLog {
    */
   appendReasoning(turnId, offset, text) {
     this.turns.appendReasoning(turnId, offset, text);
-    this.el.scrollTop = this.el.scrollHeight;
+    this.keepAtEnd();
   }
 
   dispose() {

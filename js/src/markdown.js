@@ -48,6 +48,18 @@ const md = new MarkdownIt({
 });
 md.use(mathPlugin);
 
+// A fence's language becomes markdown-it's `language-...` class (and picks the highlighter) only
+// when it is one word of letters, digits and `+-#.` that highlight.js knows; anything else is
+// dropped, so an info string cannot add classes of the page's own (render.LANGUAGE_NAME's rule).
+const LANGUAGE_NAME = /^[A-Za-z0-9+#.-]{1,32}$/;
+md.core.ruler.push("safe_fence_info", (state) => {
+  for (const token of state.tokens) {
+    if (token.type !== "fence") continue;
+    const name = md.utils.unescapeAll(token.info).trim().split(/\s+/)[0] || "";
+    token.info = LANGUAGE_NAME.test(name) && hljs.getLanguage(name) ? name : "";
+  }
+});
+
 // Links open in a new tab and cannot reach back into the notebook page; a link whose URL is not
 // http(s) or mailto (a relative one would point into the notebook server) keeps its text only.
 const defaultLinkOpen =

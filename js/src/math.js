@@ -2,8 +2,13 @@
 // own fonts, so nothing is fetched. Temml escapes the TeX it is given and, without `trust`,
 // refuses \href, \url and the HTML-injecting macros; a formula it cannot parse shows as its
 // escaped source. Currency ("$5 and $10") stays text: an inline formula may not start or end
-// with a space, nor close right before a digit.
+// with a space, nor close right before a digit. Lengths (\rule, \hspace, \raisebox...) are capped
+// by `maxSize` and macro expansion by `maxExpand`; what is still drawn outside (a negative kern or
+// raise) is clipped by the formula's own box (`.snw-math`, `.snw-math-block` in widget.css).
 import temml from "temml";
+
+/** @type {{throwOnError: boolean, trust: boolean, maxSize: [number, number], maxExpand: number}} */
+const OPTIONS = { throwOnError: true, trust: false, maxSize: [20, 240], maxExpand: 500 };
 
 /** @typedef {import("markdown-it").MarkdownIt} MarkdownIt */
 /** @typedef {any} StateInline */
@@ -17,7 +22,7 @@ import temml from "temml";
  */
 export function typeset(tex, display) {
   try {
-    return temml.renderToString(tex, { displayMode: display, throwOnError: true, trust: false });
+    return temml.renderToString(tex, { ...OPTIONS, displayMode: display });
   } catch (_) {
     const escaped = tex.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
     return `<code class="snw-math-error" title="Not valid TeX">${escaped}</code>`;
@@ -96,7 +101,8 @@ function blockMath(state, startLine, endLine, silent) {
 export function mathPlugin(md) {
   md.inline.ruler.after("escape", "math_inline", inlineMath);
   md.block.ruler.before("fence", "math_block", blockMath, { alt: ["paragraph", "reference", "blockquote", "list"] });
-  md.renderer.rules.math_inline = (tokens, idx) => typeset(tokens[idx].content, false);
-  md.renderer.rules.math_display_inline = (tokens, idx) => typeset(tokens[idx].content, true);
+  md.renderer.rules.math_inline = (tokens, idx) => `<span class="snw-math">${typeset(tokens[idx].content, false)}</span>`;
+  md.renderer.rules.math_display_inline = (tokens, idx) =>
+    `<span class="snw-math">${typeset(tokens[idx].content, true)}</span>`;
   md.renderer.rules.math_block = (tokens, idx) => `<div class="snw-math-block">${typeset(tokens[idx].content, true)}</div>\n`;
 }

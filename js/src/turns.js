@@ -138,14 +138,29 @@ export function renderTurn(turn, ctx) {
   }
   node.appendChild(body);
 
+  const index = typeof turn.turn === "number" ? turn.turn : null;
+  if (role === "user" && turn.refused) {
+    node.appendChild(h("div", { class: "snw-notice snw-refused-note", role: "note" }, "Not sent again: edit it to ask anew."));
+  }
   if (role === "assistant") {
     for (const text of [turn.notice, ...(turn.omitted || [])]) {
       if (text) node.appendChild(h("div", { class: "snw-notice", role: "note" }, text));
     }
     if (turn.error) {
-      const errorBox = h("div", { class: "snw-error", role: "alert" }, h("span", {}, turn.error));
-      if (ctx.isLastAssistant && !ctx.busy && turn.retry !== false) {
-        errorBox.appendChild(h("button", { class: "snw-button snw-retry", type: "button", onclick: ctx.onRetry }, "Retry"));
+      const refused = turn.status === "refused";
+      const errorBox = h(
+        "div",
+        { class: `snw-error${refused ? " snw-refused" : ""}`, role: "alert" },
+        h("span", {}, refused ? `Refused: ${turn.error}` : turn.error),
+      );
+      if (refused && index !== null && !ctx.busy) {
+        errorBox.appendChild(
+          h("button", { class: "snw-button snw-edit-refused", type: "button", onclick: () => ctx.onEdit(index) }, "Edit message"),
+        );
+      } else if (ctx.isLastAssistant && !ctx.busy && turn.retry !== false && index !== null) {
+        errorBox.appendChild(
+          h("button", { class: "snw-button snw-retry", type: "button", onclick: () => ctx.onRetry(index) }, "Retry"),
+        );
       }
       node.appendChild(errorBox);
     }
@@ -155,16 +170,55 @@ export function renderTurn(turn, ctx) {
 
   if (turn.status !== "streaming") {
     const actions = h("div", { class: "snw-actions" });
+    const alternatives = role === "assistant" && index !== null ? alternativesNav(turn, index, ctx) : null;
+    if (alternatives) actions.appendChild(alternatives);
     if (role === "assistant" && turn.text) actions.appendChild(copyButton(() => turn.text || "", "Copy reply"));
-    if (role === "assistant" && ctx.isLastAssistant && !ctx.busy && !turn.error) {
-      actions.appendChild(h("button", { class: "snw-button snw-regenerate", type: "button", onclick: ctx.onRegenerate }, "Regenerate"));
+    if (role === "assistant" && ctx.isLastAssistant && !ctx.busy && !turn.error && index !== null) {
+      actions.appendChild(
+        h("button", { class: "snw-button snw-regenerate", type: "button", onclick: () => ctx.onRegenerate(index) }, "Regenerate"),
+      );
     }
-    if (role === "user" && ctx.isLastUser && !ctx.busy) {
-      actions.appendChild(h("button", { class: "snw-button snw-edit", type: "button", onclick: ctx.onEdit }, "Edit"));
+    if (role === "user" && index !== null && !ctx.busy) {
+      const label = ctx.isLastUser ? "Edit" : "Edit (forks here)";
+      actions.appendChild(
+        h("button", { class: "snw-button snw-edit", type: "button", title: label, onclick: () => ctx.onEdit(index) }, "Edit"),
+      );
     }
     if (actions.childNodes.length) node.appendChild(actions);
   }
   return node;
+}
+
+/**
+ * `< 2/3 >`: flip through the answers a regenerated turn keeps (null when it has one).
+ * @param {Turn} turn
+ * @param {number} index
+ * @param {TurnContext} ctx
+ */
+function alternativesNav(turn, index, ctx) {
+  const count = turn.answers || 1;
+  if (count < 2) return null;
+  const chosen = turn.chosen || 0;
+  /** @param {string} label @param {string} text @param {number} to */
+  const step = (label, text, to) =>
+    h(
+      "button",
+      {
+        class: "snw-button snw-alt",
+        type: "button",
+        "aria-label": label,
+        disabled: ctx.busy || to < 0 || to >= count,
+        onclick: () => ctx.onChoose(index, to),
+      },
+      text,
+    );
+  return h(
+    "span",
+    { class: "snw-alternatives", role: "group", "aria-label": "Answers" },
+    step("Previous answer", "‹", chosen - 1),
+    h("span", { class: "snw-alt-count" }, `${chosen + 1}/${count}`),
+    step("Next answer", "›", chosen + 1),
+  );
 }
 
 /**
@@ -185,12 +239,12 @@ function signature(turn, ctx) {
   return JSON.stringify([turn, ctx.isLastUser, ctx.isLastAssistant, ctx.busy]);
 }
 
-/** The last user turn that reached the service (one refused before sending is skipped): the one
- * Edit and Regenerate act on, as the kernel does. -1 when there is none.
+/** The last user message the conversation holds (one refused before sending, never recorded, is
+ * skipped): the one Up edits. -1 when there is none.
  * @param {Turn[]} turns
  */
 export function lastSentUserIndex(turns) {
-  for (let i = turns.length - 1; i >= 0; i--) if (turns[i].role === "user" && turns[i].sent !== false) return i;
+  for (let i = turns.length - 1; i >= 0; i--) if (turns[i].role === "user" && typeof turns[i].turn === "number") return i;
   return -1;
 }
 

@@ -29,6 +29,13 @@ export interface Turn {
   thought_seconds?: number | null;
   attachments?: Attachment[];
   sent?: boolean;
+  /** the index of the turn this message or reply belongs to (null while it is being asked) */
+  turn?: number | null;
+  /** the service refused this message (code 17 or 18): shown, never sent again as it is */
+  refused?: boolean;
+  /** how many answers the turn has (regenerate keeps the earlier ones), and which one shows */
+  answers?: number;
+  chosen?: number;
   [key: string]: unknown;
 }
 
@@ -114,11 +121,13 @@ export interface PanelModel {
 /** A kernel request that shows its failure in the panel and resolves to null then. */
 export type Call = (method: string, params: object, buffers?: ArrayBuffer[]) => Promise<any>;
 
-/** What the buttons of a turn do. */
+/** What the buttons of a turn do (`turn`: the index of the turn in the conversation). */
 export interface TurnActions {
-  onEdit: () => void;
-  onRegenerate: () => void;
-  onRetry: () => void;
+  onEdit: (turn: number) => void;
+  onRegenerate: (turn: number) => void;
+  onRetry: (turn: number) => void;
+  /** show answer `answer` (from 0) of turn `turn`: the `< 2/3 >` of a regenerated reply */
+  onChoose: (turn: number, answer: number) => void;
 }
 
 export interface TurnContext extends TurnActions {

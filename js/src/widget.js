@@ -91,9 +91,10 @@ function render({ model, el }) {
   attachments.onChange = () => composer.renderBusy();
   const lightbox = new Lightbox(call);
   const log = new ConversationLog(model, {
-    onEdit: () => composer.startEdit(),
-    onRegenerate: () => call("regenerate", {}),
-    onRetry: () => call("regenerate", {}),
+    onEdit: (turn) => composer.startEdit(turn),
+    onRegenerate: (turn) => call("regenerate", { turn }),
+    onRetry: (turn) => call("regenerate", { turn }),
+    onChoose: (turn, answer) => call("choose", { turn, answer }),
   });
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
@@ -130,7 +131,7 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.el, staleNotice, composerBox, lightbox.el);
+  root.append(toolbar, settings.box, log.box, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
   lightbox.listen(root);

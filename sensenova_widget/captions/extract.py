@@ -43,6 +43,11 @@ PROBE_FORMAT = {
     },
 }
 PROBE_TOKENS = 32
+CUT = {  # why a reply that never validated may have had no chance to
+    "length": " (the reply was cut at max_new_tokens: allow more)",
+    "context": " (the reply was cut where the model's context ends)",
+    "sensitive": " (the content filter stopped the reply)",
+}
 
 
 class ExtractionError(SenseNovaError):
@@ -96,7 +101,7 @@ class Structured:
 STRUCTURED = Structured()
 
 
-class Answer:
+class FinalReply:
     """The reply that validated, with the tokens of every reply the row cost."""
 
     def __init__(self, reply: Any, usage: dict) -> None:
@@ -118,7 +123,7 @@ class Extraction(Task):
         self.structured = structured
         self.key = {"extract": schema.text, "extract_version": KEY_VERSION}
 
-    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> FinalReply:
         extra = None
         if self.structured.supported(client, model, params.get("extra_headers")):
             extra = {"response_format": self.schema.response_format()}
@@ -134,13 +139,14 @@ class Extraction(Task):
                 usage[name] += (reply.usage or {}).get(name) or 0
             checked = self.schema.validate(reply.text)
             if checked.values is not None:
-                return Answer(reply, usage)
+                return FinalReply(reply, usage)
             messages += [
                 {"role": "assistant", "content": reply.text or "(empty)"},
                 {"role": "user", "content": self.schema.correction(checked.error)},
             ]
         said = "reply" if replies == 1 else f"{replies} replies"
-        raise ExtractionError(f"did not validate ({said}): {checked.error}", raw=reply.text)
+        cut = CUT.get(reply.finish_reason or "", "")
+        raise ExtractionError(f"did not validate ({said}): {checked.error}{cut}", raw=reply.text)
 
 
 def extract(

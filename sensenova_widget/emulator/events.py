@@ -117,6 +117,7 @@ async def stream_events(
     """The SSE body: reasoning deltas, answer deltas, the finishing event and the end marker;
     faults strike before delta K (reasoning deltas count)."""
     await first_token_wait(knobs, arrived)
+    stamp = dialect.stamp(reply_id, body)  # what each event of this reply repeats, made once
     chunks = delta_chunks(plan.reasoning, True) + delta_chunks(plan.tokens)
     done = 0
     # Deltas keep a schedule (delta k at start + k * delta_delay) rather than sleeping after each
@@ -138,8 +139,8 @@ async def stream_events(
             await asyncio.sleep(max(0.0, start + index * knobs.delta_delay - loop.time()))
         text, count, reasoning = chunks[index]
         done += count
-        yield dialect.event(reply_id, text, plan.usage(done), reasoning, body)
-    yield dialect.finish(plan, reply_id, body)
+        yield dialect.event(stamp, text, plan.usage(done), reasoning)
+    yield dialect.finish(plan, stamp)
 
 
 async def faulty_body(body: bytes, knobs: Knobs, arrived: float) -> AsyncIterator[bytes]:

@@ -118,6 +118,11 @@ KNOBS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "body_timeout": (_timeout, "seconds > 0 to wait for more of a request body before answering 408"),
     "quota": (_flag, "1 or 0: 429 'token plan entitlement exhausted' (counted by `times`)"),
     "gate": (_share, "a share in [0, 1] of requests the rate gate refuses at random (429, code 8)"),
+    "gate_seed": (
+        int,
+        "an integer: the gate's draws follow from it, the question and its attempt number, so every "
+        "client asking the same questions meets the same weather (default: truly random)",
+    ),
     "malformed": (_share, "a share 0-1 of schema replies made malformed (decided by the request's content)"),
     "response_format": (_flag, "1 or 0: whether the OpenAI routes take response_format (else HTTP 400)"),
 }
@@ -145,6 +150,7 @@ class Knobs:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     quota: bool = False
     gate: float = 0.0
+    gate_seed: int | None = None
     malformed: float = 0.0
     response_format: bool = True
 
@@ -207,6 +213,13 @@ class TimesCounter:
             seen = self._counts.get(key, 0)
             self._counts[key] = seen + 1
         return seen < times
+
+    def attempt(self, key: str) -> int:
+        """How many times `key` was counted before (0 the first time), and count it."""
+        with self._lock:
+            seen = self._counts.get(key, 0)
+            self._counts[key] = seen + 1
+        return seen
 
     def reset(self) -> None:
         with self._lock:

@@ -16,6 +16,8 @@ presence_penalty); faults, auth and limits are the same. What differs is only th
   code as a string ("17" context length, "18" content filter, "8" rate limit, ...).
 
 Finish reasons map to OpenAI's: `sensitive` is `content_filter`, `context` is `length`.
+`response_format` is taken here (not on the native endpoint, which ignores it) while the knob
+`response_format` is on, and answered by `structured.py`; with the knob off it is an HTTP 400.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ ERROR_TYPES = {
 }
 FINISH_REASONS = {"stop": "stop", "length": "length", "sensitive": "content_filter", "context": "length"}
 ROLES = {"developer": "system"}  # OpenAI's newer name for the system role
-_HEAD = "_openai_chunk_head"  # the native body's private key: the part every chunk of a reply shares
 
 
 def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
@@ -136,15 +137,6 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
         native["stream"] = body["stream"]
     if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
         native[RESPONSE_FORMAT_KEY] = body["response_format"]
-    if isinstance(native["model"], str):
-        created = int(time.time())
-        native[_HEAD] = (
-            'data: {"id":"chatcmpl-%s","object":"chat.completion.chunk","created":'
-            + str(created)
-            + ',"model":'
-            + encode_json_string(native["model"].lower()).replace("%", "%%")
-            + ',"choices":[{"index":0,'
-        )
     return native
 
 
@@ -205,10 +197,22 @@ class OpenAIEntryPoint(EntryPoint):
             }
         )
 
-    def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
+    def stamp(self, reply_id: str, body: dict) -> str:
+        """The part every chunk of one reply shares (id, created, model), made once per stream."""
+        return (
+            'data: {"id":"chatcmpl-'
+            + reply_id
+            + '","object":"chat.completion.chunk","created":'
+            + str(int(time.time()))
+            + ',"model":'
+            + encode_json_string(body["model"].lower())
+            + ',"choices":[{"index":0,'
+        )
+
+    def event(self, stamp: str, text: str, usage: dict, reasoning: bool) -> bytes:
         key = "reasoning_content" if reasoning else "content"
         return (
-            (body[_HEAD] % reply_id)
+            stamp
             + '"delta":{"role":"assistant","'
             + key
             + '":'
@@ -216,10 +220,10 @@ class OpenAIEntryPoint(EntryPoint):
             + '},"finish_reason":null}]}\n\n'
         ).encode()
 
-    def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
+    def finish(self, plan: Plan, stamp: str) -> bytes:
         usage = dumps(usage_of(plan)).decode()
         return (
-            (body[_HEAD] % reply_id)
+            stamp
             + '"delta":{},"finish_reason":"'
             + FINISH_REASONS[plan.finish_reason]
             + '"}],"usage":'

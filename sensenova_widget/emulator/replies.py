@@ -262,8 +262,9 @@ def image_facts(messages: list[Mapping[str, Any]], files: FileStore) -> ImageFac
             return None
         try:
             with Image.open(io.BytesIO(data)) as image:
+                (width, height) = image.size  # before draft(), which shrinks a JPEG's size as it decodes
                 image.draft("RGB", (96, 96))
-                return ImageFacts(image.size[0], image.size[1], colour_shares(image))
+                return ImageFacts(width, height, colour_shares(image))
         except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
             raise InvalidRequestError(
                 f"{where} is not a decodable image ({len(data)} bytes): {exc}",

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
+import hashlib
 import json
 import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,15 +181,20 @@ class EntryPoint:
             choice["reasoning_content"] = plan.reasoning_text
         return dumps({"data": {"id": reply_id, "choices": [choice], "usage": plan.usage()}})
 
-    def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
+    def stamp(self, reply_id: str, body: dict) -> str:
+        """What every event of one streamed reply repeats, made once when the stream starts and
+        handed to `event` and `finish` (never kept in the request body): here, the reply's id."""
+        return reply_id
+
+    def event(self, stamp: str, text: str, usage: dict, reasoning: bool) -> bytes:
         """One streamed delta (answer text, or reasoning before it)."""
         if reasoning:
-            return reasoning_event(reply_id, text, usage)
-        return choice_event(reply_id, text, "", usage)
+            return reasoning_event(stamp, text, usage)
+        return choice_event(stamp, text, "", usage)
 
-    def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
+    def finish(self, plan: Plan, stamp: str) -> bytes:
         """The finishing event and the end of the stream."""
-        return choice_event(reply_id, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
+        return choice_event(stamp, "", plan.finish_reason, plan.usage()) + b"data:[DONE]\n\n"
 
     def error_event(self, message: str) -> bytes:
         return error_event(message)
@@ -357,7 +363,7 @@ def admit(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
     return None
 
 
-def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response | None:
+def injected_fault(request: Request, dialect: EntryPoint = NATIVE, received: Any = None) -> Response | None:
     """The HTTP error the knobs ask for this request, while `times` allows (after `admit`)."""
     knobs: Knobs = request.state.knobs
     state: EmulatorState = request.app.state.emulator
@@ -365,9 +371,32 @@ def injected_fault(request: Request, dialect: EntryPoint = NATIVE) -> Response |
         _times_key(request.headers.get(FAULT_HEADER)), knobs.times
     ):
         return fault_response(knobs, dialect)
-    if knobs.gate and random.random() < knobs.gate:  # the token plan's rate gate, at random
+    if knobs.gate and _gate_refuses(knobs, state, received):  # the token plan's rate gate
         return dialect.error(429, protocol.RATE_GATE_MESSAGE, headers=_retry_after(knobs))
     return None
+
+
+def _gate_refuses(knobs: Knobs, state: EmulatorState, received: Any) -> bool:
+    """A draw below `gate`: random, or with `gate_seed` one that follows from the seed, the
+    request's question and how often it was asked (the same weather for every client)."""
+    if knobs.gate_seed is None or received is None:
+        return random.random() < knobs.gate
+    question = _question(received)
+    attempt = state.times.attempt("gate:" + question)
+    digest = hashlib.sha256(f"{knobs.gate_seed}|{attempt}|{question}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < knobs.gate
+
+
+def _question(received: Any) -> str:
+    """The text of a request's last message (whatever its shape), '' when it has none."""
+    try:
+        content = received["messages"][-1]["content"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return " ".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
 
 
 def _retry_after(knobs: Knobs) -> dict[str, str]:
@@ -477,12 +506,12 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
     size = len(raw)
     state.requests.record(received, size, request.url.path)
     del raw
-    refusal = injected_fault(request, dialect)
+    refusal = injected_fault(request, dialect, received)
     if refusal:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        model = body.get("model") if isinstance(body, Mapping) else None  # validate_body names a non-object
+        model = body.get("model") if isinstance(body, dict) else None  # a body of any JSON shape
         protocol.validate_body(body, dialect.api, max_output=dialect.max_output(model))
         served = dialect.served(state)
         if body["model"] not in served:

@@ -42,18 +42,6 @@ FAULT_MESSAGES = {
 }
 
 
-def _chunk(reply_id: str, body: Mapping[str, Any], choices: list, **extra: Any) -> bytes:
-    head = {
-        "id": f"chatcmpl-{reply_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": body["model"],
-        "choices": choices,
-        **extra,
-    }
-    return b"data: " + dumps(head) + b"\n\n"
-
-
 def _check_media(native: Mapping[str, Any]) -> None:
     """A text-only model takes no images; an image URL that cannot be downloaded is a 400."""
     model = MODELS.get(native.get("model"))  # type: ignore[arg-type]
@@ -115,17 +103,23 @@ class TokenPlanEntryPoint(OpenAIEntryPoint):
             }
         )
 
-    def event(self, reply_id: str, text: str, usage: dict, reasoning: bool, body: dict) -> bytes:
-        delta = {"role": "assistant", "reasoning" if reasoning else "content": text}
-        return _chunk(reply_id, body, [{"index": 0, "delta": delta, "finish_reason": ""}])
+    def stamp(self, reply_id: str, body: dict) -> str:
+        """Every chunk's head up to its choices (id, created, model), made once per stream."""
+        head = dumps({"id": f"chatcmpl-{reply_id}", "object": "chat.completion.chunk"}).decode()[:-1]
+        return f'data: {head},"created":{int(time.time())},"model":{dumps(body["model"]).decode()},"choices":'
 
-    def finish(self, plan: Plan, reply_id: str, body: dict) -> bytes:
-        last = [{"index": 0, "delta": {}, "finish_reason": FINISH_REASONS[plan.finish_reason]}]
+    def event(self, stamp: str, text: str, usage: dict, reasoning: bool) -> bytes:
+        delta = {"role": "assistant", "reasoning" if reasoning else "content": text}
         return (
-            _chunk(reply_id, body, last)
-            + _chunk(reply_id, body, [], usage=usage_of(plan))
-            + b"data: [DONE]\n\n"
-        )
+            stamp + dumps([{"index": 0, "delta": delta, "finish_reason": ""}]).decode() + "}\n\n"
+        ).encode()
+
+    def finish(self, plan: Plan, stamp: str) -> bytes:
+        last = [{"index": 0, "delta": {}, "finish_reason": FINISH_REASONS[plan.finish_reason]}]
+        usage = dumps(usage_of(plan)).decode()
+        return (
+            f'{stamp}{dumps(last).decode()}}}\n\n{stamp}[],"usage":{usage}}}\n\ndata: [DONE]\n\n'
+        ).encode()
 
 
 TOKEN_PLAN = TokenPlanEntryPoint()
