@@ -11,7 +11,7 @@ Recording rules: a turn is recorded once its request was sent (a request refused
 before sending records nothing, and a refused `regenerate`/`edit` keeps the turns it would
 replace). `regenerate` adds an answer to a turn (the earlier ones stay as alternatives, see
 `choose`) and `edit` replaces a turn's message, both dropping the turns after it: the one cut,
-`_place`, in memory and in the store alike.
+`_cut`, in memory and in the store alike.
 
 `stop()` during a turn stops it even when its stream has not opened yet (the panel's Stop pressed
 while the request is being sent). `take()` says explicitly how a turn went (`Taken`), for the
@@ -217,9 +217,7 @@ class Conversation:
     def clear(self) -> None:
         """Forget every turn (the system prompt stays)."""
         self.stop()
-        with self._lock:
-            gone, self._turns = self._turns, []
-        self._log.drop(gone)
+        self._cut(0)
 
     def take(
         self,
@@ -351,17 +349,19 @@ class Conversation:
             raise
         return index, planned, prepared
 
-    def _place(self, index: int, turn: Turn) -> None:
-        """The one cut: `turn` becomes turn `index` and the turns after it go, here and in the store."""
+    def _cut(self, index: int, turn: Turn | None = None) -> None:
+        """The one cut: the turns from `index` on go (here and in the store), and `turn`, when
+        given, takes their place (a new turn, a regenerated one, an edit that forks there)."""
         with self._lock:
-            gone = [t for t in self._turns[index:] if t.key != turn.key]
-            self._turns[index:] = [turn]
+            gone = [t for t in self._turns[index:] if turn is None or t.key != turn.key]
+            self._turns[index:] = [turn] if turn is not None else []
         self._log.drop(gone)
-        self._log.save(turn)
+        if turn is not None:
+            self._log.save(turn)
 
     def _open(self, index: int, turn: Turn, prepared: PreparedRequest) -> Any:
         """Record the turn and send: a Reply, a Stream, or, when sending failed, the `Taken`."""
-        self._place(index, turn)
+        self._cut(index, turn)
         streamed = bool(prepared.body.get("stream"))
         try:
             sent = self.client.open_stream(prepared) if streamed else self.client.send(prepared)
