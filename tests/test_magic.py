@@ -579,3 +579,17 @@ def test_codes_17_and_18_say_what_happened_and_what_to_do(run, emulator, cell, w
     ran = run(cell)
     assert all(word in ran.stdout for word in words), ran.stdout
     assert len(emulator.requests) == 1  # never retried
+
+
+def test_on_the_token_plan_models_marks_the_text_only_one_and_a_cell_shows_its_reasoning_apart(
+    run, emulator, monkeypatch
+):
+    monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
+    monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
+    listed = run("%sensenova models").stdout
+    assert "  deepseek-v4-flash (text only: no images)" in listed
+    assert "* sensenova-6.7-flash-lite" in listed
+    ran = run("%%sensenova\nis the sky blue today")
+    assert ran.error is None and emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"
+    details, answer = ran.final["text/html"].split("</details>", 1)
+    assert "Reasoning: 1 message" in details and "Reasoning" not in answer
