@@ -397,8 +397,9 @@ class SenseNovaMagics(Magics):
 
     def _models(self, rest: list[str]) -> None:
         default = self.client.resolve_model(self.settings.get("model"))
-        for model in self.client.models():
-            print(("* " if model == default else "  ") + model)
+        for model in self.client.model_list():
+            reads = " (text only: no images)" if model.takes_images is False else ""
+            print(("* " if model.id == default else "  ") + model.id + reads)
 
     def _config(self, rest: list[str]) -> None:
         for word in rest:
