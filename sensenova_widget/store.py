@@ -24,7 +24,6 @@ a turn holds only what the person and the model said.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -37,8 +36,16 @@ from typing import Any
 
 from .errors import SenseNovaError
 from .sqlite_files import create_private, enter_wal, open_shared
-from .store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, collect_blobs, run_script, write_turn
-from .turns import Answer, Turn, wire_messages
+from .store_schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    collect_blobs,
+    read_turns,
+    run_script,
+    write_turn,
+)
+from .turns import Turn, wire_messages
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -230,68 +237,7 @@ class ConversationStore:
                 if missing_ok:
                     return []
                 raise self._unknown(name)
-            rows = self._db.execute(
-                "SELECT id, key, text, labels, chosen, created FROM turns WHERE conversation = ? ORDER BY id",
-                (found[0],),
-            ).fetchall()
-            answers = self._db.execute(
-                "SELECT a.turn, a.text, a.reasoning, a.finish_reason, a.error, a.refused, a.usage, a.model, "
-                "a.request_id, a.thought_seconds, a.omitted, a.created FROM answers a "
-                "JOIN turns t ON t.id = a.turn WHERE t.conversation = ? ORDER BY a.turn, a.position",
-                (found[0],),
-            ).fetchall()
-            blobs = self._db.execute(
-                "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
-                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? "
-                "ORDER BY tb.turn, tb.slot, tb.position",
-                (found[0],),
-            ).fetchall()
-        attached: dict[tuple[int, str], list[bytes]] = {}
-        for turn_id, slot, data in blobs:
-            attached.setdefault((turn_id, slot), []).append(bytes(data))
-        replies: dict[int, list[Answer]] = {}
-        for (
-            turn_id,
-            text,
-            reasoning,
-            finish,
-            error,
-            refused,
-            usage,
-            model,
-            request,
-            thought,
-            omitted,
-            made,
-        ) in answers:
-            replies.setdefault(turn_id, []).append(
-                Answer(
-                    text=text,
-                    reasoning=reasoning,
-                    finish_reason=finish,
-                    error=error,
-                    refused=bool(refused),
-                    usage=json.loads(usage) if usage else None,
-                    model=model,
-                    request_id=request,
-                    thought_seconds=thought,
-                    omitted=tuple(json.loads(omitted)) if omitted else (),
-                    created=made,
-                )
-            )
-        return [
-            Turn(
-                key=key,
-                text=text,
-                labels=tuple(json.loads(labels)) if labels else (),
-                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
-                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
-                answers=tuple(replies.get(turn_id, ())),
-                chosen=chosen,
-                created=created,
-            )
-            for turn_id, key, text, labels, chosen, created in rows
-        ]
+            return read_turns(self._db.execute, found[0])
 
     def messages(self, name: str) -> list[dict]:
         """The wire messages of `name`, original media included, ready to continue the chat."""

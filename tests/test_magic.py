@@ -7,6 +7,7 @@ also checks that no credential appears anywhere in what the cell printed or disp
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -230,6 +231,18 @@ def test_images_come_from_expressions_lists_and_series(run, shell, emulator):
     parts = emulator.requests[-1]["messages"][-1]["content"]
     assert [p["type"] for p in parts].count("image_base64") == 5
     assert ran.error is None
+
+
+def test_images_are_encoded_by_the_clients_media_options(run, shell, emulator):
+    from sensenova_widget.media import MediaOptions
+
+    magic.use_client(
+        Client(api_key=emulator.api_key, base_url=emulator.base_url, media=MediaOptions(max_side=32)), shell
+    )
+    shell.user_ns["photo"] = np.full((300, 400, 3), (200, 10, 10), np.uint8)
+    run("%%sensenova -i photo -o r\nHow big?")
+    width, height = map(int, re.search(r"image 1: (\d+)x(\d+)", shell.user_ns["r"].text).groups())
+    assert 0.85 * 32 <= width <= 32 and height < width  # not 400x300: the client's options, not a global
 
 
 def test_video_from_frames(run, shell, emulator):
