@@ -192,7 +192,7 @@ class Client:
         self.history_media = history_media
         self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
         self._listing = threading.Lock()
-        self.media: MediaOptions = options_for(media)
+        self.media: MediaOptions = options_for(media, name="media")
         for url in (self.base_url, self.file_base_url):
             check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
