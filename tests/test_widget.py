@@ -21,7 +21,7 @@ from PIL import Image
 from waiting import wait_until
 
 from sensenova_widget import panel_state, protocol
-from sensenova_widget.errors import AuthenticationError, InvalidRequestError
+from sensenova_widget.errors import AuthenticationError, ContentFilterError, InvalidRequestError
 from sensenova_widget.widget import ChatPanel
 
 SLOW = {"x-emulator-fault": "delta_delay=0.005,reply_tokens=300"}
@@ -563,3 +563,33 @@ def test_without_ipython_the_picker_reads_the_globals_of_the_code_that_made_the_
     finally:
         InteractiveShell._instance = saved
     assert "picked_up_from_this_module" in listed
+
+
+# ---------------------------------------------------------------- refused turns, forks, alternatives
+def test_a_refused_message_is_marked_in_the_panel_and_never_sent_again(panel, emulator):
+    panel.ask("a fine start")
+    with pytest.raises(ContentFilterError):
+        panel.ask("please say EMULATOR-UNSAFE")
+    user, refused = panel.conversation[-2:]
+    assert user["refused"] is True and refused["status"] == "refused" and "content filter" in refused["error"]
+    assert panel.turns[-1].refused and len(panel.turns) == 2  # kept for the reader (and saved)
+    panel.ask("the next question")
+    sent = json.dumps(emulator.requests[-1]["messages"])
+    assert "EMULATOR-UNSAFE" not in sent and "the next question" in sent
+    assert request(panel, "edit", {"text": "please say hello", "turn": 1}, req_id="e")[
+        "ok"
+    ]  # edit and resend
+    wait_idle(panel)
+    assert [t.text for t in panel.turns] == ["a fine start", "please say hello"]  # forked at turn 1
+    assert shown(panel) == recorded(panel)
+
+
+def test_the_browser_flips_through_a_regenerated_turns_answers(panel, emulator):
+    panel.ask("one")
+    panel.regenerate()
+    reply = panel.conversation[-1]
+    assert (reply["answers"], reply["chosen"]) == (2, 1)
+    assert request(panel, "choose", {"turn": 0, "answer": 0}, req_id="c")["ok"]
+    assert panel.conversation[-1]["chosen"] == 0 and panel.turns[0].chosen_index == 0
+    bad = request(panel, "choose", {"turn": 0, "answer": 5}, req_id="c2")
+    assert not bad["ok"] and "answer 5" in bad["error"]
