@@ -72,6 +72,7 @@ class Conversation:
         self.model = model
         self.system = system
         self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
+        self.params.check_dialect(self.client.api)
         self._lock = threading.Lock()
         self._current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
         self._turn_open = False  # a turn was begun and has not ended

@@ -201,7 +201,7 @@ def test_bad_arguments_name_what_is_allowed(client, cache_path):
         (dict(concurrency=0), "concurrency=0"),
         (dict(rpm=-5), "rpm=-5"),
         (dict(temperature=3), "temperature=3"),
-        (dict(stream=True), "expected one of max_new_tokens"),
+        (dict(stream=True), "stream= is not a caption.. parameter: expected one of temperature"),
         (dict(column="picture"), "the columns are 'image', 'colour', 'n'"),
         (dict(column=None), "column= is required"),
     ]

@@ -404,7 +404,7 @@ def test_config_base_url_makes_a_new_client(run, emulator):
 def test_a_bad_option_prints_the_usage_line(run):
     ran = run("%%sensenova --tempreature 0.2\nhi")
     assert "unrecognized arguments: --tempreature" in ran.stderr
-    assert "%%sensenova [-m MODEL] [-i EXPR]" in ran.stderr
+    assert "%%sensenova [-m MODEL] [--temperature T]" in ran.stderr
     ran = run("%%sensenova --temperature warm\nhi")
     assert "invalid float value: 'warm'" in ran.stderr
     ran = run("%%sensenova -f md\nhi")

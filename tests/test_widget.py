@@ -144,23 +144,31 @@ def test_without_credentials_the_error_says_what_to_set(monkeypatch):
 def test_bad_settings_are_refused_before_anything_is_sent(client):
     with pytest.raises(InvalidRequestError, match=r"top_p=1\.0 .*open interval"):
         ChatPanel(client=client, top_p=1.0)
-    with pytest.raises(InvalidRequestError, match="'temprature' is not a ChatPanel setting"):
+    with pytest.raises(InvalidRequestError, match="'temprature' is not a request parameter"):
         ChatPanel(client=client, temprature=0.5)
+    with pytest.raises(InvalidRequestError, match="top_k=5 .* only the OpenAI-compatible endpoints"):
+        ChatPanel(client=client, top_k=5)  # the native endpoint does not take it
 
 
 def test_parameter_ranges_reach_the_browser_from_the_protocol(panel):
     specs = panel.parameters
-    assert set(specs) == set(protocol.PARAMETERS)
+    shown = [name for name, spec in protocol.PARAMETERS.items() if spec.panel and spec.knows("native")]
+    assert list(specs) == shown  # the table's order; top_k & co. only for the OpenAI shape
     assert specs["top_p"] == {
+        "label": "Top p",
+        "kind": "number",
         "min": 0,
         "max": 1,
         "min_inclusive": False,
         "max_inclusive": False,
         "integer": False,
+        "step": "0.01",
         "allowed": "a number in the open interval (0, 1)",
         "default": 0.7,
     }
     assert specs["max_new_tokens"]["integer"] is True
+    assert specs["thinking"]["kind"] == "toggle" and specs["thinking"]["shown_if"] == "thinks"
+    assert specs["system"]["kind"] == "textarea" and specs["model"]["kind"] == "picker"
     assert panel.limits == {"max_images": 6, "max_videos": 1}
 
 
