@@ -188,10 +188,22 @@ class ConversationStore:
             if version == 0:
                 run_script(tx.execute, SCHEMA)
             else:
-                for step in range(version, SCHEMA_VERSION):
-                    MIGRATIONS[step](tx.execute)  # in this one transaction: all of them, or none
+                self._migrate(tx, version)
             if version != SCHEMA_VERSION:
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self, tx: _Transaction, version: int) -> None:
+        """Bring the tables from `version` to `SCHEMA_VERSION` inside `tx`: all the steps, or none
+        (a failure rolls back and leaves the file as it was)."""
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](tx.execute)
+        except (sqlite3.Error, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"The conversation store {self.path} (schema version {version}) could not be brought up "
+                f"to version {SCHEMA_VERSION} ({exc}); it was left as it was. Pass store= (or set "
+                "SENSENOVA_HOME) to use another folder, and keep this file to report the problem."
+            ) from exc
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
