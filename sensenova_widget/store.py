@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import os
 import sqlite3
 import threading
@@ -38,8 +37,16 @@ from typing import Any
 
 from .errors import SenseNovaError
 from .sqlite_files import create_private, enter_wal, open_shared
-from .store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, collect_blobs, run_script, write_turn
-from .turns import Answer, Turn, wire_messages
+from .store_schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    collect_blobs,
+    read_turns,
+    run_script,
+    write_turn,
+)
+from .turns import Turn, wire_messages
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -240,10 +247,22 @@ class ConversationStore:
             if version == 0:
                 run_script(tx.execute, SCHEMA)
             else:
-                for step in range(version, SCHEMA_VERSION):
-                    MIGRATIONS[step](tx.execute)  # in this one transaction: all of them, or none
+                self._migrate(tx, version)
             if version != SCHEMA_VERSION:
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self, tx: _Transaction, version: int) -> None:
+        """Bring the tables from `version` to `SCHEMA_VERSION` inside `tx`: all the steps, or none
+        (a failure rolls back and leaves the file as it was)."""
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](tx.execute)
+        except (sqlite3.Error, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"The conversation store {self.path} (schema version {version}) could not be brought up "
+                f"to version {SCHEMA_VERSION} ({exc}); it was left as it was. Pass store= (or set "
+                "SENSENOVA_HOME) to use another folder, and keep this file to report the problem."
+            ) from exc
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -303,68 +322,7 @@ class ConversationStore:
                 if missing_ok:
                     return []
                 raise self._unknown(name)
-            rows = self._db.execute(
-                "SELECT id, key, text, labels, chosen, created FROM turns WHERE conversation = ? ORDER BY id",
-                (found[0],),
-            ).fetchall()
-            answers = self._db.execute(
-                "SELECT a.turn, a.text, a.reasoning, a.finish_reason, a.error, a.refused, a.usage, a.model, "
-                "a.request_id, a.thought_seconds, a.omitted, a.created FROM answers a "
-                "JOIN turns t ON t.id = a.turn WHERE t.conversation = ? ORDER BY a.turn, a.position",
-                (found[0],),
-            ).fetchall()
-            blobs = self._db.execute(
-                "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
-                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? "
-                "ORDER BY tb.turn, tb.slot, tb.position",
-                (found[0],),
-            ).fetchall()
-        attached: dict[tuple[int, str], list[bytes]] = {}
-        for turn_id, slot, data in blobs:
-            attached.setdefault((turn_id, slot), []).append(bytes(data))
-        replies: dict[int, list[Answer]] = {}
-        for (
-            turn_id,
-            text,
-            reasoning,
-            finish,
-            error,
-            refused,
-            usage,
-            model,
-            request,
-            thought,
-            omitted,
-            made,
-        ) in answers:
-            replies.setdefault(turn_id, []).append(
-                Answer(
-                    text=text,
-                    reasoning=reasoning,
-                    finish_reason=finish,
-                    error=error,
-                    refused=bool(refused),
-                    usage=json.loads(usage) if usage else None,
-                    model=model,
-                    request_id=request,
-                    thought_seconds=thought,
-                    omitted=tuple(json.loads(omitted)) if omitted else (),
-                    created=made,
-                )
-            )
-        return [
-            Turn(
-                key=key,
-                text=text,
-                labels=tuple(json.loads(labels)) if labels else (),
-                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
-                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
-                answers=tuple(replies.get(turn_id, ())),
-                chosen=chosen,
-                created=created,
-            )
-            for turn_id, key, text, labels, chosen, created in rows
-        ]
+            return read_turns(self._db.execute, found[0])
 
     def messages(self, name: str) -> list[dict]:
         """The wire messages of `name`, original media included, ready to continue the chat."""

@@ -4,9 +4,8 @@ One turn at a time: it is checked and shown in the browser at once, then the rep
 in a kernel thread (so the kernel stays usable) and reaches the browser as custom messages
 coalesced to one every 50 ms; the conversation's turns are then shown again as they ended
 (`Conversation.take` says how the turn went: never guessed here), the `on_reply` callbacks run,
-and the turn's future is resolved. The thread's output
-(callbacks, tracebacks) goes to the cell that asked, or for a turn started in the browser, to
-the cell that made the panel.
+and the turn's future is resolved. The thread's output (callbacks, tracebacks) goes to the cell
+that asked, or for a turn started in the browser, to the cell that made the panel.
 """
 
 from __future__ import annotations
@@ -143,10 +142,8 @@ class TurnRunner:
             key = panel_state.new_id()  # the new turn's (a send's, an edit's)
             if action == "send":
                 attachments, images, videos = surface.take_staged(text)
-                by_kind = sorted(
-                    attachments, key=lambda item: item["kind"] != "image"
-                )  # images first, as sent
-                labels = tuple(item["label"] for item in by_kind)
+                # labels in the order the parts are sent: the images, then the video
+                labels = tuple(a["label"] for a in sorted(attachments, key=lambda a: a["kind"] != "image"))
                 earlier, user = turns, panel_state.pending_user_view(key, text, attachments)
             else:
                 if not turns:

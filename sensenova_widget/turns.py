@@ -73,12 +73,13 @@ def answer_of(reply: Any, error: BaseException | None = None, **more: Any) -> An
     if error is not None:
         one_line = getattr(error, "one_line", None)
         text = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
-    if isinstance(error, KeyboardInterrupt):
-        text = ""  # an interrupt is a stop, not a failure
+    finish = getattr(reply, "finish_reason", None)
+    if isinstance(error, KeyboardInterrupt):  # an interrupt is a stop, not a failure
+        text, finish = "", finish or "stopped"
     return Answer(
         text=getattr(reply, "text", "") or "",
         reasoning=getattr(reply, "reasoning", "") or "",
-        finish_reason=getattr(reply, "finish_reason", None),
+        finish_reason=finish,
         error=text or None,
         refused=isinstance(error, REFUSALS),
         usage=dict(reply.usage) if getattr(reply, "usage", None) else None,

@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ from .client import Client
 from .conversation import Conversation
 from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
+from .panel_state import panel_settings
+from .params import Params
 from .reasoning import reasons
 from .store import ConversationList, ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
@@ -100,7 +103,8 @@ class ChatPanel(anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
-    pair); `model`, `system` and the sampling `params` are the panel's initial settings.
+    pair); `model`, `system` and the other request parameters (`protocol.PARAMETERS`:
+    temperature=, top_p=, user=, thinking=, ...) are the panel's initial settings.
     `namespace` is where the "From notebook" picker and `attach` look for variables: by default
     IPython's (Jupyter), marimo's globals, else the globals of the code that made the panel;
     `ChatPanel(namespace=globals())` says it explicitly.
@@ -137,39 +141,18 @@ class ChatPanel(anywidget.AnyWidget):
     ) -> None:
         if self.development_bundle:  # read by AnyWidget.__init__ below, for this panel only
             self._esm, self._css = development_build()
-        thinking = params.pop("thinking", None)
-        if thinking is not None and not isinstance(thinking, bool):
-            raise InvalidRequestError(
-                f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
-            )
-        for key, value in params.items():
-            if key not in protocol.PARAMETERS:
-                raise InvalidRequestError(
-                    f"{key!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=, name=, store=).",
-                    field=key,
-                )
-            if value is not None:
-                protocol.validate_parameter(key, value)
+        given = Params.of(model=model, system=system, **params)  # every parameter, checked now
         self._client = client if client is not None else Client()
+        given.check_dialect(getattr(self._client, "api", "native"))
         opened, name = keeping.panel_store(store, name)
-        self._conversation = Conversation(
-            self._client, model=model, system=system, name=name, store=opened, **params
-        )
+        # the settings trait is the one source of each turn's parameters (`TurnRunner.params`)
+        self._conversation = Conversation(self._client, model=model, system=system, name=name, store=opened)
         model_id = self._client.resolve_model(model)
         super().__init__(
-            settings={
-                "model": model_id,
-                "system": system,
-                "thinking": thinking,
-                **{  # plain JSON numbers, NumPy's too
-                    k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
-                    for k in protocol.PARAMETERS
-                },
-            },
+            settings=panel_settings(replace(given, model=model_id)),
             thinks=reasons(model_id),
             models=[model_id],
-            parameters=panel_state.parameter_specs(),
+            parameters=panel_state.parameter_specs(getattr(self._client, "api", "native")),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
             conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",

@@ -397,3 +397,22 @@ def test_a_saved_conversation_continues_with_its_images_and_holds_no_credential(
     reply = client.chat(history + [{"role": "user", "content": [{"type": "text", "text": "And now?"}]}])
     assert emulator.requests[-1]["messages"][0]["content"][0] == sent_image
     assert "image 1: 64x48 RGB, mostly red" in reply.text
+
+
+def test_a_store_that_cannot_be_migrated_is_left_as_it_was_with_what_to_do(tmp_path):
+    path = tmp_path / "conversations.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_V1_SCHEMA.replace("reasoning TEXT NOT NULL DEFAULT '', ", ""))  # not the v1 it says
+    db.execute("INSERT INTO conversations VALUES (1, 'odd', 1.0, 2.0)")
+    db.commit()
+    db.close()
+    with pytest.raises(
+        StoreError, match=r"schema version 1\) could not be brought up to version 2.*left as it was"
+    ):
+        open_store(tmp_path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("SELECT name FROM conversations").fetchall() == [("odd",)]
+    assert "role" in [
+        row[1] for row in db.execute("PRAGMA table_info(turns)")
+    ]  # the old table is still there

@@ -222,3 +222,12 @@ def test_caption_finishes_every_row_through_the_gate_without_losing_one(emulator
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0 and summary["not_done"] == 0
     assert 40 < spent < 40 * 2  # refused requests were sent again, none given up
+
+
+def test_a_failed_download_names_the_part_but_no_login_or_signed_query(emulator, plan):
+    signed = "https://user:hunter2@photos.invalid/cat.png?X-Amz-Signature=s3cr3t"
+    with pytest.raises(snw.InvalidRequestError) as caught:
+        plan.chat("What is this?", images=[signed])
+    said = caught.value.one_line()
+    assert "https://photos.invalid/cat.png?..." in said and "messages[0].content[0]" in said
+    assert "hunter2" not in said and "s3cr3t" not in said
