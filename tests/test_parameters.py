@@ -216,3 +216,38 @@ def test_the_panel_form_has_a_field_for_each_parameter_its_dialect_takes(dialect
         field = panel.parameters[name]
         assert (field["label"], field["kind"]) == (PARAMETERS[name].panel.label, PARAMETERS[name].panel.kind)
     assert set(panel.settings) == set(PARAMETERS)  # every parameter has its place in the settings
+
+
+def readme_table() -> str:
+    """The README's table of request parameters, as the declaration says it."""
+    rows = [
+        "| parameter | allowed | native | OpenAI-compatible | panel settings | `%%sensenova` |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, spec in PARAMETERS.items():
+        wires = []
+        for api in DIALECTS:
+            if spec.in_messages:
+                wires.append("the first message")
+            elif spec.knows(api):
+                wires.append(f"`{spec.wire[api]}`" + (f' (`{{"{spec.wrap}": ...}}`)' if spec.wrap else ""))
+            else:
+                wires.append("refused before sending")
+        field = spec.panel
+        shown = "-" if field is None else field.label + (" (toolbar)" if field.kind == "picker" else "")
+        if field is not None and field.shown_if == "thinks":
+            shown += " (models that reason)"
+        flags = "/".join(f"`{flag}`" for flag in spec.option)
+        if spec.type is bool:
+            flags += f" / `--no-{spec.option[-1][2:]}`"
+        rows.append(f"| `{name}` | {spec.allowed} | {wires[0]} | {wires[1]} | {shown} | {flags} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_table_of_parameters_is_the_declaration():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert readme_table() in readme, (
+        "README's parameter table differs from protocol.PARAMETERS:\n" + readme_table()
+    )
