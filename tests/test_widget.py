@@ -74,8 +74,7 @@ def request(panel, method, params=None, buffers=None, req_id="r1"):
 
 def wait_idle(panel, timeout=30.0):
     wait_until(lambda: not panel.busy, "the reply to finish", timeout)
-    if panel._turns.worker is not None:
-        panel._turns.worker.exception(timeout)
+    panel._turns.wait(timeout)  # the turn's thread resolved its future too
 
 
 def png(width, height, color=(10, 200, 30)) -> bytes:
