@@ -13,11 +13,13 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from .protocol import DEFAULT_BASE_URL
+from .protocol import DEFAULT_BASE_URL, TOKEN_PLAN_HOST
 
 CREDENTIAL_VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID")
 _emulator = None
+_token_plan = False  # whether connect() pointed at the emulator's token plan
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ def connected() -> Target | None:
     emulator = _emulator
     if emulator is None:
         return None
-    return Target(emulator.base_url, emulator.file_base_url, emulator.api_key)
+    base = emulator.token_plan_base_url if _token_plan else emulator.base_url
+    return Target(base, emulator.file_base_url, emulator.api_key)
 
 
 def has_credentials() -> bool:
@@ -42,28 +45,34 @@ def has_credentials() -> bool:
     return any(os.environ.get(name) for name in CREDENTIAL_VARIABLES)
 
 
-def connect(*, verbose: bool = True, **emulator_knobs) -> str:
+def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs) -> str:
     """Point this process at SenseNova or, with no credentials set, at a local emulator.
 
     Returns (and prints, unless `verbose=False`) one line saying which; it never prints a key.
-    `emulator_knobs` (e.g. `ttft=0.2`) configure the emulator when one is started. Nothing is
-    written into the environment: `Client()` finds the emulator through `connected()`.
+    `token_plan=True` points at the emulator's token plan (its models, reasoning and 429s, as
+    https://token.sensenova.cn/v1) instead of the native endpoint. `emulator_knobs` (e.g.
+    `ttft=0.2`) configure the emulator when one is started. Nothing is written into the
+    environment: `Client()` finds the emulator through `connected()`.
     """
-    global _emulator
+    global _emulator, _token_plan
     if _emulator is None and has_credentials():
         base = (
             os.environ.get("SENSENOVA_API_BASE") or DEFAULT_BASE_URL
         )  # as Client() reads it: empty is unset
-        where = f"Using SenseNova at {base} (credentials from the environment)."
+        plan = " (the token plan)" if urlsplit(base).hostname == TOKEN_PLAN_HOST else ""
+        where = f"Using SenseNova at {base}{plan} (credentials from the environment)."
     else:
+        _token_plan = token_plan
         if _emulator is None:
             from .emulator import Emulator
 
             _emulator = Emulator(**emulator_knobs)
             _emulator.start()
             atexit.register(_emulator.stop)
+        target = connected()
+        assert target is not None
         where = (
-            f"No SenseNova credentials set: using the local emulator at {_emulator.base_url}. "
+            f"No SenseNova credentials set: using the local emulator at {target.base_url}. "
             "Set SENSENOVA_API_KEY (or SENSENOVA_ACCESS_KEY_ID and SENSENOVA_SECRET_ACCESS_KEY) "
             "to use the service."
         )

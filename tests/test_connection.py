@@ -89,3 +89,20 @@ def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, caps
     for value in credentials.values():
         assert value not in printed
     assert {name: os.environ.get(name) for name in credentials} == credentials
+
+
+def test_connect_reaches_the_emulators_token_plan_and_names_the_real_one(clean_env):
+    clean_env.setattr(connection, "_token_plan", False)
+    for name in ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_API_DIALECT"):
+        clean_env.delenv(name, raising=False)
+    line = connection.connect(verbose=False, token_plan=True)
+    emu = connection._emulator
+    assert emu.token_plan_base_url in line
+    with snw.Client() as client:
+        assert client.base_url == emu.token_plan_base_url and client.api == "openai"
+        assert client.resolve_model() == protocol.TOKEN_PLAN_VISION_MODEL
+    clean_env.setattr(connection, "_emulator", None)
+    emu.stop()
+    clean_env.setenv("SENSENOVA_API_KEY", "sk-plan")
+    clean_env.setenv("SENSENOVA_API_BASE", protocol.TOKEN_PLAN_BASE_URL)
+    assert "(the token plan)" in connection.connect(verbose=False)

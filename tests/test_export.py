@@ -246,3 +246,14 @@ def test_transcript_inlines_thumbnails_up_to_a_total():
     markup = transcript_html(turns, total_thumbnail_bytes=3 * len(THUMB))
     assert markup.count("<img ") == 3 and "[image 1]" in markup
     assert [_words(t) for t in _parse(markup).texts] == [f"look {i}" for i in range(5)]
+
+
+def test_a_refused_turn_and_a_regenerated_one_say_so_in_every_format():
+    refused = Turn("say EMULATOR-UNSAFE", answers=(Answer(error="ContentFilterError: unsafe", refused=True),))
+    regenerated = Turn("again", answers=(Answer("first answer"), Answer("second answer"))).choose(1)
+    for kind in ("md", "html"):
+        text = export([refused, regenerated], kind)
+        assert "Refused by the service, not sent again: ContentFilterError: unsafe" in text
+        assert "Answer 2 of 2" in text and "second answer" in text and "first answer" not in text
+    notebook = nbformat.reads(export([refused], "ipynb"), as_version=4)
+    assert notebook.cells[-1].metadata["sensenova"]["refused"] is True

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     emulator.start()
     print(
         f"# SenseNova emulator at {emulator.base_url} (files: {emulator.file_base_url}; OpenAI-compatible: "
-        f"{emulator.openai_base_url}); Ctrl-C stops it."
+        f"{emulator.openai_base_url}; the token plan: {emulator.token_plan_base_url}); Ctrl-C stops it."
     )
     for name, value in emulator.env().items():
         print(f"export {name}={shlex.quote(value)}")

@@ -135,6 +135,8 @@ def error_response(
 class EntryPoint:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
+    api = "native"  # the dialect whose parameters it takes (protocol.PARAMETERS' wire names)
+
     def error(
         self,
         status: int,
@@ -509,7 +511,8 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        protocol.validate_body(body, max_output=dialect.max_output(body.get("model")))
+        model = body.get("model") if isinstance(body, dict) else None  # a body of any JSON shape
+        protocol.validate_body(body, dialect.api, max_output=dialect.max_output(model))
         served = dialect.served(state)
         if body["model"] not in served:
             return dialect.unknown_model(body["model"], served)
