@@ -24,6 +24,7 @@ a turn holds only what the person and the model said.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import sqlite3
 import threading
@@ -50,6 +51,7 @@ from .turns import Turn, wire_messages
 __all__ = [
     "SCHEMA_VERSION",
     "ConversationInfo",
+    "ConversationList",
     "ConversationStore",
     "StoreError",
     "UnknownConversationError",
@@ -78,12 +80,66 @@ class UnknownConversationError(StoreError, KeyError):
 
 @dataclass(frozen=True)
 class ConversationInfo:
-    """What `list()` tells about one saved conversation."""
+    """What `list()` tells about one saved conversation: `turns` counts exchanges (a message and
+    its answers), not messages; `last_message` is the last turn's shown answer, else its message."""
 
     name: str
     turns: int
     last_used: datetime
     created: datetime
+    last_message: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The JSON-ready summary the panel's conversation list shows."""
+        return {
+            "name": self.name,
+            "turns": self.turns,
+            "last_used": self.last_used.isoformat(timespec="seconds"),
+            "last_message": preview(self.last_message),
+        }
+
+
+def preview(text: str, limit: int = 80) -> str:
+    """One line of at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
+class ConversationList(list):
+    """`snw.conversations()`: a list of `ConversationInfo` that shows as one compact table."""
+
+    COLUMNS = ("name", "turns", "last used", "last message")
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        return [
+            (
+                info.name,
+                str(info.turns),
+                info.last_used.strftime("%Y-%m-%d %H:%M"),
+                preview(info.last_message, 60),
+            )
+            for info in self
+        ]
+
+    def __repr__(self) -> str:
+        if not self:
+            return "No saved conversations."
+        rows = [self.COLUMNS, *self._rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return "<p>No saved conversations.</p>"
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in self.COLUMNS)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(cell)}</td>" for cell in row)
+            + "</tr>"
+            for row in self._rows()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def default_store_path() -> Path:
@@ -103,17 +159,20 @@ def open_store(path: str | os.PathLike[str] | ConversationStore | None = None) -
     return ConversationStore(default_store_path() if path is None else path)
 
 
-def conversations(store: str | os.PathLike[str] | ConversationStore | None = None) -> list[ConversationInfo]:
-    """What is saved (name, turns, last used), most recent first: `snw.conversations()`.
+def conversations(
+    store: str | os.PathLike[str] | ConversationStore | None = None, *, search: str | None = None
+) -> ConversationList:
+    """What is saved (name, turns, last used, last message), most recent first, as a compact
+    table: `snw.conversations()`; `search=` keeps those whose name or text contains it.
 
     Listing a place where nothing was ever saved creates nothing there.
     """
     if not isinstance(store, ConversationStore):
         store = default_store_path() if store is None else store
         if not _locate(store)[1].exists():
-            return []
+            return ConversationList()
     with _opened(store) as opened:
-        return opened.list()
+        return opened.list(search=search)
 
 
 def delete_conversation(name: str, store: str | os.PathLike[str] | ConversationStore | None = None) -> None:
@@ -217,23 +276,37 @@ class ConversationStore:
         return _Transaction(self._db, self._lock)
 
     # ----------------------------------------------------------------- reading
-    def list(self) -> list[ConversationInfo]:
-        """Every saved conversation, the most recently used first."""
+    def list(self, *, search: str | None = None) -> ConversationList:
+        """Every saved conversation, the most recently used first; with `search`, those whose name,
+        messages or answers contain it (case-insensitive)."""
+        where, args = "", []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = (
+                "WHERE c.name LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM turns t LEFT JOIN answers a "
+                "ON a.turn = t.id WHERE t.conversation = c.id AND (t.text LIKE ?1 ESCAPE '\\' "
+                "OR a.text LIKE ?1 ESCAPE '\\'))"
+            )
+            args = [pattern]
         with self._lock:
             rows = self._db.execute(  # turns: exchanges, not messages
-                "SELECT c.name, COUNT(t.id), c.last_used, c.created FROM conversations c "
-                "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id "
-                "ORDER BY c.last_used DESC, c.id DESC"
+                "SELECT c.name, (SELECT COUNT(*) FROM turns t WHERE t.conversation = c.id), c.last_used, "
+                "c.created, (SELECT COALESCE(NULLIF(a.text, ''), t.text) FROM turns t "
+                "LEFT JOIN answers a ON a.turn = t.id WHERE t.conversation = c.id "
+                "ORDER BY t.id DESC, a.position = t.chosen DESC, a.position DESC LIMIT 1) "
+                f"FROM conversations c {where} ORDER BY c.last_used DESC, c.id DESC",
+                args,
             ).fetchall()
-        return [
+        return ConversationList(
             ConversationInfo(
                 name,
                 count,
                 datetime.fromtimestamp(used).astimezone(),
                 datetime.fromtimestamp(made).astimezone(),
+                last or "",
             )
-            for name, count, used, made in rows
-        ]
+            for name, count, used, made, last in rows
+        )
 
     def __contains__(self, name: object) -> bool:
         with self._lock:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from . import interrupts, keeping, media, namespaces, panel_state, protocol
+from . import chat_list, interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
 from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
@@ -35,7 +35,7 @@ from .messages import as_list
 from .panel_state import panel_settings
 from .params import Params
 from .reasoning import reasons
-from .store import ConversationStore
+from .store import ConversationList, ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 from .turns import Turn
 
@@ -191,6 +191,11 @@ class ChatPanel(anywidget.AnyWidget):
     def name(self) -> str | None:
         """The name this panel's conversation is saved under (None when it could not be saved)."""
         return self._conversation.name
+
+    @property
+    def store(self) -> ConversationStore | None:
+        """Where this panel saves (None when its store could not be opened); `conversations()` lists it."""
+        return self._conversation.store
 
     @property
     def turns(self) -> list[Turn]:
@@ -374,6 +379,22 @@ class ChatPanel(anywidget.AnyWidget):
         self.conversation = []
         self._transcript.refresh()
 
+    def conversations(self, search: str | None = None) -> ConversationList:
+        """The conversations saved where this panel saves (its store), most recent first;
+        `search=` keeps those whose name or text contains it."""
+        return chat_list.store_of(self).list(search=search)
+
+    def open_conversation(self, name: str | None = None) -> None:
+        """Show saved conversation `name` in this panel and continue it from there; `None` starts a
+        new one (a fresh generated name). The one shown until now stays saved."""
+        self._turns.check_idle()
+        chat = chat_list.opened(self, name)
+        self._conversation = self._turns.chat = self._transcript.conversation = chat
+        with self.hold_sync():
+            self.conversation = panel_state.turn_views(chat.turns)
+            self.conversation_name = chat.name or ""
+        self._transcript.refresh()
+
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
         self._turns.on_reply(callback)
@@ -540,4 +561,5 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
+        **chat_list.HANDLERS,
     }

@@ -74,8 +74,7 @@ def request(panel, method, params=None, buffers=None, req_id="r1"):
 
 def wait_idle(panel, timeout=30.0):
     wait_until(lambda: not panel.busy, "the reply to finish", timeout)
-    if panel._turns.worker is not None:
-        panel._turns.worker.exception(timeout)
+    panel._turns.wait(timeout)  # the turn's thread resolved its future too
 
 
 def png(width, height, color=(10, 200, 30)) -> bytes:
@@ -563,6 +562,44 @@ def test_without_ipython_the_picker_reads_the_globals_of_the_code_that_made_the_
     finally:
         InteractiveShell._instance = saved
     assert "picked_up_from_this_module" in listed
+
+
+def test_the_conversation_list_opens_renames_deletes_and_starts_conversations(client, emulator):
+    first = ChatPanel(client=client, name="trip")
+    first.ask("Where shall we go in May?")
+    panel = ChatPanel(client=client)
+    panel.ask("What is a haiku?")
+    listed = request(panel, "conversations")["result"]
+    assert listed["current"] == panel.name
+    assert [(i["name"], i["turns"]) for i in listed["items"]] == [(panel.name, 1), ("trip", 1)]
+    assert listed["items"][1]["last_message"].startswith("Where shall we go in May?")  # the echo's answer
+    found = request(panel, "conversations", {"search": "may?"}, req_id="r2")["result"]["items"]
+    assert [i["name"] for i in found] == ["trip"]
+
+    assert request(panel, "open_conversation", {"name": "trip"}, req_id="r3")["result"] == {"name": "trip"}
+    assert panel.conversation_name == "trip" and panel.name == "trip"
+    assert [t["text"] for t in panel.conversation if t["role"] == "user"] == ["Where shall we go in May?"]
+    emulator.reset(files=False)
+    panel.ask("And in June?")  # continues the opened conversation: its history is sent
+    sent = [m["content"][0]["text"] for m in emulator.requests[-1]["messages"] if m["role"] == "user"]
+    assert sent == ["Where shall we go in May?", "And in June?"]
+
+    assert request(panel, "rename_conversation", {"old": "trip", "new": "holiday"}, req_id="r4")["ok"]
+    assert panel.name == "holiday" and len(panel.turns) == 2  # the panel goes on under the new name
+    assert request(panel, "delete_conversation", {"name": "holiday"}, req_id="r5")["ok"]
+    assert panel.conversation == [] and panel.name not in ("holiday", "trip")  # a new, empty one
+    assert "holiday" not in [i.name for i in panel.conversations()]
+    assert request(panel, "open_conversation", {"name": None}, req_id="r6")["ok"]  # New
+
+    for method, params, field in [
+        ("open_conversation", {"name": "nope"}, "No conversation named 'nope'"),
+        ("open_conversation", {"name": ""}, "name must be a conversation name"),
+        ("rename_conversation", {"old": panel.name, "new": 7}, "new must be a conversation name"),
+        ("delete_conversation", {"name": "x" * 201}, "at most 200 characters"),
+        ("conversations", {"search": ["x"]}, "search must be a string"),
+    ]:
+        answer = request(panel, method, params, req_id=f"bad-{method}-{field}")
+        assert not answer["ok"] and field in answer["error"], answer
 
 
 # ---------------------------------------------------------------- refused turns, forks, alternatives
