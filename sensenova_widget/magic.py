@@ -42,6 +42,7 @@ from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
 from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
 from .messages import text_message
+from .params import Params
 from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
@@ -212,8 +213,8 @@ class SenseNovaMagics(Magics):
             value = getattr(args, name)
             value = self.settings.get(name) if value is None else value
             if value is not None and name not in CONVERSATION_KEYS:
-                protocol.PARAMETERS[name].for_any_model.check(value)
                 params[name] = value
+        Params.of(**params).check_dialect(self.client.api)  # each value, and what the endpoint takes
         return params
 
     def _media_parts(self, expr: str, option: str, client: Any) -> list[dict]:

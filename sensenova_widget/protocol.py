@@ -109,7 +109,7 @@ class Parameter:
     type: type  # int, float, bool or str
     description: str  # what it does, in a few words (the magic's help)
     wire: Mapping[str, str | None]  # the body field per dialect
-    low: float | None = None
+    low: float | None = None  # the least value (for a string: its least length, 1 = non-empty)
     high: float | None = None  # None: no upper bound
     low_inclusive: bool = True
     high_inclusive: bool = True

@@ -110,16 +110,15 @@ class Turn:
     key: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     @property
-    def answer(self) -> Answer | None:
-        """The answer shown (None while the first one is awaited)."""
-        if not self.answers:
-            return None
-        return self.answers[self.chosen if -len(self.answers) <= self.chosen < len(self.answers) else -1]
+    def chosen_index(self) -> int:
+        """`chosen` as a position from 0 (the last answer when it points nowhere; 0 with none)."""
+        count = len(self.answers)
+        return self.chosen % count if count and -count <= self.chosen < count else max(count - 1, 0)
 
     @property
-    def chosen_index(self) -> int:
-        """`chosen` as a position from 0."""
-        return self.answers.index(self.answer) if self.answers else 0
+    def answer(self) -> Answer | None:
+        """The answer shown (None while the first one is awaited)."""
+        return self.answers[self.chosen_index] if self.answers else None
 
     @property
     def refused(self) -> bool:

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from PIL import Image
 
-from sensenova_widget.export import defuse_remote_images, export
+from sensenova_widget.export import escape_inline, export, fenced
 from sensenova_widget.transcript import sanitize_html, transcript_html
 from sensenova_widget.turns import Answer, Turn
 
@@ -219,14 +219,12 @@ def test_sanitizer_keeps_ordinary_markup():
     assert sanitize_html('<p onclick="x()">t</p><script>bad()</script>') == "<p>t</p>"
 
 
-def test_markdown_defusing_leaves_code_and_inline_pictures():
-    text = (
-        "see ![x](https://e.test/a.png)\n`![code](https://e.test/c)`\n```\n![fenced](https://e.test/f)\n```\n"
-    )
-    out = defuse_remote_images(text + "![ok](data:image/png;base64,AAAA) <img src=https://e.test/i>")
-    assert out == (
-        text.replace("see ![x]", "see [x]")
-        + "![ok](data:image/png;base64,AAAA) &lt;img src=https://e.test/i>"
+def test_untrusted_text_is_fenced_beyond_its_longest_backtick_run_or_escaped_on_one_line():
+    text = "see ![x](https://e.test/a.png)\n````\n<img src=https://e.test/i>\n``` `"
+    assert fenced(text) == f"`````\n{text}\n`````"
+    assert fenced("plain") == "```\nplain\n```"
+    assert escape_inline("![x](https://e.test/a.png)\n<b>&amp;$x$") == (
+        "\\!\\[x\\]\\(https://e.test/a.png\\) \\<b\\>\\&amp;\\$x\\$"
     )
 
 

@@ -43,7 +43,6 @@ from .server import (
     model_info,
     serve_chat,
 )
-from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -135,8 +134,6 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
     native.update((k, v) for k, v in protocol.named_back(body, "openai").items() if k != "model")
     if "stream" in body:
         native["stream"] = body["stream"]
-    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
-        native[RESPONSE_FORMAT_KEY] = body["response_format"]
     return native
 
 
@@ -179,6 +176,10 @@ class OpenAIEntryPoint(EntryPoint):
 
     def to_native(self, body: Any, state: EmulatorState) -> Any:
         return to_native(body, state.models)
+
+    def response_format(self, received: Any) -> Any:
+        """`response_format` as sent: honoured (or refused) by the knob `response_format`."""
+        return received.get("response_format") if isinstance(received, Mapping) else None
 
     def reply(self, plan: Plan, reply_id: str, body: dict) -> bytes:
         message = {"role": "assistant", "content": plan.text}
