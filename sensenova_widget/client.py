@@ -192,7 +192,7 @@ class Client:
         self.history_media = history_media
         self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
         self._listing = threading.Lock()
-        self.media: MediaOptions = options_for(media)
+        self.media: MediaOptions = options_for(media, name="media")
         for url in (self.base_url, self.file_base_url):
             check_plaintext(url, allow_insecure_http)  # said now, not at the first request
         self.transport = Transport(
@@ -323,10 +323,10 @@ class Client:
             messages, omitted = apply_media_policy(messages, policy=self.history_media)
         info = self.model_info(self.resolve_model(params.model))
         max_output = protocol.output_limit(info)
-        body = wire_body(messages, params, model=info.id, stream=stream, max_output=max_output)
-        protocol.validate_body(body, max_output=max_output)
+        body = wire_body(messages, params, model=info.id, stream=stream, api=self.api, max_output=max_output)
+        protocol.validate_body(body, self.api, max_output=max_output)
         models.check_images_taken(info, messages)
-        body = self.dialect.body(body)  # the rules are checked on the native shape, in one place
+        body = self.dialect.body(body)  # the rules are checked on one shape, in one place
         if extra_body:
             clash = sorted(set(extra_body) & set(body))
             if clash:
@@ -418,10 +418,13 @@ class Client:
     def chat(self, prompt_or_messages: str | Sequence[Any], **call: Unpack[CallDict]) -> Reply:
         """Send one request and return the whole reply.
 
-        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the settings, as
-        `params=Params(...)` and/or as keywords over it (model, system, max_new_tokens,
-        temperature, top_p, repetition_penalty, user, thinking); `retry=RetryPolicy(...)`
-        replaces the client's retries for this call (batch work that paces its own 429s).
+        Keywords (`CallDict`): `images=`, `video=`, `extra_headers=`, `extra_body=`, and the
+        settings, as `params=Params(...)` and/or as keywords over it (every row of
+        `protocol.PARAMETERS`: model, temperature, top_p, max_new_tokens, repetition_penalty,
+        top_k, min_p, presence_penalty, thinking, system, user; top_k, min_p and
+        presence_penalty are taken by the OpenAI-compatible endpoints only);
+        `retry=RetryPolicy(...)` replaces the client's retries for this call (batch work that
+        paces its own 429s).
         """
         retry = call.pop("retry", None)
         return self.send(self._prepare_call(prompt_or_messages, call, stream=False), retry=retry)

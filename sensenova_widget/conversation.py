@@ -11,7 +11,7 @@ Recording rules: a turn is recorded once its request was sent (a request refused
 before sending records nothing, and a refused `regenerate`/`edit` keeps the turns it would
 replace). `regenerate` adds an answer to a turn (the earlier ones stay as alternatives, see
 `choose`) and `edit` replaces a turn's message, both dropping the turns after it: the one cut,
-`_place`, in memory and in the store alike.
+`_cut`, in memory and in the store alike.
 
 `stop()` during a turn stops it even when its stream has not opened yet (the panel's Stop pressed
 while the request is being sent). `take()` says explicitly how a turn went (`Taken`), for the
@@ -37,7 +37,7 @@ from .messages import text_message
 from .params import Params, ParamsDict
 from .store import ConversationStore, open_store
 from .turnlog import TurnLog, part_thumbnails
-from .turns import Answer, Turn, answer_of, wire_messages
+from .turns import Turn, answer_of, wire_messages
 
 __all__ = ["Conversation", "Taken"]
 
@@ -53,10 +53,6 @@ class Taken:
     turn: Turn | None = None
     reply: Reply | None = None
     error: BaseException | None = None
-
-    @property
-    def answer(self) -> Answer | None:
-        return self.turn.answer if self.turn is not None else None
 
 
 class Conversation:
@@ -76,8 +72,9 @@ class Conversation:
         self.model = model
         self.system = system
         self.params = Params.of(**params)  # default settings of every turn (temperature=..., ...)
+        self.params.check_dialect(self.client.api)
         self._lock = threading.Lock()
-        self.current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
+        self._current_stream: Stream | None = None  # the stream in flight, for stop() from another thread
         self._turn_open = False  # a turn was begun and has not ended
         self._stop_requested = False  # stop() came during the open turn
         opened = open_store(store) if name is not None or store is not None else None
@@ -221,9 +218,7 @@ class Conversation:
     def clear(self) -> None:
         """Forget every turn (the system prompt stays)."""
         self.stop()
-        with self._lock:
-            gone, self._turns = self._turns, []
-        self._log.drop(gone)
+        self._cut(0)
 
     def take(
         self,
@@ -260,22 +255,19 @@ class Conversation:
             return opened
         if not stream:
             return self._finish(index, planned, opened, None, None)
-        began, thought = time.monotonic(), [False, None]
+        began, answered, reasoned = time.monotonic(), None, False
         error: BaseException | None = None
         try:
             with opened as live:
                 for delta in live:
-                    if delta.reasoning:
-                        thought[0] = True
-                    if delta.text and thought[0] and thought[1] is None:
-                        thought[1] = round(time.monotonic() - began, 1)
+                    reasoned = reasoned or bool(delta.reasoning)
+                    if delta.text and reasoned and answered is None:
+                        answered = time.monotonic()  # the thinking ended: the answer began
                     if on_delta is not None:
                         on_delta(delta)
         except BaseException as exc:  # recorded below, then handed back (an interrupt too)
             error = exc
-        seconds = (
-            thought[1] if thought[1] is not None or not thought[0] else round(time.monotonic() - began, 1)
-        )
+        seconds = round((answered or time.monotonic()) - began, 1) if reasoned else None
         return self._finish(index, planned, opened.reply, error or opened.error, seconds)
 
     # ----------------------------------------------------------------- stopping
@@ -293,7 +285,7 @@ class Conversation:
         with self._lock:
             if self._turn_open:
                 self._stop_requested = True
-            current = self.current_stream
+            current = self._current_stream
         if current is not None:
             current.close()
 
@@ -358,17 +350,19 @@ class Conversation:
             raise
         return index, planned, prepared
 
-    def _place(self, index: int, turn: Turn) -> None:
-        """The one cut: `turn` becomes turn `index` and the turns after it go, here and in the store."""
+    def _cut(self, index: int, turn: Turn | None = None) -> None:
+        """The one cut: the turns from `index` on go (here and in the store), and `turn`, when
+        given, takes their place (a new turn, a regenerated one, an edit that forks there)."""
         with self._lock:
-            gone = [t for t in self._turns[index:] if t.key != turn.key]
-            self._turns[index:] = [turn]
+            gone = [t for t in self._turns[index:] if turn is None or t.key != turn.key]
+            self._turns[index:] = [turn] if turn is not None else []
         self._log.drop(gone)
-        self._log.save(turn)
+        if turn is not None:
+            self._log.save(turn)
 
     def _open(self, index: int, turn: Turn, prepared: PreparedRequest) -> Any:
         """Record the turn and send: a Reply, a Stream, or, when sending failed, the `Taken`."""
-        self._place(index, turn)
+        self._cut(index, turn)
         streamed = bool(prepared.body.get("stream"))
         try:
             sent = self.client.open_stream(prepared) if streamed else self.client.send(prepared)
@@ -376,7 +370,7 @@ class Conversation:
             return self._finish(index, turn, None, exc, None, model=prepared.model)
         if streamed:
             with self._lock:
-                self.current_stream = sent
+                self._current_stream = sent
                 stop = self._stop_requested
             if stop:  # a stop came while the request was being sent
                 sent.close()
@@ -402,8 +396,8 @@ class Conversation:
             if placed:
                 self._turns[index] = ended
             # else it was cleared meanwhile: nothing to record
-            if self.current_stream is not None and self.current_stream.closed:
-                self.current_stream = None
+            if self._current_stream is not None and self._current_stream.closed:
+                self._current_stream = None
         if placed:
             self._log.save(ended)
         self._end_turn()

@@ -6,7 +6,8 @@ body into what it sends, and reads a whole reply or one streamed event into the 
 Errors need nothing here: both shapes carry `{"error": {"message", "code"}}` (or the native
 `status`), read by `errors.error_fields`, which takes the OpenAI string code as a number.
 
-The native body stays the one checked by `protocol.validate_body`, so the rules are read once.
+The checked body (parameters named as in `protocol.PARAMETERS`) is the one `protocol.validate_body`
+reads, so the rules are read once; each dialect renames the parameters by that table.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from . import protocol
 from .errors import InvalidRequestError
 from .media.formats import base64_data_url
+from .protocol import DIALECTS
 
 __all__ = [
     "API_ENV",
@@ -32,7 +34,6 @@ __all__ = [
 ]
 
 API_ENV = "SENSENOVA_API_DIALECT"  # "native" or "openai": what connect(), the panel and the magic use
-DIALECTS = ("native", "openai")
 OPENAI_HOSTS = (protocol.TOKEN_PLAN_HOST,)
 # Path segments that mark an OpenAI-shaped base: the service's compatible mode, and the
 # emulator's token plan (`Emulator.token_plan_base_url`, as https://token.sensenova.cn/v1).
@@ -76,9 +77,9 @@ class Dialect:
     def __repr__(self) -> str:
         return f"<dialect {self.name}>"
 
-    def body(self, native: dict) -> dict:
-        """What is sent for a checked native body."""
-        return native
+    def body(self, checked: dict) -> dict:
+        """What is sent for a checked body: its parameters under this dialect's names."""
+        return protocol.renamed(checked, self.name)
 
     def reply(self, payload: Any) -> tuple[dict, Any, str, str | None]:
         """(reply body with id/usage, text, reasoning, finish reason) of a whole JSON reply;
@@ -119,13 +120,9 @@ class OpenAI(Dialect):
     models_path = protocol.OPENAI_MODELS_PATH
     files = False
 
-    def body(self, native: dict) -> dict:
-        messages = [_message(m) for m in native["messages"]]
-        sent: dict[str, Any] = {"model": native["model"], "messages": messages}
-        for name, value in native.items():
-            if name in ("model", "messages"):
-                continue
-            sent["max_tokens" if name == "max_new_tokens" else name] = value
+    def body(self, checked: dict) -> dict:
+        sent = super().body(checked)
+        sent["messages"] = [_message(m) for m in checked["messages"]]
         return sent
 
     def reply(self, payload: Any) -> tuple[dict, Any, str, str | None]:

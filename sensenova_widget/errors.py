@@ -356,6 +356,15 @@ def name_failed_download(body: Mapping[str, Any], error: InvalidRequestError) ->
 
 
 def _short_url(url: Any) -> str:
-    """A URL for a message: at most 80 characters, quoted."""
-    text = str(url)
+    """A URL for a message: its host and path only (a login, a signed query or a fragment can
+    hold a secret), at most 80 characters, quoted."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url))
+        port = f":{parts.port}" if parts.port else ""
+        text = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+        text += "?..." if parts.query or parts.fragment else ""
+    except ValueError:
+        text = "(a URL)"
     return repr(text if len(text) <= 80 else text[:77] + "...")

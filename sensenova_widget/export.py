@@ -4,9 +4,13 @@
 (or "html", "ipynb") returns the text instead. Turns are `turns.Turn`s or wire messages.
 
 - Markdown: images as files in `trip_files/` beside it (`embed_images=True`: inline `data:`
-  URLs). Text stays as written, except that a Markdown image in it (`![..](https://..)`) is
-  turned into a link: a Markdown viewer would fetch it, and a prompt injection can use such
-  a fetch to send the conversation away.
+  URLs). Only our own markup (headings, pictures, the reasoning's <details>) is Markdown: every
+  text that is not ours (what was said, the reasoning, a server's error, the model's name, a
+  picture's label, the title) is inert, as a viewer (JupyterLab, nbconvert, GitHub) would
+  otherwise fetch what it names (`![x](https://..)`, `<img src>`, `[x]: https://..` + `![a][x]`,
+  styles...) and a prompt injection can use such a fetch to send the conversation away. A turn's
+  text and reasoning go in a fence their content cannot close (`fenced`), one-line texts are
+  escaped character by character (`escape_inline`).
 - HTML: one file, inline CSS, pictures as `data:` URLs, text rendered by the transcript's
   safe renderer, and a Content-Security-Policy that forbids scripts and every remote fetch.
 - ipynb: one Markdown cell per turn, pictures as cell attachments, each turn's ending and
@@ -35,7 +39,7 @@ from .transcript import (
 )
 from .turns import Turn
 
-__all__ = ["FORMATS", "defuse_remote_images", "export", "to_html", "to_markdown", "to_notebook"]
+__all__ = ["FORMATS", "escape_inline", "export", "fenced", "to_html", "to_markdown", "to_notebook"]
 
 FORMATS = {"md": "markdown", "markdown": "markdown", "html": "html", "htm": "html", "ipynb": "ipynb"}
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
@@ -49,69 +53,53 @@ table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 2
 blockquote { color: #555; border-left: 3px solid #ddd; margin-left: 0; padding-left: 0.8em; }
 """
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)[^`].*?\1|(`+)")
-_IMAGE = re.compile(r"!\[([^\]\n]*)\](?!\(\s*<?data:image/)")
-# raw HTML a Markdown viewer (JupyterLab's Markdown cells included) would load or run
-_FETCHING_TAG = re.compile(
-    r"<(?=/?\s*(img|script|iframe|frame|video|audio|source|track|object|embed|link|style|"
-    r"svg|picture|input|form|meta|base|image)\b)",
-    re.IGNORECASE,
-)
+_BACKTICKS = re.compile(r"`+")
+# The punctuation that can begin Markdown (links, images, emphasis, code, tables, headings,
+# lists, footnotes), a tag or an entity (`<`, `&`), or math (`$`, for JupyterLab and nbconvert);
+# CommonMark reads a backslash before any of it as the character itself. (A bare URL may still
+# show as a link to a viewer that links them: a link waits for a click, it fetches nothing.)
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~^$&=])")
 
 
-def _defuse(text: str) -> str:
-    return _FETCHING_TAG.sub("&lt;", _IMAGE.sub(r"[\1]", text))
+def fenced(text: str) -> str:
+    """`text` as a fenced code block of more backticks than any run in it: no line of it can close
+    the fence, so nothing in it is Markdown, HTML or math to any viewer."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{text}\n{ticks}"
 
 
-def defuse_remote_images(markdown: str) -> str:
-    """`![alt](url)` -> `[alt](url)` and `<img ...>` -> `&lt;img ...>` outside code.
-
-    A link is followed on a click; an image is fetched by every viewer as soon as it renders.
-    Inline `data:` pictures stay pictures.
-    """
-    out, fence = [], ""
-    for line in markdown.splitlines(keepends=True):
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-            out.append(line)
-        elif opened:
-            fence = opened.group(1)
-            out.append(line)
-        else:
-            pieces, last = [], 0
-            for span in _CODE_SPAN.finditer(line):
-                pieces.append(_defuse(line[last : span.start()]) + span.group(0))
-                last = span.end()
-            out.append("".join(pieces) + _defuse(line[last:]))
-    return "".join(out)
+def escape_inline(text: str) -> str:
+    """`text` on one line with every punctuation character backslash-escaped: shown as written,
+    read as nothing (no link, image, tag, entity, emphasis or math)."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
 
 
 def _markdown_turn(turn: Said, number: int, picture_ref: Callable[[Picture, str], str]) -> str:
     """One turn as Markdown; `picture_ref(picture, name)` stores a picture and says where it is."""
-    blocks = [f"### {turn_heading(turn)}"]
+    blocks = [f"### {escape_inline(turn_heading(turn))}"]
     refs = []
     for index, picture in enumerate(turn_pictures(turn, full=True), 1):
         name = f"turn{number}-{index}"
+        label = escape_inline(picture.label)
         if picture.data:
-            refs.append(f"![{picture.label}]({picture_ref(picture, name)})")
+            refs.append(f"![{label}]({picture_ref(picture, name)})")
         elif picture.url:
-            target = re.sub(r"[\s<>]", lambda m: quote(m.group(0)), picture.url)
-            refs.append(f"[{picture.label}](<{target}>)")
+            target = re.sub(r"[\s<>\\]", lambda m: quote(m.group(0)), picture.url)
+            refs.append(f"[{label}](<{target}>)")
         else:
-            refs.append(f"[{picture.label}]")
+            refs.append(f"\\[{label}\\]")
     if refs:
         blocks.append(" ".join(refs))
     if turn.answer.reasoning:
         blocks.append(
-            f"<details><summary>Reasoning</summary>\n\n{defuse_remote_images(turn.answer.reasoning)}\n\n</details>"
+            f"<details><summary>Reasoning</summary>\n\n{fenced(turn.answer.reasoning)}\n\n</details>"
         )
-    blocks.append(defuse_remote_images(turn.text))
+    if turn.text:
+        blocks.append(fenced(turn.text))
     footer = turn_footer(turn)
     if footer:
-        blocks.append("\n".join(f"> {html.escape(line, quote=False)}  " for line in footer))
+        blocks.append("\n".join(f"> {escape_inline(line)}  " for line in footer))
     return "\n\n".join(blocks)
 
 
@@ -134,7 +122,7 @@ def to_markdown(
         (folder / filename).write_bytes(picture.data)
         return f"{quote(folder.name)}/{quote(filename)}"
 
-    blocks = [f"# {title or 'SenseNova conversation'}"]
+    blocks = [f"# {escape_inline(title or 'SenseNova conversation')}"]
     blocks += [_markdown_turn(turn, number, picture_ref) for number, turn in enumerate(spoken(turns), 1)]
     return "\n\n---\n\n".join(blocks) + "\n"
 
@@ -158,7 +146,9 @@ def to_notebook(turns: Iterable[Turn | Mapping[str, Any]], *, title: str | None 
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["sensenova"] = {"title": title or "SenseNova conversation"}
-    notebook.cells.append(nbformat.v4.new_markdown_cell(f"# {title or 'SenseNova conversation'}"))
+    notebook.cells.append(
+        nbformat.v4.new_markdown_cell(f"# {escape_inline(title or 'SenseNova conversation')}")
+    )
     for number, turn in enumerate(spoken(turns), 1):
         attachments: dict[str, dict[str, str]] = {}
 

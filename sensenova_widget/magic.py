@@ -42,14 +42,16 @@ from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
 from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
 from .messages import text_message
+from .params import Params
 from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
 
 FORMATS = ("markdown", "text", "code", "json")
-PARAMETERS = tuple(protocol.PARAMETERS)  # max_new_tokens, repetition_penalty, temperature, top_p
+PARAMETERS = tuple(protocol.PARAMETERS)  # every request parameter, in the table's order
+CONVERSATION_KEYS = ("model", "system")  # set on the conversation; the others go with each turn
 CONNECTION_KEYS = ("base_url", "file_base_url")
-CONFIG_KEYS = ("model", "system") + PARAMETERS + CONNECTION_KEYS
+CONFIG_KEYS = PARAMETERS + CONNECTION_KEYS
 LINE_USAGE = (
     "usage: %sensenova models | config [key=value ...] | chats | history NAME\n"
     "  config keys: " + ", ".join(CONFIG_KEYS)
@@ -65,6 +67,25 @@ class SenseNovaCellError(Exception):
 
 class ReplyInterrupted(Interrupted):
     """The kernel was interrupted mid-reply: the partial text stays shown (and in `--out`)."""
+
+
+def parameter_options(func: Callable) -> Callable:
+    """The magic's option for each row of `protocol.PARAMETERS` (`--name VALUE`; a flag is
+    `--name` / `--no-name`), so a new parameter is an option without a line here."""
+    options: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+    for spec in protocol.PARAMETERS.values():
+        only = "" if spec.knows("native") else " (OpenAI-compatible endpoints only)"
+        if spec.type is bool:
+            flag, common = spec.option[-1], {"dest": spec.name, "action": "store_const"}
+            options.append((spec.option, {**common, "const": True, "help": spec.description + only}))
+            options.append(((f"--no-{flag[2:]}",), {**common, "const": False, "help": f"not {flag}"}))
+            continue
+        said = f"{spec.description}: {spec.allowed}" if spec.type in (int, float) else spec.description
+        kind = {"type": spec.type} if spec.type in (int, float) else {}
+        options.append((spec.option, dict(dest=spec.name, metavar=spec.metavar, help=said + only, **kind)))
+    for flags, settings in reversed(options):  # decorators apply bottom-up
+        func = argument(*flags, **settings)(func)
+    return func
 
 
 @magics_class
@@ -98,7 +119,7 @@ class SenseNovaMagics(Magics):
     # -- %%sensenova -----------------------------------------------------------------------
 
     @magic_arguments(name="%sensenova")
-    @argument("-m", "--model", help="model id (default: `%%sensenova config model=` or the client's)")
+    @parameter_options
     @argument(
         "-i",
         "--image",
@@ -111,19 +132,6 @@ class SenseNovaMagics(Magics):
     @argument(
         "-v", "--video", metavar="EXPR", help="an expression giving a video (frames, file, snw.video(...))"
     )
-    @argument("-s", "--system", metavar="TEXT", help="system prompt")
-    @argument("--temperature", type=float, metavar="T", help="sampling temperature in (0, 2]")
-    @argument("--top-p", type=float, metavar="P", help="nucleus sampling in the open interval (0, 1)")
-    @argument("--max-new-tokens", type=int, metavar="N", help="reply length limit in [1, 16384]")
-    @argument("--repetition-penalty", type=float, metavar="R", help="in (0, 2]; 1 = no penalty")
-    @argument(
-        "--thinking",
-        action="store_const",
-        const=True,
-        default=None,
-        help="ask a reasoning model to think first (its thinking is shown apart, above the answer)",
-    )
-    @argument("--no-thinking", dest="thinking", action="store_const", const=False, help="ask it not to")
     @argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
     @argument("-o", "--out", metavar="NAME", help="store the Reply in this variable")
     @argument(
@@ -199,16 +207,14 @@ class SenseNovaMagics(Magics):
             raise failure
 
     def _params(self, args: Any) -> dict[str, Any]:
-        """Sampling parameters: the cell's options over the session's `config`, checked before sending."""
+        """Each turn's parameters: the cell's options over the session's `config`, checked before sending."""
         params = {}
         for name in PARAMETERS:
             value = getattr(args, name)
             value = self.settings.get(name) if value is None else value
-            if value is not None:
-                protocol.validate_parameter(name, value)
+            if value is not None and name not in CONVERSATION_KEYS:
                 params[name] = value
-        if args.thinking is not None:
-            params["thinking"] = args.thinking
+        Params.of(**params).check_dialect(self.client.api)  # each value, and what the endpoint takes
         return params
 
     def _media_parts(self, expr: str, option: str, client: Any) -> list[dict]:
@@ -397,8 +403,9 @@ class SenseNovaMagics(Magics):
 
     def _models(self, rest: list[str]) -> None:
         default = self.client.resolve_model(self.settings.get("model"))
-        for model in self.client.models():
-            print(("* " if model == default else "  ") + model)
+        for model in self.client.model_list():
+            reads = " (text only: no images)" if model.takes_images is False else ""
+            print(("* " if model.id == default else "  ") + model.id + reads)
 
     def _config(self, rest: list[str]) -> None:
         for word in rest:
@@ -423,15 +430,18 @@ class SenseNovaMagics(Magics):
         if value == "":
             self.settings.pop(key, None)
         elif key in PARAMETERS:
+            spec = protocol.PARAMETERS[key]
+            typed: Any = value
+            if spec.type is not str:
+                try:
+                    typed = ast.literal_eval({"true": "True", "false": "False"}.get(value, value))
+                except (ValueError, SyntaxError):
+                    typed = value
             try:
-                number = ast.literal_eval(value)
-            except (ValueError, SyntaxError):
-                number = value
-            try:
-                protocol.validate_parameter(key, number)
+                spec.for_any_model.check(typed)
             except SenseNovaError as err:
                 raise UsageError(f"config {key}={value}: {err.message}") from None
-            self.settings[key] = number
+            self.settings[key] = typed
         else:
             self.settings[key] = value
         if key in CONNECTION_KEYS:
@@ -546,12 +556,13 @@ def message_summary(message: Mapping[str, Any], width: int = 300) -> str:
 
 def _default(key: str, client: Any) -> str:
     """What applies when the session sets nothing: the client's or the server's default."""
+    if key == "model":
+        return "default" if client is None else f"client default {client.resolve_model()}"
     if key in PARAMETERS:
-        return f"server default {protocol.PARAMETERS[key].default}"
+        default = protocol.PARAMETERS[key].default
+        return "not sent" if default is None else f"server default {default}"
     if client is None:
         return "default"
-    if key == "model":
-        return f"client default {client.resolve_model()}"
     if key in CONNECTION_KEYS:
         return f"from the environment: {getattr(client, key)}"
     return "none"

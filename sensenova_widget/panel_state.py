@@ -114,28 +114,55 @@ def staged_item(value: Any, label: str | None = None) -> dict:
     }
 
 
-def parameter_specs() -> dict[str, dict]:
-    """protocol.PARAMETERS as the browser's settings form needs them."""
-    specs = {}
+# Set on the conversation by the turn runner itself, not passed with each request.
+CONVERSATION_SETTINGS = ("model", "system")
+
+
+def parameter_specs(api: str = "native") -> dict[str, dict]:
+    """The settings form's fields as the browser builds them, from `protocol.PARAMETERS`: each
+    parameter with a panel field that the client's dialect `api` takes, in the table's order."""
+    specs: dict[str, dict] = {}
     for name, spec in protocol.PARAMETERS.items():
-        specs[name] = {
-            "min": spec.low,
-            "max": spec.high,
-            "min_inclusive": spec.low_inclusive,
-            "max_inclusive": spec.high_inclusive,
-            "integer": spec.type is int,
-            "allowed": spec.allowed,
-            "default": spec.default,
-        }
+        shown = spec.panel
+        if shown is None or not spec.knows(api):
+            continue
+        entry: dict[str, Any] = {"label": shown.label, "kind": shown.kind, "allowed": spec.allowed}
+        if shown.kind == "number":
+            entry.update(
+                min=spec.low,
+                max=spec.high,
+                min_inclusive=spec.low_inclusive,
+                max_inclusive=spec.high_inclusive,
+                integer=spec.type is int,
+                step=shown.step,
+                default=spec.default,
+            )
+        else:
+            entry.update(hint=shown.hint, title=spec.description, shown_if=shown.shown_if)
+        specs[name] = entry
     return specs
 
 
+def panel_settings(params: Any) -> dict[str, Any]:
+    """The `settings` trait for a panel made with `params` (a `Params`): every parameter, as plain
+    JSON values (NumPy's numbers too)."""
+    return {
+        name: None if value is None else protocol.PARAMETERS[name].for_any_model.plain(value)
+        for name, value in params.items()
+    }
+
+
 def request_params(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The sampling parameters set in the panel (unset ones are left to the service), and
-    `thinking` when set for a model that reasons (the toggle is hidden for the others)."""
-    params = {name: settings[name] for name in protocol.PARAMETERS if settings.get(name) is not None}
-    if isinstance(settings.get("thinking"), bool) and reasons(settings.get("model")):
-        params["thinking"] = settings["thinking"]
+    """The parameters set in the panel (unset ones are left to the service; the model and the
+    system prompt are the conversation's), a field the panel hides left out (`thinking` for a
+    model that does not reason). Values are checked when the turn is asked."""
+    thinks = reasons(settings.get("model"))
+    params = {}
+    for name, spec in protocol.PARAMETERS.items():
+        value = settings.get(name)
+        hidden = spec.panel is not None and spec.panel.shown_if == "thinks" and not thinks
+        if value is not None and name not in CONVERSATION_SETTINGS and not hidden:
+            params[name] = value
     return params
 
 

@@ -1,103 +1,103 @@
-"""`Params`: a request's model, system prompt and sampling parameters as ONE typed value.
+"""`Params`: a request's settings as ONE typed value, derived from `protocol.PARAMETERS`.
 
 Why: `chat`, `stream`, the conversation, the panel, the magic and captions all pass the same
-handful of settings. They travel as this frozen value from the surface to `wire_body`, the one
-place that turns them into the body's fields (so a new setting, or another dialect, is added
-once). The keyword-argument spelling (`client.chat(..., temperature=0.2)`) is read at the edge
-by `Params.of(**kwargs)`, with `ParamsDict` as its declared type.
+settings. Each is declared once, as a row of `protocol.PARAMETERS` (type, range, wire name per
+dialect, how the panel and the magic show it); `Params` and `ParamsDict` are made from that table,
+so a new parameter is one new row. The value travels frozen from the surface to `wire_body`, the
+one place that turns it into the body's fields. The keyword spelling (`client.chat(...,
+temperature=0.2)`) is read at the edge by `Params.of(**kwargs)`, which checks every value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import field, make_dataclass, replace
 from typing import Any, TypedDict
 
 from .errors import InvalidRequestError
-from .protocol import wire_parameter
+from .protocol import PARAMETERS
 
-__all__ = ["Params", "ParamsDict", "SAMPLING", "wire_body"]
+__all__ = ["Params", "ParamsDict", "wire_body"]
 
-# The sampling parameters (protocol.PARAMETERS holds their ranges), in the body's order.
-SAMPLING = ("max_new_tokens", "temperature", "top_p", "repetition_penalty")
-
-
-class ParamsDict(TypedDict, total=False):
-    """`Params` as keyword arguments: the type of `**params` on `Client.chat` and `Client.stream`."""
-
-    model: str | None
-    system: str | None
-    max_new_tokens: int | None
-    temperature: float | None
-    top_p: float | None
-    repetition_penalty: float | None
-    user: str | None
-    thinking: bool | None
+NAMES = tuple(PARAMETERS)
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    """What a request asks for besides its messages; None leaves a setting to the next layer
-    (the conversation's default, then the client's model, then the service's default)."""
+class ParamsBehaviour:
+    """What every `Params` does (its fields come from the table)."""
 
-    model: str | None = None
-    system: str | None = None
-    max_new_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    repetition_penalty: float | None = None
-    user: str | None = None
-    thinking: bool | None = None  # reasoning on/off for models that offer it; None: the model's default
+    __slots__ = ()
 
     @classmethod
-    def of(cls, **kwargs: Any) -> Params:
-        """Params from keyword arguments; an unknown name is refused, naming the known ones."""
-        names = _NAMES
-        for name in kwargs:
-            if name not in names:
+    def of(cls, **kwargs: Any) -> Any:
+        """Params from keyword arguments: an unknown name is refused, naming the known ones, and
+        each value is checked against its rule (None leaves a setting unset)."""
+        for name, value in kwargs.items():
+            if name not in PARAMETERS:
                 raise InvalidRequestError(
-                    f"{name!r} is not a request parameter: expected one of {', '.join(names)}.", field=name
+                    f"{name!r} is not a request parameter: expected one of {', '.join(NAMES)}.", field=name
                 )
+            if value is not None:
+                PARAMETERS[name].for_any_model.check(value)
         return cls(**kwargs)
 
-    def over(self, base: Params) -> Params:
+    def check_dialect(self, api: str) -> None:
+        """Refuse a set parameter the dialect `api` does not take, naming the endpoints that do."""
+        for name, value in self.given().items():
+            if not PARAMETERS[name].knows(api):
+                raise PARAMETERS[name].refusal(api, value)
+
+    def over(self, base: Any) -> Any:
         """These settings, with `base` filling in the ones left as None."""
-        own = {name: value for name, value in self.items() if value is not None}
-        return replace(base, **own)
+        return replace(base, **self.given())
 
     def items(self) -> list[tuple[str, Any]]:
-        """(name, value) of every setting, None included."""
-        return [(name, getattr(self, name)) for name in _NAMES]
+        """(name, value) of every setting, None included, in the table's order."""
+        return [(name, getattr(self, name)) for name in NAMES]
 
-    def sampling(self) -> dict[str, Any]:
-        """The sampling parameters that are set (unset ones are left to the service)."""
-        return {name: getattr(self, name) for name in SAMPLING if getattr(self, name) is not None}
-
-    def wire_sampling(self, max_output: int | None = None) -> dict[str, int | float]:
-        """`sampling()` checked and as plain JSON numbers (a NumPy scalar becomes an int or a float);
-        `max_output`: the model's own limit on max_new_tokens (`protocol.output_limit`)."""
-        return {
-            name: wire_parameter(name, value, high=max_output if name == "max_new_tokens" else None)
-            for name, value in self.sampling().items()
-        }
+    def given(self) -> dict[str, Any]:
+        """The settings that are set."""
+        return {name: value for name, value in self.items() if value is not None}
 
 
-_NAMES = tuple(f.name for f in fields(Params))
+Params = make_dataclass(
+    "Params",
+    [(name, spec.type | None, field(default=None)) for name, spec in PARAMETERS.items()],
+    bases=(ParamsBehaviour,),
+    frozen=True,
+    slots=True,
+    kw_only=True,
+)
+Params.__module__ = __name__  # where pickle finds it
+Params.__doc__ = (
+    "What a request asks for besides its messages, one field per row of `protocol.PARAMETERS`; None "
+    "leaves a setting to the next layer (the conversation's default, then the client's model, then "
+    "the service's default)."
+)
+
+# `Params` as keyword arguments: the type of `**params` on `Client.chat`, `Conversation`, ...
+ParamsDict = TypedDict(  # type: ignore[misc]
+    "ParamsDict", {name: spec.type | None for name, spec in PARAMETERS.items()}, total=False
+)
 
 
 def wire_body(
-    messages: list, params: Params, *, model: str, stream: bool, max_output: int | None = None
+    messages: list,
+    params: Any,
+    *,
+    model: str,
+    stream: bool,
+    api: str = "native",
+    max_output: int | None = None,
 ) -> dict[str, Any]:
-    """The chat-completions body for `messages` (system already in them) asked with `params`."""
+    """The checked body for `messages` (system already in them) asked with `params`, its fields
+    named as in `PARAMETERS` (the dialect renames them). A parameter the dialect `api` does not
+    take is refused, naming the endpoints that do; `max_output` is the model's own limit."""
     body: dict[str, Any] = {"model": model, "messages": messages}
-    body.update(params.wire_sampling(max_output))
-    if params.user is not None:
-        body["user"] = params.user
-    if params.thinking is not None:  # sent only when asked for (service-today.md, "Reasoning")
-        if not isinstance(params.thinking, bool):
-            raise InvalidRequestError(
-                f"thinking={params.thinking!r} is not allowed: expected True, False or None.",
-                field="thinking",
-            )
-        body["thinking"] = {"enabled": params.thinking}
+    for name, value in params.items():
+        spec = PARAMETERS[name]
+        if name == "model" or spec.in_messages or value is None:
+            continue
+        if not spec.knows(api):  # as check_dialect, read in the same walk
+            raise spec.refusal(api, value)
+        body[name] = spec.up_to(max_output).to_wire(value)
     body["stream"] = stream
     return body

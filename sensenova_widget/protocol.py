@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from .errors import InvalidRequestError
@@ -45,28 +46,6 @@ FINISH_NOTICES = {
 }
 
 
-class ParameterSpec(NamedTuple):
-    """The allowed range of one sampling parameter, with the spec's open or closed ends."""
-
-    type: type
-    low: float
-    low_inclusive: bool
-    high: float
-    high_inclusive: bool
-    allowed: str  # what is allowed, in the words an error message uses
-    default: Any  # what the server uses when the parameter is not sent
-
-
-PARAMETERS: dict[str, ParameterSpec] = {
-    "max_new_tokens": ParameterSpec(int, 1, True, 16384, True, "an integer in [1, 16384]", 1024),
-    "repetition_penalty": ParameterSpec(float, 0, False, 2, True, "a number in (0, 2]", 1.0),
-    "temperature": ParameterSpec(
-        float, 0, False, 2, True, "a number in (0, 2] with at most six decimal places", 0.8
-    ),
-    "top_p": ParameterSpec(float, 0, False, 1, False, "a number in the open interval (0, 1)", 0.7),
-}
-
-
 def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
     """The refusal every rule here gives, in one wording (the emulator's OpenAI routes use it too)."""
     shown = repr(value)
@@ -96,44 +75,250 @@ def plain_number(value: Any) -> int | float:
     return plain
 
 
-def validate_parameter(name: str, value: Any, *, high: float | None = None) -> None:
-    """Check one sampling parameter against its range, with the spec's open or closed ends.
+# ---- request parameters: each declared once, every surface derives from this table -----------
+# (simonw/llm's Options idea): `params.Params`, the checks (client and emulator), the wire body of
+# each dialect, the panel's settings form, the magic's options and the caption cache key read it.
 
-    Any real number type passes (`numbers.Integral` / `numbers.Real`: NumPy scalars too), never
-    a bool or a string; `plain_number` is what is sent. `high` replaces the upper end (a model's
-    own output limit for max_new_tokens, see `output_limit`).
-    """
-    spec = bounded(name, high)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise invalid_value(name, value, spec.allowed)
-    plain = plain_number(value)
-    if not math.isfinite(plain):
-        raise invalid_value(name, value, spec.allowed)
-    if spec.type is int and not float(plain).is_integer():
-        raise invalid_value(name, value, spec.allowed)
-    above = plain >= spec.low if spec.low_inclusive else plain > spec.low
-    below = plain <= spec.high if spec.high_inclusive else plain < spec.high
-    if not (above and below):
-        raise invalid_value(name, value, spec.allowed)
-    if name == "temperature" and round(plain, 6) != plain:
-        raise invalid_value(name, value, spec.allowed)
+DIALECTS = ("native", "openai")  # the native API and the OpenAI-compatible entry points
+ENDPOINTS = {
+    "native": "the native endpoint (api='native')",
+    "openai": "the OpenAI-compatible endpoints (api='openai': the token plan, compatible-mode)",
+}
+MAX_OUTPUT_TOKENS = 16384  # max_new_tokens' bound where the model gives none (chat-completions.md)
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def bounded(name: str, high: float | None) -> ParameterSpec:
-    """The range of `name`, its upper end replaced by `high` when given (inclusive)."""
-    spec = PARAMETERS[name]
-    if high is None or high == spec.high:
-        return spec
-    low = f"[{spec.low:g}" if spec.low_inclusive else f"({spec.low:g}"
-    kind = "an integer" if spec.type is int else "a number"
-    return spec._replace(high=high, high_inclusive=True, allowed=f"{kind} in {low}, {high:g}] for this model")
+@dataclass(frozen=True)
+class PanelField:
+    """How a parameter shows in the panel's settings (sent to the browser, which builds the form)."""
+
+    label: str
+    kind: str  # "number", "toggle", "textarea"; "picker": the toolbar's model menu
+    step: str | None = None  # a number field's step
+    hint: str = ""  # a toggle's note, a textarea's placeholder
+    shown_if: str | None = None  # a synced trait that must be true for the field to show
 
 
-def wire_parameter(name: str, value: Any, *, high: float | None = None) -> int | float:
-    """A checked sampling parameter as the body carries it: an int for integer ones, else a float."""
-    validate_parameter(name, value, high=high)
-    plain = plain_number(value)
-    return int(plain) if PARAMETERS[name].type is int else float(plain)
+@dataclass(frozen=True)
+class Parameter:
+    """One request parameter: its type and range, its name on each dialect's wire (None: that
+    dialect does not know it), whether it keys the caption cache, and how the panel and the
+    magic show it."""
+
+    name: str
+    type: type  # int, float, bool or str
+    description: str  # what it does, in a few words (the magic's help)
+    wire: Mapping[str, str | None]  # the body field per dialect
+    low: float | None = None  # the least value (for a string: its least length, 1 = non-empty)
+    high: float | None = None  # None: no upper bound
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    decimals: int | None = None  # at most this many decimal places
+    words: str | None = None  # what is allowed, for a string or a flag (numbers: from the range)
+    default: Any = None  # what the service uses when it is not sent (None: the model's own)
+    per_model_high: bool = False  # `high` is replaced by the model's own limit when it is known
+    wrap: str | None = None  # sent as {wrap: value} (thinking: {"enabled": true})
+    aliases: tuple[str, ...] = ()  # other OpenAI names an OpenAI-compatible endpoint takes
+    in_messages: bool = False  # sent as the first message (the system prompt), not a body field
+    keys_cache: bool = True  # part of the caption cache key: it changes what the model says
+    panel: PanelField | None = None  # None: not in the panel's settings form
+    flags: tuple[str, ...] = ()  # the magic's option; () means --name-with-dashes
+    metavar: str | None = None
+
+    @property
+    def allowed(self) -> str:
+        """What is allowed, in the words every refusal uses."""
+        if self.words is not None:
+            return self.words
+        kind = "an integer" if self.type is int else "a number"
+        if self.high is None:
+            said = f"{kind} {'>=' if self.low_inclusive else '>'} {_shown(self.low)}"
+        elif not self.low_inclusive and not self.high_inclusive:
+            said = f"{kind} in the open interval ({_shown(self.low)}, {_shown(self.high)})"
+        else:
+            left, right = "[" if self.low_inclusive else "(", "]" if self.high_inclusive else ")"
+            said = f"{kind} in {left}{_shown(self.low)}, {_shown(self.high)}{right}"
+        if self.decimals is not None:
+            said += f" with at most {_COUNT_WORDS[self.decimals]} decimal places"
+        return said
+
+    @property
+    def option(self) -> tuple[str, ...]:
+        """The magic's flags for it."""
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    def knows(self, api: str) -> bool:
+        """Whether the dialect `api` takes this parameter."""
+        return self.in_messages or self.wire.get(api) is not None
+
+    @property
+    def for_any_model(self) -> Parameter:
+        """This rule as the surfaces check it before the model is known: a `per_model_high`
+        bound waits for the request (`up_to`), where the model's own limit is read."""
+        if not self.per_model_high:
+            return self
+        words = f"{self.allowed}, or up to the model's own limit where its endpoint gives one"
+        return replace(self, high=None, words=words)
+
+    def up_to(self, high: float | None) -> Parameter:
+        """This rule with a model's own upper bound (a `per_model_high` parameter; None: as declared).
+        The one place a per-model limit (max_new_tokens up to the model's output length) applies."""
+        return replace(self, high=high) if high is not None and self.per_model_high else self
+
+    def check(self, value: Any, field: str | None = None) -> None:
+        """Refuse a value out of the rule, naming `field` (the parameter's name by default).
+
+        Any real number type passes for a number (NumPy scalars too), never a bool or a string."""
+        if self.type in (bool, str):
+            if not isinstance(value, self.type) or (self.type is str and self.low and not value):
+                raise invalid_value(field or self.name, value, self.allowed)
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise invalid_value(field or self.name, value, self.allowed)
+        plain = plain_number(value)
+        whole = self.type is not int or (math.isfinite(plain) and float(plain).is_integer())
+        above = self.low is None or (plain >= self.low if self.low_inclusive else plain > self.low)
+        below = self.high is None or (plain <= self.high if self.high_inclusive else plain < self.high)
+        exact = self.decimals is None or round(plain, self.decimals) == plain
+        if not (math.isfinite(plain) and whole and above and below and exact):
+            raise invalid_value(field or self.name, value, self.allowed)
+
+    def plain(self, value: Any) -> Any:
+        """A checked value as JSON has it: an int or a float for a number (NumPy's too)."""
+        self.check(value)
+        if self.type in (bool, str):
+            return value
+        return int(plain_number(value)) if self.type is int else float(plain_number(value))
+
+    def to_wire(self, value: Any) -> Any:
+        """A checked value as the body carries it (`thinking=True` is `{"enabled": true}`)."""
+        plain = self.plain(value)
+        return {self.wrap: plain} if self.wrap else plain
+
+    def from_wire(self, value: Any, field: str) -> Any:
+        """What a received body's field holds, unwrapped (a refusal when its shape is wrong)."""
+        if not self.wrap:
+            return value
+        if not isinstance(value, Mapping) or self.wrap not in value:
+            raise invalid_value(field, value, f'{{"{self.wrap}": {self.allowed}}}')
+        return value[self.wrap]
+
+    def refusal(self, api: str, value: Any) -> InvalidRequestError:
+        """The error for a parameter the dialect `api` does not take, naming the ones that do."""
+        takers = " or ".join(ENDPOINTS[d] for d in DIALECTS if self.knows(d))
+        return invalid_value(
+            self.name, value, f"no {self.name} in a request to {ENDPOINTS[api]}: only {takers} take it"
+        )
+
+
+def _shown(number: float | None) -> str:
+    return str(int(number)) if number is not None and float(number).is_integer() else str(number)
+
+
+def _both(name: str) -> dict[str, str | None]:
+    return {"native": name, "openai": name}
+
+
+def _openai_only(name: str) -> dict[str, str | None]:
+    return {"native": None, "openai": name}
+
+
+# In the order the panel's settings show them; the body and Params follow the same order.
+# fmt: off
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter(
+            "model", str, "model id (default: the session's, the client's or the service's)",
+            _both("model"), low=1, words="a model id string",
+            panel=PanelField("Model", "picker"), flags=("-m", "--model"), metavar="MODEL",
+        ),
+        Parameter(
+            "temperature", float, "sampling temperature", _both("temperature"),
+            low=0, low_inclusive=False, high=2, decimals=6, default=0.8,
+            panel=PanelField("Temperature", "number", step="0.01"), metavar="T",
+        ),
+        Parameter(
+            "top_p", float, "nucleus sampling", _both("top_p"),
+            low=0, low_inclusive=False, high=1, high_inclusive=False, default=0.7,
+            panel=PanelField("Top p", "number", step="0.01"), metavar="P",
+        ),
+        Parameter(
+            "max_new_tokens", int, "reply length limit", {"native": "max_new_tokens", "openai": "max_tokens"},
+            low=1, high=MAX_OUTPUT_TOKENS, default=1024, per_model_high=True,
+            aliases=("max_completion_tokens",),
+            panel=PanelField("Max new tokens", "number", step="1"), metavar="N",
+        ),
+        Parameter(
+            "repetition_penalty", float, "1 = no penalty", _both("repetition_penalty"),
+            low=0, low_inclusive=False, high=2, default=1.0,
+            panel=PanelField("Repetition penalty", "number", step="0.01"), metavar="R",
+        ),
+        Parameter(
+            "top_k", int, "sample from the k likeliest tokens", _openai_only("top_k"), low=1,
+            panel=PanelField("Top k", "number", step="1"), metavar="K",
+        ),
+        Parameter(
+            "min_p", float, "drop tokens below this share of the likeliest one's probability",
+            _openai_only("min_p"), low=0, high=1, default=0.0,
+            panel=PanelField("Min p", "number", step="0.01"), metavar="P",
+        ),
+        Parameter(
+            "presence_penalty", float, "above 0 favours tokens not used yet",
+            _openai_only("presence_penalty"), low=-2, high=2, default=0.0,
+            panel=PanelField("Presence penalty", "number", step="0.1"), metavar="X",
+        ),
+        Parameter(
+            "thinking", bool,
+            "ask a reasoning model to think first (its thinking is shown apart, above the answer)",
+            _both("thinking"), words="True, False or None", wrap="enabled",
+            panel=PanelField(
+                "Thinking", "toggle", hint="show the model's reasoning above its answer", shown_if="thinks"
+            ),
+        ),
+        Parameter(
+            "system", str, "system prompt", {"native": None, "openai": None}, words="a string",
+            in_messages=True, flags=("-s", "--system"), metavar="TEXT",
+            panel=PanelField("System prompt", "textarea", hint="Optional instructions for every reply"),
+        ),
+        Parameter(
+            "user", str, "your end user's id, for the service's tracking", _both("user"), words="a string",
+            metavar="ID",
+        ),
+    )
+}
+# fmt: on
+
+
+def check_parameters(body: Mapping[str, Any], api: str, *, max_output: int | None = None) -> None:
+    """The parameters of a checked body (named as in `PARAMETERS`), for the dialect `api`: a
+    parameter that dialect does not take is refused, and a refusal names the field as `api` sends it."""
+    for spec in PARAMETERS.values():
+        value = body.get(spec.name)
+        if spec.in_messages or value is None:
+            continue
+        if not spec.knows(api):
+            raise spec.refusal(api, value)
+        sent = spec.wire[api] or spec.name
+        spec.up_to(max_output).check(spec.from_wire(value, sent), sent)
+
+
+def renamed(body: Mapping[str, Any], api: str) -> dict[str, Any]:
+    """A checked body with its parameters under the names `api` sends them by (max_new_tokens is
+    max_tokens in the OpenAI shape)."""
+    return {(PARAMETERS[k].wire[api] or k) if k in PARAMETERS else k: value for k, value in body.items()}
+
+
+def named_back(body: Mapping[str, Any], api: str) -> dict[str, Any]:
+    """The parameters a request to `api` carries, under their names in `PARAMETERS` (the OpenAI
+    aliases too, e.g. max_completion_tokens); what is not a parameter is left out."""
+    found = {}
+    for spec in PARAMETERS.values():
+        for sent in (spec.wire.get(api), *spec.aliases):
+            if sent and body.get(sent) is not None:
+                found[spec.name] = body[sent]
+                break
+    return found
 
 
 def media_kind(part: Any) -> str | None:
@@ -210,14 +395,13 @@ def check_media_counts(images: int, videos: int) -> None:
         raise invalid_value("messages", *problem)
 
 
-def validate_body(body: Any, *, max_output: int | None = None) -> None:
-    """Raise InvalidRequestError naming the field if `body` breaks any rule of the spec
-    (`max_output`: the model's own limit on max_new_tokens, when known)."""
+def validate_body(body: Any, api: str = "native", *, max_output: int | None = None) -> None:
+    """Raise InvalidRequestError naming the field if `body` (a checked body: parameters named as in
+    `PARAMETERS`) breaks any rule of the spec, or carries a parameter the dialect `api` does not take.
+    `max_output`: the model's own output limit, when known."""
     if not isinstance(body, Mapping):
         raise invalid_value("body", type(body).__name__, "a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid_value("model", model, "a model id string")
+    PARAMETERS["model"].check(body.get("model"))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid_value("messages", messages, "a non-empty list of messages")
@@ -239,13 +423,9 @@ def validate_body(body: Any, *, max_output: int | None = None) -> None:
             "messages[-1].role", messages[-1].get("role"), "the last message to have role 'user'"
         )
     check_media_counts(kinds["image"], kinds["video"])
-    for name in PARAMETERS:
-        if name in body and body[name] is not None:
-            validate_parameter(name, body[name], high=max_output if name == "max_new_tokens" else None)
+    check_parameters(body, api, max_output=max_output)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid_value("stream", body["stream"], "true or false")
-    if body.get("user") is not None and not isinstance(body["user"], str):
-        raise invalid_value("user", body["user"], "a string")
 
 
 def check_body_size(size: int) -> None:
@@ -264,7 +444,6 @@ def check_body_size(size: int) -> None:
 # OpenAI-compatible entry points. The client asks the service for its models rather than
 # reading MODEL_CONTEXTS; the emulator serves this table.
 
-MAX_OUTPUT_TOKENS = 16384
 MODEL_CONTEXTS = {
     "SenseNova-V6-5-Pro": 131072,
     "SenseNova-V6-5-Turbo": 131072,
@@ -282,8 +461,6 @@ OPENAI_COMPATIBLE_PREFIX = "/compatible-mode/v1"  # https://api.sensenova.cn/com
 OPENAI_TOKEN_PLAN_BASE_URL = "https://token.sensenova.cn/v1"
 OPENAI_CHAT_PATH = "/chat/completions"
 OPENAI_MODELS_PATH = "/models"
-# OpenAI request field: the native parameter whose range it has.
-OPENAI_PARAMETERS = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p"}
 
 
 # ---- the token plan (service-today.md, "The token plan") --------------------------------------

@@ -24,7 +24,7 @@ a turn holds only what the person and the model said.
 from __future__ import annotations
 
 import contextlib
-import json
+import html
 import os
 import sqlite3
 import threading
@@ -37,12 +37,21 @@ from typing import Any
 
 from .errors import SenseNovaError
 from .sqlite_files import create_private, enter_wal, open_shared
-from .store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, collect_blobs, run_script, write_turn
-from .turns import Answer, Turn, wire_messages
+from .store_schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    collect_blobs,
+    read_turns,
+    run_script,
+    write_turn,
+)
+from .turns import Turn, wire_messages
 
 __all__ = [
     "SCHEMA_VERSION",
     "ConversationInfo",
+    "ConversationList",
     "ConversationStore",
     "StoreError",
     "UnknownConversationError",
@@ -71,12 +80,66 @@ class UnknownConversationError(StoreError, KeyError):
 
 @dataclass(frozen=True)
 class ConversationInfo:
-    """What `list()` tells about one saved conversation."""
+    """What `list()` tells about one saved conversation: `turns` counts exchanges (a message and
+    its answers), not messages; `last_message` is the last turn's shown answer, else its message."""
 
     name: str
     turns: int
     last_used: datetime
     created: datetime
+    last_message: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The JSON-ready summary the panel's conversation list shows."""
+        return {
+            "name": self.name,
+            "turns": self.turns,
+            "last_used": self.last_used.isoformat(timespec="seconds"),
+            "last_message": preview(self.last_message),
+        }
+
+
+def preview(text: str, limit: int = 80) -> str:
+    """One line of at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
+class ConversationList(list):
+    """`snw.conversations()`: a list of `ConversationInfo` that shows as one compact table."""
+
+    COLUMNS = ("name", "turns", "last used", "last message")
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        return [
+            (
+                info.name,
+                str(info.turns),
+                info.last_used.strftime("%Y-%m-%d %H:%M"),
+                preview(info.last_message, 60),
+            )
+            for info in self
+        ]
+
+    def __repr__(self) -> str:
+        if not self:
+            return "No saved conversations."
+        rows = [self.COLUMNS, *self._rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return "<p>No saved conversations.</p>"
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in self.COLUMNS)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(cell)}</td>" for cell in row)
+            + "</tr>"
+            for row in self._rows()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def default_store_path() -> Path:
@@ -96,17 +159,20 @@ def open_store(path: str | os.PathLike[str] | ConversationStore | None = None) -
     return ConversationStore(default_store_path() if path is None else path)
 
 
-def conversations(store: str | os.PathLike[str] | ConversationStore | None = None) -> list[ConversationInfo]:
-    """What is saved (name, turns, last used), most recent first: `snw.conversations()`.
+def conversations(
+    store: str | os.PathLike[str] | ConversationStore | None = None, *, search: str | None = None
+) -> ConversationList:
+    """What is saved (name, turns, last used, last message), most recent first, as a compact
+    table: `snw.conversations()`; `search=` keeps those whose name or text contains it.
 
     Listing a place where nothing was ever saved creates nothing there.
     """
     if not isinstance(store, ConversationStore):
         store = default_store_path() if store is None else store
         if not _locate(store)[1].exists():
-            return []
+            return ConversationList()
     with _opened(store) as opened:
-        return opened.list()
+        return opened.list(search=search)
 
 
 def delete_conversation(name: str, store: str | os.PathLike[str] | ConversationStore | None = None) -> None:
@@ -181,10 +247,22 @@ class ConversationStore:
             if version == 0:
                 run_script(tx.execute, SCHEMA)
             else:
-                for step in range(version, SCHEMA_VERSION):
-                    MIGRATIONS[step](tx.execute)  # in this one transaction: all of them, or none
+                self._migrate(tx, version)
             if version != SCHEMA_VERSION:
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self, tx: _Transaction, version: int) -> None:
+        """Bring the tables from `version` to `SCHEMA_VERSION` inside `tx`: all the steps, or none
+        (a failure rolls back and leaves the file as it was)."""
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](tx.execute)
+        except (sqlite3.Error, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"The conversation store {self.path} (schema version {version}) could not be brought up "
+                f"to version {SCHEMA_VERSION} ({exc}); it was left as it was. Pass store= (or set "
+                "SENSENOVA_HOME) to use another folder, and keep this file to report the problem."
+            ) from exc
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -198,23 +276,37 @@ class ConversationStore:
         return _Transaction(self._db, self._lock)
 
     # ----------------------------------------------------------------- reading
-    def list(self) -> list[ConversationInfo]:
-        """Every saved conversation, the most recently used first."""
+    def list(self, *, search: str | None = None) -> ConversationList:
+        """Every saved conversation, the most recently used first; with `search`, those whose name,
+        messages or answers contain it (case-insensitive)."""
+        where, args = "", []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = (
+                "WHERE c.name LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM turns t LEFT JOIN answers a "
+                "ON a.turn = t.id WHERE t.conversation = c.id AND (t.text LIKE ?1 ESCAPE '\\' "
+                "OR a.text LIKE ?1 ESCAPE '\\'))"
+            )
+            args = [pattern]
         with self._lock:
             rows = self._db.execute(  # turns: exchanges, not messages
-                "SELECT c.name, COUNT(t.id), c.last_used, c.created FROM conversations c "
-                "LEFT JOIN turns t ON t.conversation = c.id GROUP BY c.id "
-                "ORDER BY c.last_used DESC, c.id DESC"
+                "SELECT c.name, (SELECT COUNT(*) FROM turns t WHERE t.conversation = c.id), c.last_used, "
+                "c.created, (SELECT COALESCE(NULLIF(a.text, ''), t.text) FROM turns t "
+                "LEFT JOIN answers a ON a.turn = t.id WHERE t.conversation = c.id "
+                "ORDER BY t.id DESC, a.position = t.chosen DESC, a.position DESC LIMIT 1) "
+                f"FROM conversations c {where} ORDER BY c.last_used DESC, c.id DESC",
+                args,
             ).fetchall()
-        return [
+        return ConversationList(
             ConversationInfo(
                 name,
                 count,
                 datetime.fromtimestamp(used).astimezone(),
                 datetime.fromtimestamp(made).astimezone(),
+                last or "",
             )
-            for name, count, used, made in rows
-        ]
+            for name, count, used, made, last in rows
+        )
 
     def __contains__(self, name: object) -> bool:
         with self._lock:
@@ -230,68 +322,7 @@ class ConversationStore:
                 if missing_ok:
                     return []
                 raise self._unknown(name)
-            rows = self._db.execute(
-                "SELECT id, key, text, labels, chosen, created FROM turns WHERE conversation = ? ORDER BY id",
-                (found[0],),
-            ).fetchall()
-            answers = self._db.execute(
-                "SELECT a.turn, a.text, a.reasoning, a.finish_reason, a.error, a.refused, a.usage, a.model, "
-                "a.request_id, a.thought_seconds, a.omitted, a.created FROM answers a "
-                "JOIN turns t ON t.id = a.turn WHERE t.conversation = ? ORDER BY a.turn, a.position",
-                (found[0],),
-            ).fetchall()
-            blobs = self._db.execute(
-                "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
-                "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? "
-                "ORDER BY tb.turn, tb.slot, tb.position",
-                (found[0],),
-            ).fetchall()
-        attached: dict[tuple[int, str], list[bytes]] = {}
-        for turn_id, slot, data in blobs:
-            attached.setdefault((turn_id, slot), []).append(bytes(data))
-        replies: dict[int, list[Answer]] = {}
-        for (
-            turn_id,
-            text,
-            reasoning,
-            finish,
-            error,
-            refused,
-            usage,
-            model,
-            request,
-            thought,
-            omitted,
-            made,
-        ) in answers:
-            replies.setdefault(turn_id, []).append(
-                Answer(
-                    text=text,
-                    reasoning=reasoning,
-                    finish_reason=finish,
-                    error=error,
-                    refused=bool(refused),
-                    usage=json.loads(usage) if usage else None,
-                    model=model,
-                    request_id=request,
-                    thought_seconds=thought,
-                    omitted=tuple(json.loads(omitted)) if omitted else (),
-                    created=made,
-                )
-            )
-        return [
-            Turn(
-                key=key,
-                text=text,
-                labels=tuple(json.loads(labels)) if labels else (),
-                media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
-                thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
-                answers=tuple(replies.get(turn_id, ())),
-                chosen=chosen,
-                created=created,
-            )
-            for turn_id, key, text, labels, chosen, created in rows
-        ]
+            return read_turns(self._db.execute, found[0])
 
     def messages(self, name: str) -> list[dict]:
         """The wire messages of `name`, original media included, ready to continue the chat."""

@@ -13,9 +13,17 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .turns import Turn
+from .turns import Answer, Turn
 
-__all__ = ["MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "collect_blobs", "run_script", "write_turn"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "collect_blobs",
+    "read_turns",
+    "run_script",
+    "write_turn",
+]
 
 Execute = Callable[..., sqlite3.Cursor]
 
@@ -148,6 +156,71 @@ def write_turn(execute: Execute, conversation: int, turn: Turn) -> None:
             "INSERT INTO turn_blobs (turn, slot, position, hash) VALUES (?, ?, ?, ?)",
             (turn_id, slot, index, digest),
         )
+
+
+def read_turns(execute: Execute, conversation: int) -> list[Turn]:
+    """The turns of one conversation, in order, with their answers, media and thumbnails."""
+    rows = execute(
+        "SELECT id, key, text, labels, chosen, created FROM turns WHERE conversation = ? ORDER BY id",
+        (conversation,),
+    ).fetchall()
+    answers = execute(
+        "SELECT a.turn, a.text, a.reasoning, a.finish_reason, a.error, a.refused, a.usage, a.model, "
+        "a.request_id, a.thought_seconds, a.omitted, a.created FROM answers a "
+        "JOIN turns t ON t.id = a.turn WHERE t.conversation = ? ORDER BY a.turn, a.position",
+        (conversation,),
+    ).fetchall()
+    blobs = execute(
+        "SELECT tb.turn, tb.slot, b.data FROM turn_blobs tb JOIN turns t ON t.id = tb.turn "
+        "JOIN blobs b ON b.hash = tb.hash WHERE t.conversation = ? ORDER BY tb.turn, tb.slot, tb.position",
+        (conversation,),
+    ).fetchall()
+    attached: dict[tuple[int, str], list[bytes]] = {}
+    for turn_id, slot, data in blobs:
+        attached.setdefault((turn_id, slot), []).append(bytes(data))
+    replies: dict[int, list[Answer]] = {}
+    for (
+        turn_id,
+        text,
+        reasoning,
+        finish,
+        error,
+        refused,
+        usage,
+        model,
+        request,
+        thought,
+        omitted,
+        made,
+    ) in answers:
+        replies.setdefault(turn_id, []).append(
+            Answer(
+                text=text,
+                reasoning=reasoning,
+                finish_reason=finish,
+                error=error,
+                refused=bool(refused),
+                usage=json.loads(usage) if usage else None,
+                model=model,
+                request_id=request,
+                thought_seconds=thought,
+                omitted=tuple(json.loads(omitted)) if omitted else (),
+                created=made,
+            )
+        )
+    return [
+        Turn(
+            key=key,
+            text=text,
+            labels=tuple(json.loads(labels)) if labels else (),
+            media=tuple(json.loads(data) for data in attached.get((turn_id, "media"), ())),
+            thumbnails=tuple(attached.get((turn_id, "thumbnail"), ())),
+            answers=tuple(replies.get(turn_id, ())),
+            chosen=chosen,
+            created=created,
+        )
+        for turn_id, key, text, labels, chosen, created in rows
+    ]
 
 
 def _migrate_1_to_2(execute: Execute) -> None:

@@ -4,9 +4,8 @@ One turn at a time: it is checked and shown in the browser at once, then the rep
 in a kernel thread (so the kernel stays usable) and reaches the browser as custom messages
 coalesced to one every 50 ms; the conversation's turns are then shown again as they ended
 (`Conversation.take` says how the turn went: never guessed here), the `on_reply` callbacks run,
-and the turn's future is resolved. The thread's output
-(callbacks, tracebacks) goes to the cell that asked, or for a turn started in the browser, to
-the cell that made the panel.
+and the turn's future is resolved. The thread's output (callbacks, tracebacks) goes to the cell
+that asked, or for a turn started in the browser, to the cell that made the panel.
 """
 
 from __future__ import annotations
@@ -87,17 +86,21 @@ class TurnRunner:
     """The turns of one panel, one at a time; made with the panel, in the cell that made it.
 
     It asks `chat` (the panel's `Conversation`) and touches the panel only through `surface`.
-    `running` is the kernel's own word on whether a turn runs; the panel's `busy` only reports it.
     """
 
     def __init__(self, chat: Conversation, surface: TurnSurface) -> None:
         self.chat = chat  # the Conversation the turns are asked of
         self.surface = surface
         self._callbacks: list[Callable[[Any], None]] = []  # `on_reply`'s, called after every reply
-        self.running = False
-        self.worker: concurrent.futures.Future | None = None  # the last turn's
-        self.home_parent = _cell_parent()  # turns started in the browser print into this cell
+        self._running = False
+        self._worker: concurrent.futures.Future | None = None  # the last turn's
+        self._home_parent = _cell_parent()  # turns started in the browser print into this cell
         self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether a turn runs now: the kernel's own word (the panel's `busy` only reports it)."""
+        return self._running
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` after every reply that ended (stopped ones included)."""
@@ -105,13 +108,13 @@ class TurnRunner:
 
     def check_idle(self) -> None:
         """Refuse a new turn while one streams."""
-        if self.running:
+        if self._running:
             raise PanelBusyError(_BUSY)
 
     def wait(self, timeout: float) -> None:
         """Wait (at most `timeout` seconds) for the last turn's thread to finish."""
-        if self.worker is not None:
-            concurrent.futures.wait([self.worker], timeout=timeout)
+        if self._worker is not None:
+            concurrent.futures.wait([self._worker], timeout=timeout)
 
     def start(
         self, action: str, text: str = "", *, turn: int = -1, from_browser: bool = False, waited: bool = False
@@ -143,10 +146,8 @@ class TurnRunner:
             key = panel_state.new_id()  # the new turn's (a send's, an edit's)
             if action == "send":
                 attachments, images, videos = surface.take_staged(text)
-                by_kind = sorted(
-                    attachments, key=lambda item: item["kind"] != "image"
-                )  # images first, as sent
-                labels = tuple(item["label"] for item in by_kind)
+                # labels in the order the parts are sent: the images, then the video
+                labels = tuple(a["label"] for a in sorted(attachments, key=lambda a: a["kind"] != "image"))
                 earlier, user = turns, panel_state.pending_user_view(key, text, attachments)
             else:
                 if not turns:
@@ -183,10 +184,10 @@ class TurnRunner:
                 **params,
             }
             surface.show([*panel_state.turn_views(earlier), user, streaming], True)
-            self.running = True
+            self._running = True
             future: concurrent.futures.Future = concurrent.futures.Future()
-            self.worker = future
-        parent = self.home_parent if from_browser else _cell_parent()
+            self._worker = future
+        parent = self._home_parent if from_browser else _cell_parent()
         threading.Thread(
             target=self._run,
             args=(action, text, call, user, streaming, parent, future, not waited),
@@ -218,7 +219,7 @@ class TurnRunner:
                 with interrupts.watch(interrupt):
                     taken = self._stream_turn(action, text, call, user, streaming)
             except BaseException as exc:  # a bug in showing the turn: never leave the panel busy
-                self.running = False
+                self._running = False
                 self.surface.show(panel_state.turn_views(self.chat.turns), False)
                 future.set_exception(exc)
                 return
@@ -272,7 +273,7 @@ class TurnRunner:
                 views.append(refusal)
         if taken.error is not None and not isinstance(taken.error, (SenseNovaError, KeyboardInterrupt)):
             traceback.print_exception(taken.error, file=sys.stderr)  # a bug rather than a service error
-        self.running = False
+        self._running = False
         self.surface.show(views, False)
         self.surface.after_turn()
         return taken

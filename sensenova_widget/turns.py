@@ -73,12 +73,13 @@ def answer_of(reply: Any, error: BaseException | None = None, **more: Any) -> An
     if error is not None:
         one_line = getattr(error, "one_line", None)
         text = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
-    if isinstance(error, KeyboardInterrupt):
-        text = ""  # an interrupt is a stop, not a failure
+    finish = getattr(reply, "finish_reason", None)
+    if isinstance(error, KeyboardInterrupt):  # an interrupt is a stop, not a failure
+        text, finish = "", finish or "stopped"
     return Answer(
         text=getattr(reply, "text", "") or "",
         reasoning=getattr(reply, "reasoning", "") or "",
-        finish_reason=getattr(reply, "finish_reason", None),
+        finish_reason=finish,
         error=text or None,
         refused=isinstance(error, REFUSALS),
         usage=dict(reply.usage) if getattr(reply, "usage", None) else None,
@@ -109,16 +110,15 @@ class Turn:
     key: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     @property
-    def answer(self) -> Answer | None:
-        """The answer shown (None while the first one is awaited)."""
-        if not self.answers:
-            return None
-        return self.answers[self.chosen if -len(self.answers) <= self.chosen < len(self.answers) else -1]
+    def chosen_index(self) -> int:
+        """`chosen` as a position from 0 (the last answer when it points nowhere; 0 with none)."""
+        count = len(self.answers)
+        return self.chosen % count if count and -count <= self.chosen < count else max(count - 1, 0)
 
     @property
-    def chosen_index(self) -> int:
-        """`chosen` as a position from 0."""
-        return self.answers.index(self.answer) if self.answers else 0
+    def answer(self) -> Answer | None:
+        """The answer shown (None while the first one is awaited)."""
+        return self.answers[self.chosen_index] if self.answers else None
 
     @property
     def refused(self) -> bool:

@@ -20,19 +20,22 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import anywidget
 import traitlets
 
-from . import interrupts, keeping, media, namespaces, panel_state, protocol
+from . import chat_list, interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
 from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
 from .messages import as_list
+from .panel_state import panel_settings
+from .params import Params
 from .reasoning import reasons
-from .store import ConversationStore
+from .store import ConversationList, ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 from .turns import Turn
 
@@ -100,7 +103,8 @@ class ChatPanel(anywidget.AnyWidget):
     """A chat panel: `panel = ChatPanel()`, show it, type or call `panel.ask(...)`.
 
     `client=None` makes a `Client()` from the environment (SENSENOVA_API_KEY, or an access key
-    pair); `model`, `system` and the sampling `params` are the panel's initial settings.
+    pair); `model`, `system` and the other request parameters (`protocol.PARAMETERS`:
+    temperature=, top_p=, user=, thinking=, ...) are the panel's initial settings.
     `namespace` is where the "From notebook" picker and `attach` look for variables: by default
     IPython's (Jupyter), marimo's globals, else the globals of the code that made the panel;
     `ChatPanel(namespace=globals())` says it explicitly.
@@ -137,39 +141,18 @@ class ChatPanel(anywidget.AnyWidget):
     ) -> None:
         if self.development_bundle:  # read by AnyWidget.__init__ below, for this panel only
             self._esm, self._css = development_build()
-        thinking = params.pop("thinking", None)
-        if thinking is not None and not isinstance(thinking, bool):
-            raise InvalidRequestError(
-                f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
-            )
-        for key, value in params.items():
-            if key not in protocol.PARAMETERS:
-                raise InvalidRequestError(
-                    f"{key!r} is not a ChatPanel setting: expected one of "
-                    f"{', '.join(protocol.PARAMETERS)} (or model=, system=, thinking=, name=, store=).",
-                    field=key,
-                )
-            if value is not None:
-                protocol.validate_parameter(key, value)
+        given = Params.of(model=model, system=system, **params)  # every parameter, checked now
         self._client = client if client is not None else Client()
+        given.check_dialect(getattr(self._client, "api", "native"))
         opened, name = keeping.panel_store(store, name)
-        self._conversation = Conversation(
-            self._client, model=model, system=system, name=name, store=opened, **params
-        )
+        # the settings trait is the one source of each turn's parameters (`TurnRunner.params`)
+        self._conversation = Conversation(self._client, model=model, system=system, name=name, store=opened)
         model_id = self._client.resolve_model(model)
         super().__init__(
-            settings={
-                "model": model_id,
-                "system": system,
-                "thinking": thinking,
-                **{  # plain JSON numbers, NumPy's too
-                    k: None if params.get(k) is None else protocol.wire_parameter(k, params[k])
-                    for k in protocol.PARAMETERS
-                },
-            },
+            settings=panel_settings(replace(given, model=model_id)),
             thinks=reasons(model_id),
             models=[model_id],
-            parameters=panel_state.parameter_specs(),
+            parameters=panel_state.parameter_specs(getattr(self._client, "api", "native")),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
             conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
@@ -208,6 +191,11 @@ class ChatPanel(anywidget.AnyWidget):
     def name(self) -> str | None:
         """The name this panel's conversation is saved under (None when it could not be saved)."""
         return self._conversation.name
+
+    @property
+    def store(self) -> ConversationStore | None:
+        """Where this panel saves (None when its store could not be opened); `conversations()` lists it."""
+        return self._conversation.store
 
     @property
     def turns(self) -> list[Turn]:
@@ -391,6 +379,22 @@ class ChatPanel(anywidget.AnyWidget):
         self.conversation = []
         self._transcript.refresh()
 
+    def conversations(self, search: str | None = None) -> ConversationList:
+        """The conversations saved where this panel saves (its store), most recent first;
+        `search=` keeps those whose name or text contains it."""
+        return chat_list.store_of(self).list(search=search)
+
+    def open_conversation(self, name: str | None = None) -> None:
+        """Show saved conversation `name` in this panel and continue it from there; `None` starts a
+        new one (a fresh generated name). The one shown until now stays saved."""
+        self._turns.check_idle()
+        chat = chat_list.opened(self, name)
+        self._conversation = self._turns.chat = self._transcript.conversation = chat
+        with self.hold_sync():
+            self.conversation = panel_state.turn_views(chat.turns)
+            self.conversation_name = chat.name or ""
+        self._transcript.refresh()
+
     def on_reply(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(reply)` in the kernel after every reply (stopped ones included)."""
         self._turns.on_reply(callback)
@@ -557,4 +561,5 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
+        **chat_list.HANDLERS,
     }

@@ -351,6 +351,19 @@ def run_all(page) -> None:
         raise AssertionError("JupyterLab did not start running the notebook's cells")
 
 
+# Two animation frames (what a change rendered is in the page and its fetches are sent), then every
+# image loaded or failed: a condition, where a fixed sleep would only guess.
+_SETTLED = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
+    () => done([...document.images].every(image => image.complete)))))"""
+
+
+def settle(page) -> None:
+    """Wait until the page has rendered what it holds and each image it asked for has arrived or
+    failed, so any request a render made has been sent and any handler it triggered has run."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(_SETTLED, timeout=30_000)
+
+
 def wait_saved(path: Path, needle: str, what: str) -> str:
     """The file's text once it holds `needle` (JupyterLab saves asynchronously after Ctrl+S)."""
     deadline = time.monotonic() + 90

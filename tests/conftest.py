@@ -79,3 +79,10 @@ def pytest_runtest_makereport(item, call):
 
     lines = report_pages(lab["browser"], item.nodeid)
     report.sections.append(("browser pages", "\n".join(lines)))
+
+
+def pytest_collection_modifyitems(items):
+    """Browser and notebook tests are slow too: `-m "not slow"` leaves out all of them at once."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("notebook"):
+            item.add_marker(pytest.mark.slow)

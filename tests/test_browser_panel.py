@@ -7,7 +7,6 @@ every test of this module; each test opens its own notebook, so its own kernel.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from browser_helpers import (
@@ -18,6 +17,7 @@ from browser_helpers import (
     save_screenshot,
     send_and_watch_it_stream,
     set_theme,
+    settle,
     wait_saved,
     write_notebook,
 )
@@ -216,7 +216,7 @@ def test_model_text_stays_inert(open_panel):
     )
     send(panel, payload)
     reply = last_reply(panel)
-    time.sleep(0.5)  # give any injected handler the chance to run
+    settle(page)  # every image has loaded or failed: an injected handler would have run
     assert page.evaluate("() => window.__xss") is None
     log = panel.locator(".snw-log")
     assert log.locator("img[src='x'], script, [onerror]").count() == 0

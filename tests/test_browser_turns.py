@@ -35,10 +35,11 @@ def user_texts(request: dict) -> list[str]:
     ]
 
 
-def test_a_refused_message_is_marked_and_left_out_of_the_next_request(open_panel, lab):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_refused_message_is_marked_and_left_out_of_the_next_request(open_panel, lab, ui):
     emulator = lab["emulator"]
     page, panel = open_panel(
-        "refused.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+        f"refused-{ui}.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"], ui=ui
     )
     send(panel, "please say EMULATOR-UNSAFE")
     refused = panel.locator(".snw-assistant.snw-status-refused")

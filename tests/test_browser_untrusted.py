@@ -14,7 +14,15 @@ import json
 import time
 
 import pytest
-from browser_helpers import DEV_BUILD_CELL, open_notebook, run_all, stranger, wait_kernel_idle, write_notebook
+from browser_helpers import (
+    DEV_BUILD_CELL,
+    open_notebook,
+    run_all,
+    settle,
+    stranger,
+    wait_kernel_idle,
+    write_notebook,
+)
 from render_payloads import payloads
 from test_browser_panel import SLOW
 
@@ -51,11 +59,6 @@ def preloaded_turns(texts: list[str]) -> str:
             }
         )
     return f"import json\npanel.conversation = json.loads({json.dumps(json.dumps(turns))})"
-
-
-def settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    time.sleep(1.0)  # an image or a stylesheet a render added would be requested by now
 
 
 def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebook(lab):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget.cache import ResultCache
@@ -200,7 +201,7 @@ def test_bad_arguments_name_what_is_allowed(client, cache_path):
         (dict(concurrency=0), "concurrency=0"),
         (dict(rpm=-5), "rpm=-5"),
         (dict(temperature=3), "temperature=3"),
-        (dict(stream=True), "expected one of max_new_tokens"),
+        (dict(stream=True), "stream= is not a caption.. parameter: expected one of temperature"),
         (dict(column="picture"), "the columns are 'image', 'colour', 'n'"),
         (dict(column=None), "column= is required"),
     ]
@@ -276,8 +277,7 @@ def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulat
     client = ScriptedClient(emulator, {i: "ttft=0.03" for i in range(40)})
 
     def interrupt_after_some_requests():
-        while len(emulator.requests) < 8:
-            time.sleep(0.005)
+        wait_until(lambda: len(emulator.requests) >= 8, "8 requests", interval=0.005)
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_after_some_requests, daemon=True).start()
@@ -465,8 +465,9 @@ def test_a_killed_process_keeps_every_finished_caption(emulator, cache_path, tmp
         [sys.executable, str(script), emulator.base_url, emulator.api_key, str(cache_path)]
     )
     try:
-        while len(emulator.requests) < 10 and process.poll() is None:
-            time.sleep(0.005)
+        wait_until(
+            lambda: len(emulator.requests) >= 10 or process.poll() is not None, "10 requests", interval=0.005
+        )
         os.kill(process.pid, signal.SIGKILL)  # no cleanup, no finally: a crash
     finally:
         process.wait(30)

@@ -12,6 +12,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_map_partitions_on_a_local_cluster_with_a_shared_cache(emulator, tmp_path):
     import dask.dataframe as dd

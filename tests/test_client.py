@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
@@ -428,8 +429,7 @@ def test_close_from_another_thread_stops_the_stream_and_keeps_the_text(client, e
 
     reader = threading.Thread(target=read)
     reader.start()
-    while len(seen) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen) >= 2, "two deltas read")
     stream.close()
     assert done.wait(5)
     reader.join()

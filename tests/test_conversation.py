@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import pytest
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
@@ -76,16 +76,16 @@ def test_stop_from_another_thread_keeps_the_partial_reply(client):
         )
     )
     worker.start()
-    while len(seen) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen) >= 2, "two deltas seen")
     conv.stop()
     worker.join(5)
     assert not worker.is_alive()
     [reply] = result
     assert reply.finish_reason == "stopped" and reply.text == "".join(seen)
     assert text_of(conv.messages[-1]) == reply.text
-    assert conv.current_stream is None
     assert conv.turns[-1].answer.status == "stopped" and conv.turns[-1].answer.text == reply.text
+    conv.stop()  # the turn is over: a late Stop reaches nothing, not the next turn
+    assert conv.ask("next").finish_reason == "stop"
 
 
 def test_a_stop_before_the_stream_opens_ends_the_turn_as_stopped(client, emulator):

@@ -9,6 +9,7 @@ import jwt
 import pytest
 import requests
 from PIL import Image
+from waiting import wait_until
 
 from sensenova_widget import protocol
 
@@ -223,10 +224,13 @@ def test_a_validating_file_is_refused_until_it_is_valid(emulator):
     early = _chat_with_file(emulator, info["id"])
     assert early.status_code == 400 and early.json()["error"]["code"] == 9
     assert "validat" in early.json()["error"]["message"]
-    time.sleep(0.7)
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
-    status = requests.get(f"{emulator.file_base_url}/files/{info['id']}", headers=headers, timeout=10)
-    assert status.json()["file"]["status"] == "VALID"
+
+    def status() -> str:
+        found = requests.get(f"{emulator.file_base_url}/files/{info['id']}", headers=headers, timeout=10)
+        return found.json()["file"]["status"]
+
+    wait_until(lambda: status() == "VALID", "the file to become VALID", interval=0.05)
     assert _chat_with_file(emulator, info["id"]).status_code == 200
 
 

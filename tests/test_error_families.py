@@ -42,7 +42,7 @@ def test_a_busy_panel_is_a_usage_error_not_a_service_400(emulator):
     from sensenova_widget.turn_runner import TurnRunner
 
     runner = TurnRunner.__new__(TurnRunner)  # only its state is needed to ask it
-    runner.running = True
+    runner._running = True
     with pytest.raises(snw.UsageError) as caught:
         runner.check_idle()
     assert isinstance(caught.value, snw.PanelBusyError)

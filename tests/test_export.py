@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from PIL import Image
 
-from sensenova_widget.export import defuse_remote_images, export
+from sensenova_widget.export import escape_inline, export, fenced
 from sensenova_widget.transcript import sanitize_html, transcript_html
 from sensenova_widget.turns import Answer, Turn
 
@@ -219,14 +219,12 @@ def test_sanitizer_keeps_ordinary_markup():
     assert sanitize_html('<p onclick="x()">t</p><script>bad()</script>') == "<p>t</p>"
 
 
-def test_markdown_defusing_leaves_code_and_inline_pictures():
-    text = (
-        "see ![x](https://e.test/a.png)\n`![code](https://e.test/c)`\n```\n![fenced](https://e.test/f)\n```\n"
-    )
-    out = defuse_remote_images(text + "![ok](data:image/png;base64,AAAA) <img src=https://e.test/i>")
-    assert out == (
-        text.replace("see ![x]", "see [x]")
-        + "![ok](data:image/png;base64,AAAA) &lt;img src=https://e.test/i>"
+def test_untrusted_text_is_fenced_beyond_its_longest_backtick_run_or_escaped_on_one_line():
+    text = "see ![x](https://e.test/a.png)\n````\n<img src=https://e.test/i>\n``` `"
+    assert fenced(text) == f"`````\n{text}\n`````"
+    assert fenced("plain") == "```\nplain\n```"
+    assert escape_inline("![x](https://e.test/a.png)\n<b>&amp;$x$") == (
+        "\\!\\[x\\]\\(https://e.test/a.png\\) \\<b\\>\\&amp;\\$x\\$"
     )
 
 
@@ -248,3 +246,14 @@ def test_transcript_inlines_thumbnails_up_to_a_total():
     markup = transcript_html(turns, total_thumbnail_bytes=3 * len(THUMB))
     assert markup.count("<img ") == 3 and "[image 1]" in markup
     assert [_words(t) for t in _parse(markup).texts] == [f"look {i}" for i in range(5)]
+
+
+def test_a_refused_turn_and_a_regenerated_one_say_so_in_every_format():
+    refused = Turn("say EMULATOR-UNSAFE", answers=(Answer(error="ContentFilterError: unsafe", refused=True),))
+    regenerated = Turn("again", answers=(Answer("first answer"), Answer("second answer"))).choose(1)
+    for kind in ("md", "html"):
+        text = export([refused, regenerated], kind)
+        assert "Refused by the service, not sent again: ContentFilterError: unsafe" in text
+        assert "Answer 2 of 2" in text and "second answer" in text and "first answer" not in text
+    notebook = nbformat.reads(export([refused], "ipynb"), as_version=4)
+    assert notebook.cells[-1].metadata["sensenova"]["refused"] is True

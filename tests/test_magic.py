@@ -7,6 +7,7 @@ also checks that no credential appears anywhere in what the cell printed or disp
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -232,6 +233,18 @@ def test_images_come_from_expressions_lists_and_series(run, shell, emulator):
     assert ran.error is None
 
 
+def test_images_are_encoded_by_the_clients_media_options(run, shell, emulator):
+    from sensenova_widget.media import MediaOptions
+
+    magic.use_client(
+        Client(api_key=emulator.api_key, base_url=emulator.base_url, media=MediaOptions(max_side=32)), shell
+    )
+    shell.user_ns["photo"] = np.full((300, 400, 3), (200, 10, 10), np.uint8)
+    run("%%sensenova -i photo -o r\nHow big?")
+    width, height = map(int, re.search(r"image 1: (\d+)x(\d+)", shell.user_ns["r"].text).groups())
+    assert 0.85 * 32 <= width <= 32 and height < width  # not 400x300: the client's options, not a global
+
+
 def test_video_from_frames(run, shell, emulator):
     pytest.importorskip("av")
     shell.user_ns["frames"] = np.zeros((6, 32, 48, 3), np.uint8)
@@ -313,6 +326,36 @@ def test_named_chat_carries_earlier_turns_and_new_restarts_it(run, shell, emulat
     assert [m["role"] for m in emulator.requests[-1]["messages"]] == ["user"]
 
 
+def test_a_named_chat_is_a_saved_conversation_that_a_new_session_continues(run, shell, emulator):
+    import sensenova_widget as snw
+
+    run("%%sensenova --chat notes\nremember the word teal")
+    assert [(c.name, c.turns) for c in snw.conversations()] == [("notes", 1)]  # the panels' store
+    magic.load_ipython_extension(shell)  # a new session (as after a kernel restart): no chat in memory
+    run("%%sensenova --chat notes\nwhat was the word?")
+    sent = emulator.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"][-1]["text"] == "remember the word teal"
+    assert "notes: 2 turns" in run("%sensenova chats").stdout
+    reopened = snw.Conversation(name="notes")  # reopened like a panel's conversation
+    assert [t.text for t in reopened.turns] == ["remember the word teal", "what was the word?"]
+
+
+def test_a_refused_message_in_a_named_chat_is_shown_kept_and_not_resent(run, emulator):
+    run("%%sensenova --chat careful\na fine start")
+    ran = run("%%sensenova --chat careful\nplease say EMULATOR-UNSAFE")
+    assert isinstance(ran.error, Exception) and "content filter" in ran.everything.lower()
+    run("%%sensenova --chat careful\nand a new question")
+    sent = emulator.requests[-1]["messages"]
+    assert "EMULATOR-UNSAFE" not in str(sent)
+    assert [m["content"][-1]["text"] for m in sent if m["role"] == "user"] == [
+        "a fine start",
+        "and a new question",
+    ]
+    history = run("%sensenova history careful").stdout
+    assert "user: please say EMULATOR-UNSAFE" in history and "assistant (refused):" in history
+
+
 def test_models_lists_the_services_models_with_the_default_marked(run):
     out = run("%sensenova models").stdout
     assert "* SenseNova-V6-Pro" in out and "  SenseChat-Vision" in out
@@ -361,7 +404,7 @@ def test_config_base_url_makes_a_new_client(run, emulator):
 def test_a_bad_option_prints_the_usage_line(run):
     ran = run("%%sensenova --tempreature 0.2\nhi")
     assert "unrecognized arguments: --tempreature" in ran.stderr
-    assert "%%sensenova [-m MODEL] [-i EXPR]" in ran.stderr
+    assert "%%sensenova [-m MODEL] [--temperature T]" in ran.stderr
     ran = run("%%sensenova --temperature warm\nhi")
     assert "invalid float value: 'warm'" in ran.stderr
     ran = run("%%sensenova -f md\nhi")
@@ -536,3 +579,17 @@ def test_codes_17_and_18_say_what_happened_and_what_to_do(run, emulator, cell, w
     ran = run(cell)
     assert all(word in ran.stdout for word in words), ran.stdout
     assert len(emulator.requests) == 1  # never retried
+
+
+def test_on_the_token_plan_models_marks_the_text_only_one_and_a_cell_shows_its_reasoning_apart(
+    run, emulator, monkeypatch
+):
+    monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
+    monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
+    listed = run("%sensenova models").stdout
+    assert "  deepseek-v4-flash (text only: no images)" in listed
+    assert "* sensenova-6.7-flash-lite" in listed
+    ran = run("%%sensenova\nis the sky blue today")
+    assert ran.error is None and emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"
+    details, answer = ran.final["text/html"].split("</details>", 1)
+    assert "Reasoning: 1 message" in details and "Reasoning" not in answer

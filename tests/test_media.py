@@ -346,6 +346,8 @@ def test_options_are_a_frozen_checked_value_and_no_module_holds_a_setting():
             media.MediaOptions(**bad)
     with pytest.raises(MediaError, match="MediaOptions"):
         snw.to_part(np.zeros((8, 8), np.uint8), options={"max_side": 1024})
+    with pytest.raises(MediaError, match=r"^media=.*MediaOptions"):
+        snw.Client(api_key="k", media={"max_side": 1024})  # refused when made, not at the first image
     assert type(media) is type(pytest)  # a plain module: nothing rewrites an assignment to it
     for name in ("MAX_SIDE", "JPEG_QUALITY", "MAX_PART_BYTES", "MAX_VIDEO_SIDE", "DEFAULT_FPS", "CRF"):
         assert not hasattr(media, name) and not hasattr(media.encode, name) and not hasattr(media.mp4, name)

@@ -32,7 +32,7 @@ def test_images_of_every_kind_reach_the_service_decodable(client, emulator):
 
 def test_two_clients_in_one_process_send_images_by_their_own_options(emulator):
     """Media settings belong to a client: two clients side by side send one picture differently
-    (what the emulator received says so), through chat, a Conversation and captions alike."""
+    (what the emulator received says so), through chat, messages, a Conversation and a panel."""
     import base64
     import io
 
@@ -63,7 +63,9 @@ def test_two_clients_in_one_process_send_images_by_their_own_options(emulator):
     assert sent_sides() == small_sides
     snw.Conversation(small).ask("and in a conversation?", images=coffee)
     assert sent_sides() == small_sides
-    sizes = [len(emulator.requests[i]["messages"][-1]["content"][0]["image_base64"]) for i in (-4, -3)]
+    snw.ChatPanel(client=small).ask("and in a panel?", images=coffee)
+    assert sent_sides() == small_sides
+    sizes = [len(emulator.requests[i]["messages"][-1]["content"][0]["image_base64"]) for i in (-5, -4)]
     assert sizes[0] < sizes[1] / 4
 
 

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_import_pulls_in_no_heavy_modules():
     code = (
@@ -15,21 +17,18 @@ def test_import_pulls_in_no_heavy_modules():
 
 
 def test_unknown_name_is_an_attribute_error():
-    import pytest
-
     import sensenova_widget as snw
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         snw.nope
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_panel_bundle_but_not_its_development_build(tmp_path):
     """`pip wheel .` from a checkout: the panel's script and stylesheet, and none of the test and
     benchmark hooks of static/widget.dev.* (built beside them for the tests)."""
     import zipfile
     from pathlib import Path
-
-    import pytest
 
     import sensenova_widget
 

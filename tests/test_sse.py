@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget.sse import SSEDecoder
@@ -282,9 +282,7 @@ def test_close_from_another_thread_while_blocked_reading(raw_server, raw_client)
 
     reader = threading.Thread(target=read)
     reader.start()
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: seen, "the first delta", timeout=5)
     assert seen == ["partial "]
     stream.close()  # the reader is blocked in recv: closing must wake it now, not after 60 s
     assert finished.wait(5), "the reading thread was not released by close()"

@@ -207,6 +207,37 @@ def test_threads_of_one_kernel_share_a_store(tmp_path):
         )
 
 
+def test_the_list_shows_the_last_message_searches_text_and_is_one_compact_table(tmp_path):
+    with open_store(tmp_path) as store:
+        store.save("colours", Turn("Which colour is the sky?", answers=(Answer("Blue, mostly."),)))
+        store.save("colours", Turn("And at night?", answers=(Answer("Black."), Answer("Dark blue."))))
+        store.save("maths", Turn("What is 6 * 7?", answers=(Answer("", error="refused: too long"),)))
+        store.save("100%_sure", Turn("a name with LIKE's wildcards"))
+        listed = store.list()
+        assert [(i.name, i.turns, i.last_message) for i in listed] == [
+            ("100%_sure", 1, "a name with LIKE's wildcards"),
+            ("maths", 1, "What is 6 * 7?"),  # a refused answer has no text: the message shows
+            ("colours", 2, "Dark blue."),  # the last turn's shown answer (the last asked)
+        ]
+        assert [i.name for i in store.list(search="SKY")] == ["colours"]  # messages, any case
+        assert [i.name for i in store.list(search="dark blue")] == ["colours"]  # answers
+        assert [i.name for i in store.list(search="mat")] == ["maths"]  # names
+        assert [i.name for i in store.list(search="%")] == ["100%_sure"]  # wildcards are literal
+        assert store.list(search="0_s") == [] and store.list(search="%_s")[0].name == "100%_sure"
+        assert store.list(search="nowhere") == []
+        row = listed[2].row()
+        assert row["name"] == "colours" and row["turns"] == 2 and row["last_message"] == "Dark blue."
+        table = repr(listed)
+        assert table.splitlines()[0].split() == ["name", "turns", "last", "used", "last", "message"]
+        assert len(table.splitlines()) == 4 and "ConversationInfo" not in table  # a table, not reprs
+        page = listed._repr_html_()
+        assert page.count("<tr>") == 4 and "100%_sure" in page and "<th" in page
+    with open_store(tmp_path) as store:
+        store.save("x<script>", Turn("<b>bold</b>"))
+        assert "<script>" not in conversations(store)._repr_html_()
+    assert repr(conversations(tmp_path / "empty")) == "No saved conversations."
+
+
 def test_an_unwritable_place_says_what_to_do(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(StoreError, match="Cannot keep conversations in .*SENSENOVA_HOME or pass store="):
@@ -366,3 +397,22 @@ def test_a_saved_conversation_continues_with_its_images_and_holds_no_credential(
     reply = client.chat(history + [{"role": "user", "content": [{"type": "text", "text": "And now?"}]}])
     assert emulator.requests[-1]["messages"][0]["content"][0] == sent_image
     assert "image 1: 64x48 RGB, mostly red" in reply.text
+
+
+def test_a_store_that_cannot_be_migrated_is_left_as_it_was_with_what_to_do(tmp_path):
+    path = tmp_path / "conversations.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_V1_SCHEMA.replace("reasoning TEXT NOT NULL DEFAULT '', ", ""))  # not the v1 it says
+    db.execute("INSERT INTO conversations VALUES (1, 'odd', 1.0, 2.0)")
+    db.commit()
+    db.close()
+    with pytest.raises(
+        StoreError, match=r"schema version 1\) could not be brought up to version 2.*left as it was"
+    ):
+        open_store(tmp_path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("SELECT name FROM conversations").fetchall() == [("odd",)]
+    assert "role" in [
+        row[1] for row in db.execute("PRAGMA table_info(turns)")
+    ]  # the old table is still there

@@ -222,3 +222,27 @@ def test_caption_finishes_every_row_through_the_gate_without_losing_one(emulator
     summary = out.attrs["sensenova_summary"]
     assert out["caption"].notna().all() and summary["failed"] == 0 and summary["not_done"] == 0
     assert 40 < spent < 40 * 2  # refused requests were sent again, none given up
+
+
+def test_a_failed_download_names_the_part_but_no_login_or_signed_query(emulator, plan):
+    signed = "https://user:hunter2@photos.invalid/cat.png?X-Amz-Signature=s3cr3t"
+    with pytest.raises(snw.InvalidRequestError) as caught:
+        plan.chat("What is this?", images=[signed])
+    said = caught.value.one_line()
+    assert "https://photos.invalid/cat.png?..." in said and "messages[0].content[0]" in said
+    assert "hunter2" not in said and "s3cr3t" not in said
+
+
+def test_every_surface_takes_the_models_own_output_limit(emulator, plan, monkeypatch):
+    import comm
+    from test_widget import RecordingComm
+
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+    df = pd.DataFrame({"image": [picture()], "n": [0]})
+    out = snw.caption(df, "image", client=plan, cache=False, progress=False, max_new_tokens=30000)
+    assert out["caption"].notna().all() and emulator.requests[-1]["max_tokens"] == 30000
+    panel = snw.ChatPanel(client=plan, max_new_tokens=30000)
+    panel.ask("And in the panel?")
+    assert emulator.requests[-1]["max_tokens"] == 30000
+    out = snw.caption(df, "image", client=plan, cache=False, progress=False, max_new_tokens=70000)
+    assert "[1, 65536]" in out["caption_error"][0]  # the row says the model's own limit

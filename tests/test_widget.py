@@ -18,9 +18,10 @@ import comm
 import pytest
 from comm.base_comm import BaseComm
 from PIL import Image
+from waiting import wait_until
 
 from sensenova_widget import panel_state, protocol
-from sensenova_widget.errors import AuthenticationError, InvalidRequestError
+from sensenova_widget.errors import AuthenticationError, ContentFilterError, InvalidRequestError
 from sensenova_widget.widget import ChatPanel
 
 SLOW = {"x-emulator-fault": "delta_delay=0.005,reply_tokens=300"}
@@ -72,12 +73,8 @@ def request(panel, method, params=None, buffers=None, req_id="r1"):
 
 
 def wait_idle(panel, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while panel.busy:
-        assert time.monotonic() < deadline, "the reply did not finish"
-        time.sleep(0.02)
-    if panel._turns.worker is not None:
-        panel._turns.worker.exception(timeout)
+    wait_until(lambda: not panel.busy, "the reply to finish", timeout)
+    panel._turns.wait(timeout)  # the turn's thread resolved its future too
 
 
 def png(width, height, color=(10, 200, 30)) -> bytes:
@@ -146,23 +143,31 @@ def test_without_credentials_the_error_says_what_to_set(monkeypatch):
 def test_bad_settings_are_refused_before_anything_is_sent(client):
     with pytest.raises(InvalidRequestError, match=r"top_p=1\.0 .*open interval"):
         ChatPanel(client=client, top_p=1.0)
-    with pytest.raises(InvalidRequestError, match="'temprature' is not a ChatPanel setting"):
+    with pytest.raises(InvalidRequestError, match="'temprature' is not a request parameter"):
         ChatPanel(client=client, temprature=0.5)
+    with pytest.raises(InvalidRequestError, match="top_k=5 .* only the OpenAI-compatible endpoints"):
+        ChatPanel(client=client, top_k=5)  # the native endpoint does not take it
 
 
 def test_parameter_ranges_reach_the_browser_from_the_protocol(panel):
     specs = panel.parameters
-    assert set(specs) == set(protocol.PARAMETERS)
+    shown = [name for name, spec in protocol.PARAMETERS.items() if spec.panel and spec.knows("native")]
+    assert list(specs) == shown  # the table's order; top_k & co. only for the OpenAI shape
     assert specs["top_p"] == {
+        "label": "Top p",
+        "kind": "number",
         "min": 0,
         "max": 1,
         "min_inclusive": False,
         "max_inclusive": False,
         "integer": False,
+        "step": "0.01",
         "allowed": "a number in the open interval (0, 1)",
         "default": 0.7,
     }
     assert specs["max_new_tokens"]["integer"] is True
+    assert specs["thinking"]["kind"] == "toggle" and specs["thinking"]["shown_if"] == "thinks"
+    assert specs["system"]["kind"] == "textarea" and specs["model"]["kind"] == "picker"
     assert panel.limits == {"max_images": 6, "max_videos": 1}
 
 
@@ -194,9 +199,9 @@ def test_deltas_are_coalesced_and_add_up_to_the_reply(client, emulator):
 def test_coalescer_offsets_count_utf16_units_like_the_browser():
     pieces = []
     coalescer = panel_state.Coalescer(lambda text, offset: pieces.append((text, offset)), interval=0.01)
-    for part in ["héllo ", "😀 ", "wörld"]:
+    for count, part in enumerate(["héllo ", "😀 ", "wörld"], 1):
         coalescer.add(part)
-        time.sleep(0.03)
+        wait_until(lambda count=count: len(pieces) == count, f"flush {count} of the coalescer")
     coalescer.close()
     assert "".join(p for p, _ in pieces) == "héllo 😀 wörld"
     assert [o for _, o in pieces] == [0, 6, 9]  # the emoji is two UTF-16 units
@@ -212,10 +217,8 @@ def test_stop_keeps_the_partial_text_marked_stopped(emulator):
     )
     panel = ChatPanel(client=slow)
     assert request(panel, "send", {"text": "A long one please"})["ok"]
-    deadline = time.monotonic() + 20
-    while sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta") < 40:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    streamed = lambda: sum(len(m["text"]) for m in panel.comm.custom() if m.get("type") == "delta")  # noqa: E731
+    wait_until(lambda: streamed() >= 40, "40 characters streamed", timeout=20)
     assert request(panel, "stop", req_id="r2")["ok"]
     wait_idle(panel)
     turn = panel.conversation[-1]
@@ -559,3 +562,71 @@ def test_without_ipython_the_picker_reads_the_globals_of_the_code_that_made_the_
     finally:
         InteractiveShell._instance = saved
     assert "picked_up_from_this_module" in listed
+
+
+def test_the_conversation_list_opens_renames_deletes_and_starts_conversations(client, emulator):
+    first = ChatPanel(client=client, name="trip")
+    first.ask("Where shall we go in May?")
+    panel = ChatPanel(client=client)
+    panel.ask("What is a haiku?")
+    listed = request(panel, "conversations")["result"]
+    assert listed["current"] == panel.name
+    assert [(i["name"], i["turns"]) for i in listed["items"]] == [(panel.name, 1), ("trip", 1)]
+    assert listed["items"][1]["last_message"].startswith("Where shall we go in May?")  # the echo's answer
+    found = request(panel, "conversations", {"search": "may?"}, req_id="r2")["result"]["items"]
+    assert [i["name"] for i in found] == ["trip"]
+
+    assert request(panel, "open_conversation", {"name": "trip"}, req_id="r3")["result"] == {"name": "trip"}
+    assert panel.conversation_name == "trip" and panel.name == "trip"
+    assert [t["text"] for t in panel.conversation if t["role"] == "user"] == ["Where shall we go in May?"]
+    emulator.reset(files=False)
+    panel.ask("And in June?")  # continues the opened conversation: its history is sent
+    sent = [m["content"][0]["text"] for m in emulator.requests[-1]["messages"] if m["role"] == "user"]
+    assert sent == ["Where shall we go in May?", "And in June?"]
+
+    assert request(panel, "rename_conversation", {"old": "trip", "new": "holiday"}, req_id="r4")["ok"]
+    assert panel.name == "holiday" and len(panel.turns) == 2  # the panel goes on under the new name
+    assert request(panel, "delete_conversation", {"name": "holiday"}, req_id="r5")["ok"]
+    assert panel.conversation == [] and panel.name not in ("holiday", "trip")  # a new, empty one
+    assert "holiday" not in [i.name for i in panel.conversations()]
+    assert request(panel, "open_conversation", {"name": None}, req_id="r6")["ok"]  # New
+
+    for method, params, field in [
+        ("open_conversation", {"name": "nope"}, "No conversation named 'nope'"),
+        ("open_conversation", {"name": ""}, "name must be a conversation name"),
+        ("rename_conversation", {"old": panel.name, "new": 7}, "new must be a conversation name"),
+        ("delete_conversation", {"name": "x" * 201}, "at most 200 characters"),
+        ("conversations", {"search": ["x"]}, "search must be a string"),
+    ]:
+        answer = request(panel, method, params, req_id=f"bad-{method}-{field}")
+        assert not answer["ok"] and field in answer["error"], answer
+
+
+# ---------------------------------------------------------------- refused turns, forks, alternatives
+def test_a_refused_message_is_marked_in_the_panel_and_never_sent_again(panel, emulator):
+    panel.ask("a fine start")
+    with pytest.raises(ContentFilterError):
+        panel.ask("please say EMULATOR-UNSAFE")
+    user, refused = panel.conversation[-2:]
+    assert user["refused"] is True and refused["status"] == "refused" and "content filter" in refused["error"]
+    assert panel.turns[-1].refused and len(panel.turns) == 2  # kept for the reader (and saved)
+    panel.ask("the next question")
+    sent = json.dumps(emulator.requests[-1]["messages"])
+    assert "EMULATOR-UNSAFE" not in sent and "the next question" in sent
+    assert request(panel, "edit", {"text": "please say hello", "turn": 1}, req_id="e")[
+        "ok"
+    ]  # edit and resend
+    wait_idle(panel)
+    assert [t.text for t in panel.turns] == ["a fine start", "please say hello"]  # forked at turn 1
+    assert shown(panel) == recorded(panel)
+
+
+def test_the_browser_flips_through_a_regenerated_turns_answers(panel, emulator):
+    panel.ask("one")
+    panel.regenerate()
+    reply = panel.conversation[-1]
+    assert (reply["answers"], reply["chosen"]) == (2, 1)
+    assert request(panel, "choose", {"turn": 0, "answer": 0}, req_id="c")["ok"]
+    assert panel.conversation[-1]["chosen"] == 0 and panel.turns[0].chosen_index == 0
+    bad = request(panel, "choose", {"turn": 0, "answer": 5}, req_id="c2")
+    assert not bad["ok"] and "answer 5" in bad["error"]

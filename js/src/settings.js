@@ -1,36 +1,30 @@
-// The panel's settings: the model picker in the toolbar and the box of sampling parameters and
-// system prompt. A value outside the service's range is refused here, never synced, and the
-// reason shows under that field until the value is fixed. The fields come in the order people
-// think of them, with their ranges in words; a model list that failed to load says so.
+// The panel's settings: the model picker in the toolbar and the box of the request's parameters.
+// The fields are built from the kernel's `parameters` trait (protocol.PARAMETERS: label, input
+// kind, range, step), in its order: number fields, then toggles and text boxes, so a parameter
+// added there shows here without a line of this file. A value outside the service's range is
+// refused here, never synced, and the reason shows under that field until the value is fixed; a
+// model list that failed to load says so.
 import { h, nextId } from "./dom.js";
 
 /** @typedef {import("./types").PanelModel} PanelModel */
 /** @typedef {import("./types").ParamSpec} ParamSpec */
 /** @typedef {import("./types").PanelSettings} PanelSettings */
 
-/** @type {Record<string, string>} */
-const PARAM_LABELS = {
-  temperature: "Temperature",
-  top_p: "Top p",
-  max_new_tokens: "Max new tokens",
-  repetition_penalty: "Repetition penalty",
-};
-
-/** The order of the fields; parameters not listed here follow, in the kernel's order. */
-const PARAM_ORDER = ["temperature", "top_p", "max_new_tokens", "repetition_penalty"];
-
 /**
  * The allowed range in words: "between 0 and 2", "above 0, up to 1", "a whole number from 1 to 2048".
  * @param {ParamSpec} spec
  */
 export function rangeInWords(spec) {
+  const min = spec.min ?? 0;
   if (spec.integer) {
-    const low = spec.min_inclusive ? spec.min : spec.min + 1;
+    const low = spec.min_inclusive ? min : min + 1;
+    if (spec.max == null) return `a whole number from ${low}`;
     const high = spec.max_inclusive ? spec.max : spec.max - 1;
     return `a whole number from ${low} to ${high}`;
   }
-  if (spec.min_inclusive && spec.max_inclusive) return `between ${spec.min} and ${spec.max}`;
-  const low = spec.min_inclusive ? `from ${spec.min}` : `above ${spec.min}`;
+  if (spec.max == null) return spec.min_inclusive ? `from ${min}` : `above ${min}`;
+  if (spec.min_inclusive && spec.max_inclusive) return `between ${min} and ${spec.max}`;
+  const low = spec.min_inclusive ? `from ${min}` : `above ${min}`;
   const high = spec.max_inclusive ? `up to ${spec.max}` : `below ${spec.max}`;
   return `${low}, ${high}`;
 }
@@ -41,8 +35,10 @@ export function rangeInWords(spec) {
  * @param {number} value
  */
 export function inRange(spec, value) {
-  const above = spec.min_inclusive ? value >= spec.min : value > spec.min;
-  const below = spec.max_inclusive ? value <= spec.max : value < spec.max;
+  const min = spec.min ?? -Infinity;
+  const max = spec.max ?? Infinity;
+  const above = spec.min_inclusive ? value >= min : value > min;
+  const below = spec.max_inclusive ? value <= max : value < max;
   return above && below && (!spec.integer || Number.isInteger(value));
 }
 
@@ -61,22 +57,10 @@ export class Settings {
     this.modelError = h("span", { class: "snw-model-error", role: "status", hidden: true });
     this.toggle = h("button", { class: "snw-button", type: "button", "aria-expanded": "false" }, "Settings");
     this.box = h("div", { class: "snw-settings", hidden: true });
-    this.system = h("textarea", {
-      class: "snw-system",
-      id: nextId("system"),
-      rows: "2",
-      placeholder: "Optional instructions for every reply",
-    });
-    this.system.addEventListener("change", () => this.patch({ system: this.system.value || null }));
-    this.thinking = h("input", { type: "checkbox", class: "snw-thinking", id: nextId("thinking") });
-    this.thinking.addEventListener("change", () => this.patch({ thinking: this.thinking.checked }));
-    this.thinkingField = h(
-      "div",
-      { class: "snw-field snw-field-thinking", title: "Reasoning models think before they answer" },
-      h("label", { for: this.thinking.id }, "Thinking"),
-      this.thinking,
-      h("small", {}, "show the model's reasoning above its answer"),
-    );
+    /** @type {Record<string, HTMLTextAreaElement>} the text boxes (the system prompt) */
+    this.texts = {};
+    /** @type {Record<string, {input: HTMLInputElement, field: HTMLElement, shownIf: string | null}>} */
+    this.toggles = {};
     this.modelSelect.addEventListener("change", () => this.patch({ model: this.modelSelect.value }));
     this.toggle.addEventListener("click", () => {
       this.box.hidden = !this.box.hidden;
@@ -84,42 +68,86 @@ export class Settings {
     });
   }
 
-  /** Rebuild the parameter fields from the service's specs (the `parameters` trait). */
+  /** Rebuild the fields from the kernel's descriptions (the `parameters` trait), in its order:
+   * the number fields, then the toggles, then the text boxes (full width, last). */
   build() {
     const params = this.model.get("parameters") || {};
     this.box.replaceChildren();
     this.inputs = {};
+    this.texts = {};
+    this.toggles = {};
     /** @type {Record<string, HTMLElement>} */
     this.errors = {};
-    const rank = (/** @type {string} */ name) => (PARAM_ORDER.includes(name) ? PARAM_ORDER.indexOf(name) : PARAM_ORDER.length);
-    const ordered = Object.entries(params).sort(([a], [b]) => rank(a) - rank(b));
-    for (const [name, spec] of ordered) {
-      const id = nextId(name);
-      const input = h("input", {
-        type: "number",
-        id,
-        class: "snw-param",
-        "data-param": name,
-        min: spec.min,
-        max: spec.max,
-        step: spec.integer ? "1" : "0.01",
-        placeholder: String(spec.default),
-        title: rangeInWords(spec),
-        "aria-describedby": `${id}-hint ${id}-error`,
-      });
-      input.addEventListener("change", () => this.update(name, input));
-      input.addEventListener("input", () => {
-        if (input.getAttribute("aria-invalid") === "true" && this.problem(name, input.value) === null) this.mark(name, null);
-      });
-      this.inputs[name] = input;
-      const label = h("label", { for: id }, PARAM_LABELS[name] || name);
-      const hint = h("small", { id: `${id}-hint` }, rangeInWords(spec));
-      this.errors[name] = h("div", { class: "snw-field-error", id: `${id}-error`, role: "alert", hidden: true });
-      this.box.appendChild(h("div", { class: "snw-field", "data-field": name }, label, input, hint, this.errors[name]));
+    /** @type {HTMLElement[][]} */
+    const sections = [[], [], []];
+    for (const [name, spec] of Object.entries(params)) {
+      if (spec.kind === "number") sections[0].push(this.numberField(name, spec));
+      else if (spec.kind === "toggle") sections[1].push(this.toggleField(name, spec));
+      else if (spec.kind === "textarea") sections[2].push(this.textField(name, spec));
+      else if (spec.kind === "picker") this.modelLabel.textContent = spec.label || "Model";
     }
-    this.box.appendChild(this.thinkingField);
-    const systemLabel = h("label", { for: this.system.id }, "System prompt");
-    this.box.appendChild(h("div", { class: "snw-field snw-field-wide" }, systemLabel, this.system));
+    this.box.append(...sections.flat());
+  }
+
+  /**
+   * A number field: its range in words under it, and its error next to it.
+   * @param {string} name
+   * @param {ParamSpec} spec
+   */
+  numberField(name, spec) {
+    const id = nextId(name);
+    const input = h("input", {
+      type: "number",
+      id,
+      class: "snw-param",
+      "data-param": name,
+      min: spec.min ?? "",
+      max: spec.max ?? "",
+      step: spec.step || (spec.integer ? "1" : "0.01"),
+      placeholder: spec.default == null ? "default" : String(spec.default),
+      title: rangeInWords(spec),
+      "aria-describedby": `${id}-hint ${id}-error`,
+    });
+    input.addEventListener("change", () => this.update(name, input));
+    input.addEventListener("input", () => {
+      if (input.getAttribute("aria-invalid") === "true" && this.problem(name, input.value) === null) this.mark(name, null);
+    });
+    this.inputs[name] = input;
+    const label = h("label", { for: id }, spec.label || name);
+    const hint = h("small", { id: `${id}-hint` }, rangeInWords(spec));
+    this.errors[name] = h("div", { class: "snw-field-error", id: `${id}-error`, role: "alert", hidden: true });
+    return h("div", { class: "snw-field", "data-field": name }, label, input, hint, this.errors[name]);
+  }
+
+  /**
+   * A checkbox (thinking), shown only while the trait it names (`shown_if`) is true.
+   * @param {string} name
+   * @param {ParamSpec} spec
+   */
+  toggleField(name, spec) {
+    const input = h("input", { type: "checkbox", class: `snw-${name}`, id: nextId(name) });
+    input.addEventListener("change", () => this.patch({ [name]: input.checked }));
+    const field = h(
+      "div",
+      { class: `snw-field snw-field-${name}`, title: spec.title || "" },
+      h("label", { for: input.id }, spec.label || name),
+      input,
+      h("small", {}, spec.hint || ""),
+    );
+    this.toggles[name] = { input, field, shownIf: spec.shown_if || null };
+    return field;
+  }
+
+  /**
+   * A full-width text box (the system prompt); empty means unset.
+   * @param {string} name
+   * @param {ParamSpec} spec
+   */
+  textField(name, spec) {
+    const box = h("textarea", { class: `snw-${name}`, id: nextId(name), rows: "2", placeholder: spec.hint || "" });
+    box.addEventListener("change", () => this.patch({ [name]: box.value || null }));
+    this.texts[name] = box;
+    return h("div", { class: "snw-field snw-field-wide" }, h("label", { for: box.id }, spec.label || name), box);
   }
 
   /** Show the synced settings and model list, leaving alone the field being typed in. */
@@ -128,9 +156,14 @@ export class Settings {
     for (const [name, input] of Object.entries(this.inputs)) {
       if (document.activeElement !== input) input.value = String(settings[name] ?? "");
     }
-    if (document.activeElement !== this.system) this.system.value = settings.system || "";
-    this.thinking.checked = settings.thinking === true;
-    this.thinkingField.hidden = !this.model.get("thinks"); // only for models that reason
+    for (const [name, box] of Object.entries(this.texts)) {
+      if (document.activeElement !== box) box.value = String(settings[name] || "");
+    }
+    for (const [name, { input, field, shownIf }] of Object.entries(this.toggles)) {
+      input.checked = settings[name] === true;
+      // e.g. thinking: only for models that reason
+      field.hidden = shownIf !== null && !this.model.get(/** @type {any} */ (shownIf));
+    }
     const models = this.model.get("models") || [];
     const current = settings.model || "";
     const names = models.includes(current) || !current ? models : [current, ...models];

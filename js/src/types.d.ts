@@ -46,14 +46,24 @@ export interface StagedItem {
   thumb?: string | null;
 }
 
+/** One field of the settings form, as the kernel describes it (protocol.PARAMETERS). */
 export interface ParamSpec {
-  min: number;
-  max: number;
+  label?: string;
+  /** "number", "toggle", "textarea"; "picker": the toolbar's model menu */
+  kind?: string;
+  allowed: string;
+  min?: number | null;
+  /** null: no upper bound */
+  max?: number | null;
   min_inclusive?: boolean;
   max_inclusive?: boolean;
   integer?: boolean;
+  step?: string | null;
   default?: number | null;
-  allowed: string;
+  hint?: string;
+  title?: string;
+  /** a synced trait that must be true for the field to show */
+  shown_if?: string | null;
 }
 
 export interface Limits {

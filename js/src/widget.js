@@ -6,6 +6,7 @@
 import "./widget.css";
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
+import { ConversationList } from "./conversations.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
 import { ExportMenu, staleText, watchKernel } from "./lasting.js";
@@ -100,6 +101,7 @@ function render({ model, el }) {
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
   const exportMenu = new ExportMenu(call, reason);
+  const chats = new ConversationList(call);
   const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
   const renderName = () => {
     const name = model.get("conversation_name") || "";
@@ -112,6 +114,7 @@ function render({ model, el }) {
     { class: "snw-toolbar" },
     h("span", { class: "snw-title" }, "SenseNova"),
     nameLabel,
+    chats.toggle,
     settings.modelLabel,
     settings.modelSelect,
     settings.modelError,
@@ -131,7 +134,7 @@ function render({ model, el }) {
     attachments.urlBox,
     attachments.picker.box,
   );
-  root.append(toolbar, settings.box, log.box, staleNotice, composerBox, lightbox.el);
+  root.append(toolbar, chats.box, settings.box, log.box, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);
   attachments.listen(root, composer.textarea);
   lightbox.listen(root);

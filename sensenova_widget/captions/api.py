@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .. import cache as cache_module
 from ..errors import Interrupted, InvalidRequestError, SenseNovaError
 from ..pacing import RateLimiter
-from ..protocol import PARAMETERS, validate_parameter
+from ..params import Params
+from ..protocol import PARAMETERS
 from .rows import Job, Ready, check_fields, jobs, template_fields
 from .run import CAPTION, Run, Task
 from .tables import Table, table_for
@@ -31,8 +32,9 @@ __all__ = [
 
 DEFAULT_PROMPT = "Describe this image in one sentence."
 ON_ERROR = ("record", "raise")
-# client.chat's keyword arguments that `caption(**params)` passes through to every request.
-CHAT_PARAMS = tuple(PARAMETERS) + ("system", "user", "extra_headers", "thinking")
+# client.chat's keyword arguments that `caption(**params)` passes through to every request: every
+# request parameter (the model is caption's own `model=`) and extra headers.
+CHAT_PARAMS = tuple(name for name in PARAMETERS if name != "model") + ("extra_headers",)
 
 
 class CaptionError(SenseNovaError):
@@ -91,11 +93,6 @@ def check_arguments(
             f"reasoning={reasoning!r} is not allowed: expected None or a column name other than out={out!r}.",
             field="reasoning",
         )
-    thinking = params.get("thinking")
-    if thinking is not None and not isinstance(thinking, bool):
-        raise InvalidRequestError(
-            f"thinking={thinking!r} is not allowed: expected True, False or None.", field="thinking"
-        )
     if rpm is not None:
         try:
             RateLimiter(rpm)
@@ -108,7 +105,7 @@ def check_arguments(
                 field=param,
             )
         if param in PARAMETERS and value is not None:
-            validate_parameter(param, value)
+            PARAMETERS[param].for_any_model.check(value)
 
 
 def caption(
@@ -149,8 +146,9 @@ def caption(
       `media=MediaOptions(...)` decides how the images are encoded.
     reasoning: a column name for a reasoning model's thinking (`thinking=True`, or a model that
       always reasons); the caption column holds only the answer either way.
-    params: max_new_tokens, temperature, top_p, repetition_penalty, system, user, extra_headers,
-      thinking.
+    params: every request parameter but the model (`protocol.PARAMETERS`: temperature, top_p,
+      max_new_tokens, repetition_penalty, top_k, min_p, presence_penalty, thinking, system, user;
+      each one keys the cache) and extra_headers.
 
     Returns a pandas DataFrame / Series (summary in `.attrs["sensenova_summary"]`; a Series
     also keeps its errors in `.attrs["sensenova_errors"]`) or a polars DataFrame (summary in its
@@ -220,6 +218,13 @@ def run_table(
 
         client = Client()
     model = client.resolve_model(model)
+    settings = {name: value for name, value in params.items() if name in PARAMETERS}
+    try:  # a parameter this client's endpoint does not take is refused before any row is sent
+        Params.of(**settings).check_dialect(client.api)
+    except BaseException:
+        if owns_client:
+            client.close()
+        raise
     store = cache_module.open_cache(cache)
     owns_store = store is not None and store is not cache
 

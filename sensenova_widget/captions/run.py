@@ -47,8 +47,9 @@ __all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Answer", "Run
 
 logger = logging.getLogger("sensenova_widget")
 
-# caption()'s parameters that change what the model says, hence part of the cache key.
-KEYED_PARAMS = tuple(PARAMETERS) + ("system", "thinking")
+# caption()'s parameters that change what the model says, hence part of the cache key (the model
+# keys it on its own).
+KEYED_PARAMS = tuple(name for name, spec in PARAMETERS.items() if spec.keys_cache and name != "model")
 RATE_LIMIT_REQUEUES = 12  # a row refused by a rate limit goes back in line at most this often
 POLL_SECONDS = 0.1  # how often the main thread wakes, so an interrupt is felt promptly
 
@@ -105,7 +106,11 @@ class Run:
         self.client = client
         self.model = model
         self.params = params
-        self.keyed = {name: params[name] for name in KEYED_PARAMS if name in params} | dict(task.key)
+        self.keyed = {  # plain values: NumPy's 0.5 and 0.5 are one key
+            name: PARAMETERS[name].for_any_model.plain(params[name])
+            for name in KEYED_PARAMS
+            if params.get(name) is not None
+        } | dict(task.key)
         # How images are encoded (the client's MediaOptions): part of the cache key, since another
         # encoding is another question to the model; fixed for the run, so the key and the wire agree.
         self.media = client.media

@@ -3,9 +3,10 @@
 Served at `/compatible-mode/v1` (`/chat/completions`, `/models`), as the service's
 `https://api.sensenova.cn/compatible-mode/v1`, and at `/v1/chat/completions` (and `/v1/models`),
 as the token plan's `https://token.sensenova.cn/v1`. A request is turned into the native body
-(`image_url` data URLs become `image_base64`, `max_tokens` becomes `max_new_tokens`, a lower-case
-model id becomes the listed one) and checked by the same rules as the native endpoint; faults,
-auth and limits are the same. What differs is only the shape:
+(`image_url` data URLs become `image_base64`, `max_tokens` becomes `max_new_tokens` by the wire
+names of `protocol.PARAMETERS`, a lower-case model id becomes the listed one) and checked by the
+same rules as the native endpoint, with the parameters only this shape takes (top_k, min_p,
+presence_penalty); faults, auth and limits are the same. What differs is only the shape:
 
 - reply `{"id", "object": "chat.completion", "created", "model", "choices": [{"index", "message":
   {"role", "content", "reasoning_content"?}, "finish_reason"}], "usage"}`;
@@ -42,7 +43,6 @@ from .server import (
     model_info,
     serve_chat,
 )
-from .structured import RESPONSE_FORMAT_KEY
 
 ROOTS = (protocol.OPENAI_COMPATIBLE_PREFIX, "/v1")  # "/v1": the token plan's entry point
 ERROR_TYPES = {
@@ -59,7 +59,6 @@ ERROR_TYPES = {
 }
 FINISH_REASONS = {"stop": "stop", "length": "length", "sensitive": "content_filter", "context": "length"}
 ROLES = {"developer": "system"}  # OpenAI's newer name for the system role
-PARAMETERS = {**protocol.OPENAI_PARAMETERS, "max_completion_tokens": "max_new_tokens"}
 
 
 def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
@@ -113,18 +112,6 @@ def _message(message: Any, field: str) -> Any:
     return native
 
 
-def _parameter(name: str, value: Any) -> tuple[str, Any]:
-    """(native name, value), checked by the native parameter's rule but named as sent."""
-    native = PARAMETERS[name]
-    try:
-        protocol.validate_parameter(native, value)
-    except InvalidRequestError as exc:
-        raise InvalidRequestError(
-            exc.message.replace(native, name, 1), field=name, code=3, status=400
-        ) from None
-    return native, value
-
-
 def model_id(name: Any, models: tuple[str, ...]) -> Any:
     """The listed id for `name` in any case (the compatible list is lower-case), else `name`."""
     if not isinstance(name, str) or name in models:
@@ -143,15 +130,10 @@ def to_native(body: Any, models: tuple[str, ...]) -> Any:
         if isinstance(messages, list)
         else messages
     )
-    for name in PARAMETERS:
-        if body.get(name) is not None:
-            key, value = _parameter(name, body[name])
-            native[key] = value
-    for name in ("stream", "thinking", "user"):
-        if name in body:
-            native[name] = body[name]
-    if body.get("response_format") is not None:  # honoured (or refused) by the knob `response_format`
-        native[RESPONSE_FORMAT_KEY] = body["response_format"]
+    # every parameter the OpenAI shape takes, named back (checked by validate_body, named as sent)
+    native.update((k, v) for k, v in protocol.named_back(body, "openai").items() if k != "model")
+    if "stream" in body:
+        native["stream"] = body["stream"]
     return native
 
 
@@ -173,6 +155,8 @@ def error_body(status: int, message: str, code: int, field: str | None) -> bytes
 class OpenAIEntryPoint(EntryPoint):
     """Replies, chunks and errors in OpenAI's shape."""
 
+    api = "openai"
+
     def error(
         self,
         status: int,
@@ -192,6 +176,10 @@ class OpenAIEntryPoint(EntryPoint):
 
     def to_native(self, body: Any, state: EmulatorState) -> Any:
         return to_native(body, state.models)
+
+    def response_format(self, received: Any) -> Any:
+        """`response_format` as sent: honoured (or refused) by the knob `response_format`."""
+        return received.get("response_format") if isinstance(received, Mapping) else None
 
     def reply(self, plan: Plan, reply_id: str, body: dict) -> bytes:
         message = {"role": "assistant", "content": plan.text}

@@ -39,7 +39,7 @@ from .. import protocol
 from ..errors import InvalidRequestError, NotFoundError, SenseNovaError
 from .faults import DEFAULT_CONTEXT_LENGTH, Knobs
 from .files import VALIDATING, FileStore, StoredFile
-from .structured import RESPONSE_FORMAT_KEY, ImageFacts, answer, check_response_format
+from .structured import ImageFacts, answer, check_response_format
 
 ECHO_CHARS = 200
 IMAGE_PROMPT_TOKENS = 256  # what one image costs in prompt tokens (choice: a fixed estimate)
@@ -359,8 +359,9 @@ def _request_text(body: Mapping[str, Any]) -> str:
     return " ".join(_text_of(m.get("content", "")) for m in body["messages"]).lower()
 
 
-def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
-    """Tokens and finish reason for a validated body (raises for the service's own refusals)."""
+def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore, fmt: Any = None) -> Plan:
+    """Tokens and finish reason for a validated body asked in the structured-output format `fmt`
+    (an OpenAI route's `response_format`, else None); raises for the service's own refusals."""
     messages = body["messages"]
     check_thinking(body)
     if UNSAFE_PHRASE.lower() in _request_text(body):
@@ -383,7 +384,6 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
             code=protocol.CONTEXT_LENGTH_CODE,
             status=400,
         )
-    fmt = body.get(RESPONSE_FORMAT_KEY)
     if fmt is not None:
         if not knobs.response_format:
             raise InvalidRequestError(
@@ -393,7 +393,7 @@ def plan_reply(body: Mapping[str, Any], knobs: Knobs, files: FileStore) -> Plan:
                 status=400,
             )
         check_response_format(fmt)
-    structured = answer(body, image_facts(messages, files), knobs.malformed)
+    structured = answer(body, image_facts(messages, files), knobs.malformed, fmt)
     tokens = split_tokens(structured if structured is not None else reply_text(body, files))
     if knobs.reply_tokens is not None:
         tokens = _pad(tokens, knobs.reply_tokens)

@@ -135,6 +135,8 @@ def error_response(
 class EntryPoint:
     """How one entry point shapes what it says; this one is the native endpoint (the 2024 reference)."""
 
+    api = "native"  # the dialect whose parameters it takes (protocol.PARAMETERS' wire names)
+
     def error(
         self,
         status: int,
@@ -172,6 +174,10 @@ class EntryPoint:
     def to_native(self, body: Any, state: EmulatorState) -> Any:
         """The native body the shared rules check (raises InvalidRequestError); native: itself."""
         return body
+
+    def response_format(self, received: Any) -> Any:
+        """The structured-output format the request asks for; the native shape has none."""
+        return None
 
     def reply(self, plan: Plan, reply_id: str, body: dict) -> bytes:
         choice = {"message": plan.text, "finish_reason": plan.finish_reason, "index": 0, "role": "assistant"}
@@ -509,14 +515,16 @@ async def serve_chat(request: Request, dialect: EntryPoint) -> Response:
         return refusal
     try:
         body = dialect.to_native(received, state)
-        protocol.validate_body(body, max_output=dialect.max_output(body.get("model")))
+        fmt = dialect.response_format(received)
+        model = body.get("model") if isinstance(body, dict) else None  # a body of any JSON shape
+        protocol.validate_body(body, dialect.api, max_output=dialect.max_output(model))
         served = dialect.served(state)
         if body["model"] not in served:
             return dialect.unknown_model(body["model"], served)
         if _plan_off_loop(body, size):
-            plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files)
+            plan = await anyio.to_thread.run_sync(plan_reply, body, knobs, state.files, fmt)
         else:
-            plan = plan_reply(body, knobs, state.files)
+            plan = plan_reply(body, knobs, state.files, fmt)
     except SenseNovaError as exc:
         return dialect.error_from(exc)
     reply_id = secrets.token_hex(8)

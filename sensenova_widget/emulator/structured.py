@@ -33,9 +33,8 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 
-__all__ = ["MALFORMED_KINDS", "RESPONSE_FORMAT_KEY", "ImageFacts", "answer", "check_response_format"]
+__all__ = ["MALFORMED_KINDS", "ImageFacts", "answer", "check_response_format"]
 
-RESPONSE_FORMAT_KEY = "_response_format"  # the native body's private key for an OpenAI route's format
 MALFORMED_KINDS = ("prose", "trailing_comma", "missing_field", "wrong_type")
 COLOUR_SHARE = 0.10  # a colour counts when it covers at least this share of the image
 _FENCED = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
@@ -98,9 +97,10 @@ def _prompt_schema(messages: list[Mapping[str, Any]]) -> dict | None:
     return None
 
 
-def answer(body: Mapping[str, Any], facts: ImageFacts | None, share: float) -> str | None:
-    """The reply text for a schema request, or None when the request asks for no schema."""
-    fmt = body.get(RESPONSE_FORMAT_KEY) or {}
+def answer(body: Mapping[str, Any], facts: ImageFacts | None, share: float, fmt: Any = None) -> str | None:
+    """The reply text for a schema request (in `response_format` `fmt`, or described in the prompt),
+    or None when the request asks for no schema."""
+    fmt = fmt or {}
     bare = fmt.get("type") in ("json_schema", "json_object")
     schema = fmt["json_schema"]["schema"] if fmt.get("type") == "json_schema" else None
     schema = schema or _prompt_schema(body["messages"])

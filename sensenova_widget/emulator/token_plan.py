@@ -40,7 +40,6 @@ FAULT_MESSAGES = {
     404: protocol.MODEL_NOT_FOUND_MESSAGE,
     429: protocol.RATE_GATE_MESSAGE,
 }
-LIMITED = ("max_tokens", "max_completion_tokens")  # checked against the model's own output limit
 
 
 def _check_media(native: Mapping[str, Any]) -> None:
@@ -84,17 +83,7 @@ class TokenPlanEntryPoint(OpenAIEntryPoint):
     def to_native(self, body: Any, state: EmulatorState) -> Any:
         if not isinstance(body, Mapping):
             return body
-        limited = {name: body[name] for name in LIMITED if body.get(name) is not None}
-        native = to_native({k: v for k, v in body.items() if k not in limited}, tuple(MODELS))
-        high = self.max_output(native.get("model"))
-        for name, value in limited.items():
-            try:
-                protocol.validate_parameter("max_new_tokens", value, high=high)
-            except InvalidRequestError as exc:
-                raise InvalidRequestError(
-                    exc.message.replace("max_new_tokens", name, 1), field=name, code=3, status=400
-                ) from None
-            native["max_new_tokens"] = value
+        native = to_native(body, tuple(MODELS))  # max_tokens: up to max_output, by validate_body
         _check_media(native)
         return native
 

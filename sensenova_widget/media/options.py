@@ -74,14 +74,15 @@ def _check_int(field: str, value: Any, low: int, high: int | None, unit: str) ->
         )
 
 
-def options_for(options: MediaOptions | None, max_side: int | None = None) -> MediaOptions:
-    """`options` (the defaults for None) with a call's `max_side=` over it, checked."""
+def options_for(
+    options: MediaOptions | None, max_side: int | None = None, *, name: str = "options"
+) -> MediaOptions:
+    """`options` (the defaults for None) with a call's `max_side=` over it, checked; `name` is
+    the argument as the caller spells it, for the error."""
     if options is None:
         options = DEFAULT_OPTIONS
     elif not isinstance(options, MediaOptions):
-        raise MediaError(
-            f"options={named(options)} is not allowed: expected a MediaOptions(...).", field="options"
-        )
+        raise MediaError(f"{name}={named(options)} is not allowed: expected a MediaOptions(...).", field=name)
     if max_side is None:
         return options
     return options.replace(max_side=max_side)
