@@ -172,3 +172,27 @@ def test_the_conversation_list_searches_opens_renames_and_starts_conversations(o
     panel.get_by_role("button", name="New chat").click()
     page.wait_for_function("el => !el.querySelector('.snw-turn')", arg=panel.element_handle())
     assert panel.locator(".snw-name").inner_text() not in ("holiday", "trip", "")
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_insert_puts_a_code_block_in_a_new_cell_below_the_panel(open_panel, ui):
+    page, panel = open_panel(
+        f"insert-{ui}.ipynb",
+        ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel", "after = 1"],
+        ui=ui,
+    )
+    box = panel.locator(".snw-input")
+    box.fill("Some code:\n\n```python\ndef add(a, b):\n    return a + b\n```")  # the emulator echoes it
+    box.press("Enter")
+    code = panel.locator(".snw-assistant .snw-code").first
+    code.wait_for(timeout=30_000)
+    insert = code.get_by_role("button", name="Insert as a new cell below the panel")
+    insert.click()
+    page.wait_for_function("el => el.textContent !== 'Insert'", arg=insert.element_handle())
+    assert insert.inner_text() == "Inserted"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-Notebook:not(.lm-mod-hidden) .jp-Cell')].length === 4"
+    )
+    cells = page.locator(".jp-Notebook:visible .jp-Cell")
+    assert cells.nth(2).locator(".cm-content").inner_text() == "def add(a, b):\n    return a + b"
+    assert cells.nth(3).locator(".cm-content").inner_text() == "after = 1"  # below the panel's cell

@@ -5,6 +5,7 @@
 // as Markdown at once; older replies show their plain text until the browser is idle or they
 // scroll near the view, so a long log appears in the time a short one takes.
 import { h, copyButton, thumbnail } from "./dom.js";
+import { insertButton } from "./notebook.js";
 import { renderMarkdown } from "./markdown.js";
 
 /** @typedef {import("./types").Turn} Turn */
@@ -44,16 +45,16 @@ function usageLine(usage) {
 }
 
 /**
- * Add a copy button to each code block of rendered Markdown.
+ * Give each code block of rendered Markdown its Copy and Insert (a new cell below the panel's) buttons.
  * @param {HTMLElement} body
  */
 function decorateCodeBlocks(body) {
   for (const pre of body.querySelectorAll("pre")) {
     const code = pre.querySelector("code");
+    const text = () => (code ? code.textContent : pre.textContent) || "";
     const wrap = h("div", { class: "snw-code" });
     pre.replaceWith(wrap);
-    wrap.appendChild(copyButton(() => (code ? code.textContent : pre.textContent), "Copy code"));
-    wrap.appendChild(pre);
+    wrap.append(h("div", { class: "snw-code-actions" }, copyButton(text, "Copy code"), insertButton(text)), pre);
   }
 }
 
