@@ -124,17 +124,13 @@ def _ours(client, df, model) -> list[dict | None]:
     import sensenova_widget as snw
 
     out = snw.extract(df, "image", model, client=client, concurrency=CONCURRENCY, cache=False, progress=False)
-    rows = []
-    for i in range(len(out)):
-        if out["extract_error"].notna()[i]:
-            rows.append(None)
-            continue
-        values = {}
-        for name in model.model_fields:
-            value = out[name][i]
-            values[name] = value.item() if hasattr(value, "item") else value
-        rows.append(values)
-    return rows
+    # Read column by column (still inside the clock): cell by cell, each `out[name]` makes a Series
+    # and `.notna()` scans the whole column, so 200 rows cost 0.03-0.3 s of pandas, not of extract().
+    failed = out["extract_error"].notna().tolist()
+    columns = {name: out[name].tolist() for name in model.model_fields}
+    return [
+        None if failed[i] else {name: values[i] for name, values in columns.items()} for i in range(len(out))
+    ]
 
 
 def run(quick: bool = False) -> list[dict]:

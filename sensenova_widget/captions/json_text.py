@@ -55,11 +55,14 @@ def _balanced_objects(text: str) -> Iterator[str]:
 
 def parse(candidate: str) -> Any:
     """`candidate` as JSON, repaired where that is safe; NOT_FOUND when it still does not parse."""
-    for attempt in (candidate, _without_trailing_commas(candidate)):
-        try:
-            return json.loads(attempt)
-        except ValueError:
-            pass
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        pass
+    try:  # repaired only when needed: most replies parse as they are
+        return json.loads(_without_trailing_commas(candidate))
+    except ValueError:
+        pass
     if "'" in candidate:
         try:
             return json.loads(_without_trailing_commas(_double_quoted(candidate)))
