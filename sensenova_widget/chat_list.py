@@ -1,5 +1,6 @@
 """The panel's conversation list (its Chats button): the conversations saved in the panel's
-store, searched, opened, renamed, deleted, or a new one started.
+store, searched, opened, renamed, deleted, or a new one started; and which panel shows each
+(`claim`: a newer panel on the same conversation supersedes the older, so two never fork it).
 
 The browser asks through the panel's request table (`HANDLERS`); every request is checked here
 (names are non-empty strings of at most `MAX_NAME` characters, a search is a string) before the
@@ -8,6 +9,8 @@ store is touched, and the current conversation is renamed or deleted only while 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,9 +18,25 @@ from .conversation import Conversation
 from .errors import InvalidRequestError, PanelBusyError, UsageError
 from .store import ConversationStore, UnknownConversationError
 
-__all__ = ["HANDLERS", "MAX_NAME", "opened", "store_of"]
+__all__ = ["HANDLERS", "MAX_NAME", "SUPERSEDED", "claim", "opened", "store_of"]
 
 MAX_NAME = 200
+SUPERSEDED = "A newer panel shows this conversation: use that one (this one no longer sends)."
+_showing: weakref.WeakValueDictionary[tuple[str, str], Any] = weakref.WeakValueDictionary()
+_showing_lock = threading.Lock()
+
+
+def claim(panel: Any) -> None:
+    """`panel` now shows its saved conversation: an older panel showing it is `superseded`."""
+    store = panel.store
+    if store is None or not panel.name:
+        return
+    key = (str(store.path), panel.name)
+    with _showing_lock:
+        older = _showing.get(key)
+        _showing[key] = panel
+    if older is not None and older is not panel:
+        older.superseded = True
 
 
 def store_of(panel: Any) -> ConversationStore:

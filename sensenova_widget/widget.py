@@ -30,7 +30,7 @@ import traitlets
 from . import chat_list, interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
-from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError
+from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
 from .messages import as_list
 from .panel_state import panel_settings
 from .params import Params
@@ -55,6 +55,7 @@ KERNEL_OWNED = frozenset(
         "busy",
         "thinks",
         "conversation_name",
+        "superseded",
     }
 )
 STAGED_KINDS = ("image", "video")
@@ -127,6 +128,8 @@ class ChatPanel(anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
     thinks = traitlets.Bool(False).tag(sync=True)  # the chosen model reasons: Settings shows its toggle
     conversation_name = traitlets.Unicode("").tag(sync=True)  # shown in the header; "" = not saved
+    # a newer panel shows this panel's conversation: this one refuses requests, its view greys out
+    superseded = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -174,6 +177,7 @@ class ChatPanel(anywidget.AnyWidget):
         )
         self.on_msg(self._on_browser_message)
         interrupts.install()  # a kernel interrupt stops a reply streaming in the panel's thread
+        chat_list.claim(self)
         self.models_loaded = threading.Event()  # set once the model list was asked for (failed or not)
         threading.Thread(target=self._load_models, name="snw-models", daemon=True).start()
 
@@ -393,6 +397,7 @@ class ChatPanel(anywidget.AnyWidget):
         with self.hold_sync():
             self.conversation = panel_state.turn_views(chat.turns)
             self.conversation_name = chat.name or ""
+        chat_list.claim(self)
         self._transcript.refresh()
 
     def on_reply(self, callback: Callable[[Any], None]) -> None:
@@ -438,6 +443,8 @@ class ChatPanel(anywidget.AnyWidget):
             handler = self._HANDLERS.get(method) if isinstance(method, str) else None
             if handler is None:
                 raise InvalidRequestError(f"unknown request {str(method)[:40]!r}", field="method")
+            if self.superseded and method != "export":
+                raise UsageError(chat_list.SUPERSEDED)
             if params is not None and not isinstance(params, dict):
                 raise InvalidRequestError(f"the {method} request's params must be an object", field="params")
             result = handler(self, params or {}, buffers or [])

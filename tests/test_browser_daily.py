@@ -196,3 +196,39 @@ def test_insert_puts_a_code_block_in_a_new_cell_below_the_panel(open_panel, ui):
     cells = page.locator(".jp-Notebook:visible .jp-Cell")
     assert cells.nth(2).locator(".cm-content").inner_text() == "def add(a, b):\n    return a + b"
     assert cells.nth(3).locator(".cm-content").inner_text() == "after = 1"  # below the panel's cell
+
+
+WAITING = "el => getComputedStyle(el.querySelector('.snw-assistant .snw-streaming'), '::before').content"
+
+
+def test_a_superseded_panel_takes_no_input_and_the_newer_one_waits_visibly(open_panel):
+    page, newer = open_panel(
+        "newer.ipynb",
+        [
+            "import sensenova_widget as snw\nfrom PIL import Image\n"
+            "older = snw.ChatPanel(name='shared', store='newer-store')\nolder",
+            "late = snw.Client(headers={'x-emulator-fault': 'ttft=2,delta_delay=0.05,reply_tokens=60'})\n"
+            "newer = snw.ChatPanel(client=late, name='shared', store='newer-store')\n"
+            "newer.attach(Image.new('RGB', (64, 48), (200, 30, 30)), label='red')\nnewer",
+        ],
+    )
+    older = page.locator(".jp-Notebook:visible .snw-panel").first
+    older.locator(".snw-stale", has_text="A newer panel shows this conversation").wait_for()
+    assert older.locator(".snw-input").is_disabled()  # cannot be typed into
+
+    newer.get_by_role("button", name="Remove red").click()
+    page.wait_for_function("el => !el.querySelector('.snw-staged-item')", arg=newer.element_handle())
+    page.wait_for_function("() => document.activeElement.classList.contains('snw-input')")  # focus is back
+
+    box = newer.locator(".snw-input")
+    box.fill("Hello after a pause")
+    box.press("Enter")
+    newer.locator(".snw-assistant .snw-streaming").wait_for()
+    assert newer.evaluate(WAITING) == '"Waiting for the reply"'  # between Send and the first token
+    page.wait_for_function(
+        "el => el.querySelector('.snw-assistant .snw-streaming, .snw-assistant .snw-markdown').textContent",
+        arg=newer.element_handle(),
+        timeout=30_000,
+    )
+    last_text = newer.locator(".snw-assistant .snw-body").last
+    assert last_text.inner_text().startswith("Hello")  # the indicator gave way to the reply

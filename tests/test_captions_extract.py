@@ -4,6 +4,7 @@ before sending, Series/polars/Dask/accessor, and the JSON finding and repairs on
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import pandas as pd
@@ -199,6 +200,22 @@ def test_the_probe_runs_once_while_the_other_rows_go_out(emulator):
     assert structured.supported(client, "SenseNova-V6-Pro") is True
     assert structured.supported(client, "SenseNova-V6-Pro") is True
     assert len(emulator.requests) == 1
+
+
+def test_rpm_spaces_every_request_start_the_probe_and_the_retries_too(emulator):
+    noisy = snw.Client(
+        api_key=emulator.api_key,
+        base_url=emulator.base_url.replace("/v1", "/compatible-mode/v1"),
+        headers={"x-emulator-fault": "malformed=1"},
+    )
+    started = time.perf_counter()
+    extract(frame(4), "image", Photo, client=noisy, cache=False, progress=False, concurrency=4, rpm=1200)
+    # 1200 a minute is one start every 0.05 s: the probe, the 4 rows and every time a row was
+    # asked again each wait their turn (the replies are all spoiled; some are repaired, the rest
+    # are asked again), so the starts take at least one interval less than their number.
+    starts = len(emulator.requests)
+    assert sum(len(body["messages"]) > 1 for body in emulator.requests) >= 2
+    assert time.perf_counter() - started >= (starts - 1) * 0.05
 
 
 def test_bad_input_is_refused_before_anything_is_sent(client, emulator):

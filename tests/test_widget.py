@@ -22,7 +22,7 @@ from waiting import wait_until
 
 from sensenova_widget import panel_state, protocol
 from sensenova_widget.errors import AuthenticationError, ContentFilterError, InvalidRequestError
-from sensenova_widget.widget import ChatPanel
+from sensenova_widget.widget import KERNEL_OWNED, ChatPanel
 
 SLOW = {"x-emulator-fault": "delta_delay=0.005,reply_tokens=300"}
 
@@ -630,3 +630,17 @@ def test_the_browser_flips_through_a_regenerated_turns_answers(panel, emulator):
     assert panel.conversation[-1]["chosen"] == 0 and panel.turns[0].chosen_index == 0
     bad = request(panel, "choose", {"turn": 0, "answer": 5}, req_id="c2")
     assert not bad["ok"] and "answer 5" in bad["error"]
+
+
+def test_a_newer_panel_on_the_same_conversation_supersedes_the_older(client):
+    older = ChatPanel(client=client, name="shared")
+    other = ChatPanel(client=client, name="other")
+    newer = ChatPanel(client=client, name="shared")
+    assert older.superseded and not newer.superseded and not other.superseded
+    refused = request(older, "send", {"text": "from the old view"})
+    assert not refused["ok"] and "A newer panel shows this conversation" in refused["error"]
+    assert request(older, "export", {"format": "md"}, req_id="r2")["ok"]  # reading it stays possible
+    other.ask("a first message saves it")
+    assert request(newer, "open_conversation", {"name": "other"}, req_id="r3")["ok"]
+    assert other.superseded  # the Chats list opening it in another panel supersedes that one too
+    assert "superseded" in KERNEL_OWNED

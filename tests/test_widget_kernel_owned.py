@@ -69,6 +69,7 @@ def test_page_writes_to_kernel_owned_traits_are_refused_and_settings_still_pass(
         "staged": [{"id": "forged", "kind": "image", "label": "x"}],
         "thinks": True,
         "conversation_name": "someone-elses-conversation",
+        "superseded": True,
     }
     assert set(forged) == KERNEL_OWNED
     page_writes(panel, **forged, settings={**panel.settings, "temperature": 0.3})

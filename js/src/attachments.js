@@ -44,6 +44,8 @@ export class Attachments {
     this.model = model;
     this.call = call;
     this.reason = reason;
+    /** @type {HTMLElement | null} */
+    this.messageBox = null;
     this.row = h("div", { class: "snw-staged", "aria-label": "Attachments for the next message" });
     this.picker = new NotebookPicker(call);
     this.urlInput = h("input", {
@@ -96,11 +98,13 @@ export class Attachments {
   }
 
   /**
-   * Files dropped on `dropTarget` or images pasted into `pasteTarget` are attached.
+   * Files dropped on `dropTarget` or images pasted into `pasteTarget` (the message box, which
+   * gets the focus back when a staged item is removed) are attached.
    * @param {HTMLElement} dropTarget
    * @param {HTMLElement} pasteTarget
    */
   listen(dropTarget, pasteTarget) {
+    this.messageBox = pasteTarget;
     dropTarget.addEventListener("dragover", (event) => {
       if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) {
         event.preventDefault();
@@ -179,7 +183,10 @@ export class Attachments {
         class: "snw-remove",
         type: "button",
         "aria-label": `Remove ${item.label}`,
-        onclick: () => this.call("unstage", { id: item.id }),
+        onclick: async () => {
+          await this.call("unstage", { id: item.id });
+          if (this.messageBox) this.messageBox.focus(); // the removed chip took the focus with it
+        },
       },
       "×",
     );

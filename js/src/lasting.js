@@ -77,6 +77,11 @@ export function staleText(name) {
   return `The kernel restarted or stopped: this panel is no longer connected. Run the cell again to bring the conversation back${saved}.`;
 }
 
+/** The notice of a panel whose conversation a newer panel shows. @param {string} name */
+export function supersededText(name) {
+  return `A newer panel shows this conversation${name ? ` (\u201c${name}\u201d)` : ""}: type there; this one no longer sends.`;
+}
+
 /**
  * Call `onStale` once when the panel's kernel is gone. JupyterLab's widget manager sets
  * `comm_live` to false on every model when the kernel restarts (`comm_live_update`), a closed

@@ -129,8 +129,8 @@ export function renderTurn(turn, ctx) {
     body.classList.add("snw-plain");
     body.textContent = turn.text || "";
   } else if (turn.status === "streaming") {
-    body.classList.add("snw-plain", "snw-streaming");
-    body.appendChild(document.createTextNode(turn.text || ""));
+    body.classList.add("snw-plain", "snw-streaming"); // empty until the first piece: "Waiting for the reply"
+    if (turn.text) body.appendChild(document.createTextNode(turn.text));
   } else if (ctx.deferMarkdown) {
     body.classList.add("snw-plain", "snw-markdown-pending");
     body.textContent = turn.text || "";

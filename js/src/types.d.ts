@@ -90,6 +90,8 @@ export interface Traits {
   limits: Limits;
   busy: boolean;
   conversation_name: string;
+  /** a newer panel shows this conversation: this view takes no more input */
+  superseded: boolean;
   thinks: boolean;
 }
 

@@ -9,7 +9,7 @@ import { Composer } from "./composer.js";
 import { ConversationList } from "./conversations.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
-import { ExportMenu, staleText, watchKernel } from "./lasting.js";
+import { ExportMenu, staleText, supersededText, watchKernel } from "./lasting.js";
 import { Lightbox } from "./lightbox.js";
 import { ConversationLog } from "./log.js";
 import { Rpc, caller } from "./rpc.js";
@@ -181,18 +181,26 @@ function render({ model, el }) {
   attachments.render();
   renderBusy();
   renderName();
-  const unwatch = watchKernel(model, () => {
-    staleNotice.textContent = staleText(model.get("conversation_name") || "");
+  /** The kernel is gone, or a newer panel shows this conversation: say so, take no more input. @param {string} why */
+  const goStale = (why) => {
+    staleNotice.textContent = why;
     staleNotice.hidden = false;
     root.classList.add("snw-stale-panel");
     for (const control of composerBox.querySelectorAll("textarea, button, input, select")) {
       /** @type {HTMLInputElement} */ (control).disabled = true;
     }
     reason.show("");
-  });
+  };
+  const unwatch = watchKernel(model, () => goStale(staleText(model.get("conversation_name") || "")));
+  const onSuperseded = () => {
+    if (model.get("superseded")) goStale(supersededText(model.get("conversation_name") || ""));
+  };
+  model.on("change:superseded", onSuperseded);
+  onSuperseded();
 
   return () => {
     unwatch();
+    model.off("change:superseded", onSuperseded);
     releaseKeys();
     for (const [event, fn] of handlers) model.off(event, fn);
     rpc.dispose();

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, SenseNovaError
@@ -71,8 +72,11 @@ class Structured:
         self._lock = threading.Lock()
         self._known: weakref.WeakKeyDictionary[Any, dict[str, bool | None]] = weakref.WeakKeyDictionary()
 
-    def supported(self, client: Client, model: str, headers: Any = None) -> bool:
-        """The probe's answer; False while it runs in another thread (or failed)."""
+    def supported(
+        self, client: Client, model: str, headers: Any = None, pace: Callable[[], None] | None = None
+    ) -> bool:
+        """The probe's answer; False while it runs in another thread (or failed). `pace` is
+        called after a probe this call sent, so the request that follows waits its turn."""
         with self._lock:
             models = self._known.setdefault(client, {})
             if model in models:
@@ -81,6 +85,8 @@ class Structured:
         found = self._probe(client, model, headers)
         with self._lock:
             self._known.setdefault(client, {})[model] = found
+        if pace is not None:
+            pace()
         return found
 
     @staticmethod
@@ -123,9 +129,18 @@ class Extraction(Task):
         self.structured = structured
         self.key = {"extract": schema.text, "extract_version": KEY_VERSION}
 
-    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> FinalReply:
+    def ask(
+        self,
+        client: Client,
+        prompt: str,
+        parts: list[dict],
+        *,
+        model: str,
+        params: dict,
+        pace: Callable[[], None],
+    ) -> FinalReply:
         extra = None
-        if self.structured.supported(client, model, params.get("extra_headers")):
+        if self.structured.supported(client, model, params.get("extra_headers"), pace):
             extra = {"response_format": self.schema.response_format()}
         messages: list[dict] = [
             {"role": "user", "content": [*parts, {"type": "text", "text": self.schema.instructions(prompt)}]}
@@ -133,6 +148,8 @@ class Extraction(Task):
         usage = dict.fromkeys(TOKEN_FIELDS, 0)
         replies = 0
         for _ in range(self.retries + 1):
+            if replies:
+                pace()  # asked again at once, in the slot the row holds, keeping to rpm and Retry-After
             replies += 1
             reply = client.chat(messages, model=model, extra_body=extra, **params)
             for name in TOKEN_FIELDS:

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,14 +69,25 @@ class Task:
     `name` labels the threads, the progress bar and the printed lines; `done` the count of
     finished rows; `key` what else decides an answer (part of the cache key). `ask` sends and
     returns the answer to keep, or raises (the row's error); an exception with a `raw`
-    attribute leaves that text in the row.
+    attribute leaves that text in the row. The run paced the start of a row's first request; a
+    task that sends more calls `pace()` before each of them, so they too keep to `rpm` and wait
+    out a Retry-After (they hold the row's slot, so the in-flight limit is kept already).
     """
 
     name = "caption"
     done = "captioned"
     key: Mapping[str, Any] = {}
 
-    def ask(self, client: Client, prompt: str, parts: list[dict], *, model: str, params: dict) -> Answer:
+    def ask(
+        self,
+        client: Client,
+        prompt: str,
+        parts: list[dict],
+        *,
+        model: str,
+        params: dict,
+        pace: Callable[[], None],
+    ) -> Answer:
         return client.chat(prompt, images=parts, model=model, **params)
 
 
@@ -163,7 +174,9 @@ class Run:
                 return RowResult(cancelled=True)
             parts = [media.to_part(media.image(value), options=self.media) for value in images]
             self.local.epoch = self.limit.epoch
-            reply = self.task.ask(self.client, job.prompt, parts, model=self.model, params=self.asked)
+            reply = self.task.ask(
+                self.client, job.prompt, parts, model=self.model, params=self.asked, pace=self.pace
+            )
             usage = {name: (reply.usage or {}).get(name) for name in TOKEN_FIELDS}
             if key is not None:
                 kept = cache_module.CachedReply(
@@ -178,6 +191,15 @@ class Run:
             return RowResult(error=message.replace("\n", " "), exception=exc, text=raw)
         finally:
             self.local.epoch = None
+
+    def pace(self) -> None:
+        """Before a row's further request (a task's follow-up): wait out a Retry-After and keep
+        to `rpm`, as every start does. Once the run is stopped it waits no more: the row in hand
+        is finished, like every row in flight."""
+        self.pause.wait(self.stop)
+        if self.rate is not None:
+            self.rate.wait(self.stop)
+        self.local.epoch = self.limit.epoch  # a 429 to this request is a signal of the epoch it starts in
 
     def _keep(self, key: str, reply: cache_module.CachedReply) -> None:
         try:
