@@ -226,7 +226,7 @@ def math_html(tex: str, *, display: bool = False) -> str:
 
 # Our own handler (see the module docstring); it copies the <pre>'s text beside the button.
 _COPY_JS = (
-    "var b=this,p=b.parentNode.querySelector('pre'),t=p.textContent;"
+    "var b=this,p=b.closest('.snw-code').querySelector('pre'),t=p.textContent;"
     "function ok(){b.textContent='Copied';setTimeout(function(){b.textContent='Copy'},1500)}"
     "function sel(){var r=document.createRange();r.selectNodeContents(p);var s=getSelection();"
     "s.removeAllRanges();s.addRange(r);try{document.execCommand('copy');ok()}catch(e){}}"
@@ -255,8 +255,8 @@ def highlight_code(code: str, language: str | None = None) -> str:
     body = highlight(code, lexer, HtmlFormatter(nowrap=True)) if lexer is not None else _escape(code)
     label = f'<span class="snw-code-lang">{_escape(name)}</span>' if name else ""
     lang_class = f" language-{name}" if lexer is not None else ""
-    return (
-        f'<div class="snw-code">{label}{_COPY_BUTTON}'
+    return (  # the label and Copy in a bar of their own above the code: nothing can cover a line
+        f'<div class="snw-code"><div class="snw-code-bar">{label}{_COPY_BUTTON}</div>'
         f'<pre class="snw-hl"><code class="snw-hl-code{lang_class}">{body}</code></pre></div>\n'
     )
 
@@ -405,18 +405,20 @@ CSS = (
 .snw-rendered tbody tr:nth-child(even) { background: var(--jp-layout-color1, transparent); }
 .snw-rendered code { font-family: var(--jp-code-font-family, monospace); font-size: 0.95em;
   background: var(--jp-cell-editor-background, #f5f5f5); padding: 0 3px; border-radius: 3px; }
-.snw-rendered .snw-code { position: relative; margin: 6px 0; }
+.snw-rendered .snw-code { margin: 6px 0; }
+.snw-rendered .snw-code-bar { display: flex; align-items: center; gap: 6px; min-height: 20px;
+  padding: 2px 4px 2px 8px; border: 1px solid var(--jp-border-color2, #e0e0e0); border-bottom: none;
+  border-radius: 4px 4px 0 0; background: var(--jp-layout-color2, #eee); }
 .snw-rendered .snw-code > pre.snw-hl { background: var(--jp-cell-editor-background, #f5f5f5);
   color: var(--jp-content-font-color1, inherit); border: 1px solid var(--jp-border-color2, #e0e0e0);
-  padding: 8px; padding-top: 22px; border-radius: 4px; overflow-x: auto; margin: 0; }
+  padding: 8px; border-radius: 0 0 4px 4px; overflow-x: auto; margin: 0; }
 .snw-rendered .snw-code > pre.snw-hl code { padding: 0; background: none; font-size: inherit; }
-.snw-rendered .snw-code > .snw-copy { position: absolute; top: 4px; right: 4px; font-size: 11px;
+.snw-rendered .snw-copy { margin-left: auto; font-size: 11px;
   padding: 1px 6px; opacity: 0.8; cursor: pointer; color: var(--jp-ui-font-color1, inherit);
   background: var(--jp-layout-color2, #eee); border: 1px solid var(--jp-border-color1, #bdbdbd);
   border-radius: 3px; }
-.snw-rendered .snw-code > .snw-copy:hover { opacity: 1; }
-.snw-rendered .snw-code-lang { position: absolute; top: 4px; left: 8px; font-size: 11px;
-  color: var(--jp-ui-font-color2, #888); }
+.snw-rendered .snw-copy:hover { opacity: 1; }
+.snw-rendered .snw-code-lang { font-size: 11px; color: var(--jp-ui-font-color2, #888); }
 .snw-rendered .snw-math { display: inline-block; max-width: 100%; overflow: clip; contain: paint; }
 .snw-rendered .snw-math-display { display: block; margin: 0.5em 0; overflow: auto; contain: paint; }
 .snw-rendered .snw-math-display math { display: block; }

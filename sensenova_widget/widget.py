@@ -231,9 +231,12 @@ class ChatPanel(anywidget.AnyWidget):
         self._transcript.show()
 
     def _view_bundle(self) -> dict:
-        """The live view's mime bundle (anywidget returns it with its metadata)."""
+        """The live view's mime bundle (anywidget returns it with its metadata), without its
+        text/plain repr: where the view cannot render (nbconvert, GitHub) the transcript speaks."""
         bundle = self._repr_mimebundle_()
-        return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        return {
+            k: v for k, v in (bundle[0] if isinstance(bundle, tuple) else bundle).items() if k != "text/plain"
+        }
 
     def attach(self, value: Any, *, label: str | None = None) -> str:
         """Stage a notebook value (image, figure, array, frames, video) for the next turn; returns its id.

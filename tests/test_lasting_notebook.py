@@ -59,11 +59,12 @@ def test_a_second_kernel_running_the_same_cell_continues_the_conversation(emulat
     # the panel's cell shows the live view, then the transcript, refreshed when the turn completed
     outputs = first.cells[1].outputs
     assert "application/vnd.jupyter.widget-view+json" in outputs[0]["data"]
+    assert "text/plain" not in outputs[0]["data"]  # no `ChatPanel(...)` line where the view cannot show
     transcript = outputs[1]["data"]["text/html"]
     assert "What colour is this?" in transcript and "64x48 RGB, mostly red" in transcript
     assert 'src="data:image/' in transcript and "Run the cell again" in transcript
     html, _ = HTMLExporter().from_notebook_node(first)
-    assert "64x48 RGB, mostly red" in html
+    assert "64x48 RGB, mostly red" in html and "object at 0x" not in html and "<pre>ChatPanel" not in html
     saved = json.dumps(first)
     assert emulator.api_key not in saved and emulator.secret_access_key not in saved
 

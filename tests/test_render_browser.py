@@ -83,6 +83,10 @@ def test_the_magic_output_fetches_nothing_runs_nothing_and_reads_well_in_chromiu
             keyword = good_box.locator(".snw-hl .k").first
             assert keyword.evaluate("k => getComputedStyle(k).color") == "rgb(1, 2, 3)"
 
+            # the language label and Copy sit in a bar above the code, never over its first line
+            bar = good_box.locator(".snw-code-bar").first.bounding_box()
+            code_top = good_box.locator("pre.snw-hl").first.bounding_box()["y"]
+            assert bar["y"] + bar["height"] <= code_top + 1
             button = good_box.locator("button.snw-copy")
             button.click()
             page.wait_for_function("b => b.textContent === 'Copied'", arg=button.element_handle())
