@@ -8,7 +8,16 @@ conversation; a code block's Insert adds a cell below the panel's.
 from __future__ import annotations
 
 import pytest
-from browser_helpers import OUTPUT, copy_to_docs, save_screenshot, send_and_watch_it_stream, set_theme
+from browser_helpers import (
+    OUTPUT,
+    copy_to_docs,
+    open_notebook,
+    run_all,
+    save_screenshot,
+    send_and_watch_it_stream,
+    set_theme,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -278,3 +287,25 @@ def test_in_the_dark_theme_code_stands_apart_and_math_fits_the_text(open_panel):
         assert looks["inline"] == looks["text"], looks  # inline math at the text's size
     finally:
         set_theme(page, "JupyterLab Light")
+
+
+def test_show_captions_is_left_aligned_and_uses_the_width(lab):
+    write_notebook(
+        lab["root"] / "captions-view.ipynb",
+        [
+            "import pandas as pd\nfrom sensenova_widget import show_captions\n"
+            "show_captions(pd.DataFrame({'caption': ['A red square.', 'Two lines\\nof text.']}))"
+        ],
+    )
+    page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        open_notebook(page, lab["url"], "captions-view.ipynb")
+        run_all(page)
+        table = page.locator(".jp-Notebook:visible table.snw-captions")
+        table.wait_for(timeout=60_000)
+        box = table.bounding_box()
+        area = table.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]").bounding_box()
+        assert abs(box["x"] - area["x"]) <= 12  # left-aligned, not centred
+        assert box["width"] >= area["width"] - 24  # the output's width
+    finally:
+        page.close()
