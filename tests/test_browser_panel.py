@@ -309,7 +309,12 @@ def test_an_error_shows_inline_and_retry_recovers(open_panel):
     send(panel, "Are you there?")
     error = panel.locator(".snw-assistant .snw-error")
     error.wait_for(timeout=30_000)
-    assert "503" in error.inner_text()
+    # one or two plain lines (what happened, what to do); the kind and status on demand
+    text = error.locator(".snw-error-text").inner_text()
+    assert "Error:" not in text and "status 503" not in text and len(text.splitlines()) <= 2
+    error.locator(".snw-error-details summary").click()
+    details = error.locator(".snw-error-details").inner_text()
+    assert "ServerError" in details and "status 503" in details
     error.get_by_role("button", name="Retry").click()
     panel.locator(".snw-assistant.snw-status-done").wait_for(timeout=30_000)
     assert panel.locator(".snw-error").count() == 0

@@ -45,6 +45,26 @@ function usageLine(usage) {
 }
 
 /**
+ * An error as a person reads it: what happened and what to do (the kernel's message and advice),
+ * and apart, on demand, its kind and the service's status, code and request id.
+ * "RateLimitError: Too many requests (status 429, code 8, request id abc). Wait a minute." ->
+ * {text: "Too many requests. Wait a minute.", details: "RateLimitError · status 429, code 8, request id abc"}
+ * @param {string} error
+ * @returns {{text: string, details: string}}
+ */
+export function errorParts(error) {
+  const kind = /^([A-Z][A-Za-z]*(?:Error|Exception)): ([\s\S]*)$/.exec(error);
+  let text = kind ? kind[2] : error;
+  let facts = "";
+  text = text.replace(/ \(((?:status|code|request id) [^()]*)\)/, (_, found) => {
+    facts = found;
+    return "";
+  });
+  const details = [kind ? kind[1] : "", facts].filter(Boolean).join(" · ");
+  return { text: text.charAt(0).toUpperCase() + text.slice(1), details };
+}
+
+/**
  * Give each code block of rendered Markdown its Copy and Insert (a new cell below the panel's) buttons.
  * @param {HTMLElement} body
  */
@@ -149,10 +169,12 @@ export function renderTurn(turn, ctx) {
     }
     if (turn.error) {
       const refused = turn.status === "refused";
+      const { text, details } = errorParts(turn.error);
       const errorBox = h(
         "div",
         { class: `snw-error${refused ? " snw-refused" : ""}`, role: "alert" },
-        h("span", {}, refused ? `Refused: ${turn.error}` : turn.error),
+        h("span", { class: "snw-error-text" }, refused ? `Refused: ${text}` : text),
+        details ? h("details", { class: "snw-error-details" }, h("summary", {}, "Details"), details) : null,
       );
       if (refused && index !== null && !ctx.busy) {
         errorBox.appendChild(
