@@ -63,6 +63,10 @@ STAGED_KINDS = ("image", "video")
 MAX_ARRIVED_BYTES = protocol.MAX_BODY_BYTES
 
 
+def _kind_of(value: Any) -> str:
+    return "video" if media.is_video_like(value) else "image"
+
+
 def _arrived_image(data: bytes, name: str, max_side: int) -> tuple[Any, tuple[int, int]]:
     """(a page file as a PIL image at most `max_side` on a side, its own size): the size is read
     from the header first (PIL refuses a decompression bomb there), a JPEG is decoded straight at
@@ -256,19 +260,19 @@ class ChatPanel(anywidget.AnyWidget):
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
 
-    def _check_room(self, kind: str, arriving: int = 0) -> None:
+    def _check_room(self, *kinds: str, arriving: int = 0) -> None:
         """Refuse (before anything is decoded) what the next request could not carry: more images
-        or videos than it takes (`protocol.MAX_IMAGES`, `MAX_VIDEOS`), or page files past
-        MAX_ARRIVED_BYTES. Images and a video together are refused when sent (one may be removed)."""
-        kinds = [item.get("kind") for item in self.staged if isinstance(item, dict)]
-        count = kinds.count(kind) + 1
-        limit = protocol.MAX_IMAGES if kind == "image" else protocol.MAX_VIDEOS
-        if count > limit:
-            raise InvalidRequestError(
-                f"Cannot attach another {kind}: at most {limit} {kind}{'s' if limit > 1 else ''} "
-                "in one request are staged already. Remove one first.",
-                field="staged",
-            )
+        or videos than it takes (`protocol.MAX_IMAGES`, `MAX_VIDEOS`) once `kinds` are staged too,
+        or page files past MAX_ARRIVED_BYTES. Images and a video together are refused when sent
+        (one may be removed)."""
+        staged = [item.get("kind") for item in self.staged if isinstance(item, dict)]
+        for kind, limit in (("image", protocol.MAX_IMAGES), ("video", protocol.MAX_VIDEOS)):
+            if kind in kinds and staged.count(kind) + kinds.count(kind) > limit:
+                raise InvalidRequestError(
+                    f"Cannot attach another {kind}: at most {limit} {kind}{'s' if limit > 1 else ''} "
+                    "in one request can be staged. Remove one first.",
+                    field="staged",
+                )
         held = sum(self._arrived.get(item_id, 0) for item_id in self._staged_values)
         if arriving and held + arriving > MAX_ARRIVED_BYTES:
             raise InvalidRequestError(
@@ -279,7 +283,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _stage(self, value: Any, label: str | None, *, arrived: int = 0) -> str:
         self._check_attachable(value)
-        self._check_room("video" if media.is_video_like(value) else "image")
+        self._check_room(_kind_of(value))
         item = panel_state.staged_item(value, label)
         if arrived:
             self._arrived[item["id"]] = arrived
@@ -522,6 +526,7 @@ class ChatPanel(anywidget.AnyWidget):
             )
         for name in names:
             self._check_attachable(namespace[name])
+        self._check_room(*(_kind_of(namespace[name]) for name in names))  # all or none
         ids = [self._stage(namespace[name], name) for name in names]
         return {"ids": ids} if many else {"id": ids[0]}
 
@@ -539,7 +544,7 @@ class ChatPanel(anywidget.AnyWidget):
                 field="kind",
             )
         size = sum(memoryview(buffer).nbytes for buffer in buffers[:1])
-        self._check_room(kind, size)
+        self._check_room(kind, arriving=size)
         data = bytes(buffers[0])
         if kind == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)

@@ -8,7 +8,16 @@ conversation; a code block's Insert adds a cell below the panel's.
 from __future__ import annotations
 
 import pytest
-from browser_helpers import send_and_watch_it_stream
+from browser_helpers import (
+    OUTPUT,
+    copy_to_docs,
+    open_notebook,
+    run_all,
+    save_screenshot,
+    send_and_watch_it_stream,
+    set_theme,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -149,6 +158,7 @@ def test_the_conversation_list_searches_opens_renames_and_starts_conversations(o
     )
     panel.get_by_label("Search saved conversations").fill("")
     trip.wait_for()
+    copy_to_docs(save_screenshot(panel, "panel-chats.png"), "panel-chats.png")
     trip.locator(".snw-chats-open").click()  # open it: its turns show, and the next message continues it
     panel.locator(".snw-user .snw-body", has_text="Where shall we go in May?").wait_for()
     assert panel.locator(".snw-name").inner_text() == "trip"
@@ -196,6 +206,14 @@ def test_insert_puts_a_code_block_in_a_new_cell_below_the_panel(open_panel, ui):
     cells = page.locator(".jp-Notebook:visible .jp-Cell")
     assert cells.nth(2).locator(".cm-content").inner_text() == "def add(a, b):\n    return a + b"
     assert cells.nth(3).locator(".cm-content").inner_text() == "after = 1"  # below the panel's cell
+    if ui == "lab":  # the reply's code block with its buttons, and the cell it became
+        reply, added = panel.locator(".snw-assistant").last.bounding_box(), cells.nth(2).bounding_box()
+        top, bottom = reply["y"] - 8, added["y"] + added["height"] + 8
+        shot = OUTPUT / "panel-insert.png"
+        page.screenshot(
+            path=str(shot), clip={"x": added["x"], "y": top, "width": added["width"], "height": bottom - top}
+        )
+        copy_to_docs(shot, "panel-insert.png")
 
 
 WAITING = "el => getComputedStyle(el.querySelector('.snw-assistant .snw-streaming'), '::before').content"
@@ -232,3 +250,62 @@ def test_a_superseded_panel_takes_no_input_and_the_newer_one_waits_visibly(open_
     )
     last_text = newer.locator(".snw-assistant .snw-body").last
     assert last_text.inner_text().startswith("Hello")  # the indicator gave way to the reply
+
+
+# In the last reply: the code block's and the bubble's backgrounds, whether the display math
+# scrolls vertically, and the inline math's font size against its paragraph's.
+LOOKS = """el => {
+    const reply = [...el.querySelectorAll('.snw-assistant')].pop();
+    const block = reply.querySelector('.snw-math-block');
+    const inline = reply.querySelector('p .snw-math math') || reply.querySelector('p math');
+    return {
+        code: getComputedStyle(reply.querySelector('pre')).backgroundColor,
+        bubble: getComputedStyle(reply).backgroundColor,
+        mathScrolls: ['auto', 'scroll'].includes(getComputedStyle(block).overflowY)
+            && block.scrollHeight > block.clientHeight,
+        mathClipped: block.scrollHeight - block.clientHeight,
+        inline: getComputedStyle(inline).fontSize,
+        text: getComputedStyle(inline.closest('p')).fontSize,
+    };
+}"""
+
+
+def test_in_the_dark_theme_code_stands_apart_and_math_fits_the_text(open_panel):
+    page, panel = open_panel(
+        "looks.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
+    box = panel.locator(".snw-input")
+    math = "Inline $a^2 + b^2$ here, and\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$"
+    box.fill("Code:\n\n```python\nx = 1\n```\n\n" + math)
+    box.press("Enter")
+    panel.locator(".snw-assistant .snw-math-block").wait_for(timeout=30_000)
+    set_theme(page, "JupyterLab Dark")
+    try:
+        looks = panel.evaluate(LOOKS)
+        assert looks["code"] != looks["bubble"], looks  # the code block stands apart
+        assert not looks["mathScrolls"] and looks["mathClipped"] <= 2, looks  # no tiny vertical scroll bar
+        assert looks["inline"] == looks["text"], looks  # inline math at the text's size
+    finally:
+        set_theme(page, "JupyterLab Light")
+
+
+def test_show_captions_is_left_aligned_and_uses_the_width(lab):
+    write_notebook(
+        lab["root"] / "captions-view.ipynb",
+        [
+            "import pandas as pd\nfrom sensenova_widget import show_captions\n"
+            "show_captions(pd.DataFrame({'caption': ['A red square.', 'Two lines\\nof text.']}))"
+        ],
+    )
+    page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        open_notebook(page, lab["url"], "captions-view.ipynb")
+        run_all(page)
+        table = page.locator(".jp-Notebook:visible table.snw-captions")
+        table.wait_for(timeout=60_000)
+        box = table.bounding_box()
+        area = table.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]").bounding_box()
+        assert abs(box["x"] - area["x"]) <= 12  # left-aligned, not centred
+        assert box["width"] >= area["width"] - 24  # the output's width
+    finally:
+        page.close()

@@ -234,3 +234,12 @@ def test_the_page_cannot_choose_which_conversation_is_saved_or_overwritten(clien
     assert victim == before and victim[0].text == "the victim's own words"
     assert mine[0] == "my words"
     assert sorted(info.name for info in conversations(store)) == ["mine", "victim"]
+
+
+def test_the_pickers_many_variables_are_all_or_none_within_the_limit(client):
+    photos = {f"photo{i}": Image.new("RGB", (30, 20), (i * 30, 0, 0)) for i in range(7)}
+    panel = ChatPanel(client=client, namespace=photos)
+    too_many = request(panel, "attach_variable", {"names": list(photos)})
+    assert not too_many["ok"] and "at most 6 images" in too_many["error"] and panel.staged == []
+    six = request(panel, "attach_variable", {"names": list(photos)[:6]}, req_id="r2")
+    assert six["ok"] and len(panel.staged) == 6

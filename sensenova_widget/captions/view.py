@@ -18,10 +18,12 @@ __all__ = ["CaptionTable", "show_captions"]
 
 THUMB_PX = 96  # the displayed size of a thumbnail's longest side
 STYLE = (
-    "<style>.snw-captions{border-collapse:collapse;font-size:13px}"
+    # left-aligned and as wide as the output (JupyterLab centres a table and sizes it to its text)
+    "<style>table.snw-captions{border-collapse:collapse;font-size:13px;margin-left:0;margin-right:auto;"
+    "width:100%}"
     # table.snw-captions: one notch above JupyterLab's own `.jp-RenderedHTMLCommon td` (right-aligned)
     "table.snw-captions th,table.snw-captions td{border:1px solid var(--jp-border-color2,#ccc);"
-    "padding:4px 8px;text-align:left;vertical-align:top;white-space:normal;max-width:48em;"
+    "padding:4px 8px;text-align:left;vertical-align:top;white-space:normal;"
     "overflow-wrap:anywhere}"
     "table.snw-captions th{background:var(--jp-layout-color2,#f3f3f3)}"
     f".snw-captions img{{max-width:{THUMB_PX}px;max-height:{THUMB_PX}px}}</style>"
