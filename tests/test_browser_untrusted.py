@@ -40,25 +40,20 @@ def magic_cell(reply: str) -> str:
     return "%%sensenova\n" + reply.replace("{", "{{").replace("}", "}}")
 
 
-def preloaded_turns(texts: list[str]) -> str:
-    """A cell that shows `texts` as finished assistant replies in the panel (set by the kernel)."""
-    turns = []
-    for i, text in enumerate(texts):
-        turns.append({"id": f"u{i}", "role": "user", "text": f"payload {i}", "attachments": []})
-        turns.append(
-            {
-                "id": f"a{i}",
-                "role": "assistant",
-                "text": text,
-                "status": "done",
-                "model": "m",
-                "notice": None,
-                "omitted": [],
-                "usage": None,
-                "error": None,
-            }
-        )
-    return f"import json\npanel.conversation = json.loads({json.dumps(json.dumps(turns))})"
+def panel_with_saved_replies(texts: list[str]) -> str:
+    """A cell that saves `texts` as finished replies of a named conversation and opens a panel on
+    it: the panel shows them as it shows any saved conversation (the kernel's own turns)."""
+    return (
+        "import json\n"
+        "from sensenova_widget.store import open_store\n"
+        "from sensenova_widget.turns import Answer, Turn\n"
+        "store = open_store()\n"
+        f"for i, text in enumerate(json.loads({json.dumps(json.dumps(texts))})):\n"
+        "    answer = Answer(text, finish_reason='stop', model='m')\n"
+        "    store.save('hostile-replies', Turn(f'payload {i}', answers=(answer,)))\n"
+        "panel = snw.ChatPanel(name='hostile-replies')\n"
+        "panel"
+    )
 
 
 def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebook(lab):
@@ -69,8 +64,7 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             lab["root"] / name,
             [
                 "import sensenova_widget as snw\n%load_ext sensenova_widget",
-                "panel = snw.ChatPanel()\npanel",
-                preloaded_turns(hostile),
+                panel_with_saved_replies(hostile),
                 *[magic_cell(text) for text in hostile],
             ],
         )
@@ -92,8 +86,9 @@ def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebo
             # (a) the panel: a real reply (the emulator echoes the prompt) and every payload as a reply
             box = panel.locator(".snw-input")
             box.fill(f"![x]({origin}/panel-img?q=secret) [l]({origin}/panel-link) ![r](/files/notes.png)")
+            earlier = panel.locator(".snw-assistant").count()  # the preloaded replies are rendered already
             box.press("Enter")
-            reply = panel.locator(".snw-assistant").last
+            reply = panel.locator(".snw-assistant").nth(earlier)  # so wait for the new one's Markdown
             reply.locator(".snw-markdown").wait_for(timeout=60_000)
             image_link = reply.locator(f'a.snw-image-link[href="{origin}/panel-img?q=secret"]')
             assert image_link.count() == 1 and "image: x" in image_link.inner_text()
