@@ -13,7 +13,9 @@ def _():
 
     import sensenova_widget as snw
 
-    snw.connect()  # the service with credentials in the environment, else the local emulator
+    # the service with credentials in the environment, else the local emulator: said once, here
+    connection = snw.connect(verbose=False)
+    mo.md(connection)
     return mo, snw
 
 

@@ -26,6 +26,18 @@ from browser_helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 NOTEBOOK = ROOT / "notebooks" / "marimo_chat.py"
+# The panel's background and text colour, and marimo's --background and --foreground as colours.
+MARIMO_COLOURS = """el => {
+    const probe = document.createElement("div");
+    probe.style.background = "var(--background)";
+    probe.style.color = "var(--foreground)";
+    document.body.appendChild(probe);
+    const marimo = getComputedStyle(probe);
+    const out = {panel: getComputedStyle(el).backgroundColor, text: getComputedStyle(el).color,
+                 marimo: marimo.backgroundColor, marimoText: marimo.color};
+    probe.remove();
+    return out;
+}"""
 
 
 def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -95,8 +107,24 @@ def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tm
             reply.locator(".snw-markdown").wait_for(timeout=60_000)
             text = reply.inner_text()
             page.screenshot(path=str(OUTPUT / "marimo-panel.png"))
+            # connect() says where it connected once: one output, no repeated (quoted) copy
+            said = page.get_by_text("Using SenseNova at").all_inner_texts()
+            assert len(said) == 1 and not said[0].startswith("'"), said
+            # it fits marimo's output (scrolled beyond 610 px): the panel's log scrolls inside
+            assert panel.evaluate("el => el.classList.contains('snw-host-marimo')")
+            assert panel.bounding_box()["height"] <= 610
+            # marimo's dark theme: the panel's colours are computed from marimo's own variables
+            page.evaluate(
+                "() => { for (const n of [document.documentElement, document.body])"
+                " n.classList.add('dark', 'dark-theme'); }"
+            )
+            colours = panel.evaluate(MARIMO_COLOURS)
+            assert colours["panel"] == colours["marimo"] != "rgb(255, 255, 255)", colours
+            assert colours["text"] == colours["marimoText"], colours
+            page.screenshot(path=str(OUTPUT / "marimo-panel-dark.png"))
             page.close()
     finally:
         stop_server(process)
     assert "Hello from marimo" in text and "320x240" in text  # the emulator saw the text and the picture
     assert any("Hello from marimo" in str(body) for body in emulator.requests)
+    assert not (NOTEBOOK.parent / "__marimo__").exists()  # marimo left no session folder beside it

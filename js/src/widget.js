@@ -50,6 +50,23 @@ function keepKeysInside(root, onEscape) {
 }
 
 /**
+ * Mark the panel `snw-host-marimo` inside marimo (its output area, or its anywidget element
+ * hosting a shadow root), once the view is in the page (render runs before it is).
+ * @param {HTMLElement} el
+ * @param {HTMLElement} root
+ */
+function markHost(el, root) {
+  let tries = 0;
+  const look = () => {
+    const top = el.getRootNode();
+    const host = top instanceof ShadowRoot ? top.host.tagName.toLowerCase() : "";
+    if (host.startsWith("marimo") || el.closest(".output-area")) root.classList.add("snw-host-marimo");
+    else if (!el.isConnected && ++tries < 50) requestAnimationFrame(look);
+  };
+  look();
+}
+
+/**
  * Clear asks first: the first press turns it into "Clear all?" for a few seconds, the second clears.
  * @param {() => void} clear
  */
@@ -100,6 +117,7 @@ function render({ model, el }) {
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
+  markHost(el, root);
   const exportMenu = new ExportMenu(call, reason);
   const chats = new ConversationList(call);
   const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
