@@ -41,7 +41,12 @@ NO_SIDECAR = (
     "panel.dock() needs jupyterlab-sidecar: pip install 'sensenova-widget[dock]' and reload JupyterLab. "
     "Without it, right-click the panel and choose 'Create New View for Cell Output' to keep it in view."
 )
-_EXPORT_MIME = {"md": "text/markdown", "html": "text/html", "text": "text/plain"}
+_EXPORT_MIME = {
+    "md": "text/markdown",
+    "html": "text/html",
+    "ipynb": "application/x-ipynb+json",
+    "text": "text/plain",
+}
 
 
 def panel_store(store: Any, name: str | None) -> tuple[ConversationStore | None, str | None]:
@@ -70,7 +75,7 @@ def transcript_bundle(name: str | None, turns: Sequence[Turn]) -> dict:
 def export_for_browser(name: str | None, turns: Sequence[Turn], kind: str) -> dict:
     """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
     if kind not in _EXPORT_MIME:
-        raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html or text.", field="format")
+        raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html, ipynb or text.", field="format")
     if kind == "text":
         text = panel_state.plain_text(list(turns))
         kind = "txt"

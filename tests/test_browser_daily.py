@@ -309,3 +309,24 @@ def test_show_captions_is_left_aligned_and_uses_the_width(lab):
         assert box["width"] >= area["width"] - 24  # the output's width
     finally:
         page.close()
+
+
+def test_the_export_menu_downloads_a_notebook_with_a_cell_per_turn(open_panel):
+    import nbformat
+
+    page, panel = open_panel(
+        "export.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel(name='exported')\npanel"]
+    )
+    box = panel.locator(".snw-input")
+    box.fill("Show code:\n\n```python\nprint(1)\n```")
+    box.press("Enter")
+    panel.locator(".snw-assistant .snw-markdown").wait_for(timeout=30_000)
+    panel.get_by_role("button", name="Export").click()
+    with page.expect_download() as download:
+        panel.get_by_role("menuitem", name="Notebook download").click()
+    got = download.value
+    assert got.suggested_filename == "exported.ipynb"
+    notebook = nbformat.reads(open(got.path()).read(), as_version=4)
+    nbformat.validate(notebook)
+    assert [cell.cell_type for cell in notebook.cells] == ["markdown"] * 3  # the title, then each turn
+    assert "```python" in notebook.cells[2].source  # the code keeps its fence: highlighted on reload

@@ -186,13 +186,19 @@ def test_a_named_panel_comes_back_with_its_turns_and_thumbnails(client, emulator
     assert _image_parts(emulator.requests[-1]["messages"][0]) == sent_image
 
 
-def test_the_export_menu_gets_markdown_html_and_plain_text(client, tmp_path):
+def test_the_export_menu_gets_markdown_html_a_notebook_and_plain_text(client, tmp_path):
     panel = ChatPanel(client=client, name="menu", store=tmp_path)
     panel.ask(UNSAFE)
     wait_idle(panel)
-    answers = {k: request(panel, "export", {"format": k}, req_id=k) for k in ("md", "html", "text")}
+    kinds = ("md", "html", "ipynb", "text")
+    answers = {k: request(panel, "export", {"format": k}, req_id=k) for k in kinds}
     assert all(a["ok"] for a in answers.values()), answers
-    md, page, text = (answers[k]["result"] for k in ("md", "html", "text"))
+    md, page, notebook, text = (answers[k]["result"] for k in kinds)
+    import nbformat
+
+    read = nbformat.reads(notebook["text"], as_version=4)  # a valid notebook, a cell per turn
+    assert notebook["filename"] == "menu.ipynb" and len(read.cells) == 3
+    assert read.cells[1].source.startswith("### ") and UNSAFE.splitlines()[0] in read.cells[1].source
     assert md["filename"] == "menu.md" and page["mime"] == "text/html" and text["filename"] == "menu.txt"
     import mistune
 
@@ -201,7 +207,7 @@ def test_the_export_menu_gets_markdown_html_and_plain_text(client, tmp_path):
     assert "<script" not in page["text"].lower()
     assert text["text"].startswith("You:\n") and "Assistant:" in text["text"]
     refused = request(panel, "export", {"format": "exe"}, req_id="bad")
-    assert not refused["ok"] and "expected md, html or text" in refused["error"]
+    assert not refused["ok"] and "expected md, html, ipynb or text" in refused["error"]
 
 
 def test_panel_export_writes_all_three_formats(client, tmp_path):

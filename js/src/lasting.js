@@ -18,6 +18,7 @@ export class ExportMenu {
       { class: "snw-export-menu", role: "menu", hidden: true },
       this.item("Markdown download", () => this.download("md")),
       this.item("HTML download", () => this.download("html")),
+      this.item("Notebook download", () => this.download("ipynb")),
       this.item("Copy all", () => this.copy()),
     );
     this.button = h(
