@@ -75,7 +75,9 @@ def transcript_bundle(name: str | None, turns: Sequence[Turn]) -> dict:
 def export_for_browser(name: str | None, turns: Sequence[Turn], kind: str) -> dict:
     """The Export menu's answer: the text, a file name and its type; the browser saves it as a Blob."""
     if kind not in _EXPORT_MIME:
-        raise InvalidRequestError(f"cannot export as {kind!r}: expected md, html, ipynb or text.", field="format")
+        raise InvalidRequestError(
+            f"cannot export as {kind!r}: expected md, html, ipynb or text.", field="format"
+        )
     if kind == "text":
         text = panel_state.plain_text(list(turns))
         kind = "txt"
