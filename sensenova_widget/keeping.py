@@ -21,13 +21,15 @@ from typing import Any
 
 from . import panel_state, transcript
 from .conversation import Conversation
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, UsageError
 from .store import ConversationStore, StoreError, open_store
 from .turns import Turn
 
 __all__ = [
     "RERUN_NOTE",
     "NO_SIDECAR",
+    "NO_SIDE_AREA",
+    "VIEW_HOSTS",
     "Transcript",
     "dock",
     "export_for_browser",
@@ -41,6 +43,11 @@ NO_SIDECAR = (
     "panel.dock() needs jupyterlab-sidecar: pip install 'sensenova-widget[dock]' and reload JupyterLab. "
     "Without it, right-click the panel and choose 'Create New View for Cell Output' to keep it in view."
 )
+NO_SIDE_AREA = (
+    "panel.dock() needs JupyterLab's side area, which Notebook 7 does not have: open this notebook "
+    "in JupyterLab (View > Open JupyterLab) to dock the panel, or keep its cell in view here."
+)
+VIEW_HOSTS = ("lab", "notebook", "marimo", "other")  # where a panel's view says it is shown
 _EXPORT_MIME = {
     "md": "text/markdown",
     "html": "text/html",
@@ -94,8 +101,14 @@ def export_request(panel: Any, params: Mapping[str, Any], _buffers: list) -> dic
     return export_for_browser(panel.name, panel.turns, str(params.get("format", "md")))
 
 
-def dock(view_bundle: Mapping[str, Any], name: str | None, *, label: str | None, anchor: str) -> Any:
-    """Show `view_bundle` (the panel's live view) in JupyterLab's side area; returns the Sidecar."""
+def dock(
+    view_bundle: Mapping[str, Any], name: str | None, *, label: str | None, anchor: str, host: str = ""
+) -> Any:
+    """Show `view_bundle` (the panel's live view) in JupyterLab's side area; returns the Sidecar.
+    `host` is where the panel's view said it is shown ("notebook": Notebook 7, which has no side
+    area: refused with what to do instead of a widget that cannot show)."""
+    if host == "notebook":
+        raise UsageError(NO_SIDE_AREA)
     try:
         from sidecar import Sidecar
     except ImportError:

@@ -164,6 +164,7 @@ class ChatPanel(anywidget.AnyWidget):
             conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
         )
+        self._view_host = ""  # where the last view said it is shown (keeping.VIEW_HOSTS)
         self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
         self._arrived: dict[str, int] = {}  # staged id -> bytes of the file the page sent for it
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
@@ -217,7 +218,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def dock(self, *, title: str | None = None, anchor: str = "split-right") -> Any:
         """Open this same live panel in JupyterLab's side area (jupyterlab-sidecar); returns the Sidecar."""
-        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor)
+        return keeping.dock(self._view_bundle(), self.name, label=title, anchor=anchor, host=self._view_host)
 
     def transcript_html(self) -> str:
         """The conversation as static, sanitized HTML (what a notebook without its kernel shows)."""
@@ -562,6 +563,16 @@ class ChatPanel(anywidget.AnyWidget):
             )
         return {"id": self.attach({"type": "video_url", "video_url": url}, label=url)}
 
+    def _request_view_host(self, params: dict, _buffers: list) -> dict:
+        """The view says where it is shown (JupyterLab, Notebook 7, marimo, other): dock() asks."""
+        host = params.get("host")
+        if host not in keeping.VIEW_HOSTS:
+            raise InvalidRequestError(
+                f"view_host: expected one of {', '.join(keeping.VIEW_HOSTS)}.", field="host"
+            )
+        self._view_host = host
+        return {"host": host}
+
     _HANDLERS: dict[str, Callable[..., dict]] = {
         "send": functools.partial(_request_turn, action="send"),
         "regenerate": functools.partial(_request_turn, action="regenerate"),
@@ -576,5 +587,6 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_variable": _request_attach_variable,
         "attach_file": _request_attach_file,
         "attach_video_url": _request_attach_video_url,
+        "view_host": _request_view_host,
         **chat_list.HANDLERS,
     }

@@ -330,3 +330,26 @@ def test_the_export_menu_downloads_a_notebook_with_a_cell_per_turn(open_panel):
     nbformat.validate(notebook)
     assert [cell.cell_type for cell in notebook.cells] == ["markdown"] * 3  # the title, then each turn
     assert "```python" in notebook.cells[2].source  # the code keeps its fence: highlighted on reload
+
+
+def test_dock_fills_the_side_area_in_jupyterlab_and_notebook_7_says_what_to_do(open_panel):
+    page, panel = open_panel(
+        "dock.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
+    page.evaluate(RUN_IN_KERNEL, "side = panel.dock()")
+    assert page.evaluate("() => window.snwRun")["status"] == "ok"
+    docked = page.locator(".jupyterlab-sidecar .snw-panel")
+    docked.wait_for(timeout=30_000)
+    side = page.locator(".jupyterlab-sidecar").first.bounding_box()
+    box = docked.bounding_box()
+    assert box["height"] >= side["height"] - 60, (box, side)  # fills the side area's height
+    toolbar = docked.locator(".snw-toolbar")
+    assert toolbar.evaluate("el => getComputedStyle(el).flexWrap") == "wrap"
+    assert toolbar.evaluate("el => el.scrollWidth <= el.clientWidth + 1")  # wraps, never overflows
+
+    page7, panel7 = open_panel(
+        "dock7.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"], ui="notebook"
+    )
+    page7.evaluate(RUN_IN_KERNEL, "panel.dock()")
+    result = page7.evaluate("() => window.snwRun")
+    assert result["status"] == "error" and "Notebook 7 does not have" in result["printed"], result

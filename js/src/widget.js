@@ -50,20 +50,44 @@ function keepKeysInside(root, onEscape) {
 }
 
 /**
- * Mark the panel `snw-host-marimo` inside marimo (its output area, or its anywidget element
- * hosting a shadow root), once the view is in the page (render runs before it is).
+ * Where the view is shown, once it is in the page (render runs before it is): "lab" (JupyterLab),
+ * "notebook" (Notebook 7, whose page marks its body `data-notebook`), "marimo" (its output area,
+ * or its anywidget element hosting a shadow root), else "other".
  * @param {HTMLElement} el
- * @param {HTMLElement} root
+ * @param {(host: string) => void} found
  */
-function markHost(el, root) {
+function whereShown(el, found) {
   let tries = 0;
   const look = () => {
+    if (!el.isConnected && ++tries < 50) return void requestAnimationFrame(look);
     const top = el.getRootNode();
-    const host = top instanceof ShadowRoot ? top.host.tagName.toLowerCase() : "";
-    if (host.startsWith("marimo") || el.closest(".output-area")) root.classList.add("snw-host-marimo");
-    else if (!el.isConnected && ++tries < 50) requestAnimationFrame(look);
+    const shadowHost = top instanceof ShadowRoot ? top.host.tagName.toLowerCase() : "";
+    if (shadowHost.startsWith("marimo") || el.closest(".output-area")) found("marimo");
+    else if (document.body.dataset.notebook !== undefined) found("notebook");
+    else if (document.querySelector(".jp-LabShell")) found("lab");
+    else found("other");
   };
   look();
+}
+
+/**
+ * Docked in JupyterLab's side area (jupyterlab-sidecar), the panel is as tall as the area below
+ * its top, kept so as the area is resized; elsewhere nothing changes.
+ * @param {HTMLElement} el
+ * @param {HTMLElement} root
+ * @returns {() => void} stops following the side area
+ */
+function fillSideArea(el, root) {
+  const side = el.closest(".jupyterlab-sidecar");
+  if (!side || typeof ResizeObserver !== "function") return () => {};
+  const fit = () => {
+    const top = root.getBoundingClientRect().top - side.getBoundingClientRect().top + side.scrollTop;
+    root.style.height = `${Math.max(240, side.clientHeight - top - 12)}px`;
+  };
+  const observer = new ResizeObserver(fit);
+  observer.observe(side);
+  fit();
+  return () => observer.disconnect();
 }
 
 /**
@@ -117,7 +141,12 @@ function render({ model, el }) {
   const dev = SNW_DEV ? new DevHooks(el, model, log) : null;
 
   const root = h("div", { class: "snw-panel", role: "region", "aria-label": "SenseNova chat" });
-  markHost(el, root);
+  let releaseSide = () => {};
+  whereShown(el, (host) => {
+    root.classList.add(`snw-host-${host}`); // marimo's output area: see widget.css
+    rpc.request("view_host", { host }).catch(() => {}); // dock() asks the kernel where the view is
+    releaseSide = fillSideArea(el, root);
+  });
   const exportMenu = new ExportMenu(call, reason);
   const chats = new ConversationList(call);
   const nameLabel = h("span", { class: "snw-name", title: "Saved as (ChatPanel(name=...) brings it back)" });
@@ -218,6 +247,7 @@ function render({ model, el }) {
 
   return () => {
     unwatch();
+    releaseSide();
     model.off("change:superseded", onSuperseded);
     releaseKeys();
     for (const [event, fn] of handlers) model.off(event, fn);
