@@ -455,3 +455,19 @@ def stranger() -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def panel_with_saved_replies(texts: list[str]) -> str:
+    """A cell that saves `texts` as finished replies of a named conversation and opens a panel on
+    it: the panel shows them as it shows any saved conversation (the kernel's own turns)."""
+    return (
+        "import json\n"
+        "from sensenova_widget.store import open_store\n"
+        "from sensenova_widget.turns import Answer, Turn\n"
+        "store = open_store()\n"
+        f"for i, text in enumerate(json.loads({json.dumps(json.dumps(texts))})):\n"
+        "    answer = Answer(text, finish_reason='stop', model='m')\n"
+        "    store.save('hostile-replies', Turn(f'payload {i}', answers=(answer,)))\n"
+        "panel = snw.ChatPanel(name='hostile-replies')\n"
+        "panel"
+    )

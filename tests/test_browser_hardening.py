@@ -21,9 +21,15 @@ import time
 
 import nbformat
 import pytest
-from browser_helpers import open_notebook, run_all, stranger, wait_kernel_idle, write_notebook
+from browser_helpers import (
+    open_notebook,
+    panel_with_saved_replies,
+    run_all,
+    stranger,
+    wait_kernel_idle,
+    write_notebook,
+)
 from render_payloads import payloads
-from test_browser_untrusted import preloaded_turns
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -218,8 +224,7 @@ def test_fence_classes_and_math_stay_inside_in_the_panel_and_the_rendered_output
         [
             "import sensenova_widget as snw\nfrom IPython.display import HTML, display\n"
             "from sensenova_widget.render import output_html",
-            "panel = snw.ChatPanel()\npanel",
-            preloaded_turns(texts),
+            panel_with_saved_replies(texts),
             f"for text in {texts!r}:\n    display(HTML(output_html(text)))",
         ],
     )

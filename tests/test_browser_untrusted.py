@@ -10,13 +10,13 @@ and must see ZERO requests while (a) the panel renders replies holding remote im
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 from browser_helpers import (
     DEV_BUILD_CELL,
     open_notebook,
+    panel_with_saved_replies,
     run_all,
     settle,
     stranger,
@@ -38,22 +38,6 @@ PANEL = "[...document.querySelectorAll('.snw-panel')].pop().parentElement"
 def magic_cell(reply: str) -> str:
     """A cell whose reply is `reply` (the emulator echoes the prompt; braces doubled: nothing filled in)."""
     return "%%sensenova\n" + reply.replace("{", "{{").replace("}", "}}")
-
-
-def panel_with_saved_replies(texts: list[str]) -> str:
-    """A cell that saves `texts` as finished replies of a named conversation and opens a panel on
-    it: the panel shows them as it shows any saved conversation (the kernel's own turns)."""
-    return (
-        "import json\n"
-        "from sensenova_widget.store import open_store\n"
-        "from sensenova_widget.turns import Answer, Turn\n"
-        "store = open_store()\n"
-        f"for i, text in enumerate(json.loads({json.dumps(json.dumps(texts))})):\n"
-        "    answer = Answer(text, finish_reason='stop', model='m')\n"
-        "    store.save('hostile-replies', Turn(f'payload {i}', answers=(answer,)))\n"
-        "panel = snw.ChatPanel(name='hostile-replies')\n"
-        "panel"
-    )
 
 
 def test_nothing_reaches_a_stranger_from_the_panel_the_magic_or_the_saved_notebook(lab):
