@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from . import chat_list, interrupts, keeping, media, namespaces, panel_state, protocol
+from . import chat_list, context, interrupts, keeping, media, namespaces, panel_state, protocol
 from .client import Client
 from .conversation import Conversation
 from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
@@ -200,6 +200,11 @@ class ChatPanel(anywidget.AnyWidget):
     def name(self) -> str | None:
         """The name this panel's conversation is saved under (None when it could not be saved)."""
         return self._conversation.name
+
+    @property
+    def namespace(self) -> Mapping[str, Any]:
+        """The variables the picker and the Context menu read (see `namespace=`)."""
+        return self._namespace()
 
     @property
     def store(self) -> ConversationStore | None:
@@ -589,4 +594,5 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_video_url": _request_attach_video_url,
         "view_host": _request_view_host,
         **chat_list.HANDLERS,
+        **context.HANDLERS,
     }

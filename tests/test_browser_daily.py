@@ -353,3 +353,28 @@ def test_dock_fills_the_side_area_in_jupyterlab_and_notebook_7_says_what_to_do(o
     page7.evaluate(RUN_IN_KERNEL, "panel.dock()")
     result = page7.evaluate("() => window.snwRun")
     assert result["status"] == "error" and "Notebook 7 does not have" in result["printed"], result
+
+
+def test_context_puts_the_last_error_and_a_summary_in_the_message_box_before_anything_is_sent(open_panel):
+    page, panel = open_panel(
+        "context.ipynb",
+        [
+            "import pandas as pd\nimport sensenova_widget as snw\n"
+            "sales = pd.DataFrame({'city': ['Rome', 'Oslo'], 'total': [3.5, 7.25]})",
+            "panel = snw.ChatPanel()\npanel",
+            "sales['missing']",  # the last error
+        ],
+    )
+    box = panel.locator(".snw-input")
+    panel.get_by_role("button", name="Context").click()
+    panel.get_by_role("menuitem", name="Last error").click()
+    page.wait_for_function("el => el.value.includes(\"KeyError: 'missing'\")", arg=box.element_handle())
+    panel.get_by_role("button", name="Context").click()
+    panel.get_by_role("menuitem", name="A variable…").click()
+    name = panel.get_by_label("Variable to summarize")
+    name.fill("sales")
+    name.press("Enter")
+    page.wait_for_function("el => el.value.includes('shape (2, 2)')", arg=box.element_handle())
+    text = box.input_value()
+    assert text.index("The last error:") < text.index("The variable sales:") and "Oslo" in text
+    assert panel.locator(".snw-turn").count() == 0  # shown in the box, nothing sent

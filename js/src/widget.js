@@ -6,6 +6,7 @@
 import "./widget.css";
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
+import { ContextMenu } from "./context.js";
 import { ConversationList } from "./conversations.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
@@ -132,6 +133,8 @@ function render({ model, el }) {
   const composer = new Composer(model, call, reason, () => attachments.problem());
   attachments.onChange = () => composer.renderBusy();
   const lightbox = new Lightbox(call);
+  const contextMenu = new ContextMenu(call, composer.textarea);
+  attachments.buttons.appendChild(contextMenu.el);
   const log = new ConversationLog(model, {
     onEdit: (turn) => composer.startEdit(turn),
     onRegenerate: (turn) => call("regenerate", { turn }),
@@ -180,6 +183,7 @@ function render({ model, el }) {
     attachments.buttons,
     attachments.urlBox,
     attachments.picker.box,
+    contextMenu.nameBox,
   );
   root.append(toolbar, chats.box, settings.box, log.box, staleNotice, composerBox, lightbox.el);
   el.appendChild(root);

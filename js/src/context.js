@@ -1,0 +1,76 @@
+// The Context menu beside the attach buttons: the last error's traceback, a variable's summary or
+// the last plot, on request. A traceback or a summary (made by the kernel) goes into the message
+// box, where the person sees it and can edit or delete it before Send; the plot is staged as an
+// attachment chip, removable like any other. Nothing is sent without being shown.
+import { h, nextId } from "./dom.js";
+
+export class ContextMenu {
+  /**
+   * @param {import("./types").Call} call
+   * @param {HTMLTextAreaElement} messageBox
+   */
+  constructor(call, messageBox) {
+    this.call = call;
+    this.messageBox = messageBox;
+    const item = (/** @type {string} */ label, /** @type {() => void} */ action) =>
+      h("button", { class: "snw-button snw-context-item", type: "button", role: "menuitem", onclick: action }, label);
+    this.menu = h(
+      "div",
+      { class: "snw-context-menu", role: "menu", hidden: true },
+      item("Last error", () => this.ask({ what: "error" })),
+      item("Last plot", () => this.ask({ what: "plot" })),
+      item("A variable…", () => this.askName()),
+    );
+    this.button = h(
+      "button",
+      { class: "snw-button snw-context", type: "button", "aria-haspopup": "menu", onclick: () => this.toggle() },
+      "Context",
+    );
+    const names = h("datalist", { id: nextId("context-names") });
+    this.nameInput = h("input", {
+      class: "snw-context-name",
+      type: "text",
+      list: names.id,
+      placeholder: "A variable's name, then Enter",
+      "aria-label": "Variable to summarize",
+    });
+    this.names = names;
+    this.nameInput.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        this.ask({ what: "variable", name: this.nameInput.value.trim() });
+      }
+    });
+    this.nameBox = h("div", { class: "snw-context-name-box", hidden: true }, this.nameInput, names);
+    this.el = h("span", { class: "snw-context-box" }, this.button, this.menu);
+  }
+
+  toggle() {
+    this.menu.hidden = !this.menu.hidden;
+  }
+
+  async askName() {
+    this.menu.hidden = true;
+    this.nameBox.hidden = false;
+    this.nameInput.focus();
+    /** @type {{names: string[]} | null} */
+    const got = await this.call("context_names", {});
+    if (got) this.names.replaceChildren(...got.names.map((name) => h("option", { value: name })));
+  }
+
+  /** @param {{what: string, name?: string}} params */
+  async ask(params) {
+    this.menu.hidden = true;
+    /** @type {{text?: string, id?: string} | null} */
+    const got = await this.call("context", params);
+    if (!got) return;
+    this.nameBox.hidden = true;
+    this.nameInput.value = "";
+    if (got.text) {
+      const box = this.messageBox;
+      box.value = box.value && !box.value.endsWith("\n") ? `${box.value}\n\n${got.text}` : box.value + got.text;
+      box.focus();
+      box.setSelectionRange(box.value.length, box.value.length);
+    }
+  }
+}
