@@ -21,8 +21,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
 
 from sensenova_widget import Client
-from sensenova_widget.display import LiveDisplay
 from sensenova_widget.emulator import Emulator
+from sensenova_widget.magic.display import LiveDisplay
 
 
 class _CountingPublisher(DisplayPublisher):

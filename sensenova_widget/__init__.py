@@ -13,29 +13,29 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "Client": "client",
-    "Reply": "client",
-    "Delta": "client",
-    "Stream": "client",
-    "PreparedRequest": "client",
+    "Client": "client.client",
+    "Reply": "client.client",
+    "Delta": "client.client",
+    "Stream": "client.client",
+    "PreparedRequest": "client.client",
     "Params": "params",
-    "Conversation": "conversation",
-    "Turn": "turns",
-    "Answer": "turns",
+    "Conversation": "conversation.conversation",
+    "Turn": "conversation.turns",
+    "Answer": "conversation.turns",
     "to_part": "media",
     "MediaOptions": "media",
     "image": "media",
     "video": "media",
     "file_id": "media",
-    "ChatPanel": "widget",
-    "conversations": "store",
-    "delete_conversation": "store",
-    "rename_conversation": "store",
+    "ChatPanel": "panel.widget",
+    "conversations": "conversation.store",
+    "delete_conversation": "conversation.store",
+    "rename_conversation": "conversation.store",
     "caption": "captions",
     "extract": "captions",
     "show_captions": "captions",
     "Emulator": "emulator",
-    "connect": "connection",
+    "connect": "client.connection",
     "SenseNovaError": "errors",
     "InvalidRequestError": "errors",
     "AuthenticationError": "errors",
@@ -54,8 +54,8 @@ _EXPORTS = {
     "UsageError": "errors",
     "PanelBusyError": "errors",
     "CaptionError": "captions",
-    "StoreError": "store",
-    "UnknownConversationError": "store",
+    "StoreError": "conversation.store",
+    "UnknownConversationError": "conversation.store",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension"]
@@ -76,26 +76,26 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext sensenova_widget` registers `%%sensenova` and `%sensenova`."""
-    from .magic import load_ipython_extension as load
+    from .magic.magic import load_ipython_extension as load
 
     load(ipython)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .captions import CaptionError, caption, extract, show_captions
-    from .client import Client, Delta, PreparedRequest, Reply, Stream
-    from .connection import connect
-    from .conversation import Conversation
-    from .emulator import Emulator
-    from .errors import *  # noqa: F403
-    from .media import MediaOptions, file_id, image, to_part, video
-    from .params import Params
-    from .store import (
+    from .client.client import Client, Delta, PreparedRequest, Reply, Stream
+    from .client.connection import connect
+    from .conversation.conversation import Conversation
+    from .conversation.store import (
         StoreError,
         UnknownConversationError,
         conversations,
         delete_conversation,
         rename_conversation,
     )
-    from .turns import Answer, Turn
-    from .widget import ChatPanel
+    from .conversation.turns import Answer, Turn
+    from .emulator import Emulator
+    from .errors import *  # noqa: F403
+    from .media import MediaOptions, file_id, image, to_part, video
+    from .panel.widget import ChatPanel
+    from .params import Params

@@ -462,8 +462,8 @@ def panel_with_saved_replies(texts: list[str]) -> str:
     it: the panel shows them as it shows any saved conversation (the kernel's own turns)."""
     return (
         "import json\n"
-        "from sensenova_widget.store import open_store\n"
-        "from sensenova_widget.turns import Answer, Turn\n"
+        "from sensenova_widget.conversation.store import open_store\n"
+        "from sensenova_widget.conversation.turns import Answer, Turn\n"
         "store = open_store()\n"
         f"for i, text in enumerate(json.loads({json.dumps(json.dumps(texts))})):\n"
         "    answer = Answer(text, finish_reason='stop', model='m')\n"

@@ -58,7 +58,7 @@ def export_payloads(origin: str) -> list[str]:
 
 
 def hostile_turns(texts: list[str]):
-    from sensenova_widget.turns import Answer, Turn
+    from sensenova_widget.conversation.turns import Answer, Turn
 
     part = {"type": "image_base64", "image_base64": PNG}
     return [
@@ -92,7 +92,7 @@ def markdown_notebook(path, cells: list[str]) -> None:
 
 
 def test_exports_opened_in_jupyterlab_and_converted_by_nbconvert_fetch_nothing(lab, tmp_path):
-    from sensenova_widget.export import export
+    from sensenova_widget.conversation.export import export
 
     with stranger() as (origin, seen):
         texts = payloads(origin) + export_payloads(origin)

@@ -109,7 +109,7 @@ def test_keys_stay_in_the_panel_esc_stops_up_edits_and_the_dark_theme_has_no_lig
 
 
 HISTORY = r"""
-from sensenova_widget import panel_state
+from sensenova_widget.panel import panel_state
 from PIL import Image
 
 thumb = panel_state.thumbnail_url(Image.new("RGB", (640, 480), (200, 120, 30)))

@@ -8,14 +8,14 @@ import threading
 import pytest
 from process_helpers import run_in_processes
 
-from sensenova_widget.cache import (
+from sensenova_widget.captions.cache import (
     CachedReply,
     ResultCache,
     cache_key,
     default_cache_path,
     open_cache,
 )
-from sensenova_widget.pacing import AIMDLimit, RateLimiter
+from sensenova_widget.captions.pacing import AIMDLimit, RateLimiter
 
 
 def test_key_changes_with_each_ingredient_and_ignores_unset_params():

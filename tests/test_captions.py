@@ -17,12 +17,12 @@ from PIL import Image
 from waiting import wait_until
 
 import sensenova_widget as snw
-from sensenova_widget.cache import ResultCache
 from sensenova_widget.captions import CaptionError, caption
+from sensenova_widget.captions.cache import ResultCache
 from sensenova_widget.captions.rows import Job, RowResult
 from sensenova_widget.captions.run import Run
 from sensenova_widget.captions.tally import Tally
-from sensenova_widget.client import Client
+from sensenova_widget.client.client import Client
 from sensenova_widget.errors import InvalidRequestError
 
 COLOURS = {"red": (220, 30, 30), "green": (40, 170, 60), "blue": (30, 60, 220), "yellow": (240, 220, 30)}

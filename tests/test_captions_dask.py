@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sensenova_widget.cache import ResultCache
+from sensenova_widget.captions.cache import ResultCache
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")

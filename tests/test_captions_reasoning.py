@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sensenova_widget.cache import ResultCache
 from sensenova_widget.captions import caption, caption_meta
+from sensenova_widget.captions.cache import ResultCache
 from sensenova_widget.errors import InvalidRequestError
 
 REASONING_MODEL = "SenseNova-V6-5-Pro"

@@ -20,7 +20,7 @@ from waiting import wait_until
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
-from sensenova_widget.auth import Credentials
+from sensenova_widget.client.auth import Credentials
 
 FAULT = "x-emulator-fault"
 

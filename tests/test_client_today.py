@@ -16,8 +16,8 @@ from sensenova_widget import (
     RateLimitError,
     StreamError,
 )
-from sensenova_widget.dialects import API_ENV, pick
-from sensenova_widget.reasoning import ThinkSplitter, reasons, split_think
+from sensenova_widget.client.dialects import API_ENV, pick
+from sensenova_widget.client.reasoning import ThinkSplitter, reasons, split_think
 
 pytest.importorskip("uvicorn")
 

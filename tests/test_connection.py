@@ -7,7 +7,8 @@ import os
 import pytest
 
 import sensenova_widget as snw
-from sensenova_widget import connection, protocol
+from sensenova_widget import protocol
+from sensenova_widget.client import connection
 
 VARIABLES = (
     "SENSENOVA_API_KEY",

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from test_widget import RecordingComm, request
 
-from sensenova_widget import context
-from sensenova_widget.widget import ChatPanel
+from sensenova_widget.panel import notebook_context as context
+from sensenova_widget.panel.widget import ChatPanel
 
 
 @pytest.fixture(autouse=True)

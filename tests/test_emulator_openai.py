@@ -181,7 +181,7 @@ def test_auth_and_limits_answer_in_openai_shape(emulator):
     with pytest.raises(openai.AuthenticationError) as denied:
         _ask(openai.OpenAI(base_url=emulator.openai_base_url, api_key="wrong", max_retries=0), "hi")
     assert denied.value.code == "16" and "wrong" not in denied.value.message
-    from sensenova_widget.auth import Credentials
+    from sensenova_widget.client.auth import Credentials
 
     token = Credentials(
         access_key_id=emulator.access_key_id, secret_access_key=emulator.secret_access_key

@@ -39,7 +39,7 @@ def test_a_native_code_16_in_a_stream_event_keeps_its_status():
 
 
 def test_a_busy_panel_is_a_usage_error_not_a_service_400(emulator):
-    from sensenova_widget.turn_runner import TurnRunner
+    from sensenova_widget.panel.turn_runner import TurnRunner
 
     runner = TurnRunner.__new__(TurnRunner)  # only its state is needed to ask it
     runner._running = True
@@ -52,7 +52,7 @@ def test_a_busy_panel_is_a_usage_error_not_a_service_400(emulator):
 
 def test_every_error_a_surface_raises_is_importable_from_the_package():
     from sensenova_widget.captions import CaptionError
-    from sensenova_widget.store import StoreError, UnknownConversationError
+    from sensenova_widget.conversation.store import StoreError, UnknownConversationError
 
     assert snw.CaptionError is CaptionError
     assert snw.StoreError is StoreError and snw.UnknownConversationError is UnknownConversationError

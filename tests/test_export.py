@@ -12,9 +12,9 @@ import nbformat
 import pytest
 from PIL import Image
 
-from sensenova_widget.export import escape_inline, export, fenced
-from sensenova_widget.transcript import sanitize_html, transcript_html
-from sensenova_widget.turns import Answer, Turn
+from sensenova_widget.conversation.export import escape_inline, export, fenced
+from sensenova_widget.conversation.transcript import sanitize_html, transcript_html
+from sensenova_widget.conversation.turns import Answer, Turn
 
 
 def _jpeg(colour: str, size: int) -> bytes:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import sensenova_widget as snw
-from sensenova_widget.cache import ResultCache, make_private, open_cache
+from sensenova_widget.captions.cache import ResultCache, make_private, open_cache
+from sensenova_widget.conversation.store import ConversationStore, StoreError
 from sensenova_widget.sqlite_files import SIDE_SUFFIXES
-from sensenova_widget.store import ConversationStore, StoreError
 
 
 def mode(path: Path) -> int:
@@ -79,7 +79,7 @@ def test_the_cache_refuses_a_symbolic_link_for_its_database_or_side_files(tmp_pa
 
 def test_the_default_cache_refuses_a_link_planted_at_its_place(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    from sensenova_widget.cache import default_cache_path
+    from sensenova_widget.captions.cache import default_cache_path
 
     target = victim(tmp_path)
     plant(default_cache_path().parent, default_cache_path().name, target)

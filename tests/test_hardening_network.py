@@ -21,9 +21,9 @@ from collections.abc import Callable
 import pytest
 
 import sensenova_widget as snw
-from sensenova_widget.auth import REDACTED
-from sensenova_widget.sse import MAX_EVENT_BYTES, SSEDecoder
-from sensenova_widget.transport import INSECURE_HTTP_VARIABLE, MAX_BODY_BYTES
+from sensenova_widget.client.auth import REDACTED
+from sensenova_widget.client.sse import MAX_EVENT_BYTES, SSEDecoder
+from sensenova_widget.client.transport import INSECURE_HTTP_VARIABLE, MAX_BODY_BYTES
 
 CHAT = "/llm/chat-completions"
 KEY = "sk-hardening-" + "7" * 24

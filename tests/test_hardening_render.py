@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
+from sensenova_widget.conversation.transcript import safe_markdown_html
 from sensenova_widget.render import LANGUAGE_NAME, MAX_EM, MIN_EM, markdown_html
-from sensenova_widget.transcript import safe_markdown_html
 
 INFO_STRINGS = [
     "py&#32;jp-Dialog",  # an entity space: two classes once unescaped
@@ -40,7 +40,7 @@ def test_a_fence_info_string_becomes_a_class_only_as_a_known_language_name():
 
 
 def test_a_transcript_keeps_no_class_of_the_page_even_from_raw_markup():
-    from sensenova_widget.transcript import sanitize_html
+    from sensenova_widget.conversation.transcript import sanitize_html
 
     for forged in ("jp-Dialog", "snw-code jp-Dialog", "a b c d e f", "language-py lm-Widget"):
         assert "class=" not in sanitize_html(f'<div class="{forged}">x</div>')

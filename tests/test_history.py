@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensenova_widget.client.history import apply_media_policy
 from sensenova_widget.errors import InvalidRequestError
-from sensenova_widget.history import apply_media_policy
 from sensenova_widget.protocol import count_media, validate_body
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sensenova_widget
-from sensenova_widget import widget
+from sensenova_widget.panel import widget
 
 STATIC = Path(sensenova_widget.__file__).parent / "static"
 # What only the development build may hold: the hooks on the view's element and the recording.

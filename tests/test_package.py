@@ -42,4 +42,4 @@ def test_the_wheel_ships_the_panel_bundle_but_not_its_development_build(tmp_path
     names = zipfile.ZipFile(wheel).namelist()
     static = sorted(name for name in names if "/static/" in name)
     assert static == ["sensenova_widget/static/widget.css", "sensenova_widget/static/widget.js"]
-    assert "sensenova_widget/widget.py" in names and not [n for n in names if n.startswith("tests/")]
+    assert "sensenova_widget/panel/widget.py" in names and not [n for n in names if n.startswith("tests/")]

@@ -15,8 +15,8 @@ from PIL import Image
 from test_magic import ipython, shell  # noqa: F401 - the magic's shell fixtures, shared
 
 import sensenova_widget as snw
-from sensenova_widget.magic import SenseNovaCellError
-from sensenova_widget.messages import text_message
+from sensenova_widget.client.messages import text_message
+from sensenova_widget.magic.magic import SenseNovaCellError
 from sensenova_widget.protocol import DIALECTS, PARAMETERS
 
 pytest.importorskip("uvicorn")

@@ -106,7 +106,7 @@ def test_body_size_limit():
 
 
 def test_a_parts_kind_is_read_in_one_place():
-    from sensenova_widget.history import apply_media_policy
+    from sensenova_widget.client.history import apply_media_policy
     from sensenova_widget.media import is_image_like, is_video_like
     from sensenova_widget.protocol import count_media, media_kind, part_kind
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from waiting import wait_until
 
 import sensenova_widget as snw
-from sensenova_widget.sse import SSEDecoder
+from sensenova_widget.client.sse import SSEDecoder
 
 
 def decode_in_pieces(raw: bytes, cuts: list[int]) -> list[bytes]:

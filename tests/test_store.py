@@ -15,7 +15,7 @@ import stat
 import pytest
 from PIL import Image
 
-from sensenova_widget.store import (
+from sensenova_widget.conversation.store import (
     SCHEMA_VERSION,
     ConversationStore,
     StoreError,
@@ -24,7 +24,7 @@ from sensenova_widget.store import (
     default_store_path,
     open_store,
 )
-from sensenova_widget.turns import Answer, Turn, answer_of, turns_from_messages, wire_messages
+from sensenova_widget.conversation.turns import Answer, Turn, answer_of, turns_from_messages, wire_messages
 
 PART = {"type": "image_base64", "image_base64": "iVBORw0KGgo" + "A" * 40}
 

@@ -177,3 +177,12 @@ def test_the_second_ways_are_gone():
     found = definitions()
     left = {name: found[name] for name in REMOVED if name in found}
     assert not left, left
+
+
+def test_modules_live_in_the_folder_of_their_concept():
+    """The package's top holds only what every folder reads; everything else lives in the folder
+    of its concept (client, media, conversation, panel, magic, captions, emulator)."""
+    top = sorted(p.stem for p in ROOT.glob("*.py"))
+    assert top == ["__init__", "errors", "params", "protocol", "render", "sqlite_files"]
+    folders = sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").exists())
+    assert folders == ["captions", "client", "conversation", "emulator", "magic", "media", "panel"]

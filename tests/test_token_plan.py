@@ -196,7 +196,7 @@ def test_connect_and_the_environment_reach_the_token_plan(emulator, monkeypatch)
 def test_a_random_third_of_refusals_is_no_signal_but_an_overrun_limit_is():
     import random
 
-    from sensenova_widget.pacing import RefusalShare
+    from sensenova_widget.captions.pacing import RefusalShare
 
     draws = random.Random(3)
     weather, overrun = RefusalShare(window=16), RefusalShare(window=16)

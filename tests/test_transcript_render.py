@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from render_payloads import audit, payloads
 
-from sensenova_widget.export import export
-from sensenova_widget.transcript import safe_markdown_html, sanitize_html, transcript_html
-from sensenova_widget.turns import Answer, Turn
+from sensenova_widget.conversation.export import export
+from sensenova_widget.conversation.transcript import safe_markdown_html, sanitize_html, transcript_html
+from sensenova_widget.conversation.turns import Answer, Turn
 
 ORIGIN = "http://127.0.0.1:9"
 

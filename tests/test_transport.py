@@ -6,7 +6,7 @@ import time
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
-from sensenova_widget.transport import MAX_RETRY_AFTER, parse_retry_after
+from sensenova_widget.client.transport import MAX_RETRY_AFTER, parse_retry_after
 
 
 def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
@@ -75,7 +75,7 @@ class RecordingProxy:
 def test_proxies_from_the_environment_are_honoured_and_a_change_applies_to_the_next_request(
     emulator, monkeypatch
 ):
-    from sensenova_widget.transport import ENVIRONMENT_NAMES
+    from sensenova_widget.client.transport import ENVIRONMENT_NAMES
 
     for name in ENVIRONMENT_NAMES:
         monkeypatch.delenv(name, raising=False)
@@ -110,7 +110,7 @@ def test_requests_carry_the_sessions_headers_and_cookies_and_a_netrc_login_never
     """The client prepares its requests itself (cheaper than `Session.prepare_request`): what the
     session holds still goes out, and a ~/.netrc entry for the host does not turn the API key
     into a Basic login, as requests' own preparation would."""
-    from sensenova_widget.transport import ENVIRONMENT_NAMES
+    from sensenova_widget.client.transport import ENVIRONMENT_NAMES
 
     for name in ENVIRONMENT_NAMES:
         monkeypatch.delenv(name, raising=False)

@@ -20,9 +20,10 @@ from comm.base_comm import BaseComm
 from PIL import Image
 from waiting import wait_until
 
-from sensenova_widget import panel_state, protocol
+from sensenova_widget import protocol
 from sensenova_widget.errors import AuthenticationError, ContentFilterError, InvalidRequestError
-from sensenova_widget.widget import KERNEL_OWNED, ChatPanel
+from sensenova_widget.panel import panel_state
+from sensenova_widget.panel.widget import KERNEL_OWNED, ChatPanel
 
 SLOW = {"x-emulator-fault": "delta_delay=0.005,reply_tokens=300"}
 

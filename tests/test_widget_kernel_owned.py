@@ -13,7 +13,7 @@ from PIL import Image
 from test_widget import SLOW, recording_comm, request, wait_idle  # noqa: F401 - the recording comm fixture
 
 from sensenova_widget.errors import InvalidRequestError
-from sensenova_widget.widget import KERNEL_OWNED, ChatPanel
+from sensenova_widget.panel.widget import KERNEL_OWNED, ChatPanel
 
 
 def page_writes(panel, **state) -> None:
@@ -197,7 +197,7 @@ def test_page_files_are_bounded_in_count_refused_before_decoding_and_kept_downsc
 
 
 def test_page_files_are_bounded_in_bytes_and_videos_in_count(panel, monkeypatch):
-    from sensenova_widget import widget
+    from sensenova_widget.panel import widget
 
     one = jpeg(900, 700, seed=1)
     monkeypatch.setattr(widget, "MAX_ARRIVED_BYTES", int(2.5 * len(one)))
@@ -216,7 +216,7 @@ def test_page_files_are_bounded_in_bytes_and_videos_in_count(panel, monkeypatch)
 
 def test_the_page_cannot_choose_which_conversation_is_saved_or_overwritten(client, tmp_path):
     from sensenova_widget import Conversation, conversations
-    from sensenova_widget.store import open_store
+    from sensenova_widget.conversation.store import open_store
 
     store = tmp_path / "store"
     Conversation(client, name="victim", store=store).ask("the victim's own words")

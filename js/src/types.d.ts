@@ -1,4 +1,4 @@
-// The shapes the kernel syncs to the panel (see sensenova_widget/panel_state.py) and the model
+// The shapes the kernel syncs to the panel (see sensenova_widget/panel/panel_state.py) and the model
 // interface anywidget hands to render(). Only types: nothing here reaches the bundle.
 
 export interface Attachment {

@@ -7,18 +7,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import cache as cache_module
 from ..errors import Interrupted, InvalidRequestError, SenseNovaError
-from ..pacing import RateLimiter
 from ..params import Params
 from ..protocol import PARAMETERS
+from . import cache as cache_module
+from .pacing import RateLimiter
 from .rows import Job, Ready, check_fields, jobs, template_fields
 from .run import CAPTION, Run, Task
 from .tables import Table, table_for
 from .tally import Tally, interrupted_line, progress_bar, summary_line
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import Client
+    from ..client.client import Client
 
 __all__ = [
     "CHAT_PARAMS",
@@ -214,7 +214,7 @@ def run_table(
     and the summary; `build(tally, info)` makes the result from the finished columns."""
     owns_client = client is None
     if client is None:
-        from ..client import Client
+        from ..client.client import Client
 
         client = Client()
     model = client.resolve_model(model)

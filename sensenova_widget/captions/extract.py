@@ -27,7 +27,7 @@ from .tables import TEXT, Kind, table_for
 from .tally import Tally
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import Client
+    from ..client.client import Client
 
 __all__ = ["DEFAULT_EXTRACT_PROMPT", "ERROR_COLUMN", "RAW_COLUMN", "ExtractionError", "Extraction", "extract"]
 

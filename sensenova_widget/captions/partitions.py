@@ -12,7 +12,7 @@ from .schema import Schema
 from .tables import TEXT, pandas_column, text_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import Client
+    from ..client.client import Client
 
 __all__ = ["caption_meta", "caption_partition", "extract_meta", "extract_partition"]
 
@@ -70,7 +70,7 @@ def worker_client(client: Client | Mapping[str, Any] | None) -> Client | None:
     """A Dask worker's client: None (built from its environment), a Client, or one built from a
     dict of `Client(...)` keyword arguments."""
     if isinstance(client, Mapping):
-        from ..client import Client
+        from ..client.client import Client
 
         return Client(**client)
     return client

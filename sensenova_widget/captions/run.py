@@ -31,17 +31,17 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import cache as cache_module
 from .. import media
+from ..client.transport import RetryPolicy, parse_retry_after
 from ..errors import QuotaExceededError, SenseNovaError
-from ..pacing import AIMDLimit, Pause, RateLimiter, RefusalShare, requeue_delay
 from ..protocol import PARAMETERS
-from ..transport import RetryPolicy, parse_retry_after
+from . import cache as cache_module
+from .pacing import AIMDLimit, Pause, RateLimiter, RefusalShare, requeue_delay
 from .rows import TOKEN_FIELDS, Job, Ready, RowResult
 from .tally import Tally
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import Client
+    from ..client.client import Client
 
 __all__ = ["KEYED_PARAMS", "POLL_SECONDS", "RATE_LIMIT_REQUEUES", "Answer", "Run", "Task"]
 

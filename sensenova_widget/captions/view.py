@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from .. import panel_state
+from ..panel import panel_state
 
 __all__ = ["CaptionTable", "show_captions"]
 

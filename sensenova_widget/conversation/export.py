@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .media.formats import b64, data_url, image_mime
+from ..media.formats import b64, data_url, image_mime
 from .transcript import (
     Picture,
     Said,

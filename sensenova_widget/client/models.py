@@ -10,9 +10,9 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from . import protocol
-from .errors import InvalidRequestError
-from .protocol import ModelInfo
+from .. import protocol
+from ..errors import InvalidRequestError
+from ..protocol import ModelInfo
 
 __all__ = ["ModelInfo", "listed_models", "check_images_taken", "first_seeing", "merged"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import InvalidRequestError
-from .protocol import MAX_IMAGES, MAX_VIDEOS, media_count_problem, media_kind, plural
+from ..errors import InvalidRequestError
+from ..protocol import MAX_IMAGES, MAX_VIDEOS, media_count_problem, media_kind, plural
 
 POLICIES = ("recent", "error")
 MARKERS = {"image": "[earlier image omitted]", "video": "[earlier video omitted]"}

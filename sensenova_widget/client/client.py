@@ -30,11 +30,8 @@ from typing import Any, Unpack
 
 import requests
 
-from . import models, protocol
-from .auth import Credentials
-from .connection import connected
-from .dialects import Dialect, dialect_for, pick
-from .errors import (
+from .. import protocol
+from ..errors import (
     APITimeoutError,
     InvalidRequestError,
     NotFoundError,
@@ -43,9 +40,13 @@ from .errors import (
     name_failed_download,
     quote,
 )
-from .media.options import MediaOptions, options_for
+from ..media.options import MediaOptions, options_for
+from ..params import Params, ParamsDict, wire_body
+from . import models
+from .auth import Credentials
+from .connection import connected
+from .dialects import Dialect, dialect_for, pick
 from .messages import build_messages, media_parts
-from .params import Params, ParamsDict, wire_body
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
 from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext

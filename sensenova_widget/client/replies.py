@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import protocol
+from .. import protocol
+from ..errors import ServerError, error_fields, error_for_code, quote
 from .dialects import Dialect, dialect_for
-from .errors import ServerError, error_fields, error_for_code, quote
 from .reasoning import OPEN, split_think
 
 __all__ = ["Reply", "Delta", "read_reply", "reply_of", "json_of"]
@@ -62,8 +62,8 @@ class Reply:
     def _repr_html_(self) -> str:
         # Model text is untrusted and JupyterLab does not sanitize a notebook's own outputs, so the
         # Markdown is rendered here with raw HTML escaped (never handed over as text/markdown).
-        from .display import footer_html
-        from .render import output_html
+        from ..magic.display import footer_html
+        from ..render import output_html
 
         return output_html(self.text) + footer_html(self.footer_lines())
 

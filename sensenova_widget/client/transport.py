@@ -35,8 +35,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .auth import Credentials
-from .errors import (
+from ..errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidRequestError,
@@ -47,6 +46,7 @@ from .errors import (
     error_from_response,
     shorten,
 )
+from .auth import Credentials
 
 __all__ = [
     "Transport",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .sqlite_files import create_private, enter_wal, open_shared, refuse_links
+from ..sqlite_files import create_private, enter_wal, open_shared, refuse_links
 
 __all__ = ["CachedReply", "ResultCache", "cache_key", "default_cache_path", "make_private", "open_cache"]
 

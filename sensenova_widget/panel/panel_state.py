@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import media, protocol
-from .errors import SenseNovaError
-from .reasoning import reasons
-from .turns import Turn
+from .. import media, protocol
+from ..client.reasoning import reasons
+from ..conversation.turns import Turn
+from ..errors import SenseNovaError
 
 THUMBNAIL_SIDE = 256  # the longest side of any image that reaches the browser in a trait
 PREVIEW_SIDE = 1024  # the panel's larger view of a staged image, sent once on request (never synced)

@@ -14,9 +14,9 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .conversation import Conversation
-from .errors import InvalidRequestError, PanelBusyError, UsageError
-from .store import ConversationStore, UnknownConversationError
+from ..conversation.conversation import Conversation
+from ..conversation.store import ConversationStore, UnknownConversationError
+from ..errors import InvalidRequestError, PanelBusyError, UsageError
 
 __all__ = ["HANDLERS", "MAX_NAME", "SUPERSEDED", "claim", "opened", "store_of"]
 

@@ -79,7 +79,7 @@ class ThinkSplitter:
 def reasons(model: str | None) -> bool:
     """Whether `model` can reason (so a surface offers its thinking toggle): the spec's table,
     else a name rule for ids it does not list ("reason", "v6-5", "v6.5", any case)."""
-    from . import protocol
+    from .. import protocol
 
     if not model:
         return False

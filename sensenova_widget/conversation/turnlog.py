@@ -13,8 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import media
-from .errors import SenseNovaError
+from .. import media
+from ..errors import SenseNovaError
 from .store import ConversationStore
 from .turns import Turn
 

@@ -35,8 +35,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import SenseNovaError
-from .sqlite_files import create_private, enter_wal, open_shared
+from ..errors import SenseNovaError
+from ..sqlite_files import create_private, enter_wal, open_shared
 from .store_schema import (
     MIGRATIONS,
     SCHEMA,

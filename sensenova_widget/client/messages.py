@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidRequestError, quote
-from .protocol import invalid_value, media_kind
+from ..errors import InvalidRequestError, quote
+from ..protocol import invalid_value, media_kind
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .media import MediaOptions
+    from ..media import MediaOptions
 
 __all__ = ["as_list", "text_message", "media_parts", "build_messages"]
 
@@ -44,8 +44,8 @@ def media_parts(
     parts = []
     for kind, values in (("image", as_list(images)), ("video", as_list(video))):
         for value in values:
-            from . import media
-            from .media.parts import wire_part
+            from .. import media
+            from ..media.parts import wire_part
 
             if isinstance(value, Mapping):
                 parts.append(dict(wire_part(value)))
@@ -131,12 +131,12 @@ def _part(part: Any, uploader: Any, options: MediaOptions | None) -> Any:
     anything else through the media layer."""
     if isinstance(part, Mapping):
         if media_kind(part) is not None:
-            from .media.parts import wire_part
+            from ..media.parts import wire_part
 
             return dict(wire_part(part))
         return dict(part)
     if isinstance(part, str):
         return {"type": "text", "text": part}
-    from .media import to_part
+    from ..media import to_part
 
     return to_part(part, client=uploader, options=options)

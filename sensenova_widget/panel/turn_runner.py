@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..conversation.conversation import Conversation, Taken
+from ..errors import Interrupted, InvalidRequestError, PanelBusyError, SenseNovaError
 from . import interrupts, panel_state
-from .conversation import Conversation, Taken
-from .errors import Interrupted, InvalidRequestError, PanelBusyError, SenseNovaError
 
 __all__ = ["INTERRUPTED", "TurnRunner", "TurnSurface"]
 

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import InvalidRequestError
+from ..errors import InvalidRequestError
 
 __all__ = ["HANDLERS", "MAX_CHARS", "latest_traceback", "last_figure", "summary"]
 

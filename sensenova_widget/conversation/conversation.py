@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Unpack
 
-from .client import Client, Delta, PreparedRequest, Reply, Stream
-from .messages import text_message
-from .params import Params, ParamsDict
+from ..client.client import Client, Delta, PreparedRequest, Reply, Stream
+from ..client.messages import text_message
+from ..params import Params, ParamsDict
 from .store import ConversationStore, open_store
 from .turnlog import TurnLog, part_thumbnails
 from .turns import Turn, answer_of, wire_messages

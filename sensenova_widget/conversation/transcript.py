@@ -26,9 +26,9 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from .media.formats import data_url, is_web_data_url
-from .protocol import FINISH_NOTICES
-from .render import clean_mathml, markdown_html
+from ..media.formats import data_url, is_web_data_url
+from ..protocol import FINISH_NOTICES
+from ..render import clean_mathml, markdown_html
 from .turns import Answer, Turn, split_message
 
 __all__ = [

@@ -37,13 +37,13 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 from IPython.utils.text import FullEvalFormatter
 
-from . import media, protocol
+from .. import media, protocol
+from ..client.messages import text_message
+from ..errors import Interrupted, SenseNovaError
+from ..params import Params
+from ..render import output_html
 from .display import LiveDisplay, footer_html, reasoning_html, reasoning_plain
-from .errors import Interrupted, SenseNovaError
 from .fences import code_language, extract_code, mark_generated, parse_json
-from .messages import text_message
-from .params import Params
-from .render import output_html
 
 __all__ = ["SenseNovaMagics", "SenseNovaCellError", "load_ipython_extension", "use_client"]
 
@@ -105,7 +105,7 @@ class SenseNovaMagics(Magics):
     def client(self) -> Any:
         """Made on first use from the environment (and `config base_url=`), or set by `use_client`."""
         if self._client is None:
-            from .client import Client
+            from ..client.client import Client
 
             self._client = Client(
                 **{key: self.settings[key] for key in CONNECTION_KEYS if key in self.settings}
@@ -244,15 +244,15 @@ class SenseNovaMagics(Magics):
     def _one_off(self, *, model: str | None, system: str | None) -> Any:
         """A conversation of one turn for a cell without --chat (kept nowhere): the same path as
         a named chat, so both read how the reply ended from the conversation."""
-        from .conversation import Conversation  # (the client and requests load on first use)
+        from ..conversation.conversation import Conversation  # (the client and requests load on first use)
 
         return Conversation(self.client, model=model, system=system)
 
     def _conversation(self, name: str, *, new: bool, model: str | None, system: str | None) -> Any:
         """The named chat: a saved conversation (the panel's store, `snw.conversations()` lists it),
         brought back from the store in a new kernel; `--new` forgets its turns."""
-        from .conversation import Conversation
-        from .store import StoreError
+        from ..conversation.conversation import Conversation
+        from ..conversation.store import StoreError
 
         conversation = self.chats.get(name)
         if conversation is None:
@@ -379,7 +379,7 @@ class SenseNovaMagics(Magics):
         %sensenova history NAME            a chat's turns, media shown as [image] / [video]
 
         Credentials come from the environment (SENSENOVA_API_KEY, or SENSENOVA_ACCESS_KEY_ID and
-        SENSENOVA_SECRET_ACCESS_KEY) or from `sensenova_widget.magic.use_client(Client(...))`;
+        SENSENOVA_SECRET_ACCESS_KEY) or from `sensenova_widget.magic.magic.use_client(Client(...))`;
         they are never set here, so they never land in a saved notebook.
         """
         try:
@@ -449,7 +449,7 @@ class SenseNovaMagics(Magics):
 
     def _chats(self, rest: list[str]) -> None:
         """The saved conversations (named chats and panels alike), most recent first."""
-        from .store import conversations
+        from ..conversation.store import conversations
 
         saved = conversations()
         if not saved:
@@ -460,7 +460,7 @@ class SenseNovaMagics(Magics):
     def _history(self, rest: list[str]) -> None:
         if len(rest) != 1:
             raise UsageError(f"history takes one chat name\n{LINE_USAGE}")
-        from .store import UnknownConversationError, open_store
+        from ..conversation.store import UnknownConversationError, open_store
 
         name = rest[0]
         try:

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-from .errors import AuthenticationError
+from ..errors import AuthenticationError
 
 __all__ = ["Credentials", "TOKEN_SECONDS", "REFRESH_MARGIN", "REDACTED"]
 

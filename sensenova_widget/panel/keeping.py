@@ -19,11 +19,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import panel_state, transcript
-from .conversation import Conversation
-from .errors import InvalidRequestError, UsageError
-from .store import ConversationStore, StoreError, open_store
-from .turns import Turn
+from ..conversation import transcript
+from ..conversation.conversation import Conversation
+from ..conversation.store import ConversationStore, StoreError, open_store
+from ..conversation.turns import Turn
+from ..errors import InvalidRequestError, UsageError
+from . import panel_state
 
 __all__ = [
     "RERUN_NOTE",
@@ -89,7 +90,7 @@ def export_for_browser(name: str | None, turns: Sequence[Turn], kind: str) -> di
         text = panel_state.plain_text(list(turns))
         kind = "txt"
     else:
-        from .export import export
+        from ..conversation.export import export
 
         text = export(turns, kind, title=name)
     mime = _EXPORT_MIME.get(kind, "text/plain")

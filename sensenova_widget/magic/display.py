@@ -57,7 +57,7 @@ def reasoning_html(reasoning: str, seconds: float | None, *, live: bool = False)
     if live:
         body = f'<div style="white-space: pre-wrap">{html.escape(reasoning)}</div>'
     else:
-        from .render import markdown_html as safe_markdown
+        from ..render import markdown_html as safe_markdown
 
         body = safe_markdown(reasoning)
     state = " open" if seconds is None else ""

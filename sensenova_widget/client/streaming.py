@@ -18,9 +18,7 @@ from typing import Any
 
 import requests
 
-from .auth import Credentials
-from .dialects import Dialect, dialect_for
-from .errors import (
+from ..errors import (
     OK_CODES,
     APIConnectionError,
     SenseNovaError,
@@ -28,6 +26,8 @@ from .errors import (
     error_fields,
     error_for_code,
 )
+from .auth import Credentials
+from .dialects import Dialect, dialect_for
 from .reasoning import ThinkSplitter
 from .replies import Delta, Reply, read_reply
 from .sse import DONE, SSEDecoder

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import protocol
-from .errors import ContentFilterError, ContextLengthError
-from .messages import text_message
+from .. import protocol
+from ..client.messages import text_message
+from ..errors import ContentFilterError, ContextLengthError
 
 __all__ = ["Answer", "Turn", "REFUSALS", "answer_of", "split_message", "turns_from_messages", "wire_messages"]
 

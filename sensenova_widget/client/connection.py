@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .protocol import DEFAULT_BASE_URL, TOKEN_PLAN_HOST
+from ..protocol import DEFAULT_BASE_URL, TOKEN_PLAN_HOST
 
 CREDENTIAL_VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID")
 _emulator = None
@@ -64,7 +64,7 @@ def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs)
     else:
         _token_plan = token_plan
         if _emulator is None:
-            from .emulator import Emulator
+            from ..emulator import Emulator
 
             _emulator = Emulator(**emulator_knobs)
             _emulator.start()

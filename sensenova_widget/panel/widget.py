@@ -27,19 +27,20 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from . import chat_list, context, interrupts, keeping, media, namespaces, panel_state, protocol
-from .client import Client
-from .conversation import Conversation
-from .errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
-from .messages import as_list
+from .. import media, protocol
+from ..client.client import Client
+from ..client.messages import as_list
+from ..client.reasoning import reasons
+from ..conversation.conversation import Conversation
+from ..conversation.store import ConversationList, ConversationStore
+from ..conversation.turns import Turn
+from ..errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
+from ..params import Params
+from . import chat_list, interrupts, keeping, namespaces, notebook_context, panel_state
 from .panel_state import panel_settings
-from .params import Params
-from .reasoning import reasons
-from .store import ConversationList, ConversationStore
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
-from .turns import Turn
 
-_STATIC = Path(__file__).parent / "static"
+_STATIC = Path(__file__).parent.parent / "static"
 # The traits only the kernel writes: the page reads them, and a write from the page (a script, a
 # second view, a forged comm message) is refused and answered with the kernel's value. `settings`
 # is the page's own (the settings form); it is checked when a turn is sent. The conversation's
@@ -594,5 +595,5 @@ class ChatPanel(anywidget.AnyWidget):
         "attach_video_url": _request_attach_video_url,
         "view_host": _request_view_host,
         **chat_list.HANDLERS,
-        **context.HANDLERS,
+        **notebook_context.HANDLERS,
     }

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import protocol
-from .errors import InvalidRequestError
-from .media.formats import base64_data_url
-from .protocol import DIALECTS
+from .. import protocol
+from ..errors import InvalidRequestError
+from ..media.formats import base64_data_url
+from ..protocol import DIALECTS
 
 __all__ = [
     "API_ENV",

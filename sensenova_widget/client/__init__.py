@@ -1,0 +1,1 @@
+"""The client: a request checked and sent, retried, streamed back as `Delta`s and a `Reply`."""

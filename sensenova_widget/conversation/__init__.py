@@ -1,0 +1,1 @@
+"""Conversations: turns kept in order, saved to the store, exported and transcribed."""
