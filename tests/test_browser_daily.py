@@ -2,7 +2,8 @@
 
 Keys typed in the panel never reach the notebook in either page; a reader scrolled up during a
 stream stays put; a kernel interrupt stops a reply; the conversation list opens a saved
-conversation; a code block's Insert adds a cell below the panel's.
+conversation; a code block's Insert adds a cell below the panel's; the Export and Context menus
+close as menus do.
 """
 
 from __future__ import annotations
@@ -330,6 +331,27 @@ def test_the_export_menu_downloads_a_notebook_with_a_cell_per_turn(open_panel):
     nbformat.validate(notebook)
     assert [cell.cell_type for cell in notebook.cells] == ["markdown"] * 3  # the title, then each turn
     assert "```python" in notebook.cells[2].source  # the code keeps its fence: highlighted on reload
+
+
+def test_a_menu_closes_on_escape_and_on_a_click_elsewhere_so_two_never_overlap(open_panel):
+    page, panel = open_panel(
+        "menus.ipynb", ["import sensenova_widget as snw", "panel = snw.ChatPanel()\npanel"]
+    )
+    export, context = panel.locator(".snw-export-menu"), panel.locator(".snw-context-menu")
+    panel.get_by_role("button", name="Export").click()
+    export.wait_for()
+    page.keyboard.press("Escape")  # focus is on the Export button: Escape closes its menu
+    export.wait_for(state="hidden")
+    panel.get_by_role("button", name="Export").click()
+    export.wait_for()
+    panel.get_by_role("button", name="Context").click()  # the other menu opens, this one closes
+    context.wait_for()
+    export.wait_for(state="hidden")
+    panel.locator(".snw-log").click(position={"x": 20, "y": 20})  # a click elsewhere closes it too
+    context.wait_for(state="hidden")
+    panel.get_by_role("button", name="Context").click()
+    panel.get_by_role("button", name="Context").click()  # its own button still toggles it
+    context.wait_for(state="hidden")
 
 
 def test_dock_fills_the_side_area_in_jupyterlab_and_notebook_7_says_what_to_do(open_panel):

@@ -2,7 +2,7 @@
 // the last plot, on request. A traceback or a summary (made by the kernel) goes into the message
 // box, where the person sees it and can edit or delete it before Send; the plot is staged as an
 // attachment chip, removable like any other. Nothing is sent without being shown.
-import { h, nextId } from "./dom.js";
+import { dropdown, h, nextId } from "./dom.js";
 
 export class ContextMenu {
   /**
@@ -43,10 +43,7 @@ export class ContextMenu {
     });
     this.nameBox = h("div", { class: "snw-context-name-box", hidden: true }, this.nameInput, names);
     this.el = h("span", { class: "snw-context-box" }, this.button, this.menu);
-  }
-
-  toggle() {
-    this.menu.hidden = !this.menu.hidden;
+    this.toggle = dropdown(this.el, this.menu);
   }
 
   async askName() {

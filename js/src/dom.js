@@ -34,6 +34,36 @@ let uid = 0;
  */
 export const nextId = (prefix) => `snw-${prefix}-${++uid}`;
 
+/**
+ * A menu dropped from a button (Export, Context) closes as menus do: on Escape (which then stops
+ * no reply), and on a press anywhere outside its box (the button and the menu), so two menus are
+ * never open over each other. The composed path sees through marimo's shadow root.
+ * @param {HTMLElement} box the element holding the button and the menu
+ * @param {HTMLElement} menu
+ * @returns {() => void} toggles the menu
+ */
+export function dropdown(box, menu) {
+  /** @param {Event} event */
+  const outside = (event) => {
+    if (!event.composedPath().includes(box)) close();
+  };
+  const close = () => {
+    menu.hidden = true;
+    document.removeEventListener("pointerdown", outside, true);
+  };
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !menu.hidden) {
+      event.preventDefault();
+      close();
+    }
+  });
+  return () => {
+    if (!menu.hidden) return close();
+    menu.hidden = false;
+    document.addEventListener("pointerdown", outside, true);
+  };
+}
+
 /** The panel's one line of "why not": a refused setting, too many attachments, a kernel error. */
 export class Reason {
   constructor() {

@@ -1,7 +1,7 @@
 // What outlasts the live panel: the Export menu (the kernel renders the text, the browser saves
 // it as a Blob or copies it: nothing goes over the network), and the stale notice once the
 // kernel is gone (restarted or shut down), which says how to bring the conversation back.
-import { h } from "./dom.js";
+import { dropdown, h } from "./dom.js";
 
 /** @typedef {{text: string, filename: string, mime: string}} Exported */
 
@@ -27,6 +27,7 @@ export class ExportMenu {
       "Export",
     );
     this.el = h("span", { class: "snw-export-box" }, this.button, this.menu);
+    this.toggle = dropdown(this.el, this.menu);
   }
 
   /**
@@ -39,10 +40,6 @@ export class ExportMenu {
       action();
     };
     return h("button", { class: "snw-button snw-export-item", type: "button", role: "menuitem", onclick: run }, label);
-  }
-
-  toggle() {
-    this.menu.hidden = !this.menu.hidden;
   }
 
   /** @param {string} format */
