@@ -2,7 +2,8 @@
 
 marimo has no IPython namespace; the "From notebook" picker must still list the app's variables
 (`photo`), and a message typed in the panel must stream a reply from the emulator, whose address
-the marimo server (and so its kernel) gets from the environment.
+the marimo server (and so its kernel) gets from the environment. Keys typed in the panel (Enter,
+Shift+Enter, Ctrl+Enter, letters) never bubble out of it to marimo's own shortcuts.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ MARIMO_COLOURS = """el => {
     probe.remove();
     return out;
 }"""
+
+# Records each keydown but a lone modifier's that bubbles up to marimo's document or window (where
+# its shortcuts listen).
+LISTEN_FOR_LEAKED_KEYS = """() => { window.snwLeaked = [];
+    const modifiers = ["Control", "Shift", "Alt", "Meta"];
+    for (const target of [document, window])
+        target.addEventListener("keydown", (event) => {
+            if (!modifiers.includes(event.key)) window.snwLeaked.push(event.key);
+        }); }"""
 
 
 def marimo_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -99,13 +109,25 @@ def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tm
             panel.locator(".snw-picker-attach").click()
             panel.locator(".snw-staged-item").wait_for(timeout=30_000)
             assert "photo" in panel.locator(".snw-staged-item").inner_text()
+            # keys typed in the message box stay in the panel (issue 25): marimo's page never sees
+            # them bubble up (no cell runs, no shortcut), Shift+Enter is a new line, Enter sends
+            page.evaluate(LISTEN_FOR_LEAKED_KEYS)
             box = panel.locator(".snw-input")
-            box.fill("Hello from marimo")
-            box.press("Enter")
+            box.click()
+            page.keyboard.type("Hello from marimo")
+            page.keyboard.press("Shift+Enter")
+            page.keyboard.type("abddmy")
+            assert box.input_value() == "Hello from marimo\nabddmy"
+            page.keyboard.press("Enter")
             reply = panel.locator(".snw-assistant").last
             reply.locator(".snw-streaming").wait_for(timeout=60_000)  # deltas arrive through marimo
             reply.locator(".snw-markdown").wait_for(timeout=60_000)
             text = reply.inner_text()
+            box.click()
+            page.keyboard.type("and again")
+            page.keyboard.press("Control+Enter")  # sends too (a second turn), and runs no cell
+            panel.locator(".snw-assistant").nth(1).locator(".snw-markdown").wait_for(timeout=60_000)
+            assert page.evaluate("() => window.snwLeaked") == []
             page.screenshot(path=str(OUTPUT / "marimo-panel.png"))
             # connect() says where it connected once: one output, no repeated (quoted) copy
             said = page.get_by_text("Using SenseNova at").all_inner_texts()
