@@ -355,7 +355,8 @@ def test_dock_fills_the_side_area_in_jupyterlab_and_notebook_7_says_what_to_do(o
     assert result["status"] == "error" and "Notebook 7 does not have" in result["printed"], result
 
 
-def test_context_puts_the_last_error_and_a_summary_in_the_message_box_before_anything_is_sent(open_panel):
+def test_context_chips_show_open_and_go_and_only_the_chips_present_at_send_are_sent(open_panel, lab):
+    emulator = lab["emulator"]
     page, panel = open_panel(
         "context.ipynb",
         [
@@ -368,13 +369,44 @@ def test_context_puts_the_last_error_and_a_summary_in_the_message_box_before_any
     box = panel.locator(".snw-input")
     panel.get_by_role("button", name="Context").click()
     panel.get_by_role("menuitem", name="Last error").click()
-    page.wait_for_function("el => el.value.includes(\"KeyError: 'missing'\")", arg=box.element_handle())
+    error_chip = panel.locator(".snw-kind-context", has_text="Traceback: KeyError")
+    error_chip.wait_for(timeout=30_000)
     panel.get_by_role("button", name="Context").click()
     panel.get_by_role("menuitem", name="A variable…").click()
     name = panel.get_by_label("Variable to summarize")
     name.fill("sales")
     name.press("Enter")
-    page.wait_for_function("el => el.value.includes('shape (2, 2)')", arg=box.element_handle())
-    text = box.input_value()
-    assert text.index("The last error:") < text.index("The variable sales:") and "Oslo" in text
-    assert panel.locator(".snw-turn").count() == 0  # shown in the box, nothing sent
+    sales_chip = panel.locator(".snw-kind-context", has_text="sales: DataFrame 2×2")
+    sales_chip.wait_for(timeout=30_000)
+    assert box.input_value() == "" and panel.locator(".snw-turn").count() == 0  # staged, nothing sent
+
+    opener = sales_chip.locator(".snw-context-chip")  # opened from the keyboard: the exact text shown
+    opener.focus()
+    page.keyboard.press("Enter")
+    shown = sales_chip.locator(".snw-context-text")
+    shown.wait_for(state="visible")
+    assert opener.get_attribute("aria-expanded") == "true"
+    assert "shape (2, 2)" in shown.inner_text() and "Oslo" in shown.inner_text()
+    set_theme(page, "JupyterLab Dark")
+    save_screenshot(panel.locator(".snw-staged"), "context-chips-dark.png")
+    set_theme(page, "JupyterLab Light")
+
+    error_chip.get_by_role("button", name="Remove Traceback: KeyError").focus()
+    page.keyboard.press("Enter")  # the × is a button: removed from the keyboard too
+    error_chip.wait_for(state="detached")
+    sent_before = len(emulator.requests)
+    box.fill("What is the total?")
+    panel.get_by_role("button", name="Send").click()
+    panel.locator(".snw-streaming").wait_for(state="detached", timeout=30_000)
+    panel.locator(".snw-staged-item").first.wait_for(state="detached")
+    [request] = emulator.requests[sent_before:]
+    sent = request["messages"][-1]["content"][-1]["text"]
+    assert sent.startswith("What is the total?\n\nsales: DataFrame 2×2:\n```text\n") and "Oslo" in sent
+    assert "KeyError" not in sent  # the removed chip was not sent
+    assert "sales: DataFrame 2×2:" in panel.locator(".snw-user").last.inner_text()  # the history shows it
+
+    box.fill("And without context?")
+    panel.get_by_role("button", name="Send").click()
+    panel.locator(".snw-user").nth(1).wait_for(timeout=30_000)
+    panel.locator(".snw-streaming").wait_for(state="detached", timeout=30_000)
+    assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "And without context?"

@@ -1,7 +1,7 @@
 // The Context menu beside the attach buttons: the last error's traceback, a variable's summary or
-// the last plot, on request. A traceback or a summary (made by the kernel) goes into the message
-// box, where the person sees it and can edit or delete it before Send; the plot is staged as an
-// attachment chip, removable like any other. Nothing is sent without being shown.
+// the last plot, on request. The kernel stages each as a chip in the attachments row: a traceback
+// or a summary as a context chip that opens to the exact text sent after the message, the plot as
+// an image chip; each removable before Send. Nothing is sent without being shown.
 import { h, nextId } from "./dom.js";
 
 export class ContextMenu {
@@ -61,16 +61,11 @@ export class ContextMenu {
   /** @param {{what: string, name?: string}} params */
   async ask(params) {
     this.menu.hidden = true;
-    /** @type {{text?: string, id?: string} | null} */
+    /** @type {{id: string} | null} */
     const got = await this.call("context", params);
     if (!got) return;
     this.nameBox.hidden = true;
     this.nameInput.value = "";
-    if (got.text) {
-      const box = this.messageBox;
-      box.value = box.value && !box.value.endsWith("\n") ? `${box.value}\n\n${got.text}` : box.value + got.text;
-      box.focus();
-      box.setSelectionRange(box.value.length, box.value.length);
-    }
+    this.messageBox.focus(); // the chip is staged: back to writing the message
   }
 }
