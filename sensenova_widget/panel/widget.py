@@ -143,11 +143,12 @@ class ChatPanel(anywidget.AnyWidget):
         # the settings trait is the one source of each turn's parameters (`TurnRunner.params`)
         self._conversation = Conversation(self._client, model=model, system=system, name=name, store=opened)
         model_id = self._client.resolve_model(model)
+        self._listed: list[protocol.ModelInfo] = []  # the endpoint's models, once _load_models read them
         super().__init__(
             settings=panel_settings(replace(given, model=model_id)),
             thinks=reasons(model_id),
             models=[model_id],
-            parameters=panel_state.parameter_specs(getattr(self._client, "api", "native")),
+            parameters=panel_state.model_form(self._client, model_id, self._listed),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
             conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
@@ -385,17 +386,17 @@ class ChatPanel(anywidget.AnyWidget):
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
-        self.thinks = reasons((change["new"] or {}).get("model"))
+        model = (change["new"] or {}).get("model")
+        self.thinks = reasons(model)
+        self.parameters = panel_state.model_form(self._client, model, self._listed)  # unchanged: not sent
 
     def _load_models(self) -> None:
-        """Offer the service's model list (the configured model stays first if it is not listed);
-        a model its endpoint lists as reading text only is not offered: a panel is for images."""
+        """Offer the endpoint's models (`panel_state.offered_models`) and read their limits, once."""
         try:
-            listed = [m.id for m in self._client.model_list() if m.takes_images is not False]
+            self._listed = self._client.model_list()
             current = self.settings.get("model")
-            self.models = list(
-                dict.fromkeys(([current] if current and current not in listed else []) + listed)
-            )
+            self.parameters = panel_state.model_form(self._client, current, self._listed)
+            self.models = panel_state.offered_models(self._listed, current)
         except Exception as exc:  # the configured model is still usable; the list is a convenience
             why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
             self.models_error = f"The model list did not load ({why}); the configured model still works."
