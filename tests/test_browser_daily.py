@@ -405,8 +405,15 @@ def test_context_chips_show_open_and_go_and_only_the_chips_present_at_send_are_s
     assert "KeyError" not in sent  # the removed chip was not sent
     assert "sales: DataFrame 2×2:" in panel.locator(".snw-user").last.inner_text()  # the history shows it
 
-    box.fill("And without context?")
+    box.click()
+    page.keyboard.type("And @sa")  # @name offers the notebook's variables; Enter stages the one chosen
+    panel.get_by_role("option", name="@sales").wait_for(timeout=30_000)
+    page.keyboard.press("Enter")
+    sales_chip.wait_for(timeout=30_000)
+    assert box.input_value() == "And sales" and panel.locator(".snw-user").count() == 1  # nothing sent
+    sales_chip.get_by_role("button", name="Remove sales: DataFrame 2×2").click()
+    sales_chip.wait_for(state="detached")
     panel.get_by_role("button", name="Send").click()
     panel.locator(".snw-user").nth(1).wait_for(timeout=30_000)
     panel.locator(".snw-streaming").wait_for(state="detached", timeout=30_000)
-    assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "And without context?"
+    assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "And sales"  # chip gone: not sent
