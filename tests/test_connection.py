@@ -8,7 +8,7 @@ import pytest
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
-from sensenova_widget.client import connection
+from sensenova_widget.client import connection, target
 
 VARIABLES = (
     "SENSENOVA_API_KEY",
@@ -26,9 +26,9 @@ def clean_env(monkeypatch):
     for name in VARIABLES:
         monkeypatch.setenv(name, "x")  # recorded, so what connect() sets is undone too
         monkeypatch.delenv(name)
-    monkeypatch.setattr(connection, "_emulator", None)
+    monkeypatch.setattr(target, "_emulator", None)
     yield monkeypatch
-    started = connection._emulator
+    started = target._emulator
     if started is not None:
         started.stop()
 
@@ -38,15 +38,15 @@ def test_without_credentials_it_starts_the_emulator_and_points_the_process_not_i
 ):
     before = dict(os.environ)
     given = connection.connect()
-    emu = connection._emulator
+    emu = target._emulator
     assert emu is not None
     printed = capsys.readouterr().out
     assert "local emulator" in printed and emu.base_url in printed and printed.count("\n") == 1
     assert emu.api_key not in printed and "emu-key-" not in printed
     assert dict(os.environ) == before  # nothing written into the environment
-    target = connection.connected()
-    assert (target.base_url, target.file_base_url) == (emu.base_url, emu.file_base_url)
-    assert emu.api_key not in repr(target)
+    pointed = target.connected()
+    assert (pointed.base_url, pointed.file_base_url) == (emu.base_url, emu.file_base_url)
+    assert emu.api_key not in repr(pointed)
     with given:  # connect() gives a client pointed there
         assert given.base_url == emu.base_url and given.chat("asked on the given client").text
     assert emu.api_key not in repr(given)
@@ -66,11 +66,11 @@ def test_the_emulators_key_goes_only_to_the_emulator(clean_env):
 
 def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
     first = connection.connect(verbose=False)
-    emu = connection._emulator
+    emu = target._emulator
     assert capsys.readouterr().out == ""
     second = connection.connect()
-    assert connection._emulator is emu and second.base_url == first.base_url == emu.base_url
-    assert connection.connected().api_key == emu.api_key
+    assert target._emulator is emu and second.base_url == first.base_url == emu.base_url
+    assert target.connected().api_key == emu.api_key
     assert emu.api_key not in capsys.readouterr().out
 
 
@@ -89,7 +89,7 @@ def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, caps
     printed = capsys.readouterr().out
     assert "Using SenseNova" in printed and protocol.DEFAULT_BASE_URL in printed and printed.count("\n") == 1
     assert client.base_url == protocol.DEFAULT_BASE_URL
-    assert connection._emulator is None
+    assert target._emulator is None
     assert os.environ["SENSENOVA_API_BASE"] == ""
     for value in credentials.values():
         assert value not in printed
@@ -97,16 +97,16 @@ def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, caps
 
 
 def test_connect_reaches_the_emulators_token_plan_and_names_the_real_one(clean_env, capsys):
-    clean_env.setattr(connection, "_token_plan", False)
+    clean_env.setattr(target, "_token_plan", False)
     for name in ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_API_DIALECT"):
         clean_env.delenv(name, raising=False)
     given = connection.connect(token_plan=True)
-    emu = connection._emulator
+    emu = target._emulator
     assert emu.token_plan_base_url in capsys.readouterr().out and given.base_url == emu.token_plan_base_url
     with snw.Client() as client:
         assert client.base_url == emu.token_plan_base_url and client.api == "openai"
         assert client.resolve_model() == protocol.TOKEN_PLAN_VISION_MODEL
-    clean_env.setattr(connection, "_emulator", None)
+    clean_env.setattr(target, "_emulator", None)
     emu.stop()
     clean_env.setenv("SENSENOVA_API_KEY", "sk-plan")
     clean_env.setenv("SENSENOVA_API_BASE", protocol.TOKEN_PLAN_BASE_URL)
