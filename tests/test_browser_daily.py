@@ -74,9 +74,12 @@ def stopped_reply(panel, index: int):
     return stopped.locator(".snw-markdown").inner_text()
 
 
-def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel, ui):
     page, panel = open_panel(
-        "interrupt.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+        f"interrupt-{ui}.ipynb",
+        ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"],
+        ui=ui,
     )
     send_and_watch_it_stream(page, panel, "Tell me a long story")
     interrupt_kernel(page)  # the kernel is idle: the reply streams in the panel's thread
@@ -102,9 +105,12 @@ def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel
     assert partial and (asked.startswith(partial) or partial.startswith(asked)) and len(partial.split()) < 400
 
 
-def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel, ui):
     page, panel = open_panel(
-        "scroll.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+        f"scroll-{ui}.ipynb",
+        ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"],
+        ui=ui,
     )
     log = panel.locator(".snw-log")
     log.evaluate("el => { el.style.maxHeight = '120px'; }")  # a short log: the reply overflows it soon
@@ -131,16 +137,18 @@ def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_b
     panel.locator(".snw-assistant.snw-status-stopped").wait_for(timeout=30_000)
 
 
-def test_the_conversation_list_searches_opens_renames_and_starts_conversations(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_the_conversation_list_searches_opens_renames_and_starts_conversations(open_panel, ui):
     page, panel = open_panel(
-        "chats.ipynb",
+        f"chats-{ui}.ipynb",
         [
             "import sensenova_widget as snw\n"
-            "store = 'chats-store'  # this test's own: the other tests' panels save too\n"
+            f"store = 'chats-store-{ui}'  # this test's own: the other tests' panels save too\n"
             "snw.Conversation(name='trip', store=store).ask('Where shall we go in May?')\n"
             "snw.Conversation(name='recipes', store=store).ask('How long do I boil an egg?')",
             "panel = snw.ChatPanel(store=store)\npanel",
         ],
+        ui=ui,
     )
     panel.get_by_role("button", name="Chats").click()
     items = panel.locator(".snw-chats-item")
@@ -158,7 +166,8 @@ def test_the_conversation_list_searches_opens_renames_and_starts_conversations(o
     )
     panel.get_by_label("Search saved conversations").fill("")
     trip.wait_for()
-    copy_to_docs(save_screenshot(panel, "panel-chats.png"), "panel-chats.png")
+    if ui == "lab":
+        copy_to_docs(save_screenshot(panel, "panel-chats.png"), "panel-chats.png")
     trip.locator(".snw-chats-open").click()  # open it: its turns show, and the next message continues it
     panel.locator(".snw-user .snw-body", has_text="Where shall we go in May?").wait_for()
     assert panel.locator(".snw-name").inner_text() == "trip"

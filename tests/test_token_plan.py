@@ -187,7 +187,7 @@ def test_connect_and_the_environment_reach_the_token_plan(emulator, monkeypatch)
     monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
     monkeypatch.delenv("SENSENOVA_MODEL", raising=False)
     monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
-    assert "token-plan" in snw.connect(verbose=False)
+    assert "token-plan" in snw.connect(verbose=False).base_url
     with snw.Client() as client:
         assert client.api == "openai" and client.resolve_model() == VISION
     assert snw.Client(base_url=protocol.TOKEN_PLAN_BASE_URL, api_key="k").api == "openai"

@@ -13,9 +13,13 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..protocol import DEFAULT_BASE_URL, TOKEN_PLAN_HOST
+
+if TYPE_CHECKING:  # pragma: no cover - the client module reads this one: imported when called
+    from .client import Client
 
 CREDENTIAL_VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID")
 _emulator = None
@@ -45,10 +49,11 @@ def has_credentials() -> bool:
     return any(os.environ.get(name) for name in CREDENTIAL_VARIABLES)
 
 
-def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs) -> str:
-    """Point this process at SenseNova or, with no credentials set, at a local emulator.
+def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs) -> Client:
+    """Point this process at SenseNova or, with no credentials set, at a local emulator, and
+    return a `Client` for it (the one `Client()` makes from now on).
 
-    Returns (and prints, unless `verbose=False`) one line saying which; it never prints a key.
+    Prints (unless `verbose=False`) one line saying which; it never prints a key.
     `token_plan=True` points at the emulator's token plan (its models, reasoning and 429s, as
     https://token.sensenova.cn/v1) instead of the native endpoint. `emulator_knobs` (e.g.
     `ttft=0.2`) configure the emulator when one is started. Nothing is written into the
@@ -78,4 +83,6 @@ def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs)
         )
     if verbose:
         print(where)
-    return where
+    from .client import Client
+
+    return Client()
