@@ -14,8 +14,8 @@ def _():
     import sensenova_widget as snw
 
     # the service with credentials in the environment, else the local emulator: said once, here
-    connection = snw.connect(verbose=False)
-    mo.md(connection)
+    client = snw.connect(verbose=False)
+    mo.md(f"Asking `{client.base_url}` ({client.api} shape).")
     return mo, snw
 
 

@@ -47,13 +47,14 @@ FINISH_NOTICES = {
 
 
 def invalid_value(field: str, value: Any, allowed: str) -> InvalidRequestError:
-    """The refusal every rule here gives, in one wording (the emulator's OpenAI routes use it too)."""
+    """The refusal every rule here gives, in one wording (the emulator's OpenAI routes use it too).
+
+    It carries no HTTP status or service code: raised by the client, nothing was sent; the
+    emulator answers it as the service would (400, code 3)."""
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return InvalidRequestError(
-        f"{field}={shown} is not allowed: expected {allowed}.", field=field, code=3, status=400
-    )
+    return InvalidRequestError(f"{field}={shown} is not allowed: expected {allowed}.", field=field)
 
 
 def plain_number(value: Any) -> int | float:

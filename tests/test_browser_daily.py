@@ -75,9 +75,12 @@ def stopped_reply(panel, index: int):
     return stopped.locator(".snw-markdown").inner_text()
 
 
-def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel, ui):
     page, panel = open_panel(
-        "interrupt.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+        f"interrupt-{ui}.ipynb",
+        ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"],
+        ui=ui,
     )
     send_and_watch_it_stream(page, panel, "Tell me a long story")
     interrupt_kernel(page)  # the kernel is idle: the reply streams in the panel's thread
@@ -103,9 +106,12 @@ def test_a_kernel_interrupt_stops_a_reply_from_the_panel_and_from_ask(open_panel
     assert partial and (asked.startswith(partial) or partial.startswith(asked)) and len(partial.split()) < 400
 
 
-def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_back(open_panel, ui):
     page, panel = open_panel(
-        "scroll.ipynb", ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"]
+        f"scroll-{ui}.ipynb",
+        ["import sensenova_widget as snw", f"panel = snw.ChatPanel(client={SLOW})\npanel"],
+        ui=ui,
     )
     log = panel.locator(".snw-log")
     log.evaluate("el => { el.style.maxHeight = '120px'; }")  # a short log: the reply overflows it soon
@@ -132,16 +138,18 @@ def test_a_reader_scrolled_up_during_a_stream_stays_put_and_latest_brings_them_b
     panel.locator(".snw-assistant.snw-status-stopped").wait_for(timeout=30_000)
 
 
-def test_the_conversation_list_searches_opens_renames_and_starts_conversations(open_panel):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_the_conversation_list_searches_opens_renames_and_starts_conversations(open_panel, ui):
     page, panel = open_panel(
-        "chats.ipynb",
+        f"chats-{ui}.ipynb",
         [
             "import sensenova_widget as snw\n"
-            "store = 'chats-store'  # this test's own: the other tests' panels save too\n"
+            f"store = 'chats-store-{ui}'  # this test's own: the other tests' panels save too\n"
             "snw.Conversation(name='trip', store=store).ask('Where shall we go in May?')\n"
             "snw.Conversation(name='recipes', store=store).ask('How long do I boil an egg?')",
             "panel = snw.ChatPanel(store=store)\npanel",
         ],
+        ui=ui,
     )
     panel.get_by_role("button", name="Chats").click()
     items = panel.locator(".snw-chats-item")
@@ -159,7 +167,8 @@ def test_the_conversation_list_searches_opens_renames_and_starts_conversations(o
     )
     panel.get_by_label("Search saved conversations").fill("")
     trip.wait_for()
-    copy_to_docs(save_screenshot(panel, "panel-chats.png"), "panel-chats.png")
+    if ui == "lab":
+        copy_to_docs(save_screenshot(panel, "panel-chats.png"), "panel-chats.png")
     trip.locator(".snw-chats-open").click()  # open it: its turns show, and the next message continues it
     panel.locator(".snw-user .snw-body", has_text="Where shall we go in May?").wait_for()
     assert panel.locator(".snw-name").inner_text() == "trip"
@@ -377,7 +386,8 @@ def test_dock_fills_the_side_area_in_jupyterlab_and_notebook_7_says_what_to_do(o
     assert result["status"] == "error" and "Notebook 7 does not have" in result["printed"], result
 
 
-def test_context_puts_the_last_error_and_a_summary_in_the_message_box_before_anything_is_sent(open_panel):
+def test_context_chips_show_open_and_go_and_only_the_chips_present_at_send_are_sent(open_panel, lab):
+    emulator = lab["emulator"]
     page, panel = open_panel(
         "context.ipynb",
         [
@@ -390,13 +400,51 @@ def test_context_puts_the_last_error_and_a_summary_in_the_message_box_before_any
     box = panel.locator(".snw-input")
     panel.get_by_role("button", name="Context").click()
     panel.get_by_role("menuitem", name="Last error").click()
-    page.wait_for_function("el => el.value.includes(\"KeyError: 'missing'\")", arg=box.element_handle())
+    error_chip = panel.locator(".snw-kind-context", has_text="Traceback: KeyError")
+    error_chip.wait_for(timeout=30_000)
     panel.get_by_role("button", name="Context").click()
     panel.get_by_role("menuitem", name="A variable…").click()
     name = panel.get_by_label("Variable to summarize")
     name.fill("sales")
     name.press("Enter")
-    page.wait_for_function("el => el.value.includes('shape (2, 2)')", arg=box.element_handle())
-    text = box.input_value()
-    assert text.index("The last error:") < text.index("The variable sales:") and "Oslo" in text
-    assert panel.locator(".snw-turn").count() == 0  # shown in the box, nothing sent
+    sales_chip = panel.locator(".snw-kind-context", has_text="sales: DataFrame 2×2")
+    sales_chip.wait_for(timeout=30_000)
+    assert box.input_value() == "" and panel.locator(".snw-turn").count() == 0  # staged, nothing sent
+
+    opener = sales_chip.locator(".snw-context-chip")  # opened from the keyboard: the exact text shown
+    opener.focus()
+    page.keyboard.press("Enter")
+    shown = sales_chip.locator(".snw-context-text")
+    shown.wait_for(state="visible")
+    assert opener.get_attribute("aria-expanded") == "true"
+    assert "shape (2, 2)" in shown.inner_text() and "Oslo" in shown.inner_text()
+    set_theme(page, "JupyterLab Dark")
+    save_screenshot(panel.locator(".snw-staged"), "context-chips-dark.png")
+    set_theme(page, "JupyterLab Light")
+
+    error_chip.get_by_role("button", name="Remove Traceback: KeyError").focus()
+    page.keyboard.press("Enter")  # the × is a button: removed from the keyboard too
+    error_chip.wait_for(state="detached")
+    sent_before = len(emulator.requests)
+    box.fill("What is the total?")
+    panel.get_by_role("button", name="Send").click()
+    panel.locator(".snw-streaming").wait_for(state="detached", timeout=30_000)
+    panel.locator(".snw-staged-item").first.wait_for(state="detached")
+    [request] = emulator.requests[sent_before:]
+    sent = request["messages"][-1]["content"][-1]["text"]
+    assert sent.startswith("What is the total?\n\nsales: DataFrame 2×2:\n```text\n") and "Oslo" in sent
+    assert "KeyError" not in sent  # the removed chip was not sent
+    assert "sales: DataFrame 2×2:" in panel.locator(".snw-user").last.inner_text()  # the history shows it
+
+    box.click()
+    page.keyboard.type("And @sa")  # @name offers the notebook's variables; Enter stages the one chosen
+    panel.get_by_role("option", name="@sales").wait_for(timeout=30_000)
+    page.keyboard.press("Enter")
+    sales_chip.wait_for(timeout=30_000)
+    assert box.input_value() == "And sales" and panel.locator(".snw-user").count() == 1  # nothing sent
+    sales_chip.get_by_role("button", name="Remove sales: DataFrame 2×2").click()
+    sales_chip.wait_for(state="detached")
+    panel.get_by_role("button", name="Send").click()
+    panel.locator(".snw-user").nth(1).wait_for(timeout=30_000)
+    panel.locator(".snw-streaming").wait_for(state="detached", timeout=30_000)
+    assert emulator.requests[-1]["messages"][-1]["content"][-1]["text"] == "And sales"  # chip gone: not sent

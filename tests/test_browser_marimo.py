@@ -130,7 +130,7 @@ def test_marimo_panel_picker_lists_a_variable_and_a_message_streams(emulator, tm
             assert page.evaluate("() => window.snwLeaked") == []
             page.screenshot(path=str(OUTPUT / "marimo-panel.png"))
             # connect() says where it connected once: one output, no repeated (quoted) copy
-            said = page.get_by_text("Using SenseNova at").all_inner_texts()
+            said = page.get_by_text("Asking http").all_inner_texts()
             assert len(said) == 1 and not said[0].startswith("'"), said
             # it fits marimo's output (scrolled beyond 610 px): the panel's log scrolls inside
             assert panel.evaluate("el => el.classList.contains('snw-host-marimo')")

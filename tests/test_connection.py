@@ -8,7 +8,7 @@ import pytest
 
 import sensenova_widget as snw
 from sensenova_widget import protocol
-from sensenova_widget.client import connection
+from sensenova_widget.client import connection, target
 
 VARIABLES = (
     "SENSENOVA_API_KEY",
@@ -26,9 +26,9 @@ def clean_env(monkeypatch):
     for name in VARIABLES:
         monkeypatch.setenv(name, "x")  # recorded, so what connect() sets is undone too
         monkeypatch.delenv(name)
-    monkeypatch.setattr(connection, "_emulator", None)
+    monkeypatch.setattr(target, "_emulator", None)
     yield monkeypatch
-    started = connection._emulator
+    started = target._emulator
     if started is not None:
         started.stop()
 
@@ -37,16 +37,19 @@ def test_without_credentials_it_starts_the_emulator_and_points_the_process_not_i
     clean_env, capsys
 ):
     before = dict(os.environ)
-    line = connection.connect()
-    emu = connection._emulator
+    given = connection.connect()
+    emu = target._emulator
     assert emu is not None
     printed = capsys.readouterr().out
-    assert printed.strip() == line and "local emulator" in line and emu.base_url in line
+    assert "local emulator" in printed and emu.base_url in printed and printed.count("\n") == 1
     assert emu.api_key not in printed and "emu-key-" not in printed
     assert dict(os.environ) == before  # nothing written into the environment
-    target = connection.connected()
-    assert (target.base_url, target.file_base_url) == (emu.base_url, emu.file_base_url)
-    assert emu.api_key not in repr(target)
+    pointed = target.connected()
+    assert (pointed.base_url, pointed.file_base_url) == (emu.base_url, emu.file_base_url)
+    assert emu.api_key not in repr(pointed)
+    with given:  # connect() gives a client pointed there
+        assert given.base_url == emu.base_url and given.chat("asked on the given client").text
+    assert emu.api_key not in repr(given)
     with snw.Client() as client:  # every surface that makes its own client reaches the emulator
         assert client.base_url == emu.base_url and client.file_base_url == emu.file_base_url
         assert client.chat("hello from connect").text == "hello from connect"
@@ -63,11 +66,11 @@ def test_the_emulators_key_goes_only_to_the_emulator(clean_env):
 
 def test_a_second_call_reuses_the_same_emulator(clean_env, capsys):
     first = connection.connect(verbose=False)
-    emu = connection._emulator
+    emu = target._emulator
     assert capsys.readouterr().out == ""
     second = connection.connect()
-    assert connection._emulator is emu and second == first
-    assert connection.connected().api_key == emu.api_key
+    assert target._emulator is emu and second.base_url == first.base_url == emu.base_url
+    assert target.connected().api_key == emu.api_key
     assert emu.api_key not in capsys.readouterr().out
 
 
@@ -82,28 +85,30 @@ def test_with_credentials_it_uses_the_service_and_starts_nothing(clean_env, caps
     for name, value in credentials.items():
         clean_env.setenv(name, value)
     clean_env.setenv("SENSENOVA_API_BASE", "")  # empty counts as unset, as for Client()
-    line = connection.connect()
+    client = connection.connect()
     printed = capsys.readouterr().out
-    assert "Using SenseNova" in line and protocol.DEFAULT_BASE_URL in line and printed.strip() == line
-    assert connection._emulator is None
+    assert "Using SenseNova" in printed and protocol.DEFAULT_BASE_URL in printed and printed.count("\n") == 1
+    assert client.base_url == protocol.DEFAULT_BASE_URL
+    assert target._emulator is None
     assert os.environ["SENSENOVA_API_BASE"] == ""
     for value in credentials.values():
         assert value not in printed
     assert {name: os.environ.get(name) for name in credentials} == credentials
 
 
-def test_connect_reaches_the_emulators_token_plan_and_names_the_real_one(clean_env):
-    clean_env.setattr(connection, "_token_plan", False)
+def test_connect_reaches_the_emulators_token_plan_and_names_the_real_one(clean_env, capsys):
+    clean_env.setattr(target, "_token_plan", False)
     for name in ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID", "SENSENOVA_API_DIALECT"):
         clean_env.delenv(name, raising=False)
-    line = connection.connect(verbose=False, token_plan=True)
-    emu = connection._emulator
-    assert emu.token_plan_base_url in line
+    given = connection.connect(token_plan=True)
+    emu = target._emulator
+    assert emu.token_plan_base_url in capsys.readouterr().out and given.base_url == emu.token_plan_base_url
     with snw.Client() as client:
         assert client.base_url == emu.token_plan_base_url and client.api == "openai"
         assert client.resolve_model() == protocol.TOKEN_PLAN_VISION_MODEL
-    clean_env.setattr(connection, "_emulator", None)
+    clean_env.setattr(target, "_emulator", None)
     emu.stop()
     clean_env.setenv("SENSENOVA_API_KEY", "sk-plan")
     clean_env.setenv("SENSENOVA_API_BASE", protocol.TOKEN_PLAN_BASE_URL)
-    assert "(the token plan)" in connection.connect(verbose=False)
+    assert connection.connect().base_url == protocol.TOKEN_PLAN_BASE_URL
+    assert "(the token plan)" in capsys.readouterr().out

@@ -583,7 +583,7 @@ def test_codes_17_and_18_say_what_happened_and_what_to_do(run, emulator, cell, w
 
 
 def test_on_the_token_plan_models_marks_the_text_only_one_and_a_cell_shows_its_reasoning_apart(
-    run, emulator, monkeypatch
+    run, shell, emulator, monkeypatch
 ):
     monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
     monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
@@ -594,3 +594,10 @@ def test_on_the_token_plan_models_marks_the_text_only_one_and_a_cell_shows_its_r
     assert ran.error is None and emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"
     details, answer = ran.final["text/html"].split("</details>", 1)
     assert "Reasoning: 1 message" in details and "Reasoning" not in answer
+    shell.user_ns["photo"] = np.full((30, 40, 3), (200, 10, 10), np.uint8)
+    ran = run("%%sensenova -i photo\nwhat is this")  # no model named: the listed vision model
+    assert ran.error is None and emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"
+    assert "image 1: 40x30" in ran.final["text/html"]
+    ran = run("%%sensenova -i photo --model deepseek-v4-flash\nwhat is this")
+    assert "reads text only" in ran.stdout + ran.stderr + str(ran.error)
+    assert emulator.requests[-1]["model"] == "sensenova-6.7-flash-lite"  # the refused cell sent nothing

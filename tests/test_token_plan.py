@@ -187,7 +187,7 @@ def test_connect_and_the_environment_reach_the_token_plan(emulator, monkeypatch)
     monkeypatch.setenv("SENSENOVA_API_BASE", emulator.token_plan_base_url)
     monkeypatch.delenv("SENSENOVA_MODEL", raising=False)
     monkeypatch.delenv("SENSENOVA_API_DIALECT", raising=False)
-    assert "token-plan" in snw.connect(verbose=False)
+    assert "token-plan" in snw.connect(verbose=False).base_url
     with snw.Client() as client:
         assert client.api == "openai" and client.resolve_model() == VISION
     assert snw.Client(base_url=protocol.TOKEN_PLAN_BASE_URL, api_key="k").api == "openai"
@@ -241,8 +241,51 @@ def test_every_surface_takes_the_models_own_output_limit(emulator, plan, monkeyp
     df = pd.DataFrame({"image": [picture()], "n": [0]})
     out = snw.caption(df, "image", client=plan, cache=False, progress=False, max_new_tokens=30000)
     assert out["caption"].notna().all() and emulator.requests[-1]["max_tokens"] == 30000
+    assert emulator.requests[-1]["model"] == VISION  # no model named: the listed vision model
+    assert "image 1: 64x48 RGB" in out["caption"][0]
     panel = snw.ChatPanel(client=plan, max_new_tokens=30000)
     panel.ask("And in the panel?")
     assert emulator.requests[-1]["max_tokens"] == 30000
     out = snw.caption(df, "image", client=plan, cache=False, progress=False, max_new_tokens=70000)
     assert "[1, 65536]" in out["caption_error"][0]  # the row says the model's own limit
+
+
+def test_the_panels_max_new_tokens_field_follows_the_chosen_models_own_limit(emulator, plan, monkeypatch):
+    import comm
+    from test_widget import RecordingComm
+
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+    panel = snw.ChatPanel(client=plan)
+    assert panel.models_loaded.wait(30)
+    field = panel.parameters["max_new_tokens"]
+    assert (field["max"], field["allowed"]) == (65536, "an integer in [1, 65536]")
+    panel.set_state({"settings": {**panel.settings, "model": "SenseNova-V6-Pro"}})  # the page's picker
+    assert panel.parameters["max_new_tokens"]["max"] == 16384  # not listed here: the documented table
+    panel.set_state({"settings": {**panel.settings, "model": VISION, "max_new_tokens": 30000}})
+    assert panel.parameters["max_new_tokens"]["max"] == 65536
+    panel.ask("Long answer, please.")
+    assert emulator.requests[-1]["max_tokens"] == 30000
+    sent = len(emulator.requests)
+    panel.set_state({"settings": {**panel.settings, "max_new_tokens": 70000}})  # a page that skips its check
+    with pytest.raises(snw.InvalidRequestError, match=r"\[1, 65536\]"):
+        panel.ask("Longer still.")  # the kernel is the judge
+    assert len(emulator.requests) == sent
+
+
+def test_a_panel_with_images_never_sends_them_to_a_text_only_model(emulator, plan, monkeypatch):
+    import comm
+    from test_widget import RecordingComm
+
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+    panel = snw.ChatPanel(client=plan)
+    assert panel.models_loaded.wait(30) and "deepseek-v4-flash" not in panel.models
+    panel.set_state({"settings": {**panel.settings, "model": "deepseek-v4-flash"}})  # a forged pick
+    assert panel.parameters["max_new_tokens"]["max"] == 8192
+    sent = len(emulator.requests)
+    panel.attach(picture())
+    with pytest.raises(snw.InvalidRequestError, match="'deepseek-v4-flash' reads text only"):
+        panel.ask("What is this?")
+    assert len(emulator.requests) == sent
+    assert (
+        panel.conversation[-1]["status"] == "error" and "reads text only" in panel.conversation[-1]["error"]
+    )

@@ -183,7 +183,7 @@ def test_page_files_are_bounded_in_count_refused_before_decoding_and_kept_downsc
     answers = [attach_file(panel, big, f"photo{i}.jpg", f"a{i}") for i in range(6)]
     assert all(a["ok"] for a in answers)
     assert panel.staged[0]["label"] == f"photo0.jpg ({3 * max_side}x{2 * max_side})"  # its own size, said
-    kept = [panel._staged_values[item["id"]] for item in panel.staged]
+    kept = [panel._staging.values[item["id"]] for item in panel.staged]
     assert all(max(image.size) <= max_side for image in kept)  # full-resolution pixels not kept
     for number, payload in enumerate([big, b"not even an image", png_claiming(100_000, 100_000)]):
         seventh = attach_file(panel, payload, "seventh", f"b{number}")
@@ -197,10 +197,10 @@ def test_page_files_are_bounded_in_count_refused_before_decoding_and_kept_downsc
 
 
 def test_page_files_are_bounded_in_bytes_and_videos_in_count(panel, monkeypatch):
-    from sensenova_widget.panel import widget
+    from sensenova_widget.panel import staging
 
     one = jpeg(900, 700, seed=1)
-    monkeypatch.setattr(widget, "MAX_ARRIVED_BYTES", int(2.5 * len(one)))
+    monkeypatch.setattr(staging, "MAX_ARRIVED_BYTES", int(2.5 * len(one)))
     assert attach_file(panel, one, "one.jpg", "a1")["ok"] and attach_file(panel, one, "two.jpg", "a2")["ok"]
     third = attach_file(panel, one, "three.jpg", "a3")
     assert not third["ok"] and f"{len(one):,} bytes" in third["error"] and len(panel.staged) == 2

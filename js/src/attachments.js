@@ -47,6 +47,8 @@ export class Attachments {
     /** @type {HTMLElement | null} */
     this.messageBox = null;
     this.row = h("div", { class: "snw-staged", "aria-label": "Attachments for the next message" });
+    /** the context chips opened to their text (kept across renders of the row) */
+    this.openContexts = new Set();
     this.picker = new NotebookPicker(call);
     this.urlInput = h("input", {
       type: "url",
@@ -169,6 +171,8 @@ export class Attachments {
   /** Show the `staged` trait: a thumbnail, a label and a remove button each. */
   render() {
     const staged = this.model.get("staged") || [];
+    const ids = new Set(staged.map((item) => item.id));
+    for (const id of [...this.openContexts]) if (!ids.has(id)) this.openContexts.delete(id);
     this.row.replaceChildren(...staged.map((item) => this.stagedItem(item)));
     this.row.hidden = staged.length === 0;
     this.reason.show(this.problem());
@@ -177,7 +181,58 @@ export class Attachments {
 
   /** @param {StagedItem} item */
   stagedItem(item) {
-    const remove = h(
+    const remove = this.removeButton(item);
+    if (item.kind === "context") return this.contextItem(item, remove);
+    return h(
+      "div",
+      { class: `snw-staged-item snw-kind-${item.kind}`, title: item.label, "data-staged-id": item.id },
+      thumbnail(item.thumb, item.label, item.kind, true),
+      h("span", { class: "snw-staged-label" }, item.label),
+      remove,
+    );
+  }
+
+  /**
+   * Notebook context (a traceback, a variable's summary): a chip named by its label that opens to
+   * the exact text the kernel will put after the message, so nothing is sent unseen.
+   * @param {StagedItem} item
+   * @param {HTMLElement} remove
+   */
+  contextItem(item, remove) {
+    const open = this.openContexts.has(item.id);
+    const text = h("pre", { class: "snw-context-text", id: `snw-ctx-${item.id}`, hidden: !open }, item.text || "");
+    const toggle = h(
+      "button",
+      {
+        class: "snw-context-chip",
+        type: "button",
+        "aria-expanded": String(open),
+        "aria-controls": text.id,
+        title: open ? "Hide the text sent with the message" : "Show the text sent with the message",
+        onclick: () => {
+          const opening = !!text.hidden;
+          text.hidden = !opening;
+          toggle.setAttribute("aria-expanded", String(opening));
+          chip.classList.toggle("snw-open", opening);
+          if (opening) this.openContexts.add(item.id);
+          else this.openContexts.delete(item.id);
+        },
+      },
+      h("span", { class: "snw-context-mark", "aria-hidden": "true" }, "{ }"),
+      h("span", { class: "snw-staged-label" }, item.label),
+    );
+    const chip = h(
+      "div",
+      { class: `snw-staged-item snw-kind-context${open ? " snw-open" : ""}`, "data-staged-id": item.id },
+      h("div", { class: "snw-context-head" }, toggle, remove),
+      text,
+    );
+    return chip;
+  }
+
+  /** @param {StagedItem} item */
+  removeButton(item) {
+    return h(
       "button",
       {
         class: "snw-remove",
@@ -189,13 +244,6 @@ export class Attachments {
         },
       },
       "×",
-    );
-    return h(
-      "div",
-      { class: `snw-staged-item snw-kind-${item.kind}`, title: item.label, "data-staged-id": item.id },
-      thumbnail(item.thumb, item.label, item.kind, true),
-      h("span", { class: "snw-staged-label" }, item.label),
-      remove,
     );
   }
 }

@@ -21,6 +21,8 @@ export class Composer {
     /** @type {number} the turn being edited */
     this.editTurn = -1;
     this.editBanner = h("div", { class: "snw-edit-banner", hidden: true });
+    /** @type {(event: KeyboardEvent) => boolean} keys another part takes first (the `@name` list) */
+    this.intercept = () => false;
     this.textarea = h("textarea", {
       class: "snw-input",
       rows: "2",
@@ -31,6 +33,7 @@ export class Composer {
     this.row = h("div", { class: "snw-input-row" }, this.textarea, this.sendButton);
     this.sendButton.addEventListener("click", () => this.sendOrStop());
     this.textarea.addEventListener("keydown", (event) => {
+      if (this.intercept(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         if (!this.model.get("busy")) this.sendOrStop();

@@ -3,7 +3,9 @@
 // kind, range, step), in its order: number fields, then toggles and text boxes, so a parameter
 // added there shows here without a line of this file. A value outside the service's range is
 // refused here, never synced, and the reason shows under that field until the value is fixed; a
-// model list that failed to load says so.
+// model list that failed to load says so. A range that depends on the model (max new tokens up to
+// the model's own output limit) comes in the trait too: the kernel sends it again when the model
+// changes, and the form is rebuilt.
 import { h, nextId } from "./dom.js";
 
 /** @typedef {import("./types").PanelModel} PanelModel */
@@ -154,7 +156,11 @@ export class Settings {
   sync() {
     const settings = this.model.get("settings") || {};
     for (const [name, input] of Object.entries(this.inputs)) {
-      if (document.activeElement !== input) input.value = String(settings[name] ?? "");
+      if (document.activeElement === input) continue;
+      input.value = String(settings[name] ?? "");
+      // a value kept from another model may exceed this one's limit (max new tokens): said here,
+      // and the kernel refuses it on send
+      this.mark(name, this.problem(name, input.value));
     }
     for (const [name, box] of Object.entries(this.texts)) {
       if (document.activeElement !== box) box.value = String(settings[name] || "");

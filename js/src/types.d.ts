@@ -44,6 +44,8 @@ export interface StagedItem {
   kind: string;
   label: string;
   thumb?: string | null;
+  /** a context chip's text, exactly as it is sent after the message */
+  text?: string;
 }
 
 /** One field of the settings form, as the kernel describes it (protocol.PARAMETERS). */

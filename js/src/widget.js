@@ -6,7 +6,7 @@
 import "./widget.css";
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
-import { ContextMenu } from "./context.js";
+import { ContextMenu, Mentions } from "./context.js";
 import { ConversationList } from "./conversations.js";
 import { DevHooks } from "./dev.js";
 import { h, Reason } from "./dom.js";
@@ -135,6 +135,8 @@ function render({ model, el }) {
   const lightbox = new Lightbox(call);
   const contextMenu = new ContextMenu(call, composer.textarea);
   attachments.buttons.appendChild(contextMenu.el);
+  const mentions = new Mentions(call, composer.textarea, contextMenu);
+  composer.intercept = (event) => mentions.key(event);
   const log = new ConversationLog(model, {
     onEdit: (turn) => composer.startEdit(turn),
     onRegenerate: (turn) => call("regenerate", { turn }),
@@ -179,6 +181,7 @@ function render({ model, el }) {
     attachments.row,
     reason.el,
     composer.editBanner,
+    mentions.list,
     composer.row,
     attachments.buttons,
     attachments.urlBox,

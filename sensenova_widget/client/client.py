@@ -44,11 +44,11 @@ from ..media.options import MediaOptions, options_for
 from ..params import Params, ParamsDict, wire_body
 from . import models
 from .auth import Credentials
-from .connection import connected
 from .dialects import Dialect, dialect_for, pick
 from .messages import build_messages, media_parts
 from .replies import Delta, Reply, json_of, reply_of
 from .streaming import Stream
+from .target import connected
 from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, RetryPolicy, Transport, check_plaintext
 
 __all__ = ["Client", "PreparedRequest", "CallDict", "Reply", "Delta", "Stream", "Params", "ModelInfo"]

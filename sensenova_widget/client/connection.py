@@ -3,7 +3,7 @@
 Notebooks call it first so that they run top to bottom on any machine: with a key (or an access
 key pair) in the environment they talk to SenseNova; without one they start the emulator on
 loopback and say so. The process's environment is left as it was: the emulator's address and
-key are this module's `connected()` target, which `Client()` reads before the environment, so
+key are `target.connected()`, which `Client()` reads before the environment, so
 every surface that makes its own client (`Client()`, `ChatPanel()`, `%%sensenova`, `caption()`)
 reaches the emulator. Other processes (Dask workers) are given a client's settings explicitly.
 """
@@ -12,63 +12,38 @@ from __future__ import annotations
 
 import atexit
 import os
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..protocol import DEFAULT_BASE_URL, TOKEN_PLAN_HOST
-
-CREDENTIAL_VARIABLES = ("SENSENOVA_API_KEY", "SENSENOVA_ACCESS_KEY_ID")
-_emulator = None
-_token_plan = False  # whether connect() pointed at the emulator's token plan
+from .client import Client
+from .target import connected, has_credentials, point_at, started_emulator
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where `connect()` pointed this process: the emulator it started (its key kept out of reprs)."""
+def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs) -> Client:
+    """Point this process at SenseNova or, with no credentials set, at a local emulator, and
+    return a `Client` for it (the one `Client()` makes from now on).
 
-    base_url: str
-    file_base_url: str
-    api_key: str = field(repr=False)
-
-
-def connected() -> Target | None:
-    """The emulator `connect()` started in this process, or None (then the environment decides)."""
-    emulator = _emulator
-    if emulator is None:
-        return None
-    base = emulator.token_plan_base_url if _token_plan else emulator.base_url
-    return Target(base, emulator.file_base_url, emulator.api_key)
-
-
-def has_credentials() -> bool:
-    """True when the environment names a key or an access key pair."""
-    return any(os.environ.get(name) for name in CREDENTIAL_VARIABLES)
-
-
-def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs) -> str:
-    """Point this process at SenseNova or, with no credentials set, at a local emulator.
-
-    Returns (and prints, unless `verbose=False`) one line saying which; it never prints a key.
+    Prints (unless `verbose=False`) one line saying which; it never prints a key.
     `token_plan=True` points at the emulator's token plan (its models, reasoning and 429s, as
     https://token.sensenova.cn/v1) instead of the native endpoint. `emulator_knobs` (e.g.
     `ttft=0.2`) configure the emulator when one is started. Nothing is written into the
     environment: `Client()` finds the emulator through `connected()`.
     """
-    global _emulator, _token_plan
-    if _emulator is None and has_credentials():
+    if started_emulator() is None and has_credentials():
         base = (
             os.environ.get("SENSENOVA_API_BASE") or DEFAULT_BASE_URL
         )  # as Client() reads it: empty is unset
         plan = " (the token plan)" if urlsplit(base).hostname == TOKEN_PLAN_HOST else ""
         where = f"Using SenseNova at {base}{plan} (credentials from the environment)."
     else:
-        _token_plan = token_plan
-        if _emulator is None:
+        emulator = started_emulator()
+        if emulator is None:
             from ..emulator import Emulator
 
-            _emulator = Emulator(**emulator_knobs)
-            _emulator.start()
-            atexit.register(_emulator.stop)
+            emulator = Emulator(**emulator_knobs)
+            emulator.start()
+            atexit.register(emulator.stop)
+        point_at(emulator, token_plan=token_plan)
         target = connected()
         assert target is not None
         where = (
@@ -78,4 +53,4 @@ def connect(*, verbose: bool = True, token_plan: bool = False, **emulator_knobs)
         )
     if verbose:
         print(where)
-    return where
+    return Client()

@@ -5,7 +5,9 @@ A `Turn` is one exchange: the person's message (text and the media parts sent, w
 for each) and every `Answer` asked for it (regenerate adds one; the turn shows `chosen`, and the
 history continues from it). The wire messages are derived from the turns (`wire_messages`), so
 the dialogue is kept once; a turn the service refused (code 17, context length; code 18, content
-filter) is kept for the reader and left out of what is sent next.
+filter) is kept for the reader and left out of what is sent next. Notebook context the person
+attached (the panel's context chips) is part of the message's text as sent (`with_context`), so
+the history, the store and every export show exactly what the model read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from .. import protocol
 from ..client.messages import text_message
 from ..errors import ContentFilterError, ContextLengthError
 
-__all__ = ["Answer", "Turn", "REFUSALS", "answer_of", "split_message", "turns_from_messages", "wire_messages"]
+__all__ = [
+    "Answer",
+    "Turn",
+    "REFUSALS",
+    "answer_of",
+    "split_message",
+    "turns_from_messages",
+    "wire_messages",
+    "with_context",
+]
 
 # The service's refusals of the message itself: sending it again as it is would be refused again.
 REFUSALS: tuple[type[BaseException], ...] = (ContextLengthError, ContentFilterError)
@@ -154,6 +165,17 @@ class Turn:
     def edited(self, text: str) -> Turn:
         """A new turn with the text replaced, the media kept, no answer yet."""
         return Turn(text=text, media=self.media, thumbnails=self.thumbnails, labels=self.labels)
+
+
+def with_context(text: str, contexts: Sequence[tuple[str, str]]) -> str:
+    """The person's text as sent with notebook context: the text, then per `(label, body)` a blank
+    line, the label and a colon on a line, and the body fenced as text (~~~ when it holds ```).
+    One plain form, so a reader of the history or an export sees what the model read."""
+    blocks = [text.rstrip()] if text.strip() else []
+    for label, body in contexts:
+        fence = "~~~" if "```" in body else "```"
+        blocks.append(f"{label}:\n{fence}text\n{body}\n{fence}")
+    return "\n\n".join(blocks)
 
 
 def wire_messages(turns: Iterable[Turn]) -> list[dict]:

@@ -183,12 +183,12 @@ def _bytes_source(data: bytes, what: str) -> Source:
         raise MediaError(f"{what} is empty: expected the bytes of an image file.")
 
     def open_(max_side: int) -> PILImage:
-        return _open_bytes(data, what, max_side)
+        return open_bytes(data, what, max_side)
 
     return Source(("bytes", digest(data)), open_, data)
 
 
-def _open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage:
+def open_bytes(data: bytes, what: str, max_side: int | None = None) -> PILImage:
     """Decode `data` (first frame of an animation), EXIF orientation applied. An error names
     `what` and says what the bytes are not, never what they hold (a text file may be a secret)."""
     from PIL import Image, ImageOps

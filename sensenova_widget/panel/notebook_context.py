@@ -2,9 +2,10 @@
 variable's summary (a DataFrame's shape, dtypes and head, an array's shape and range), or the
 last matplotlib figure.
 
-Nothing is sent on its own: a traceback or a summary comes back as text the panel puts in the
-message box, where the person sees it and can edit or delete it before Send; the figure is staged
-as an attachment chip, removable like any other. Every request is checked here first.
+Nothing is sent on its own, nor unseen: a traceback or a summary is staged as a context chip
+(`ChatPanel.attach_context`: a label such as "Traceback: KeyError" the person can expand to read
+the exact text, or remove), the figure as an image chip. At Send the kernel adds the staged
+context to the message's text (`conversation.turns.with_context`). Every request is checked here.
 """
 
 from __future__ import annotations
@@ -16,27 +17,66 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import InvalidRequestError
+from .panel_state import new_id
 
-__all__ = ["HANDLERS", "MAX_CHARS", "latest_traceback", "last_figure", "summary"]
+__all__ = [
+    "HANDLERS",
+    "MAX_CHARS",
+    "MAX_ITEMS",
+    "cut",
+    "label_of",
+    "latest_traceback",
+    "last_figure",
+    "staged_item",
+    "summary",
+]
 
 MAX_CHARS = 4000  # a context block's text is cut to this, with a note
+MAX_ITEMS = 4  # context chips staged for one message at most
+MAX_LABEL = 80
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
+    """`text` without terminal colours, cut to MAX_CHARS with a note saying so."""
     text = _ANSI.sub("", text).strip()
     return (
         text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 40].rstrip() + "\n... (cut to 4000 characters)"
     )
 
 
-def latest_traceback() -> str | None:
-    """The traceback of the last error a cell raised (IPython keeps it in `sys.last_value`), or None."""
+def staged_item(text: str, label: str) -> dict:
+    """The browser's view of staged context: id, kind "context", a one-line label and the text as
+    it will be sent (cut to MAX_CHARS); bad input refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequestError(
+            "attach_context takes the context's text (a non-empty string).", field="text"
+        )
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidRequestError("attach_context takes a label (a non-empty string).", field="label")
+    label = " ".join(label.split())[:MAX_LABEL]
+    return {"id": new_id(), "kind": "context", "label": label, "text": cut(text)}
+
+
+def latest_traceback() -> tuple[str, str] | None:
+    """(a label, the traceback) of the last error a cell raised (IPython keeps it in
+    `sys.last_value`), or None."""
     error = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     if error is None:
         return None
     lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return _cut("".join(lines[-30:]))
+    return f"Traceback: {type(error).__name__}", cut("".join(lines[-30:]))
+
+
+def label_of(name: str, value: Any) -> str:
+    """A chip's label for variable `name`: its type, and a table's rows×columns or an array's shape."""
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    try:
+        sizes = "×".join(str(int(n)) for n in shape) if isinstance(shape, tuple) and shape else ""
+    except (TypeError, ValueError):  # a shape of unknown sizes
+        sizes = ""
+    return f"{name}: {kind} {sizes}".rstrip()[:MAX_LABEL]
 
 
 def summary(name: str, value: Any) -> str:
@@ -57,7 +97,7 @@ def summary(name: str, value: Any) -> str:
             pass
     else:
         text = f"{name}: {kind}\n{repr(value)[:1500]}"
-    return _cut(text)
+    return cut(text)
 
 
 def last_figure(namespace: Mapping[str, Any]) -> Any:
@@ -79,21 +119,16 @@ def last_figure(namespace: Mapping[str, Any]) -> Any:
     return held[-1] if held else None
 
 
-def block(title: str, text: str) -> str:
-    """A context block as the message box shows it: a title line, then the text fenced."""
-    fence = "~~~" if "```" in text else "```"
-    return f"{title}:\n{fence}text\n{text}\n{fence}\n"
-
-
 def request_context(panel: Any, params: dict, _buffers: list) -> dict:
-    """`{"what": "error" | "plot" | "variable", "name": ...}`: text for the message box (`{"text"}`)
-    or the figure staged (`{"id"}`)."""
+    """`{"what": "error" | "plot" | "variable", "name": ...}`: the traceback or the summary staged
+    as a context chip, or the figure as an image chip; answers the chip's `{"id"}`."""
     what = params.get("what")
     if what == "error":
         found = latest_traceback()
         if found is None:
             raise InvalidRequestError("No cell has raised an error yet in this kernel.", field="what")
-        return {"text": block("The last error", found)}
+        label, text = found
+        return {"id": panel.attach_context(text, label=label)}
     if what == "plot":
         figure = last_figure(panel.namespace)
         if figure is None:
@@ -110,7 +145,8 @@ def request_context(panel: Any, params: dict, _buffers: list) -> dict:
             raise InvalidRequestError(
                 f"the notebook has no variable {str(name)[:60]!r}: type the name of one.", field="name"
             )
-        return {"text": block(f"The variable {name}", summary(name, namespace[name]))}
+        value = namespace[name]
+        return {"id": panel.attach_context(summary(name, value), label=label_of(name, value))}
     raise InvalidRequestError("context: what must be error, plot or variable.", field="what")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import media, protocol
+from ..client.models import merged
 from ..client.reasoning import reasons
 from ..conversation.turns import Turn
 from ..errors import SenseNovaError
@@ -118,11 +119,14 @@ def staged_item(value: Any, label: str | None = None) -> dict:
 CONVERSATION_SETTINGS = ("model", "system")
 
 
-def parameter_specs(api: str = "native") -> dict[str, dict]:
+def parameter_specs(api: str = "native", max_output: int | None = None) -> dict[str, dict]:
     """The settings form's fields as the browser builds them, from `protocol.PARAMETERS`: each
-    parameter with a panel field that the client's dialect `api` takes, in the table's order."""
+    parameter with a panel field that the client's dialect `api` takes, in the table's order.
+    `max_output`: the chosen model's own output limit (`protocol.output_limit`), the bound of a
+    `per_model_high` field (max_new_tokens) as the client checks it on send."""
     specs: dict[str, dict] = {}
-    for name, spec in protocol.PARAMETERS.items():
+    for name, declared in protocol.PARAMETERS.items():
+        spec = declared.up_to(max_output)
         shown = spec.panel
         if shown is None or not spec.knows(api):
             continue
@@ -141,6 +145,21 @@ def parameter_specs(api: str = "native") -> dict[str, dict]:
             entry.update(hint=shown.hint, title=spec.description, shown_if=shown.shown_if)
         specs[name] = entry
     return specs
+
+
+def model_form(client: Any, model: Any, listed: Sequence[protocol.ModelInfo]) -> dict[str, dict]:
+    """The settings form of a panel on `client` for `model`: max_new_tokens up to the model's own
+    output limit, from the endpoint's `listed` models (never fetched here), else the documented
+    table; the client checks the same limit again when the turn is sent."""
+    info = merged(model, list(listed)) if isinstance(model, str) and model else None
+    return parameter_specs(getattr(client, "api", "native"), protocol.output_limit(info))
+
+
+def offered_models(listed: Sequence[protocol.ModelInfo], current: Any) -> list[str]:
+    """The picker's models: the endpoint's, less the ones it lists as reading text only (a panel
+    is for images), the configured model first when it is not among them."""
+    seeing = [m.id for m in listed if m.takes_images is not False]
+    return list(dict.fromkeys(([current] if current and current not in seeing else []) + seeing))
 
 
 def panel_settings(params: Any) -> dict[str, Any]:

@@ -35,14 +35,15 @@ class TurnSurface:
 
     `settings()` the panel's settings now; `show(views, busy)` the turns the browser shows and
     whether a reply streams, set together; `piece(message)` a streamed piece to the browser;
-    `take_staged(text)` a new message's attachments (browser views), images and videos (it
-    raises when there is nothing to send); `after_turn()` once each turn has ended.
+    `take_staged(text)` a new message's text as sent (with the staged notebook context), its
+    attachments (browser views), images and videos (it raises when there is nothing to send);
+    `after_turn()` once each turn has ended.
     """
 
     settings: Callable[[], Mapping[str, Any]]
     show: Callable[[list[dict], bool], None]
     piece: Callable[[dict], None]
-    take_staged: Callable[[str], tuple[list[dict], list, list]]
+    take_staged: Callable[[str], tuple[str, list[dict], list, list]]
     after_turn: Callable[[], None]
 
 
@@ -145,7 +146,7 @@ class TurnRunner:
             labels: tuple[str, ...] = ()
             key = panel_state.new_id()  # the new turn's (a send's, an edit's)
             if action == "send":
-                attachments, images, videos = surface.take_staged(text)
+                text, attachments, images, videos = surface.take_staged(text)
                 # labels in the order the parts are sent: the images, then the video
                 labels = tuple(a["label"] for a in sorted(attachments, key=lambda a: a["kind"] != "image"))
                 earlier, user = turns, panel_state.pending_user_view(key, text, attachments)

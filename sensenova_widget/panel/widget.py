@@ -33,10 +33,11 @@ from ..client.messages import as_list
 from ..client.reasoning import reasons
 from ..conversation.conversation import Conversation
 from ..conversation.store import ConversationList, ConversationStore
-from ..conversation.turns import Turn
+from ..conversation.turns import Turn, with_context
 from ..errors import Interrupted, InvalidRequestError, MediaError, SenseNovaError, UsageError
+from ..media.sources import open_bytes
 from ..params import Params
-from . import chat_list, interrupts, keeping, namespaces, notebook_context, panel_state
+from . import chat_list, interrupts, keeping, namespaces, notebook_context, panel_state, staging
 from .panel_state import panel_settings
 from .turn_runner import INTERRUPTED, TurnRunner, TurnSurface
 
@@ -59,9 +60,6 @@ KERNEL_OWNED = frozenset(
         "superseded",
     }
 )
-STAGED_KINDS = ("image", "video")
-# Files the page sends in all, while staged: one request's body limit (refused before decoding).
-MAX_ARRIVED_BYTES = protocol.MAX_BODY_BYTES
 
 
 def _kind_of(value: Any) -> str:
@@ -69,27 +67,16 @@ def _kind_of(value: Any) -> str:
 
 
 def _arrived_image(data: bytes, name: str, max_side: int) -> tuple[Any, tuple[int, int]]:
-    """(a page file as a PIL image at most `max_side` on a side, its own size): the size is read
-    from the header first (PIL refuses a decompression bomb there), a JPEG is decoded straight at
-    a reduced size, and the full-resolution pixels are not kept."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """(a page file as a PIL image at most `max_side` on a side, its own size): decoded once by the
+    media layer (a decompression bomb refused, a JPEG decoded at a reduced size), the size read
+    from the header, and the full-resolution pixels not kept."""
+    from PIL import Image
 
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            width, height = opened.size
-            scale = max_side / max(width, height, 1)
-            if scale < 1:  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size, still >= the target
-                opened.draft(opened.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
-            opened.load()
-            value = ImageOps.exif_transpose(opened)  # a copy: the file's pixels go with it
-    except Image.DecompressionBombError:
-        raise MediaError(f"{name} is too large to decode safely (too many pixels).") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(
-            f"{name} is not an image this kernel can read (PNG, JPEG, GIF, WebP, ...): {exc}"
-        ) from None
+    value = open_bytes(data, name, max_side)
+    with Image.open(io.BytesIO(data)) as header:
+        size = header.size
     value.thumbnail((max_side, max_side))
-    return value, (width, height)
+    return value, size
 
 
 def development_build() -> tuple[str, str]:
@@ -156,18 +143,18 @@ class ChatPanel(anywidget.AnyWidget):
         # the settings trait is the one source of each turn's parameters (`TurnRunner.params`)
         self._conversation = Conversation(self._client, model=model, system=system, name=name, store=opened)
         model_id = self._client.resolve_model(model)
+        self._listed: list[protocol.ModelInfo] = []  # the endpoint's models, once _load_models read them
         super().__init__(
             settings=panel_settings(replace(given, model=model_id)),
             thinks=reasons(model_id),
             models=[model_id],
-            parameters=panel_state.parameter_specs(getattr(self._client, "api", "native")),
+            parameters=panel_state.model_form(self._client, model_id, self._listed),
             limits={"max_images": protocol.MAX_IMAGES, "max_videos": protocol.MAX_VIDEOS},
             conversation=panel_state.turn_views(self._conversation.turns),
             conversation_name=self._conversation.name or "",
         )
         self._view_host = ""  # where the last view said it is shown (keeping.VIEW_HOSTS)
-        self._staged_values: dict[str, Any] = {}  # staged id -> the full-resolution value
-        self._arrived: dict[str, int] = {}  # staged id -> bytes of the file the page sent for it
+        self._staging = staging.Staging()  # what each staged chip stands for
         self._namespace = namespaces.namespace_finder(namespace, sys._getframe(1).f_globals)
         self._transcript = keeping.Transcript(self._conversation)  # the static copy under the live view
         # made here, so turns started in the browser print (callbacks, tracebacks) into this cell
@@ -255,6 +242,15 @@ class ChatPanel(anywidget.AnyWidget):
             label = self._name_of(value, sys._getframe(1))
         return self._stage(value, label)
 
+    def attach_context(self, text: str, *, label: str) -> str:
+        """Stage notebook context (a traceback, a variable's summary) for the next turn; returns its
+        id. The panel shows a chip named `label` that opens to `text` exactly as it is sent (cut to
+        `notebook_context.MAX_CHARS`) and can be removed; at Send it follows the message's text as a
+        fenced block headed by its label (`turns.with_context`)."""
+        item = notebook_context.staged_item(text, label)
+        self._staging.check_room(self.staged, "context")
+        return self._put(item, (item["label"], item["text"]))
+
     def _name_of(self, value: Any, frame: Any) -> str | None:
         """The variable name the caller (its locals, then its globals) or the notebook gives `value`."""
         return namespaces.variable_name(value, frame.f_locals, frame.f_globals, self._namespace())
@@ -267,34 +263,14 @@ class ChatPanel(anywidget.AnyWidget):
                 "figure, image bytes) or a video (frames, video(...), a video file id)."
             )
 
-    def _check_room(self, *kinds: str, arriving: int = 0) -> None:
-        """Refuse (before anything is decoded) what the next request could not carry: more images
-        or videos than it takes (`protocol.MAX_IMAGES`, `MAX_VIDEOS`) once `kinds` are staged too,
-        or page files past MAX_ARRIVED_BYTES. Images and a video together are refused when sent
-        (one may be removed)."""
-        staged = [item.get("kind") for item in self.staged if isinstance(item, dict)]
-        for kind, limit in (("image", protocol.MAX_IMAGES), ("video", protocol.MAX_VIDEOS)):
-            if kind in kinds and staged.count(kind) + kinds.count(kind) > limit:
-                raise InvalidRequestError(
-                    f"Cannot attach another {kind}: at most {limit} {kind}{'s' if limit > 1 else ''} "
-                    "in one request can be staged. Remove one first.",
-                    field="staged",
-                )
-        held = sum(self._arrived.get(item_id, 0) for item_id in self._staged_values)
-        if arriving and held + arriving > MAX_ARRIVED_BYTES:
-            raise InvalidRequestError(
-                f"Cannot attach a file of {arriving:,} bytes: the files staged would pass "
-                f"{MAX_ARRIVED_BYTES:,} bytes, more than one request carries. Remove one first.",
-                field="staged",
-            )
-
     def _stage(self, value: Any, label: str | None, *, arrived: int = 0) -> str:
         self._check_attachable(value)
-        self._check_room(_kind_of(value))
-        item = panel_state.staged_item(value, label)
-        if arrived:
-            self._arrived[item["id"]] = arrived
-        self._staged_values[item["id"]] = value
+        self._staging.check_room(self.staged, _kind_of(value))
+        return self._put(panel_state.staged_item(value, label), value, arrived)
+
+    def _put(self, item: dict, value: Any, arrived: int = 0) -> str:
+        """Stage `item` (the browser's view) for `value` (what is sent); its id."""
+        self._staging.keep(item, value, arrived)
         self.staged = [*self.staged, item]
         return item["id"]
 
@@ -304,39 +280,29 @@ class ChatPanel(anywidget.AnyWidget):
             self.conversation = views
             self.busy = busy
 
-    def _take_staged(self, text: str) -> tuple[list[dict], list, list]:
-        """What is staged for a message of `text`: (its items for the browser, images, videos)."""
+    def _take_staged(self, text: str) -> tuple[str, list[dict], list, list]:
+        """What is staged for a message of `text`: (the text as sent, the staged context after it;
+        the media items for the browser, images, videos)."""
         staged = self._checked_staged()
         panel_state.check_staged(staged)
         if not text.strip() and not staged:
             raise InvalidRequestError("Nothing to send: type a message or attach an image.", field="text")
-        values = [self._staged_values.pop(item["id"]) for item in staged]
-        for item in staged:
-            self._arrived.pop(item["id"], None)
-        images = [v for v, item in zip(values, staged) if item["kind"] == "image"]
-        videos = [v for v, item in zip(values, staged) if item["kind"] == "video"]
+        taken = self._staging.take(staged)
         self.staged = []
-        return staged, images, videos
+        shown = [item for item in staged if item["kind"] != "context"]
+        sent = with_context(text, taken["context"]) if taken["context"] else text
+        return sent, shown, taken["image"], taken["video"]
 
     def _checked_staged(self) -> list[dict]:
         """The staged list, each item one this kernel staged (a known id and kind); otherwise the
         list is repaired (unknown items dropped) and the send refused, naming them."""
         staged = list(self.staged)
-        known = [
-            item
-            for item in staged
-            if isinstance(item, dict)
-            and isinstance(item.get("id"), str)
-            and item["id"] in self._staged_values
-            and item.get("kind") in STAGED_KINDS
-        ]
-        if len(known) != len(staged):
-            unknown = [
-                item.get("id") if isinstance(item, dict) else item for item in staged if item not in known
-            ]
-            self.staged = known
+        unknown = self._staging.unknown(staged)
+        if unknown:
+            self.staged = [item for item in staged if item not in unknown]
+            names = [item.get("id") if isinstance(item, dict) else item for item in unknown]
             raise InvalidRequestError(
-                f"staged item(s) {', '.join(repr(i)[:40] for i in unknown)} were not staged by this kernel: "
+                f"staged item(s) {', '.join(repr(i)[:40] for i in names)} were not staged by this kernel: "
                 "they were removed; send again.",
                 field="staged",
             )
@@ -420,17 +386,17 @@ class ChatPanel(anywidget.AnyWidget):
 
     @traitlets.observe("settings")
     def _model_changed(self, change: Any) -> None:
-        self.thinks = reasons((change["new"] or {}).get("model"))
+        model = (change["new"] or {}).get("model")
+        self.thinks = reasons(model)
+        self.parameters = panel_state.model_form(self._client, model, self._listed)  # unchanged: not sent
 
     def _load_models(self) -> None:
-        """Offer the service's model list (the configured model stays first if it is not listed);
-        a model its endpoint lists as reading text only is not offered: a panel is for images."""
+        """Offer the endpoint's models (`panel_state.offered_models`) and read their limits, once."""
         try:
-            listed = [m.id for m in self._client.model_list() if m.takes_images is not False]
+            self._listed = self._client.model_list()
             current = self.settings.get("model")
-            self.models = list(
-                dict.fromkeys(([current] if current and current not in listed else []) + listed)
-            )
+            self.parameters = panel_state.model_form(self._client, current, self._listed)
+            self.models = panel_state.offered_models(self._listed, current)
         except Exception as exc:  # the configured model is still usable; the list is a convenience
             why = exc.one_line() if isinstance(exc, SenseNovaError) else type(exc).__name__
             self.models_error = f"The model list did not load ({why}); the configured model still works."
@@ -494,16 +460,15 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _request_unstage(self, params: dict, _buffers: list) -> dict:
         item_id = params.get("id")
-        self._staged_values.pop(item_id, None)
-        self._arrived.pop(item_id, None)
+        self._staging.forget(item_id)
         self.staged = [item for item in self.staged if item["id"] != item_id]
         return {"removed": item_id}
 
     def _request_preview(self, params: dict, _buffers: list) -> dict:
         """A larger view of a staged image for the panel's lightbox (a JPEG/PNG data: URL of at most
         PREVIEW_SIDE px, sent once and never kept in a trait), or null when it has none."""
-        value = self._staged_values.get(params.get("id"))
-        if value is None:
+        value = self._staging.values.get(params.get("id"))
+        if value is None or isinstance(value, tuple):  # a context chip has no picture
             return {"src": None}
         return {"src": panel_state.thumbnail_url(value, max_side=panel_state.PREVIEW_SIDE)}
 
@@ -533,25 +498,25 @@ class ChatPanel(anywidget.AnyWidget):
             )
         for name in names:
             self._check_attachable(namespace[name])
-        self._check_room(*(_kind_of(namespace[name]) for name in names))  # all or none
+        self._staging.check_room(self.staged, *(_kind_of(namespace[name]) for name in names))  # all or none
         ids = [self._stage(namespace[name], name) for name in names]
         return {"ids": ids} if many else {"id": ids[0]}
 
     def _request_attach_file(self, params: dict, buffers: list) -> dict:
         """A file the page sends: refused before decoding when it would not fit the next request
-        (`_check_room`); an image is decoded once, guarded against decompression bombs, and kept
-        downscaled to the client's `max_side` (the full-size bytes are not kept)."""
+        (`staging.Staging.check_room`); an image is decoded once, guarded against decompression
+        bombs, and kept downscaled to the client's `max_side` (the full-size bytes are not kept)."""
         if not buffers:
             raise InvalidRequestError("attach_file needs the file's bytes as a buffer.", field="buffers")
         name = str(params.get("name") or "file")[:200]
         kind = params.get("kind", "image")
-        if kind not in STAGED_KINDS:
+        if kind not in ("image", "video"):
             raise InvalidRequestError(
                 f"attach_file kind {str(kind)[:20]!r} is not allowed: expected image or video.",
                 field="kind",
             )
         size = sum(memoryview(buffer).nbytes for buffer in buffers[:1])
-        self._check_room(kind, arriving=size)
+        self._staging.check_room(self.staged, kind, arriving=size)
         data = bytes(buffers[0])
         if kind == "video":
             file_id = self._client.upload(data, scheme="MULTIMODAL_2", filename=name)
