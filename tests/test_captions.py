@@ -272,6 +272,17 @@ def test_on_error_raise_stops_at_the_first_failure_and_keeps_what_finished(emula
         assert len(cache) == 5
 
 
+def test_on_error_raise_names_an_error_ending_in_a_full_stop_in_one_sentence(emulator, cache_path):
+    df = frame(3)
+    df.loc[1, "image"] = b"\x89PNG\r\n\x1a\n but the rest is garbage"  # its MediaError ends with "."
+    with pytest.raises(CaptionError) as info:
+        client = Client(emulator.api_key, base_url=emulator.base_url)
+        caption(df, "image", client=client, cache=cache_path, progress=False, concurrency=1, on_error="raise")
+    message = str(info.value)
+    assert "row 1 failed: MediaError: " in message and "corrupt. 1 of 3 rows finished" in message
+    assert ".." not in message
+
+
 def test_an_interrupt_keeps_what_finished_and_a_rerun_sends_only_the_rest(emulator, cache_path):
     df = frame(40)
     client = ScriptedClient(emulator, {i: "ttft=0.03" for i in range(40)})

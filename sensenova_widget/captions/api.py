@@ -275,7 +275,7 @@ def run_table(
         failed_at, failure = tally.first_failure
         done = info[task.done]
         raise CaptionError(
-            f"row {table.label(failed_at)!r} failed: {failure.error}. "
+            f"row {table.label(failed_at)!r} failed: {failure.error.rstrip('.')}. "  # one full stop
             f"{done} of {total} rows finished"
             + (
                 f" and are cached in {info['cache']}: run the same call again to continue."
