@@ -1,13 +1,17 @@
 """A saved panel in a real JupyterLab and Chromium: the Export menu, a kernel restart (the old
-panel says so), the same cell run again (the conversation is back), and the saved notebook
-through nbconvert (the transcript's text is there for readers without a kernel).
+panel says so), the same cell run again (the conversation is back), the saved notebook
+through nbconvert (the transcript's text is there for readers without a kernel), and the saved
+notebook reopened on a new kernel (its panel says it is not connected instead of taking messages
+that go nowhere).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from browser_helpers import (
@@ -90,4 +94,40 @@ def test_restart_shows_the_stale_notice_and_the_cell_brings_the_conversation_bac
     assert "Remember the lighthouse keeper" in again.locator(".snw-log").inner_text()
     assert not again.locator(".snw-stale").is_visible()
     assert again.locator(".snw-input").is_enabled()
+    page.close()
+
+
+def _end_session(url: str, name: str) -> None:
+    """Shut the notebook's kernel down through the server's REST API, as closing it for the day does."""
+    with urllib.request.urlopen(url + "/api/sessions", timeout=30) as response:
+        sessions = [s for s in json.load(response) if s["path"] == name]
+    for session in sessions:
+        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_a_saved_panel_reopened_on_a_new_kernel_says_it_is_not_connected(lab):
+    write_notebook(lab["root"] / "reopened.ipynb", CELLS)
+    page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+    open_notebook(page, lab["url"], "reopened.ipynb")
+    run_all(page)
+    panel = _panel(page)
+    box = panel.locator(".snw-input")
+    box.fill("Remember the lighthouse keeper")
+    box.press("Enter")
+    panel.locator(".snw-assistant .snw-markdown").last.wait_for(timeout=30_000)
+    page.click(".jp-Notebook:visible")
+    page.keyboard.press("Control+s")
+    wait_saved(lab["root"] / "reopened.ipynb", "Remember the lighthouse keeper", "its widget state")
+    page.close()
+    _end_session(lab["url"], "reopened.ipynb")
+
+    page = lab["browser"].new_page(viewport={"width": 1280, "height": 1000})
+    open_notebook(page, lab["url"], "reopened.ipynb")  # a new kernel, which never made that panel
+    panel = _panel(page)
+    assert "Remember the lighthouse keeper" in panel.locator(".snw-log").inner_text()  # the saved view
+    stale = panel.locator(".snw-stale")
+    stale.wait_for(state="visible", timeout=60_000)
+    assert "Run the cell again" in stale.inner_text()
+    assert panel.locator(".snw-input").is_disabled()
     page.close()

@@ -81,9 +81,34 @@ export function supersededText(name) {
 }
 
 /**
+ * Whether the page shows this panel from a notebook's saved widget state on a kernel that never
+ * made it (the notebook reopened later): ipywidgets' manager then holds the model with
+ * `comm_live` false from the start, so none of the events below ever comes, and a message typed
+ * would go nowhere. anywidget hands the view a proxy, so the manager's own model is the one whose
+ * conversation is this very array.
+ * @param {import("./types").PanelModel} model
+ * @returns {Promise<boolean>}
+ */
+async function restoredWithoutKernel(model) {
+  /** @type {any} */
+  const manager = model.widget_manager;
+  const models = manager && manager._models;
+  if (!models || typeof models !== "object") return false; // marimo, or another manager
+  const mine = model.get("conversation");
+  for (const promise of Object.values(models)) {
+    const candidate = await Promise.resolve(promise).catch(() => null);
+    if (candidate && typeof candidate.get === "function" && candidate.get("conversation") === mine) {
+      return candidate.comm_live === false;
+    }
+  }
+  return false;
+}
+
+/**
  * Call `onStale` once when the panel's kernel is gone. JupyterLab's widget manager sets
  * `comm_live` to false on every model when the kernel restarts (`comm_live_update`), a closed
- * comm destroys the model, and the kernel's own status says `dead` when it is shut down.
+ * comm destroys the model, and the kernel's own status says `dead` when it is shut down; a panel
+ * shown from saved state with no kernel-side widget is stale from the start.
  * @param {import("./types").PanelModel} model
  * @param {() => void} onStale
  * @returns {() => void} removes the listeners
@@ -106,6 +131,7 @@ export function watchKernel(model, onStale) {
   };
   const signal = kernel && kernel.statusChanged;
   if (signal && typeof signal.connect === "function") signal.connect(onStatus);
+  restoredWithoutKernel(model).then((gone) => gone && fire());
   return () => {
     for (const event of events) model.off(event, fire);
     if (signal && typeof signal.disconnect === "function") signal.disconnect(onStatus);
