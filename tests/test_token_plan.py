@@ -289,3 +289,23 @@ def test_a_panel_with_images_never_sends_them_to_a_text_only_model(emulator, pla
     assert (
         panel.conversation[-1]["status"] == "error" and "reads text only" in panel.conversation[-1]["error"]
     )
+
+
+def test_a_model_list_that_does_not_load_is_asked_for_once_per_client(httpserver, caplog):
+    """An OpenAI-shaped endpoint whose /models fails: the documented default answers, the list is
+    not asked for again before every request, and the failure is logged once."""
+    reply = {
+        "id": "r1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+    httpserver.expect_request("/v1/models").respond_with_data("<html>not a model list</html>")
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(reply)
+    client = snw.Client(api_key="sk-local", base_url=httpserver.url_for("/v1"), api="openai", max_retries=0)
+    with caplog.at_level("WARNING", logger="sensenova_widget"), client:
+        assert [client.chat("one").text, client.chat("two").text] == ["hi", "hi"]
+    asked = [request.path for request, _ in httpserver.log]
+    assert asked == ["/v1/models", "/v1/chat/completions", "/v1/chat/completions"]
+    sent = [json.loads(request.data) for request, _ in httpserver.log[1:]]
+    assert {body["model"] for body in sent} == {protocol.DEFAULT_MODEL}
+    assert "model list did not load" in caplog.records[0].getMessage() and len(caplog.records) == 1

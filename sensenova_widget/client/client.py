@@ -192,6 +192,7 @@ class Client:
         self.model = model
         self.history_media = history_media
         self._listed: list[ModelInfo] | None = None  # the endpoint's model list, once fetched
+        self._list_error: SenseNovaError | None = None  # why it did not load (asked again on refresh)
         self._listing = threading.Lock()
         self.media: MediaOptions = options_for(media, name="media")
         for url in (self.base_url, self.file_base_url):
@@ -260,33 +261,28 @@ class Client:
     def default_model(self) -> str:
         """The model used when none is named. An OpenAI-shaped endpoint (the token plan serves
         text-only models too, possibly listed first) is asked which models it serves: the first
-        one it lists as taking images. Without that metadata (or without the list: it is then
-        logged), and on the native endpoint, the documented default."""
-        if self.dialect.name != "native":
-            try:
-                listed = self.model_list()
-            except SenseNovaError as exc:
-                logger.warning(
-                    "SenseNova's model list did not load (%s): using %s",
-                    exc.one_line(),
-                    protocol.DEFAULT_MODEL,
-                )
-                return protocol.DEFAULT_MODEL
-            seeing = models.first_seeing(listed)
-            if seeing:
-                return seeing
-        return protocol.DEFAULT_MODEL
+        one it lists as taking images. Without that metadata, and on the native endpoint, the
+        documented default."""
+        if self.dialect.name == "native":
+            return protocol.DEFAULT_MODEL
+        return models.first_seeing(self._endpoint_models()) or protocol.DEFAULT_MODEL
 
     def model_info(self, model: str) -> ModelInfo:
-        """What is known of `model`: the endpoint's list when fetched (or the OpenAI-shaped
-        endpoint's, fetched now), else the documented table, else only its id."""
-        listed = self._listed
-        if listed is None and self.dialect.name != "native":
+        """What is known of `model`: the endpoint's list, else the documented table, else its id."""
+        return models.merged(model, self._endpoint_models())
+
+    def _endpoint_models(self) -> list[ModelInfo]:
+        """The OpenAI-shaped endpoint's list for defaults and limits, asked once per client: a
+        list that does not load is logged once and left out, so no request waits on it again."""
+        if self._listed is None and self._list_error is None and self.dialect.name != "native":
             try:
-                listed = self.model_list()
-            except SenseNovaError:
-                listed = []
-        return models.merged(model, listed or [])
+                return self.model_list()
+            except SenseNovaError as exc:
+                self._list_error = exc
+                logger.warning(
+                    "SenseNova's model list did not load (%s): the documented table decides", exc.one_line()
+                )
+        return list(self._listed or [])
 
     # ----------------------------------------------------------------- the seam
     def media_parts(self, images: Any = None, video: Any = None) -> list[dict]:
@@ -470,6 +466,7 @@ class Client:
                 url = self.base_url + self.dialect.models_path
                 payload = json_of(self.transport.request("GET", url), "the model list")
                 self._listed = models.listed_models(payload)
+                self._list_error = None
             return list(self._listed)
 
     def upload(
