@@ -38,6 +38,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as `python benchmarks/bench_captions.py`
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.emulator_process import EmulatorProcess  # noqa: E402 - after the path for direct runs
+
 LATENCY = 0.25
 CONCURRENCY = 16
 TRIALS = 4  # runs of ours; the fastest is reported (the baseline is timed once: ~50 s)
@@ -52,50 +57,6 @@ def _frame(rows: int):
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)) for _ in range(rows)]
     return pd.DataFrame({"image": images, "n": range(rows)})
-
-
-def _serve(ttft: float) -> None:
-    """The emulator in a process of its own: prints its URL and key, then answers each "count"
-    line on stdin with the number of chat requests it received; ends at end of input."""
-    import sensenova_widget as snw
-
-    with snw.Emulator(ttft=ttft) as emu:
-        print(json.dumps([emu.base_url, emu.api_key]), flush=True)
-        for _ in sys.stdin:
-            print(len(emu.requests), flush=True)
-
-
-class _EmulatorProcess:
-    """An Emulator in another process, as the real service is: the client's threads then never
-    wait for the server's share of the GIL, and the requests are still counted at the server."""
-
-    def __init__(self, ttft: float) -> None:
-        self._args = [sys.executable, __file__, "--serve", str(ttft)]
-
-    def __enter__(self) -> _EmulatorProcess:
-        self._process = subprocess.Popen(
-            self._args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        self.base_url, self.api_key = json.loads(self._process.stdout.readline())
-        return self
-
-    @property
-    def request_count(self) -> int:
-        self._process.stdin.write("count\n")
-        self._process.stdin.flush()
-        return int(self._process.stdout.readline())
-
-    def __exit__(self, *exc) -> None:
-        self._process.stdin.close()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
 
 
 def _floor_child(base_url: str, api_key: str, first: int, count: int, rows: int) -> None:
@@ -119,7 +80,7 @@ class _Floor:
     """CONCURRENCY processes that send their share of the rows one at a time, on demand: `run()`
     starts them together and returns the seconds until the last one finished."""
 
-    def __init__(self, emu: _EmulatorProcess, rows: int) -> None:
+    def __init__(self, emu: EmulatorProcess, rows: int) -> None:
         shares = [rows // CONCURRENCY + (k < rows % CONCURRENCY) for k in range(CONCURRENCY)]
         firsts = [sum(shares[:k]) for k in range(CONCURRENCY)]
         self._processes = [
@@ -158,7 +119,7 @@ def _speed(quick: bool) -> list[dict]:
 
     rows = 64 if quick else 200
     df = _frame(rows)
-    with _EmulatorProcess(LATENCY) as emu, tempfile.TemporaryDirectory() as tmp:
+    with EmulatorProcess(ttft=LATENCY) as emu, tempfile.TemporaryDirectory() as tmp:
         client = snw.Client(emu.api_key, base_url=emu.base_url)
 
         def one_by_one(part):
@@ -399,9 +360,7 @@ def _print(rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        _serve(float(sys.argv[2]))
-    elif sys.argv[1:2] == ["--floor-child"]:
+    if sys.argv[1:2] == ["--floor-child"]:
         base_url, first, count, rows = sys.argv[2], *map(int, sys.argv[3:6])
         _floor_child(base_url, sys.stdin.readline().strip(), first, count, rows)
     elif sys.argv[1:2] == ["--memory-child"]:

@@ -35,6 +35,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as `python benchmarks/bench_weather.py`
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.emulator_process import EmulatorProcess  # noqa: E402 - after the path for direct runs
+
 LATENCY = 0.2
 CONCURRENCY = 8
 GATE = 0.33
@@ -56,48 +61,7 @@ def _data_url(picture) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _serve() -> None:
-    """The emulator in a process of its own: prints its token plan's URL and key, then answers
-    "count" with the chat requests received and "reset" by forgetting them (and the gate's counts)."""
-    import sensenova_widget as snw
-
-    with snw.Emulator(ttft=LATENCY, gate=GATE, gate_seed=SEED) as emu:
-        print(json.dumps([emu.token_plan_base_url, emu.api_key]), flush=True)
-        for line in sys.stdin:
-            if line.strip() == "reset":
-                emu.reset()
-                print("ok", flush=True)
-            else:
-                print(len(emu.requests), flush=True)
-
-
-class _Service:
-    def __enter__(self) -> _Service:
-        self._process = subprocess.Popen(
-            [sys.executable, __file__, "--serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        self.base_url, self.api_key = json.loads(self._process.stdout.readline())
-        return self
-
-    def ask(self, line: str) -> str:
-        self._process.stdin.write(line + "\n")
-        self._process.stdin.flush()
-        return self._process.stdout.readline().strip()
-
-    def __exit__(self, *exc) -> None:
-        self._process.stdin.close()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
-def _ours(service: _Service, rows: int) -> tuple[int, float]:
+def _ours(service: EmulatorProcess, rows: int) -> tuple[int, float]:
     import pandas as pd
 
     import sensenova_widget as snw
@@ -112,7 +76,7 @@ def _ours(service: _Service, rows: int) -> tuple[int, float]:
     return int(out["caption"].notna().sum()), elapsed
 
 
-def _openai_loop(service: _Service, rows: int) -> tuple[int, float]:
+def _openai_loop(service: EmulatorProcess, rows: int) -> tuple[int, float]:
     from openai import AsyncOpenAI
 
     from sensenova_widget import protocol
@@ -184,7 +148,7 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
-def _chatlas(service: _Service, rows: int) -> tuple[int, float]:
+def _chatlas(service: EmulatorProcess, rows: int) -> tuple[int, float]:
     child = subprocess.run(
         [sys.executable, "-c", CHATLAS_CHILD],
         input=f"{service.base_url} {service.api_key} {rows}\n",
@@ -199,10 +163,10 @@ def _chatlas(service: _Service, rows: int) -> tuple[int, float]:
     return int(done), float(elapsed)
 
 
-def _measure(service: _Service, runner, rows: int) -> dict:
-    service.ask("reset")
+def _measure(service: EmulatorProcess, runner, rows: int) -> dict:
+    service.reset()
     done, elapsed = runner(service, rows)  # timed around the work alone (no imports, no set-up)
-    sent = int(service.ask("count"))
+    sent = service.request_count
     ideal = math.ceil(rows / CONCURRENCY) * LATENCY
     return {
         "done": done,
@@ -215,7 +179,7 @@ def _measure(service: _Service, runner, rows: int) -> dict:
 def run(quick: bool = False) -> list[dict]:
     rows = 40 if quick else 160
     skipped = _chatlas_available()
-    with _Service() as service:
+    with EmulatorProcess("token_plan_base_url", ttft=LATENCY, gate=GATE, gate_seed=SEED) as service:
         results = {
             "AsyncOpenAI + semaphore": _measure(service, _openai_loop, rows),
             "ours": _measure(service, _ours, rows),
@@ -268,9 +232,6 @@ def side_by_side(rows: int, results: dict) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        _serve()
-    else:
-        for row in run(quick="--quick" in sys.argv):
-            keys = ("benchmark", "metric", "baseline", "ours", "ratio", "ok")
-            print(" | ".join(str(row.get(k, "")) for k in keys))
+    for row in run(quick="--quick" in sys.argv):
+        keys = ("benchmark", "metric", "baseline", "ours", "ratio", "ok")
+        print(" | ".join(str(row.get(k, "")) for k in keys))
